@@ -1,0 +1,232 @@
+// The extern "C" layer: argument checks that need the C types, the
+// exception-to-status mapping and this thread's error message. No exception
+// crosses this file's functions.
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "config.h"
+#include "dataset.h"
+#include "error.h"
+#include "trainer.h"
+#include "vae/vae.h"
+
+struct vae_config {
+  vae::Config config;
+};
+
+struct vae_trainer {
+  std::unique_ptr<vae::Trainer> impl;
+};
+
+struct vae_dataset {
+  std::unique_ptr<vae::Dataset> impl;
+};
+
+namespace {
+
+thread_local std::string last_error;
+
+// Runs f, mapping what it throws to a status and the thread's message.
+template <class F>
+vae_status guarded(F&& f) noexcept {
+  try {
+    f();
+    last_error.clear();
+    return VAE_OK;
+  } catch (const vae::Error& e) {
+    last_error = e.what();
+    return e.status();
+  } catch (const std::bad_alloc&) {
+    last_error = "out of host memory";
+    return VAE_ERROR_OUT_OF_MEMORY;
+  } catch (const std::exception& e) {
+    last_error = std::string("internal error: ") + e.what();
+    return VAE_ERROR_INTERNAL;
+  } catch (...) {
+    last_error = "internal error: unknown exception";
+    return VAE_ERROR_INTERNAL;
+  }
+}
+
+template <class P>
+P* require(P* p, const char* name) {
+  if (p == nullptr) vae::invalid_argument(std::string(name) + ": NULL");
+  return p;
+}
+
+vae::Trainer& trainer(const vae_trainer* t) { return *require(t, "t")->impl; }
+
+vae::Dataset& dataset(vae_dataset* ds) { return *require(ds, "ds")->impl; }
+
+}  // namespace
+
+extern "C" {
+
+uint32_t vae_version(void) { return VAE_VERSION; }
+
+const char* vae_status_string(vae_status s) {
+  switch (s) {
+    case VAE_OK: return "ok";
+    case VAE_ERROR_INVALID_ARGUMENT: return "invalid argument";
+    case VAE_ERROR_OUT_OF_MEMORY: return "out of memory";
+    case VAE_ERROR_DEVICE: return "device error";
+    case VAE_ERROR_IO: return "input/output error";
+    case VAE_ERROR_FORMAT: return "malformed file";
+    case VAE_ERROR_NUMERICAL: return "non-finite loss or gradient";
+    case VAE_ERROR_UNSUPPORTED: return "unsupported";
+    case VAE_ERROR_INTERNAL: return "internal error";
+  }
+  return "unknown status";
+}
+
+const char* vae_last_error(void) { return last_error.c_str(); }
+
+vae_status vae_config_create(vae_config** out) {
+  return guarded([&] {
+    require(out, "out");
+    *out = std::make_unique<vae_config>().release();
+  });
+}
+
+void vae_config_destroy(vae_config* c) { std::unique_ptr<vae_config> owned(c); }
+
+vae_status vae_config_set_int(vae_config* c, int option, int64_t value) {
+  return guarded([&] { require(c, "c")->config.set_int(option, value, false); });
+}
+
+vae_status vae_config_set_float(vae_config* c, int option, double value) {
+  return guarded([&] { require(c, "c")->config.set_float(option, value, false); });
+}
+
+vae_status vae_config_set_hidden_layers(vae_config* c, const int32_t* widths, int32_t count) {
+  return guarded([&] { require(c, "c")->config.set_hidden_layers(widths, count); });
+}
+
+vae_status vae_create(const vae_config* c, vae_trainer** out) {
+  return guarded([&] {
+    require(c, "c");
+    require(out, "out");
+    auto t = std::make_unique<vae_trainer>();
+    t->impl = vae::Trainer::create(c->config);
+    *out = t.release();
+  });
+}
+
+void vae_destroy(vae_trainer* t) { std::unique_ptr<vae_trainer> owned(t); }
+
+vae_status vae_set_int(vae_trainer* t, int option, int64_t value) {
+  return guarded([&] { trainer(t).set_int(option, value); });
+}
+
+vae_status vae_set_float(vae_trainer* t, int option, double value) {
+  return guarded([&] { trainer(t).set_float(option, value); });
+}
+
+vae_status vae_get_int(const vae_trainer* t, int option, int64_t* value) {
+  return guarded([&] { *require(value, "value") = trainer(t).get_int(option); });
+}
+
+vae_status vae_get_float(const vae_trainer* t, int option, double* value) {
+  return guarded([&] {
+    require(value, "value");
+    *value = option == VAE_OPT_STEPS || option == VAE_OPT_EPOCHS
+                 ? static_cast<double>(trainer(t).get_int(option))
+                 : trainer(t).config().get_float(option);
+  });
+}
+
+vae_status vae_train_step(vae_trainer* t, const float* x, int64_t n, float* loss) {
+  return guarded([&] { trainer(t).train_step(x, n, loss); });
+}
+
+vae_status vae_evaluate(vae_trainer* t, const float* x, int64_t n, float* elbo,
+                        float* reconstruction, float* kl) {
+  return guarded([&] { trainer(t).evaluate(x, n, elbo, reconstruction, kl); });
+}
+
+vae_status vae_log_likelihood(vae_trainer* t, const float* x, int64_t n, int32_t k,
+                              int estimator, float* log_px) {
+  return guarded([&] { trainer(t).log_likelihood(x, n, k, estimator, log_px); });
+}
+
+vae_status vae_encode(vae_trainer* t, const float* x, int64_t n, float* mu, float* logvar) {
+  return guarded([&] { trainer(t).encode(x, n, mu, logvar); });
+}
+
+vae_status vae_decode(vae_trainer* t, const float* z, int64_t n, float* mean) {
+  return guarded([&] { trainer(t).decode(z, n, mean); });
+}
+
+vae_status vae_sample(vae_trainer* t, int64_t n, float* mean) {
+  return guarded([&] { trainer(t).sample(n, mean); });
+}
+
+vae_status vae_parameter_count(const vae_trainer* t, int64_t* count) {
+  return guarded([&] { *require(count, "count") = trainer(t).parameter_count(); });
+}
+
+vae_status vae_get_parameters(const vae_trainer* t, float* out, int64_t count) {
+  return guarded([&] { trainer(t).get_parameters(out, count); });
+}
+
+vae_status vae_set_parameters(vae_trainer* t, const float* in, int64_t count) {
+  return guarded([&] { trainer(t).set_parameters(in, count); });
+}
+
+vae_status vae_save(const vae_trainer* t, const char* path) {
+  return guarded([&] { trainer(t).save(require(path, "path")); });
+}
+
+vae_status vae_load(const char* path, int backend, vae_trainer** out) {
+  return guarded([&] {
+    require(path, "path");
+    require(out, "out");
+    auto t = std::make_unique<vae_trainer>();
+    t->impl = vae::Trainer::load(path, backend);
+    *out = t.release();
+  });
+}
+
+vae_status vae_dataset_create(vae_trainer* t, const float* x, int64_t n, vae_dataset** out) {
+  return guarded([&] {
+    require(out, "out");
+    auto ds = std::make_unique<vae_dataset>();
+    ds->impl = trainer(t).create_dataset(x, n);
+    *out = ds.release();
+  });
+}
+
+vae_status vae_dataset_create_u8(vae_trainer* t, const uint8_t* y, int64_t n, int transform,
+                                 vae_dataset** out) {
+  return guarded([&] {
+    require(out, "out");
+    auto ds = std::make_unique<vae_dataset>();
+    ds->impl = trainer(t).create_dataset(y, n, transform);
+    *out = ds.release();
+  });
+}
+
+void vae_dataset_destroy(vae_dataset* ds) { std::unique_ptr<vae_dataset> owned(ds); }
+
+vae_status vae_dataset_size(const vae_dataset* ds, int64_t* n) {
+  return guarded([&] { *require(n, "n") = require(ds, "ds")->impl->rows; });
+}
+
+vae_status vae_train_epoch(vae_trainer* t, vae_dataset* ds, int64_t batch, float* mean_loss) {
+  return guarded([&] { trainer(t).train_epoch(dataset(ds), batch, mean_loss); });
+}
+
+vae_status vae_evaluate_dataset(vae_trainer* t, vae_dataset* ds, double* elbo,
+                                double* reconstruction, double* kl) {
+  return guarded([&] { trainer(t).evaluate_dataset(dataset(ds), elbo, reconstruction, kl); });
+}
+
+vae_status vae_log_likelihood_dataset(vae_trainer* t, vae_dataset* ds, int32_t k, int estimator,
+                                      double* mean_log_px) {
+  return guarded(
+      [&] { trainer(t).log_likelihood_dataset(dataset(ds), k, estimator, mean_log_px); });
+}
+
+}  // extern "C"

@@ -1,0 +1,188 @@
+/*
+ * libvae: variational autoencoders trained on the GPU or the CPU, behind a C ABI.
+ *
+ * The only public header. C99; also compiles as C++.
+ *
+ * Conventions
+ *   - Every function returns a vae_status; VAE_OK is 0. On failure the
+ *     trainer is left exactly as it was, and vae_last_error() gives this
+ *     thread's message naming the argument and the allowed range.
+ *   - Arrays are row-major, one data point per row. On the CUDA backend a data
+ *     pointer may be host or device memory; the CPU backend takes host memory.
+ *   - Distinct trainers may be used from distinct threads at once; one trainer
+ *     is used by one thread at a time.
+ *
+ * The model: an MLP encoder q(z|x) = N(mu(x), diag exp(logvar(x))), the prior
+ * p(z) = N(0, I), an MLP decoder p(x|z) that is Bernoulli (logits) or Gaussian;
+ * the loss per data point is -log p(x|z) + beta * KL(q || p), in nats.
+ */
+#ifndef VAE_VAE_H
+#define VAE_VAE_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#  define VAE_API
+#elif defined(__GNUC__)
+#  define VAE_API __attribute__((visibility("default")))
+#else
+#  define VAE_API
+#endif
+
+#define VAE_VERSION_MAJOR 0
+#define VAE_VERSION_MINOR 1
+#define VAE_VERSION_PATCH 0
+#define VAE_VERSION (VAE_VERSION_MAJOR * 10000 + VAE_VERSION_MINOR * 100 + VAE_VERSION_PATCH)
+
+typedef struct vae_config vae_config;   /* opaque builder of a model + training setup */
+typedef struct vae_trainer vae_trainer; /* opaque: model, optimizer state, workspace  */
+typedef struct vae_dataset vae_dataset; /* opaque: rows held by one trainer's backend */
+
+typedef enum vae_status {
+  VAE_OK = 0,
+  VAE_ERROR_INVALID_ARGUMENT = 1,
+  VAE_ERROR_OUT_OF_MEMORY = 2,
+  VAE_ERROR_DEVICE = 3,
+  VAE_ERROR_IO = 4,
+  VAE_ERROR_FORMAT = 5,
+  VAE_ERROR_NUMERICAL = 6,
+  VAE_ERROR_UNSUPPORTED = 7,
+  VAE_ERROR_INTERNAL = 8
+} vae_status;
+
+/* Options. "set on config" options fix the model's structure; those marked
+ * "may change" can also be set on a live trainer with vae_set_int/float. */
+typedef enum vae_option {
+  VAE_OPT_INPUT_DIM = 1,     /* int, >= 1, default 784                                   */
+  VAE_OPT_LATENT_DIM = 2,    /* int, >= 1, default 20                                    */
+  VAE_OPT_MAX_BATCH = 3,     /* int, >= 1, default 128: rows per train step              */
+  VAE_OPT_LIKELIHOOD = 4,    /* VAE_LIKELIHOOD_*, default BERNOULLI                      */
+  VAE_OPT_VARIANCE = 5,      /* VAE_VARIANCE_* (Gaussian only), default FIXED            */
+  VAE_OPT_LOG_VARIANCE = 6,  /* float, fixed or initial Gaussian log variance, default 0  */
+  VAE_OPT_ACTIVATION = 7,    /* VAE_ACTIVATION_*, default RELU                           */
+  VAE_OPT_BACKEND = 8,       /* VAE_BACKEND_*, default AUTO                              */
+  VAE_OPT_DEVICE = 9,        /* int, CUDA device ordinal, default 0                      */
+  VAE_OPT_SEED = 10,         /* int, >= 0, default 1                                     */
+  VAE_OPT_LEARNING_RATE = 11,/* float, > 0, default 1e-3                    (may change) */
+  VAE_OPT_ADAM_BETA1 = 12,   /* float, [0, 1), default 0.9                  (may change) */
+  VAE_OPT_ADAM_BETA2 = 13,   /* float, [0, 1), default 0.999                (may change) */
+  VAE_OPT_ADAM_EPSILON = 14, /* float, > 0, default 1e-8                    (may change) */
+  VAE_OPT_KL_WEIGHT = 15,    /* float, >= 0, beta, default 1                (may change) */
+  VAE_OPT_SAMPLES = 16,      /* int, [1, 4096], K samples per data point, default 1      */
+  VAE_OPT_OBJECTIVE = 17,    /* VAE_OBJECTIVE_*, default ELBO               (may change) */
+  VAE_OPT_UPDATE = 18,       /* VAE_UPDATE_*, default ALL                   (may change) */
+  VAE_OPT_THREADS = 19,      /* int, [1, 256], CPU backend threads, default 1 (may change) */
+  VAE_OPT_TF32 = 20,         /* int 0/1, CUDA GEMMs may use TF32, default 0 (may change) */
+  /* Read-only counters, for vae_get_int: */
+  VAE_OPT_STEPS = 21,        /* optimizer steps taken (train steps that succeeded)       */
+  VAE_OPT_EPOCHS = 22        /* calls of vae_train_epoch that completed                  */
+} vae_option;
+
+enum { VAE_LIKELIHOOD_BERNOULLI = 0, VAE_LIKELIHOOD_GAUSSIAN = 1 };
+enum {
+  VAE_VARIANCE_FIXED = 0,
+  VAE_VARIANCE_LEARNED_SHARED = 1,
+  VAE_VARIANCE_LEARNED_PER_DIM = 2
+};
+enum { VAE_ACTIVATION_RELU = 0, VAE_ACTIVATION_TANH = 1 };
+enum { VAE_BACKEND_AUTO = 0, VAE_BACKEND_CPU = 1, VAE_BACKEND_CUDA = 2 };
+enum { VAE_OBJECTIVE_ELBO = 0, VAE_OBJECTIVE_IWAE = 1 };
+enum { VAE_UPDATE_ALL = 0, VAE_UPDATE_ENCODER = 1, VAE_UPDATE_DECODER = 2 };
+enum { VAE_ESTIMATOR_PRIOR = 0, VAE_ESTIMATOR_IMPORTANCE = 1 };
+/* Byte transforms for vae_dataset_create_u8. */
+enum {
+  VAE_BYTES_SCALE = 0,      /* x = y / 255                                    */
+  VAE_BYTES_BINARIZE = 1,   /* x ~ Bernoulli(y / 255), drawn anew at each use */
+  VAE_BYTES_DEQUANTIZE = 2  /* x = (y + u) / 256, u ~ U[0,1), anew at each use */
+};
+
+/* Maximum number of hidden layers of the encoder (and of the decoder). */
+#define VAE_MAX_HIDDEN_LAYERS 8
+
+VAE_API uint32_t vae_version(void);               /* VAE_VERSION of the library linked */
+VAE_API const char* vae_status_string(vae_status s); /* fixed text per code           */
+VAE_API const char* vae_last_error(void);         /* this thread's last failure, or "" */
+
+/* ---- configuration ---------------------------------------------------- */
+VAE_API vae_status vae_config_create(vae_config** out);
+VAE_API void vae_config_destroy(vae_config* c); /* NULL: no-op */
+VAE_API vae_status vae_config_set_int(vae_config* c, int option, int64_t value);
+VAE_API vae_status vae_config_set_float(vae_config* c, int option, double value);
+/* Encoder hidden widths, input side first (each in [1, 65536]); the decoder
+ * mirrors them. count in [0, VAE_MAX_HIDDEN_LAYERS]; widths may be NULL when
+ * count is 0. Default: one layer of 400. */
+VAE_API vae_status vae_config_set_hidden_layers(vae_config* c, const int32_t* widths,
+                                                int32_t count);
+
+/* ---- trainer ------------------------------------------------------------ */
+VAE_API vae_status vae_create(const vae_config* c, vae_trainer** out);
+VAE_API void vae_destroy(vae_trainer* t); /* NULL: no-op */
+VAE_API vae_status vae_set_int(vae_trainer* t, int option, int64_t value);
+VAE_API vae_status vae_set_float(vae_trainer* t, int option, double value);
+VAE_API vae_status vae_get_int(const vae_trainer* t, int option, int64_t* value);
+VAE_API vae_status vae_get_float(const vae_trainer* t, int option, double* value);
+
+/* One optimizer step on n rows (1 <= n <= max batch) of x (n x input_dim).
+ * *loss (may be NULL): the mean per-row loss in nats. A non-finite loss or
+ * gradient returns VAE_ERROR_NUMERICAL and changes nothing. */
+VAE_API vae_status vae_train_step(vae_trainer* t, const float* x, int64_t n, float* loss);
+
+/* Per row, with the trainer's K samples: elbo = reconstruction - kl, where
+ * reconstruction = E_q log p(x|z) (nats, a Monte Carlo mean over K samples)
+ * and kl = KL(q(z|x) || p(z)) in closed form. Any output may be NULL; n >= 1. */
+VAE_API vae_status vae_evaluate(vae_trainer* t, const float* x, int64_t n, float* elbo,
+                                float* reconstruction, float* kl);
+/* Per row, an estimate of log p(x) from k >= 1 samples: VAE_ESTIMATOR_PRIOR
+ * samples z ~ p(z), VAE_ESTIMATOR_IMPORTANCE samples z ~ q(z|x). */
+VAE_API vae_status vae_log_likelihood(vae_trainer* t, const float* x, int64_t n, int32_t k,
+                                      int estimator, float* log_px);
+/* mu, logvar: n x latent_dim each; either may be NULL. */
+VAE_API vae_status vae_encode(vae_trainer* t, const float* x, int64_t n, float* mu,
+                              float* logvar);
+/* mean: n x input_dim. Bernoulli: probabilities sigmoid(logits); Gaussian: means. */
+VAE_API vae_status vae_decode(vae_trainer* t, const float* z, int64_t n, float* mean);
+/* Decodes n draws z ~ p(z). */
+VAE_API vae_status vae_sample(vae_trainer* t, int64_t n, float* mean);
+
+/* ---- parameters and checkpoints ------------------------------------------ */
+VAE_API vae_status vae_parameter_count(const vae_trainer* t, int64_t* count);
+VAE_API vae_status vae_get_parameters(const vae_trainer* t, float* out, int64_t count);
+VAE_API vae_status vae_set_parameters(vae_trainer* t, const float* in, int64_t count);
+/* safetensors, PyTorch nn.Linear names and layout, configuration in the
+ * metadata, optimizer state and step count included; written atomically. */
+VAE_API vae_status vae_save(const vae_trainer* t, const char* path);
+VAE_API vae_status vae_load(const char* path, int backend, vae_trainer** out);
+
+/* ---- datasets --------------------------------------------------------------- */
+/* A copy of n rows (n x input_dim) kept by the trainer's backend (on the GPU
+ * for the CUDA backend). The dataset belongs to t and must be destroyed
+ * before it. */
+VAE_API vae_status vae_dataset_create(vae_trainer* t, const float* x, int64_t n,
+                                      vae_dataset** out);
+/* Bytes stay bytes; transform (VAE_BYTES_*) is applied each time a row is used. */
+VAE_API vae_status vae_dataset_create_u8(vae_trainer* t, const uint8_t* y, int64_t n,
+                                         int transform, vae_dataset** out);
+VAE_API void vae_dataset_destroy(vae_dataset* ds); /* NULL: no-op */
+VAE_API vae_status vae_dataset_size(const vae_dataset* ds, int64_t* n);
+/* One pass over ds in an order shuffled by the trainer's seed and epoch count,
+ * in batches of `batch` rows (1 <= batch <= max batch), the last partial batch
+ * included. *mean_loss (may be NULL): the row-weighted mean loss, nats. */
+VAE_API vae_status vae_train_epoch(vae_trainer* t, vae_dataset* ds, int64_t batch,
+                                   float* mean_loss);
+/* Means over the rows of ds; any output may be NULL. For dequantized bytes the
+ * figures are the discrete bound: elbo and reconstruction less D*log(256). */
+VAE_API vae_status vae_evaluate_dataset(vae_trainer* t, vae_dataset* ds, double* elbo,
+                                        double* reconstruction, double* kl);
+/* Mean estimate of log p(x) over ds (discrete bound for dequantized bytes). */
+VAE_API vae_status vae_log_likelihood_dataset(vae_trainer* t, vae_dataset* ds, int32_t k,
+                                              int estimator, double* mean_log_px);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VAE_VAE_H */

@@ -1,0 +1,127 @@
+// The per-element mathematics of the VAE, written once for the CPU backend
+// and the CUDA kernels (DESIGN.md section 1). T is float or double.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "host_device.h"
+
+namespace vae {
+
+enum class Activation : int { kRelu = 0, kTanh = 1, kIdentity = 2 };
+
+constexpr double kLog2Pi = 1.8378770664093454835606594728112;
+
+// softplus(l) = log(1 + e^l) = max(l, 0) + log1p(e^-|l|): no overflow at any l.
+template <class T>
+VAE_HD T softplus(T l) {
+  return (l > T(0) ? l : T(0)) + std::log1p(std::exp(-std::fabs(l)));
+}
+
+// sigmoid(l) = 1 / (1 + e^-l), evaluated through e^-|l| <= 1.
+template <class T>
+VAE_HD T sigmoid(T l) {
+  const T e = std::exp(-std::fabs(l));
+  return l >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
+}
+
+// Bernoulli with logit l: -log p(x|l) = softplus(l) - x l.
+template <class T>
+VAE_HD T bernoulli_nll(T x, T l) {
+  return softplus(l) - x * l;
+}
+
+// d(-log p)/dl = sigmoid(l) - x.
+template <class T>
+VAE_HD T bernoulli_nll_grad(T x, T l) {
+  return sigmoid(l) - x;
+}
+
+// Gaussian with mean m and log variance v:
+// -log p(x|m, v) = 1/2 ((x - m)^2 e^-v + v + log 2 pi).
+template <class T>
+VAE_HD T gaussian_nll(T x, T m, T v) {
+  const T d = x - m;
+  return T(0.5) * (d * d * std::exp(-v) + v + T(kLog2Pi));
+}
+
+// d(-log p)/dm = (m - x) e^-v.
+template <class T>
+VAE_HD T gaussian_nll_grad_mean(T x, T m, T v) {
+  return (m - x) * std::exp(-v);
+}
+
+// d(-log p)/dv = 1/2 (1 - (x - m)^2 e^-v).
+template <class T>
+VAE_HD T gaussian_nll_grad_logvar(T x, T m, T v) {
+  const T d = x - m;
+  return T(0.5) * (T(1) - d * d * std::exp(-v));
+}
+
+// One latent dimension's analytic KL(N(mu, e^l) || N(0, 1)) = 1/2 (mu^2 + e^l - l - 1).
+template <class T>
+VAE_HD T kl_term(T mu, T l) {
+  return T(0.5) * (mu * mu + std::exp(l) - l - T(1));
+}
+
+// Reparameterization: z = mu + sigma eps, sigma = e^(l/2).
+template <class T>
+VAE_HD T reparameterize(T mu, T l, T eps) {
+  return mu + std::exp(T(0.5) * l) * eps;
+}
+
+// One latent dimension of the single-sample KL, log q(z|x) - log p(z)
+// = 1/2 (z^2 - eps^2 - l): the log-density terms of the IWAE weight.
+template <class T>
+VAE_HD T sampled_kl_term(T z, T eps, T l) {
+  return T(0.5) * (z * z - eps * eps - l);
+}
+
+// log N(z; 0, 1) for one dimension: -1/2 (z^2 + log 2 pi).
+template <class T>
+VAE_HD T standard_normal_log_density(T z) {
+  return T(-0.5) * (z * z + T(kLog2Pi));
+}
+
+template <class T>
+VAE_HD T activate(T pre, Activation a) {
+  switch (a) {
+    case Activation::kRelu: return pre > T(0) ? pre : T(0);
+    case Activation::kTanh: return std::tanh(pre);
+    default: return pre;
+  }
+}
+
+// The derivative of the activation written through its output y, so the
+// backward pass needs only the stored outputs: relu' = [y > 0], tanh' = 1 - y^2.
+template <class T>
+VAE_HD T activation_grad_from_output(T y, Activation a) {
+  switch (a) {
+    case Activation::kRelu: return y > T(0) ? T(1) : T(0);
+    case Activation::kTanh: return T(1) - y * y;
+    default: return T(1);
+  }
+}
+
+// Adam as PyTorch's torch.optim.Adam (no weight decay, no amsgrad):
+//   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+//   p -= (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+// step_size = lr / (1 - b1^t) and bias2_sqrt = sqrt(1 - b2^t) are computed
+// once per step in double on the host, as PyTorch does.
+struct AdamStep {
+  double beta1, beta2, epsilon;
+  double step_size;
+  double bias2_sqrt;
+};
+
+template <class T>
+VAE_HD void adam_update(T* p, T g, T* m, T* v, const AdamStep& s) {
+  const T b1 = T(s.beta1), b2 = T(s.beta2);
+  *m = b1 * *m + (T(1) - b1) * g;
+  *v = b2 * *v + (T(1) - b2) * g * g;
+  const T denom = std::sqrt(*v) / T(s.bias2_sqrt) + T(s.epsilon);
+  *p -= T(s.step_size) * (*m / denom);
+}
+
+}  // namespace vae

@@ -1,0 +1,241 @@
+#include "config.h"
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "error.h"
+
+namespace vae {
+namespace {
+
+enum class Kind { kInt, kFloat };
+
+// One row per option: its name, kind, allowed closed range (or half-open for
+// floats where upper_open), whether it may change on a live trainer, and
+// where it lives in Config.
+struct OptionSpec {
+  int option;
+  const char* name;
+  Kind kind;
+  double lo, hi;
+  bool lo_open, hi_open;
+  bool live;
+  int64_t Config::*int_member;
+  double Config::*float_member;
+  int Config::*enum_member;
+};
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kMaxDim = 1 << 24;
+
+const OptionSpec kOptions[] = {
+    {VAE_OPT_INPUT_DIM, "VAE_OPT_INPUT_DIM", Kind::kInt, 1, kMaxDim, false, false, false, &Config::input_dim, nullptr, nullptr},
+    {VAE_OPT_LATENT_DIM, "VAE_OPT_LATENT_DIM", Kind::kInt, 1, 65536, false, false, false, &Config::latent_dim, nullptr, nullptr},
+    {VAE_OPT_MAX_BATCH, "VAE_OPT_MAX_BATCH", Kind::kInt, 1, 1 << 20, false, false, false, &Config::max_batch, nullptr, nullptr},
+    {VAE_OPT_LIKELIHOOD, "VAE_OPT_LIKELIHOOD", Kind::kInt, 0, 1, false, false, false, nullptr, nullptr, &Config::likelihood},
+    {VAE_OPT_VARIANCE, "VAE_OPT_VARIANCE", Kind::kInt, 0, 2, false, false, false, nullptr, nullptr, &Config::variance},
+    {VAE_OPT_LOG_VARIANCE, "VAE_OPT_LOG_VARIANCE", Kind::kFloat, -30, 30, false, false, false, nullptr, &Config::log_variance, nullptr},
+    {VAE_OPT_ACTIVATION, "VAE_OPT_ACTIVATION", Kind::kInt, 0, 1, false, false, false, nullptr, nullptr, &Config::activation},
+    {VAE_OPT_BACKEND, "VAE_OPT_BACKEND", Kind::kInt, 0, 2, false, false, false, nullptr, nullptr, &Config::backend},
+    {VAE_OPT_DEVICE, "VAE_OPT_DEVICE", Kind::kInt, 0, 1023, false, false, false, &Config::device, nullptr, nullptr},
+    {VAE_OPT_SEED, "VAE_OPT_SEED", Kind::kInt, 0, 9.2e18, false, false, false, &Config::seed, nullptr, nullptr},
+    {VAE_OPT_LEARNING_RATE, "VAE_OPT_LEARNING_RATE", Kind::kFloat, 0, 1e6, true, false, true, nullptr, &Config::learning_rate, nullptr},
+    {VAE_OPT_ADAM_BETA1, "VAE_OPT_ADAM_BETA1", Kind::kFloat, 0, 1, false, true, true, nullptr, &Config::adam_beta1, nullptr},
+    {VAE_OPT_ADAM_BETA2, "VAE_OPT_ADAM_BETA2", Kind::kFloat, 0, 1, false, true, true, nullptr, &Config::adam_beta2, nullptr},
+    {VAE_OPT_ADAM_EPSILON, "VAE_OPT_ADAM_EPSILON", Kind::kFloat, 0, 1, true, false, true, nullptr, &Config::adam_epsilon, nullptr},
+    {VAE_OPT_KL_WEIGHT, "VAE_OPT_KL_WEIGHT", Kind::kFloat, 0, 1e6, false, false, true, nullptr, &Config::kl_weight, nullptr},
+    {VAE_OPT_SAMPLES, "VAE_OPT_SAMPLES", Kind::kInt, 1, 4096, false, false, false, &Config::samples, nullptr, nullptr},
+    {VAE_OPT_OBJECTIVE, "VAE_OPT_OBJECTIVE", Kind::kInt, 0, 1, false, false, true, nullptr, nullptr, &Config::objective},
+    {VAE_OPT_UPDATE, "VAE_OPT_UPDATE", Kind::kInt, 0, 2, false, false, true, nullptr, nullptr, &Config::update},
+    {VAE_OPT_THREADS, "VAE_OPT_THREADS", Kind::kInt, 1, 256, false, false, true, &Config::threads, nullptr, nullptr},
+    {VAE_OPT_TF32, "VAE_OPT_TF32", Kind::kInt, 0, 1, false, false, true, &Config::tf32, nullptr, nullptr},
+};
+
+const OptionSpec& find_option(int option) {
+  for (const OptionSpec& s : kOptions) {
+    if (s.option == option) return s;
+  }
+  std::ostringstream m;
+  m << "option: unknown option " << option << " (the VAE_OPT_* values are 1.."
+    << VAE_OPT_TF32 << ")";
+  invalid_argument(m.str());
+}
+
+std::string range_text(const OptionSpec& s) {
+  std::ostringstream m;
+  m << (s.lo_open ? "(" : "[") << s.lo << ", " << s.hi << (s.hi_open ? ")" : "]");
+  return m.str();
+}
+
+void check_range(const OptionSpec& s, double value) {
+  const bool below = s.lo_open ? !(value > s.lo) : !(value >= s.lo);
+  const bool above = s.hi_open ? !(value < s.hi) : !(value <= s.hi);
+  if (below || above) {
+    std::ostringstream m;
+    m << "value: " << s.name << " must be in " << range_text(s) << ", got " << value;
+    invalid_argument(m.str());
+  }
+}
+
+void check_live(const OptionSpec& s, bool live) {
+  if (live && !s.live) {
+    invalid_argument(std::string("option: ") + s.name +
+                     " fixes the model's structure and cannot change on a live trainer; "
+                     "set it on the vae_config before vae_create");
+  }
+}
+
+}  // namespace
+
+int64_t Config::learned_log_variance_count() const {
+  if (!gaussian()) return 0;
+  if (variance == VAE_VARIANCE_LEARNED_SHARED) return 1;
+  if (variance == VAE_VARIANCE_LEARNED_PER_DIM) return input_dim;
+  return 0;
+}
+
+void Config::set_int(int option, int64_t value, bool live) {
+  const OptionSpec& s = find_option(option);
+  check_live(s, live);
+  if (s.kind == Kind::kFloat) {
+    set_float(option, static_cast<double>(value), live);
+    return;
+  }
+  check_range(s, static_cast<double>(value));
+  if (s.int_member) this->*s.int_member = value;
+  if (s.enum_member) this->*s.enum_member = static_cast<int>(value);
+}
+
+void Config::set_float(int option, double value, bool live) {
+  const OptionSpec& s = find_option(option);
+  check_live(s, live);
+  if (s.kind == Kind::kInt) {
+    if (!(std::isfinite(value) && value == std::floor(value))) {
+      std::ostringstream m;
+      m << "value: " << s.name << " takes an integer in " << range_text(s) << ", got " << value;
+      invalid_argument(m.str());
+    }
+    set_int(option, static_cast<int64_t>(value), live);
+    return;
+  }
+  if (!std::isfinite(value)) {
+    invalid_argument(std::string("value: ") + s.name + " must be finite, in " + range_text(s));
+  }
+  check_range(s, value);
+  this->*s.float_member = value;
+}
+
+int64_t Config::get_int(int option) const {
+  const OptionSpec& s = find_option(option);
+  if (s.int_member) return this->*s.int_member;
+  if (s.enum_member) return this->*s.enum_member;
+  return static_cast<int64_t>(this->*s.float_member);
+}
+
+double Config::get_float(int option) const {
+  const OptionSpec& s = find_option(option);
+  if (s.float_member) return this->*s.float_member;
+  return static_cast<double>(get_int(option));
+}
+
+void Config::set_hidden_layers(const int32_t* widths, int32_t count) {
+  if (count < 0 || count > VAE_MAX_HIDDEN_LAYERS) {
+    std::ostringstream m;
+    m << "count: the number of hidden layers must be in [0, " << VAE_MAX_HIDDEN_LAYERS
+      << "], got " << count;
+    invalid_argument(m.str());
+  }
+  if (count > 0 && widths == nullptr) invalid_argument("widths: NULL with count > 0");
+  std::vector<int64_t> w(static_cast<size_t>(count));
+  for (int32_t i = 0; i < count; ++i) {
+    if (widths[i] < 1 || widths[i] > 65536) {
+      std::ostringstream m;
+      m << "widths[" << i << "]: a hidden width must be in [1, 65536], got " << widths[i];
+      invalid_argument(m.str());
+    }
+    w[static_cast<size_t>(i)] = widths[i];
+  }
+  hidden = std::move(w);
+}
+
+void Config::validate() const {
+  for (const OptionSpec& s : kOptions) check_range(s, get_float(s.option));
+  if (!gaussian() && variance != VAE_VARIANCE_FIXED) {
+    invalid_argument(
+        "VAE_OPT_VARIANCE: a learned variance needs VAE_OPT_LIKELIHOOD = "
+        "VAE_LIKELIHOOD_GAUSSIAN");
+  }
+  // The decoder works on max_batch * samples rows at once; keep every buffer
+  // index within int32 range for the BLAS and CUDA calls.
+  int64_t widest = std::max(input_dim, 2 * latent_dim);
+  for (int64_t w : hidden) widest = std::max(widest, w);
+  const double elements = static_cast<double>(max_batch) * static_cast<double>(samples) *
+                          static_cast<double>(widest);
+  if (elements > 2147483647.0) {
+    std::ostringstream m;
+    m << "VAE_OPT_MAX_BATCH: max_batch * samples * widest layer = " << elements
+      << " exceeds 2^31 - 1 elements; lower the batch or the samples";
+    invalid_argument(m.str());
+  }
+}
+
+std::map<std::string, std::string> Config::to_metadata() const {
+  std::map<std::string, std::string> m;
+  for (const OptionSpec& s : kOptions) {
+    std::ostringstream v;
+    v.precision(17);
+    if (s.kind == Kind::kFloat) {
+      v << get_float(s.option);
+    } else {
+      v << get_int(s.option);
+    }
+    m[s.name] = v.str();
+  }
+  std::ostringstream h;
+  for (size_t i = 0; i < hidden.size(); ++i) h << (i ? "," : "") << hidden[i];
+  m["hidden_layers"] = h.str();
+  return m;
+}
+
+Config Config::from_metadata(const std::map<std::string, std::string>& metadata) {
+  Config c;
+  for (const OptionSpec& s : kOptions) {
+    const auto it = metadata.find(s.name);
+    if (it == metadata.end()) fail(VAE_ERROR_FORMAT, std::string("checkpoint metadata lacks ") + s.name);
+    std::istringstream v(it->second);
+    double value = 0;
+    if (!(v >> value) || !v.eof()) {
+      fail(VAE_ERROR_FORMAT, std::string("checkpoint metadata ") + s.name + " is not a number: '" +
+                                 it->second + "'");
+    }
+    try {
+      c.set_float(s.option, value, false);
+    } catch (const Error& e) {
+      fail(VAE_ERROR_FORMAT, std::string("checkpoint metadata: ") + e.what());
+    }
+  }
+  const auto it = metadata.find("hidden_layers");
+  if (it == metadata.end()) fail(VAE_ERROR_FORMAT, "checkpoint metadata lacks hidden_layers");
+  std::vector<int32_t> widths;
+  std::istringstream h(it->second);
+  std::string item;
+  while (std::getline(h, item, ',')) {
+    std::istringstream w(item);
+    int64_t width = 0;
+    if (!(w >> width) || !w.eof() || width < 1 || width > 65536 ||
+        widths.size() >= VAE_MAX_HIDDEN_LAYERS) {
+      fail(VAE_ERROR_FORMAT, "checkpoint metadata hidden_layers is malformed: '" + it->second + "'");
+    }
+    widths.push_back(static_cast<int32_t>(width));
+  }
+  c.set_hidden_layers(widths.data(), static_cast<int32_t>(widths.size()));
+  try {
+    c.validate();
+  } catch (const Error& e) {
+    fail(VAE_ERROR_FORMAT, std::string("checkpoint metadata: ") + e.what());
+  }
+  return c;
+}
+
+}  // namespace vae

@@ -1,0 +1,60 @@
+// The model and training setup behind vae_config: plain values, checked one
+// option at a time so each refusal names the option and its allowed range.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "element_math.h"
+#include "vae/vae.h"
+
+namespace vae {
+
+struct Config {
+  int64_t input_dim = 784;
+  int64_t latent_dim = 20;
+  int64_t max_batch = 128;
+  std::vector<int64_t> hidden = {400};
+  int likelihood = VAE_LIKELIHOOD_BERNOULLI;
+  int variance = VAE_VARIANCE_FIXED;
+  double log_variance = 0.0;
+  int activation = VAE_ACTIVATION_RELU;
+  int backend = VAE_BACKEND_AUTO;
+  int64_t device = 0;
+  int64_t seed = 1;
+  double learning_rate = 1e-3;
+  double adam_beta1 = 0.9;
+  double adam_beta2 = 0.999;
+  double adam_epsilon = 1e-8;
+  double kl_weight = 1.0;
+  int64_t samples = 1;
+  int objective = VAE_OBJECTIVE_ELBO;
+  int update = VAE_UPDATE_ALL;
+  int64_t threads = 1;
+  int64_t tf32 = 0;
+
+  Activation hidden_activation() const {
+    return activation == VAE_ACTIVATION_TANH ? Activation::kTanh : Activation::kRelu;
+  }
+  bool gaussian() const { return likelihood == VAE_LIKELIHOOD_GAUSSIAN; }
+  // Number of learned decoder log-variance parameters: 0, 1 or input_dim.
+  int64_t learned_log_variance_count() const;
+
+  // Sets one option; throws Error(INVALID_ARGUMENT) naming the allowed range.
+  // `live` restricts to the options that may change during training.
+  void set_int(int option, int64_t value, bool live);
+  void set_float(int option, double value, bool live);
+  int64_t get_int(int option) const;
+  double get_float(int option) const;
+  void set_hidden_layers(const int32_t* widths, int32_t count);
+  // Checks the whole configuration (combinations and sizes).
+  void validate() const;
+
+  // The configuration as strings, for the checkpoint metadata, and back.
+  std::map<std::string, std::string> to_metadata() const;
+  static Config from_metadata(const std::map<std::string, std::string>& metadata);
+};
+
+}  // namespace vae

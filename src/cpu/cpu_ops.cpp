@@ -1,0 +1,322 @@
+#include "cpu/cpu_ops.h"
+
+#include <cblas.h>
+
+#include <cmath>
+#include <cstring>
+
+namespace vae {
+namespace {
+
+// C[m, n] = alpha op(A) op(B) + beta C, row-major.
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha,
+              a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
+              static_cast<blasint>(ldc));
+}
+
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
+          int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha,
+              a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
+              static_cast<blasint>(ldc));
+}
+
+}  // namespace
+
+template <class T>
+void CpuOps<T>::begin_call() const {
+  openblas_set_num_threads(threads_);
+}
+
+template <class T>
+void CpuOps<T>::linear_forward(const LinearLayer& layer, const T* params, const T* x, T* y,
+                               int64_t rows) const {
+  const T* w = params + layer.weight;
+  const T* b = params + layer.bias;
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(y + r * layer.out, b, sizeof(T) * layer.out);
+  gemm(false, true, rows, layer.out, layer.in, T(1), x, layer.in, w, layer.in, T(1), y,
+       layer.out);
+  if (layer.activation != Activation::kIdentity) {
+    const int64_t count = rows * layer.out;
+    for (int64_t e = 0; e < count; ++e) y[e] = activate(y[e], layer.activation);
+  }
+}
+
+template <class T>
+void CpuOps<T>::linear_backward(const LinearLayer& layer, const T* params, const T* x,
+                                Activation input_activation, const T* dy, T* grads, T* dx,
+                                int64_t rows) const {
+  if (grads != nullptr) {
+    gemm(true, false, layer.out, layer.in, rows, T(1), dy, layer.out, x, layer.in, T(0),
+         grads + layer.weight, layer.in);
+    T* db = grads + layer.bias;
+    std::memcpy(db, dy, sizeof(T) * layer.out);
+    for (int64_t r = 1; r < rows; ++r) {
+      const T* row = dy + r * layer.out;
+      for (int64_t o = 0; o < layer.out; ++o) db[o] += row[o];
+    }
+  }
+  if (dx != nullptr) {
+    gemm(false, false, rows, layer.in, layer.out, T(1), dy, layer.out, params + layer.weight,
+         layer.in, T(0), dx, layer.in);
+    if (input_activation != Activation::kIdentity) {
+      const int64_t count = rows * layer.in;
+      for (int64_t e = 0; e < count; ++e) {
+        dx[e] *= activation_grad_from_output(x[e], input_activation);
+      }
+    }
+  }
+}
+
+template <class T>
+void CpuOps<T>::latent_forward(const T* mu_logvar, int64_t n, int64_t samples, int64_t latent,
+                               const NoiseSource& noise, T* eps, T* z, T* kl,
+                               T* kl_sample) const {
+  const int64_t rows = n * samples;
+  if (!noise.injected) standard_normal(noise.key, rows * latent, eps);
+  for (int64_t i = 0; i < n; ++i) {
+    const T* mu = mu_logvar + i * 2 * latent;
+    const T* lv = mu + latent;
+    T sum = 0;
+    for (int64_t j = 0; j < latent; ++j) sum += kl_term(mu[j], lv[j]);
+    kl[i] = sum;
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* mu = mu_logvar + (r % n) * 2 * latent;
+    const T* lv = mu + latent;
+    T sum = 0;
+    for (int64_t j = 0; j < latent; ++j) {
+      const int64_t e = r * latent + j;
+      z[e] = reparameterize(mu[j], lv[j], eps[e]);
+      sum += sampled_kl_term(z[e], eps[e], lv[j]);
+    }
+    kl_sample[r] = sum;
+  }
+}
+
+template <class T>
+void CpuOps<T>::standard_normal(const NoiseKey& key, int64_t count, T* out) const {
+  for (int64_t e = 0; e < count; ++e) out[e] = T(vae::standard_normal(key, static_cast<uint64_t>(e)));
+}
+
+template <class T>
+void CpuOps<T>::likelihood_forward(const Likelihood& lik, const T* learned_log_variance,
+                                   const T* out, const T* x, int64_t rows, int64_t n,
+                                   int64_t dim, T* nll) const {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* o = out + r * dim;
+    const T* xr = x + (r % n) * dim;
+    T sum = 0;
+    for (int64_t d = 0; d < dim; ++d) {
+      sum += lik.nll(xr[d], o[d], lik.log_variance(learned_log_variance, d));
+    }
+    nll[r] = sum;
+  }
+}
+
+template <class T>
+void CpuOps<T>::combine_samples(int objective, int64_t n, int64_t samples, double beta,
+                                const T* nll, const T* kl, const T* kl_sample, T* weight,
+                                T* row_loss) const {
+  for (int64_t i = 0; i < n; ++i) {
+    row_loss[i] = vae::combine_samples(objective, n, samples, i, beta, nll, kl, kl_sample, weight);
+  }
+}
+
+template <class T>
+void CpuOps<T>::likelihood_backward(const Likelihood& lik, const T* learned_log_variance,
+                                    const T* out, const T* x, const T* weight, int64_t rows,
+                                    int64_t n, int64_t dim, T* dout, T* d_log_variance) const {
+  const bool shared = lik.variance == VAE_VARIANCE_LEARNED_SHARED;
+  if (d_log_variance != nullptr) {
+    std::memset(d_log_variance, 0, sizeof(T) * (shared ? 1 : dim));
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* o = out + r * dim;
+    const T* xr = x + (r % n) * dim;
+    T* g = dout + r * dim;
+    const T scale = weight[r] / T(n);
+    T row_sum = 0;
+    for (int64_t d = 0; d < dim; ++d) {
+      const T v = lik.log_variance(learned_log_variance, d);
+      g[d] = scale * lik.nll_grad(xr[d], o[d], v);
+      if (d_log_variance != nullptr) {
+        const T gv = scale * gaussian_nll_grad_logvar(xr[d], o[d], v);
+        if (shared) {
+          row_sum += gv;
+        } else {
+          d_log_variance[d] += gv;
+        }
+      }
+    }
+    if (d_log_variance != nullptr && shared) d_log_variance[0] += row_sum;
+  }
+}
+
+template <class T>
+void CpuOps<T>::latent_backward(int objective, int64_t n, int64_t samples, int64_t latent,
+                                double beta, const T* mu_logvar, const T* eps, const T* z,
+                                const T* dz, const T* weight, T* d_mu_logvar) const {
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < latent; ++j) {
+      latent_gradient(objective, n, samples, latent, i, j, beta, mu_logvar, eps, z, dz, weight,
+                      &d_mu_logvar[i * 2 * latent + j], &d_mu_logvar[i * 2 * latent + latent + j]);
+    }
+  }
+}
+
+template <class T>
+void CpuOps<T>::mean(const T* v, int64_t n, T* out) const {
+  T sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += v[i];
+  *out = sum / T(n);
+}
+
+template <class T>
+bool CpuOps<T>::all_finite(const T* loss, const T* g, size_t begin, size_t end) const {
+  // Summing x * 0 propagates NaN for any NaN or infinity and stays 0 otherwise,
+  // without a branch per element.
+  T probe = *loss * T(0);
+  for (size_t e = begin; e < end; ++e) probe += g[e] * T(0);
+  return probe == T(0);
+}
+
+template <class T>
+void CpuOps<T>::adam(T* p, const T* g, T* m, T* v, size_t begin, size_t end,
+                     const AdamStep& s) const {
+  for (size_t e = begin; e < end; ++e) adam_update(&p[e], g[e], &m[e], &v[e], s);
+}
+
+template <class T>
+void CpuOps<T>::output_mean(const Likelihood& lik, T* out, int64_t count) const {
+  for (int64_t e = 0; e < count; ++e) out[e] = lik.mean(out[e]);
+}
+
+template <class T>
+void CpuOps<T>::accumulate_log_weights(int estimator, int64_t n, int64_t samples, const T* nll,
+                                       const T* kl_sample, T* top, T* sum) const {
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t k = 0; k < samples; ++k) {
+      const int64_t r = k * n + i;
+      const T lw = estimator == VAE_ESTIMATOR_PRIOR ? -nll[r] : -nll[r] - kl_sample[r];
+      if (lw > top[i]) {
+        sum[i] = sum[i] * std::exp(top[i] - lw) + T(1);
+        top[i] = lw;
+      } else {
+        sum[i] += std::exp(lw - top[i]);
+      }
+    }
+  }
+}
+
+template <class T>
+void CpuOps<T>::finish_log_mean_exp(int64_t n, int64_t samples, const T* top, const T* sum,
+                                    T* out) const {
+  for (int64_t i = 0; i < n; ++i) out[i] = top[i] + std::log(sum[i]) - std::log(T(samples));
+}
+
+template <class T>
+void CpuOps<T>::elbo_terms(int64_t n, int64_t samples, const T* nll, const T* kl,
+                           T* reconstruction, T* elbo) const {
+  for (int64_t i = 0; i < n; ++i) {
+    T sum = 0;
+    for (int64_t k = 0; k < samples; ++k) sum += nll[k * n + i];
+    reconstruction[i] = -sum / T(samples);
+    elbo[i] = reconstruction[i] - kl[i];
+  }
+}
+
+template <class T>
+void CpuOps<T>::split_mu_logvar(const T* mu_logvar, int64_t n, int64_t latent, T* mu,
+                                T* logvar) const {
+  for (int64_t i = 0; i < n; ++i) {
+    std::memcpy(mu + i * latent, mu_logvar + i * 2 * latent, sizeof(T) * latent);
+    std::memcpy(logvar + i * latent, mu_logvar + i * 2 * latent + latent, sizeof(T) * latent);
+  }
+}
+
+template <class T>
+void CpuOps<T>::fill(T* p, int64_t count, T value) const {
+  for (int64_t e = 0; e < count; ++e) p[e] = value;
+}
+
+template <class T>
+void CpuOps<T>::upload_from_caller(T* dst, const float* src, size_t count) const {
+  for (size_t e = 0; e < count; ++e) dst[e] = T(src[e]);
+}
+
+template <class T>
+void CpuOps<T>::copy_to_caller(float* dst, const T* src, size_t count) const {
+  for (size_t e = 0; e < count; ++e) dst[e] = static_cast<float>(src[e]);
+}
+
+template <class T>
+void CpuOps<T>::copy_host_floats(float* dst, const float* src, size_t count) const {
+  std::memcpy(dst, src, sizeof(float) * count);
+}
+
+namespace {
+
+// A dataset in host memory.
+struct HostDataset final : Dataset {
+  std::vector<float> float_rows;
+  std::vector<uint8_t> byte_rows;
+  std::vector<int64_t> permutation;
+};
+
+}  // namespace
+
+template <class T>
+std::unique_ptr<Dataset> CpuOps<T>::make_dataset(const void* data, int64_t n, int64_t dim,
+                                                 bool bytes) const {
+  auto ds = std::make_unique<HostDataset>();
+  const size_t count = static_cast<size_t>(n * dim);
+  if (bytes) {
+    const auto* y = static_cast<const uint8_t*>(data);
+    ds->byte_rows.assign(y, y + count);
+    ds->u8 = ds->byte_rows.data();
+  } else {
+    const auto* x = static_cast<const float*>(data);
+    ds->float_rows.assign(x, x + count);
+    ds->floats = ds->float_rows.data();
+  }
+  ds->permutation.resize(static_cast<size_t>(n));
+  ds->order = ds->permutation.data();
+  return ds;
+}
+
+template <class T>
+void CpuOps<T>::upload_order(Dataset& ds, const std::vector<int64_t>& order) const {
+  std::memcpy(ds.order, order.data(), sizeof(int64_t) * order.size());
+}
+
+template <class T>
+void CpuOps<T>::gather_rows(const Dataset& ds, int64_t first, int64_t n, bool shuffled,
+                            const NoiseKey& bytes, T* x) const {
+  const int64_t dim = ds.dim;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t row = shuffled ? ds.order[first + i] : first + i;
+    T* dst = x + i * dim;
+    if (!ds.bytes) {
+      const float* src = ds.floats + row * dim;
+      for (int64_t d = 0; d < dim; ++d) dst[d] = T(src[d]);
+      continue;
+    }
+    const uint8_t* src = ds.u8 + row * dim;
+    for (int64_t d = 0; d < dim; ++d) {
+      const float u = ds.transform == ByteTransform::kScale
+                          ? 0.0f
+                          : standard_uniform(bytes, static_cast<uint64_t>(i * dim + d));
+      dst[d] = transform_byte<T>(src[d], u, ds.transform);
+    }
+  }
+}
+
+template class CpuOps<float>;
+template class CpuOps<double>;
+
+}  // namespace vae

@@ -1,0 +1,115 @@
+// The CPU backend's primitives: OpenBLAS GEMMs for the layers, the shared
+// element math of kernels/ for everything else, on host memory. T is float
+// for training and double for the finite-difference tests, so the same code
+// path is checked in double precision. Every loop runs in a fixed order, so
+// a seed and a thread count give bit-identical results.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "config.h"
+#include "dataset.h"
+#include "model_math.h"
+#include "parameter_layout.h"
+
+namespace vae {
+
+template <class T>
+class CpuOps {
+ public:
+  using Scalar = T;
+  static constexpr bool kDeviceMemory = false;
+
+  explicit CpuOps(int threads) : threads_(threads) {}
+
+  // The one arena of the workspace; called once, when the trainer is built.
+  T* allocate(size_t count) {
+    arena_.assign(count, T(0));
+    return arena_.data();
+  }
+  void apply_options(const Config& config) { threads_ = static_cast<int>(config.threads); }
+  // Makes OpenBLAS use this trainer's thread count for the calls that follow.
+  void begin_call() const;
+
+  // y[rows, out] = act(x[rows, in] W^T + b).
+  void linear_forward(const LinearLayer& layer, const T* params, const T* x, T* y,
+                      int64_t rows) const;
+  // Given dy = dL/d(pre-activation output) [rows, out] and the input x:
+  //   dW = dy^T x, db = sum_rows dy (when grads is not null),
+  //   dx = (dy W) * act'(x) for the activation that produced x (when dx is not null).
+  void linear_backward(const LinearLayer& layer, const T* params, const T* x,
+                       Activation input_activation, const T* dy, T* grads, T* dx,
+                       int64_t rows) const;
+
+  // z = mu + sigma eps for the K samples of each of n rows (rows k*n + i),
+  // the analytic KL per row and the sampled KL per sample.
+  void latent_forward(const T* mu_logvar, int64_t n, int64_t samples, int64_t latent,
+                      const NoiseSource& noise, T* eps, T* z, T* kl, T* kl_sample) const;
+  // count draws of N(0, 1).
+  void standard_normal(const NoiseKey& key, int64_t count, T* out) const;
+
+  // nll[r] = -log p(x_{r mod n} | out_r) for each of `rows` decoder rows.
+  void likelihood_forward(const Likelihood& lik, const T* learned_log_variance, const T* out,
+                          const T* x, int64_t rows, int64_t n, int64_t dim, T* nll) const;
+  void combine_samples(int objective, int64_t n, int64_t samples, double beta, const T* nll,
+                       const T* kl, const T* kl_sample, T* weight, T* row_loss) const;
+  // dout[r] = weight[r] / n * d nll_r / d out_r; the learned log-variance
+  // gradient (shared or per dimension) when d_log_variance is not null.
+  void likelihood_backward(const Likelihood& lik, const T* learned_log_variance, const T* out,
+                           const T* x, const T* weight, int64_t rows, int64_t n, int64_t dim,
+                           T* dout, T* d_log_variance) const;
+  void latent_backward(int objective, int64_t n, int64_t samples, int64_t latent, double beta,
+                       const T* mu_logvar, const T* eps, const T* z, const T* dz,
+                       const T* weight, T* d_mu_logvar) const;
+  // *out = (1/n) sum_i v[i], summed in index order.
+  void mean(const T* v, int64_t n, T* out) const;
+  // Whether *loss and g[begin, end) are all finite.
+  bool all_finite(const T* loss, const T* g, size_t begin, size_t end) const;
+  void adam(T* p, const T* g, T* m, T* v, size_t begin, size_t end, const AdamStep& s) const;
+  // out[r] = the likelihood's mean from the decoder output, in place.
+  void output_mean(const Likelihood& lik, T* out, int64_t count) const;
+  // Running log-sum-exp over sample chunks of log w = -nll (prior estimator)
+  // or -nll - kl_sample (importance): top/sum hold max and sum exp(lw - max).
+  void accumulate_log_weights(int estimator, int64_t n, int64_t samples, const T* nll,
+                              const T* kl_sample, T* top, T* sum) const;
+  // out[i] = log((1/K) sum_k w_k) = top + log(sum) - log K.
+  void finish_log_mean_exp(int64_t n, int64_t samples, const T* top, const T* sum,
+                           T* out) const;
+
+  // out[i] = -(1/K) sum_k nll (E_q log p(x|z)) and elbo[i] = that - kl[i].
+  void elbo_terms(int64_t n, int64_t samples, const T* nll, const T* kl, T* reconstruction,
+                  T* elbo) const;
+  // [mu | logvar] rows into separate [n, Z] arrays.
+  void split_mu_logvar(const T* mu_logvar, int64_t n, int64_t latent, T* mu, T* logvar) const;
+  void fill(T* p, int64_t count, T value) const;
+
+  // Data between the caller's host memory and the workspace, converting.
+  void upload_from_caller(T* dst, const float* src, size_t count) const;
+  void copy_to_caller(float* dst, const T* src, size_t count) const;
+  template <class U>
+  void copy_to_host(U* dst, const T* src, size_t count) const {
+    for (size_t e = 0; e < count; ++e) dst[e] = static_cast<U>(src[e]);
+  }
+  void copy_host_floats(float* dst, const float* src, size_t count) const;
+  void synchronize() const {}
+
+  // Datasets: host copies of the rows; gather_rows writes n rows starting at
+  // `first` (through the epoch's order when shuffled), transforming bytes.
+  std::unique_ptr<Dataset> make_dataset(const void* data, int64_t n, int64_t dim,
+                                        bool bytes) const;
+  void upload_order(Dataset& ds, const std::vector<int64_t>& order) const;
+  void gather_rows(const Dataset& ds, int64_t first, int64_t n, bool shuffled,
+                   const NoiseKey& bytes, T* x) const;
+
+ private:
+  int threads_;
+  std::vector<T> arena_;
+};
+
+extern template class CpuOps<float>;
+extern template class CpuOps<double>;
+
+}  // namespace vae

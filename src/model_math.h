@@ -1,0 +1,119 @@
+// The row-level pieces of one step that every backend computes the same way:
+// the argument bundles the backends' primitives take, and the per-row
+// combination of the K samples into the objective.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "element_math.h"
+#include "philox.h"
+#include "vae/vae.h"
+
+namespace vae {
+
+// The decoder's likelihood: Bernoulli on logits, or Gaussian on means with a
+// log variance that is fixed, one learned scalar, or learned per dimension.
+struct Likelihood {
+  bool gaussian = false;
+  int variance = VAE_VARIANCE_FIXED;
+  double fixed_log_variance = 0.0;
+
+  // The log variance of dimension d, given the learned parameters (or null).
+  template <class T>
+  VAE_HD T log_variance(const T* learned, int64_t d) const {
+    if (variance == VAE_VARIANCE_LEARNED_SHARED) return learned[0];
+    if (variance == VAE_VARIANCE_LEARNED_PER_DIM) return learned[d];
+    return T(fixed_log_variance);
+  }
+  // -log p(x | out) for one element.
+  template <class T>
+  VAE_HD T nll(T x, T out, T log_var) const {
+    return gaussian ? gaussian_nll(x, out, log_var) : bernoulli_nll(x, out);
+  }
+  // d(-log p)/d out for one element.
+  template <class T>
+  VAE_HD T nll_grad(T x, T out, T log_var) const {
+    return gaussian ? gaussian_nll_grad_mean(x, out, log_var) : bernoulli_nll_grad(x, out);
+  }
+  // What vae_decode reports: Bernoulli probabilities or Gaussian means.
+  template <class T>
+  VAE_HD T mean(T out) const {
+    return gaussian ? out : sigmoid(out);
+  }
+};
+
+// Where the reparameterization noise comes from: the trainer's generator, or
+// (for tests that compare backends and finite differences) an array that the
+// caller has written into the workspace's eps buffer.
+struct NoiseSource {
+  bool injected = false;
+  NoiseKey key{};
+};
+
+// Combines the K samples of data point i (rows k*n + i) into its loss and the
+// per-sample weights that scale each sample's gradient (DESIGN.md section 1):
+//   ELBO: loss_i = (1/K) sum_k nll_k + beta KL_i,  weight_k = 1/K;
+//   IWAE: log w_k = -nll_k - beta kl_k (kl_k = log q(z_k|x) - log p(z_k)),
+//         loss_i = -(logsumexp_k log w_k - log K), weight_k = softmax_k(log w_k).
+// The maximum is subtracted before exponentiating, so no term overflows.
+template <class T>
+VAE_HD T combine_samples(int objective, int64_t n, int64_t samples, int64_t i, double beta,
+                         const T* nll, const T* kl, const T* kl_sample, T* weight) {
+  if (objective == VAE_OBJECTIVE_ELBO) {
+    T sum = 0;
+    for (int64_t k = 0; k < samples; ++k) {
+      sum += nll[k * n + i];
+      weight[k * n + i] = T(1) / T(samples);
+    }
+    return sum / T(samples) + T(beta) * kl[i];
+  }
+  T top = -INFINITY;
+  for (int64_t k = 0; k < samples; ++k) {
+    const T lw = -nll[k * n + i] - T(beta) * kl_sample[k * n + i];
+    top = lw > top ? lw : top;
+  }
+  T sum = 0;
+  for (int64_t k = 0; k < samples; ++k) {
+    const T lw = -nll[k * n + i] - T(beta) * kl_sample[k * n + i];
+    weight[k * n + i] = std::exp(lw - top);
+    sum += weight[k * n + i];
+  }
+  for (int64_t k = 0; k < samples; ++k) weight[k * n + i] /= sum;
+  return -(top + std::log(sum) - std::log(T(samples)));
+}
+
+// Gradient of the loss with respect to [mu_j | l_j] of one data point, given
+// t_k = dL/dz_k of its K samples as backpropagated from the decoder (already
+// scaled by weight_k / n):
+//   ELBO: dmu = sum_k t_k + beta mu / n
+//         dl  = sum_k 1/2 t_k eps_k sigma + 1/2 beta (e^l - 1) / n
+//   IWAE: the sampled KL adds beta weight_k z_k / n to t_k and -1/2 beta / n to dl
+//         (the weights sum to one).
+template <class T>
+VAE_HD void latent_gradient(int objective, int64_t n, int64_t samples, int64_t latent,
+                            int64_t i, int64_t j, double beta, const T* mu_logvar, const T* eps,
+                            const T* z, const T* dz, const T* weight, T* d_mu, T* d_logvar) {
+  const T mu = mu_logvar[i * 2 * latent + j];
+  const T l = mu_logvar[i * 2 * latent + latent + j];
+  const T sigma = std::exp(T(0.5) * l);
+  const T b = T(beta) / T(n);
+  T gm = 0, gl = 0;
+  for (int64_t k = 0; k < samples; ++k) {
+    const int64_t e = (k * n + i) * latent + j;
+    T t = dz[e];
+    if (objective == VAE_OBJECTIVE_IWAE) t += b * weight[k * n + i] * z[e];
+    gm += t;
+    gl += T(0.5) * t * eps[e] * sigma;
+  }
+  if (objective == VAE_OBJECTIVE_ELBO) {
+    gm += b * mu;
+    gl += T(0.5) * b * (std::exp(l) - T(1));
+  } else {
+    gl -= T(0.5) * b;
+  }
+  *d_mu = gm;
+  *d_logvar = gl;
+}
+
+}  // namespace vae

@@ -1,0 +1,200 @@
+// The VAE's forward and backward passes written once over a backend's
+// primitives (CpuOps<T> on the host, CudaOps on the GPU): the layer loop, the
+// K samples, the objectives and the estimators. Every buffer lives in one
+// arena sized at construction for the largest batch; nothing is allocated
+// after that.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "config.h"
+#include "model_math.h"
+#include "parameter_layout.h"
+
+namespace vae {
+
+template <class Ops>
+class Network {
+ public:
+  using T = typename Ops::Scalar;
+
+  // The buffers of the workspace. B = max_batch data points, R = B * K
+  // decoder rows (K = samples).
+  struct Buffers {
+    T* params;
+    T* grads;
+    T* adam_m;
+    T* adam_v;
+    T* x;                      // [B, D] the model's input
+    std::vector<T*> enc_out;   // per encoder layer [B, out]; the last is [mu | logvar]
+    T* eps;                    // [R, Z]
+    T* z;                      // [R, Z]
+    T* kl;                     // [B] analytic KL
+    T* kl_sample;              // [R] log q(z|x) - log p(z) per sample
+    std::vector<T*> dec_out;   // per decoder layer [R, out]; the last is the output
+    T* nll;                    // [R] -log p(x|z)
+    T* weight;                 // [R] per-sample gradient weight
+    T* row_loss;               // [B]
+    T* grad_a;                 // [R, widest] gradient ping-pong buffers
+    T* grad_b;
+    T* d_mu_logvar;            // [B, 2Z]
+    T* loss;                   // [1]
+    T* lse_top;                // [B] running log-sum-exp
+    T* lse_sum;                // [B]
+  };
+
+  Network(const Config& config, Ops& ops)
+      : layout_(config),
+        ops_(ops),
+        dim_(config.input_dim),
+        latent_(config.latent_dim),
+        max_batch_(config.max_batch),
+        max_rows_(config.max_batch * config.samples) {
+    lik_.gaussian = config.gaussian();
+    lik_.variance = config.gaussian() ? config.variance : VAE_VARIANCE_FIXED;
+    lik_.fixed_log_variance = config.log_variance;
+    allocate();
+  }
+
+  const ParameterLayout& layout() const { return layout_; }
+  const Likelihood& likelihood() const { return lik_; }
+  Buffers& buffers() { return b_; }
+  const Buffers& buffers() const { return b_; }
+  int64_t max_batch() const { return max_batch_; }
+  // Decoder rows the workspace holds: max_batch * samples.
+  int64_t max_rows() const { return max_rows_; }
+
+  // [mu | logvar] of the n rows of b.x, in enc_out.back().
+  void encode(int64_t n) {
+    const T* in = b_.x;
+    for (size_t l = 0; l < layout_.encoder.size(); ++l) {
+      ops_.linear_forward(layout_.encoder[l], b_.params, in, b_.enc_out[l], n);
+      in = b_.enc_out[l];
+    }
+  }
+
+  // The decoder's output for `rows` latent rows of b.z, in dec_out.back().
+  void decode(int64_t rows) {
+    const T* in = b_.z;
+    for (size_t l = 0; l < layout_.decoder.size(); ++l) {
+      ops_.linear_forward(layout_.decoder[l], b_.params, in, b_.dec_out[l], rows);
+      in = b_.dec_out[l];
+    }
+  }
+
+  // Encoder, K samples per row, decoder and likelihood for n rows of b.x:
+  // fills kl, kl_sample and nll.
+  void forward(int64_t n, int64_t samples, const NoiseSource& noise) {
+    encode(n);
+    ops_.latent_forward(b_.enc_out.back(), n, samples, latent_, noise, b_.eps, b_.z, b_.kl,
+                        b_.kl_sample);
+    decode(n * samples);
+    ops_.likelihood_forward(lik_, learned_log_variance(), b_.dec_out.back(), b_.x, n * samples,
+                            n, dim_, b_.nll);
+  }
+
+  // The mean loss of the objective over n rows, in b.loss, with the sample
+  // weights the backward pass needs.
+  void loss(int64_t n, int64_t samples, int objective, double beta) {
+    ops_.combine_samples(objective, n, samples, beta, b_.nll, b_.kl, b_.kl_sample, b_.weight,
+                         b_.row_loss);
+    ops_.mean(b_.row_loss, n, b_.loss);
+  }
+
+  // Gradients of b.loss into b.grads: the decoder's parameters unless the
+  // update is encoder-only, the encoder's unless it is decoder-only.
+  void backward(int64_t n, int64_t samples, int objective, double beta, int update) {
+    const int64_t rows = n * samples;
+    const bool decoder_grads = update != VAE_UPDATE_ENCODER;
+    const bool encoder_grads = update != VAE_UPDATE_DECODER;
+    T* dy = b_.grad_a;
+    T* dx = b_.grad_b;
+    ops_.likelihood_backward(lik_, learned_log_variance(), b_.dec_out.back(), b_.x, b_.weight,
+                             rows, n, dim_, dy,
+                             decoder_grads && layout_.log_variance_count > 0
+                                 ? b_.grads + layout_.log_variance
+                                 : nullptr);
+    for (size_t l = layout_.decoder.size(); l-- > 0;) {
+      const bool first = l == 0;
+      const T* in = first ? b_.z : b_.dec_out[l - 1];
+      const Activation in_act = first ? Activation::kIdentity : layout_.decoder[l - 1].activation;
+      const bool need_dx = encoder_grads || !first;
+      ops_.linear_backward(layout_.decoder[l], b_.params, in, in_act, dy,
+                           decoder_grads ? b_.grads : nullptr, need_dx ? dx : nullptr, rows);
+      std::swap(dy, dx);
+    }
+    if (!encoder_grads) return;
+    ops_.latent_backward(objective, n, samples, latent_, beta, b_.enc_out.back(), b_.eps, b_.z,
+                         dy, b_.weight, b_.d_mu_logvar);
+    dy = b_.d_mu_logvar;
+    dx = b_.grad_a;
+    for (size_t l = layout_.encoder.size(); l-- > 0;) {
+      const bool first = l == 0;
+      const T* in = first ? b_.x : b_.enc_out[l - 1];
+      const Activation in_act = first ? Activation::kIdentity : layout_.encoder[l - 1].activation;
+      ops_.linear_backward(layout_.encoder[l], b_.params, in, in_act, dy, b_.grads,
+                           first ? nullptr : dx, n);
+      dy = dx;
+      dx = dy == b_.grad_a ? b_.grad_b : b_.grad_a;
+    }
+  }
+
+  // Parameter range [begin, end) that an update mode moves.
+  void update_range(int update, size_t* begin, size_t* end) const {
+    *begin = update == VAE_UPDATE_DECODER ? layout_.encoder_end : 0;
+    *end = update == VAE_UPDATE_ENCODER ? layout_.encoder_end : layout_.total;
+  }
+
+  const T* learned_log_variance() const {
+    return layout_.log_variance_count > 0 ? b_.params + layout_.log_variance : nullptr;
+  }
+
+ private:
+  void allocate() {
+    const size_t B = static_cast<size_t>(max_batch_);
+    const size_t R = static_cast<size_t>(max_rows_);
+    const size_t Z = static_cast<size_t>(latent_);
+    const size_t P = layout_.total;
+    size_t total = 4 * P + B * static_cast<size_t>(dim_);
+    for (const LinearLayer& l : layout_.encoder) total += B * static_cast<size_t>(l.out);
+    for (const LinearLayer& l : layout_.decoder) total += R * static_cast<size_t>(l.out);
+    total += 2 * R * Z + B + R + R + R + B + 2 * R * static_cast<size_t>(layout_.widest) +
+             2 * B * Z + 1 + 2 * B;
+    T* next = ops_.allocate(total);
+    auto take = [&next](size_t count) {
+      T* p = next;
+      next += count;
+      return p;
+    };
+    b_.params = take(P);
+    b_.grads = take(P);
+    b_.adam_m = take(P);
+    b_.adam_v = take(P);
+    b_.x = take(B * static_cast<size_t>(dim_));
+    for (const LinearLayer& l : layout_.encoder) b_.enc_out.push_back(take(B * static_cast<size_t>(l.out)));
+    b_.eps = take(R * Z);
+    b_.z = take(R * Z);
+    b_.kl = take(B);
+    b_.kl_sample = take(R);
+    for (const LinearLayer& l : layout_.decoder) b_.dec_out.push_back(take(R * static_cast<size_t>(l.out)));
+    b_.nll = take(R);
+    b_.weight = take(R);
+    b_.row_loss = take(B);
+    b_.grad_a = take(R * static_cast<size_t>(layout_.widest));
+    b_.grad_b = take(R * static_cast<size_t>(layout_.widest));
+    b_.d_mu_logvar = take(2 * B * Z);
+    b_.loss = take(1);
+    b_.lse_top = take(B);
+    b_.lse_sum = take(B);
+  }
+
+  ParameterLayout layout_;
+  Ops& ops_;
+  Likelihood lik_;
+  int64_t dim_, latent_, max_batch_, max_rows_;
+  Buffers b_{};
+};
+
+}  // namespace vae

@@ -1,0 +1,66 @@
+#include "parameter_layout.h"
+
+#include <algorithm>
+
+namespace vae {
+namespace {
+
+LinearLayer place(const std::string& name, int64_t in, int64_t out, Activation a,
+                  size_t* offset) {
+  LinearLayer l;
+  l.name = name;
+  l.in = in;
+  l.out = out;
+  l.activation = a;
+  l.weight = *offset;
+  l.bias = l.weight + static_cast<size_t>(in * out);
+  *offset = l.bias + static_cast<size_t>(out);
+  return l;
+}
+
+}  // namespace
+
+ParameterLayout::ParameterLayout(const Config& c) {
+  const Activation act = c.hidden_activation();
+  size_t offset = 0;
+  int64_t in = c.input_dim;
+  for (size_t i = 0; i < c.hidden.size(); ++i) {
+    encoder.push_back(place("encoder." + std::to_string(i), in, c.hidden[i], act, &offset));
+    in = c.hidden[i];
+  }
+  encoder.push_back(place("encoder." + std::to_string(c.hidden.size()), in, 2 * c.latent_dim,
+                          Activation::kIdentity, &offset));
+  encoder_end = offset;
+
+  in = c.latent_dim;
+  for (size_t i = 0; i < c.hidden.size(); ++i) {
+    const int64_t width = c.hidden[c.hidden.size() - 1 - i];
+    decoder.push_back(place("decoder." + std::to_string(i), in, width, act, &offset));
+    in = width;
+  }
+  decoder.push_back(place("decoder." + std::to_string(c.hidden.size()), in, c.input_dim,
+                          Activation::kIdentity, &offset));
+  log_variance_count = c.learned_log_variance_count();
+  log_variance = offset;
+  total = offset + static_cast<size_t>(log_variance_count);
+
+  widest = std::max(c.input_dim, 2 * c.latent_dim);
+  for (int64_t w : c.hidden) widest = std::max(widest, w);
+}
+
+std::vector<NamedTensor> ParameterLayout::tensors() const {
+  std::vector<NamedTensor> t;
+  for (const auto* layers : {&encoder, &decoder}) {
+    for (const LinearLayer& l : *layers) {
+      t.push_back({l.name + ".weight", {l.out, l.in}, l.weight, static_cast<size_t>(l.out * l.in)});
+      t.push_back({l.name + ".bias", {l.out}, l.bias, static_cast<size_t>(l.out)});
+    }
+  }
+  if (log_variance_count > 0) {
+    t.push_back({"decoder.log_variance", {log_variance_count}, log_variance,
+                 static_cast<size_t>(log_variance_count)});
+  }
+  return t;
+}
+
+}  // namespace vae

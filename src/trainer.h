@@ -1,0 +1,141 @@
+// The object behind vae_trainer: configuration, counters and the
+// backend-independent rules of the C API (argument checks, chunking, the
+// all-or-nothing step). The backends implement the virtual primitives.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "dataset.h"
+#include "model_math.h"
+
+namespace vae {
+
+// Which of the flat float buffers of the same layout.
+enum class StateBuffer { kParameters, kAdamFirstMoment, kAdamSecondMoment };
+
+// Counters that together with the buffers make the whole training state: a
+// checkpoint restores them, so training resumes bit for bit.
+struct Counters {
+  int64_t steps = 0;          // successful train steps; keys the training noise
+  int64_t encoder_steps = 0;  // Adam step count t of the encoder's parameters
+  int64_t decoder_steps = 0;  // ... and of the decoder's
+  int64_t epochs = 0;         // completed vae_train_epoch calls; keys the shuffle
+  int64_t draws = 0;          // noise draws outside training (evaluation, sampling)
+};
+
+class Trainer {
+ public:
+  explicit Trainer(const Config& config) : config_(config) {}
+  virtual ~Trainer() = default;
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // Builds the trainer of config.backend (AUTO: CUDA where a GPU is present).
+  static std::unique_ptr<Trainer> create(const Config& config);
+
+  const Config& config() const { return config_; }
+  const Counters& counters() const { return counters_; }
+  int64_t parameter_count() const;
+
+  void set_int(int option, int64_t value);
+  void set_float(int option, double value);
+  int64_t get_int(int option) const;
+
+  // The C API's calls; each checks its arguments and changes nothing on failure.
+  void train_step(const float* x, int64_t n, float* loss);
+  void evaluate(const float* x, int64_t n, float* elbo, float* reconstruction, float* kl);
+  void log_likelihood(const float* x, int64_t n, int32_t k, int estimator, float* log_px);
+  void encode(const float* x, int64_t n, float* mu, float* logvar);
+  void decode(const float* z, int64_t n, float* mean);
+  void sample(int64_t n, float* mean);
+  void get_parameters(float* out, int64_t count) const;
+  void set_parameters(const float* in, int64_t count);
+  void save(const std::string& path) const;
+  static std::unique_ptr<Trainer> load(const std::string& path, int backend);
+
+  std::unique_ptr<Dataset> create_dataset(const float* x, int64_t n);
+  std::unique_ptr<Dataset> create_dataset(const uint8_t* y, int64_t n, int transform);
+  void train_epoch(Dataset& ds, int64_t batch, float* mean_loss);
+  void evaluate_dataset(const Dataset& ds, double* elbo, double* reconstruction, double* kl);
+  void log_likelihood_dataset(const Dataset& ds, int32_t k, int estimator, double* mean);
+
+  // One step whose reparameterization noise eps ([n * samples, latent], rows
+  // k*n + i) is given: for tests that compare backends and check gradients.
+  void train_step_with_noise(const float* x, int64_t n, const float* eps, float* loss);
+  // Loss and gradient over every parameter (no update) under the given noise.
+  double loss_and_gradient(const float* x, int64_t n, const float* eps,
+                           std::vector<double>* gradient);
+
+  // A whole state buffer as host floats, and back.
+  virtual std::vector<float> read_state(StateBuffer which) const = 0;
+  virtual void write_state(StateBuffer which, const std::vector<float>& values) = 0;
+  Counters& mutable_counters() { return counters_; }
+
+ protected:
+  // The most rows one call takes (the calls other than a step work in chunks).
+  static constexpr int64_t kMaxRows = int64_t{1} << 40;
+
+  // Whether the backend holds data in GPU memory (pointers may then be
+  // host or device memory).
+  virtual bool device_backend() const = 0;
+  // Applies the live options (threads, TF32) to the backend.
+  virtual void apply_options() = 0;
+
+  // Where the n rows of the next primitive come from: the caller's x (host
+  // or device memory), or rows first.. of a dataset (in this epoch's
+  // shuffled order when `shuffled`), transformed with the noise `bytes`.
+  struct Input {
+    const float* x = nullptr;
+    const Dataset* dataset = nullptr;
+    int64_t first = 0;
+    bool shuffled = false;
+    NoiseKey bytes{};
+  };
+  // Copies n input rows into the workspace.
+  virtual void stage_input(const Input& in, int64_t n) = 0;
+  // Forward, loss and backward of the staged rows; *loss (may be null) gets
+  // the mean loss. Returns false when the loss or a gradient of the
+  // parameters the update mode moves is not finite.
+  virtual bool step_forward_backward(int64_t n, const NoiseSource& noise, float* loss) = 0;
+  // Adam over the parameters that `update` moves, with the current counters.
+  virtual void step_update(int update) = 0;
+  // Per staged row: elbo, E_q log p(x|z) and KL; outputs may be null.
+  virtual void evaluate_rows(int64_t n, const NoiseSource& noise, float* elbo,
+                             float* reconstruction, float* kl) = 0;
+  virtual void log_likelihood_rows(int64_t n, int32_t k, int estimator, const NoiseKey& key,
+                                   float* log_px) = 0;
+  virtual void encode_rows(int64_t n, float* mu, float* logvar) = 0;
+  // Decodes `rows` latent rows: the caller's z, or draws from p(z) with prior.
+  virtual void decode_rows(const float* z, int64_t rows, const NoiseKey* prior, float* mean) = 0;
+  virtual void copy_gradient(std::vector<double>* gradient) const = 0;
+  virtual void upload_noise(const float* eps, int64_t count) = 0;
+  virtual std::unique_ptr<Dataset> make_dataset(const void* data, int64_t n, bool bytes,
+                                                int transform) = 0;
+  // Draws this epoch's permutation of the dataset's rows.
+  virtual void shuffle(Dataset& ds, const NoiseKey& key) = 0;
+  // Copies between host floats and a caller's (host or device) array.
+  virtual void copy_to_caller(float* dst, const float* host, size_t count) const = 0;
+  virtual void copy_from_caller(float* host, const float* src, size_t count) const = 0;
+
+  // Checks a caller's data pointer: not null, and host memory on the CPU backend.
+  void check_pointer(const void* p, const char* name) const;
+  NoiseKey key(NoiseStream stream, int64_t counter, int64_t offset = 0) const;
+
+  Config config_;
+  Counters counters_;
+
+ private:
+  void check_rows(int64_t n, int64_t limit, const char* name) const;
+  void check_outputs(std::initializer_list<const void*> outputs) const;
+  void check_estimator(int estimator) const;
+  void check_dataset(const Dataset& ds) const;
+  double discrete_offset(const Dataset& ds) const;
+  bool run_step(const Input& in, int64_t n, const float* eps, float* loss);
+};
+
+}  // namespace vae
