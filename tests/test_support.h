@@ -1,0 +1,82 @@
+// Helpers shared by the test suites: small models, random data from fixed
+// seeds, and direct access to the CPU backend in float or double.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "config.h"
+#include "cpu/cpu_ops.h"
+#include "trainer_impl.h"
+
+namespace vae::testing {
+
+using CpuTrainerF = TrainerImpl<CpuOps<float>>;
+using CpuTrainerD = TrainerImpl<CpuOps<double>>;
+
+// A small model: D inputs, one or more hidden layers, Z latents.
+inline Config small_config(int64_t dim = 12, int64_t latent = 3,
+                           std::vector<int64_t> hidden = {7, 5}, int64_t max_batch = 6) {
+  Config c;
+  c.input_dim = dim;
+  c.latent_dim = latent;
+  c.hidden = std::move(hidden);
+  c.max_batch = max_batch;
+  c.backend = VAE_BACKEND_CPU;
+  c.activation = VAE_ACTIVATION_TANH;
+  return c;
+}
+
+template <class Trainer>
+std::unique_ptr<Trainer> make_trainer(const Config& c) {
+  c.validate();
+  using Ops = std::remove_reference_t<decltype(std::declval<Trainer&>().ops())>;
+  return std::make_unique<Trainer>(c, std::make_unique<Ops>(static_cast<int>(c.threads)));
+}
+
+// Values in [lo, hi) from a fixed seed.
+inline std::vector<float> uniform(size_t count, uint32_t seed, float lo = 0.0f, float hi = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(count);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+inline std::vector<float> normal(size_t count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> v(count);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+// Binary data in {0, 1} with P(1) = p, from a fixed seed.
+inline std::vector<float> binary(size_t count, uint32_t seed, double p = 0.4) {
+  std::mt19937 rng(seed);
+  std::bernoulli_distribution dist(p);
+  std::vector<float> v(count);
+  for (float& x : v) x = dist(rng) ? 1.0f : 0.0f;
+  return v;
+}
+
+// Rows that are mostly one of two patterns (the first or the second half of
+// the dimensions lit, each pixel flipped with probability 1 - p_lit): data
+// with structure for one latent to explain.
+inline std::vector<float> two_patterns(int64_t rows, int64_t dim, uint32_t seed,
+                                       float p_lit = 0.85f) {
+  const auto u = uniform(static_cast<size_t>(rows * dim), seed);
+  std::vector<float> x(u.size());
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t d = 0; d < dim; ++d) {
+      const bool lit = (r % 2 == 0) ? d < dim / 2 : d >= dim / 2;
+      const size_t e = static_cast<size_t>(r * dim + d);
+      x[e] = u[e] < (lit ? p_lit : 1.0f - p_lit) ? 1.0f : 0.0f;
+    }
+  }
+  return x;
+}
+
+}  // namespace vae::testing
