@@ -178,17 +178,23 @@ void CpuOps<T>::mean(const T* v, int64_t n, T* out) const {
 
 template <class T>
 bool CpuOps<T>::all_finite(const T* loss, const T* g, size_t begin, size_t end) const {
-  // Summing x * 0 propagates NaN for any NaN or infinity and stays 0 otherwise,
-  // without a branch per element.
-  T probe = *loss * T(0);
-  for (size_t e = begin; e < end; ++e) probe += g[e] * T(0);
-  return probe == T(0);
+  // x * 0 is 0 for finite x and NaN for NaN or infinity; comparing the
+  // products with themselves finds NaN. Counting is a plain integer sum the
+  // compiler vectorizes, where a floating-point sum could not be reordered.
+  size_t bad = !(*loss * T(0) == T(0));
+  for (size_t e = begin; e < end; ++e) bad += !(g[e] * T(0) == T(0));
+  return bad == 0;
 }
 
 template <class T>
 void CpuOps<T>::adam(T* p, const T* g, T* m, T* v, size_t begin, size_t end,
                      const AdamStep& s) const {
-  for (size_t e = begin; e < end; ++e) adam_update(&p[e], g[e], &m[e], &v[e], s);
+  T* __restrict pr = p;
+  const T* __restrict gr = g;
+  T* __restrict mr = m;
+  T* __restrict vr = v;
+  const AdamStep step = s;
+  for (size_t e = begin; e < end; ++e) adam_update(&pr[e], gr[e], &mr[e], &vr[e], step);
 }
 
 template <class T>
