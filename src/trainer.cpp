@@ -26,8 +26,12 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config) {
   if (backend == VAE_BACKEND_AUTO) {
     backend = cuda_device_available() ? VAE_BACKEND_CUDA : VAE_BACKEND_CPU;
   }
+  // The trainer's configuration names the backend chosen, so vae_get_int
+  // and checkpoints tell which one AUTO picked.
+  Config chosen = config;
+  chosen.backend = backend;
   std::unique_ptr<Trainer> t =
-      backend == VAE_BACKEND_CUDA ? make_cuda_trainer(config) : make_cpu_trainer(config);
+      backend == VAE_BACKEND_CUDA ? make_cuda_trainer(chosen) : make_cpu_trainer(chosen);
   t->apply_options();
   return t;
 }

@@ -1,0 +1,104 @@
+#include "metrics_csv.h"
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+#include <string_view>
+#include <system_error>
+
+#include "data_file_error.h"
+
+namespace vae_app {
+namespace {
+
+struct FileCloser {
+  void operator()(std::FILE* file) const { std::fclose(file); }
+};
+using FileHandle = std::unique_ptr<std::FILE, FileCloser>;
+
+constexpr std::size_t kColumnCount = 6;
+
+template <typename Number>
+bool parse_number(std::string_view text, Number& value) {
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return error == std::errc() && end == text.data() + text.size();
+}
+
+EpochMetrics parse_row(const std::string& path, std::size_t line_number, std::string_view line) {
+  std::string_view fields[kColumnCount];
+  std::size_t count = 0;
+  for (std::size_t start = 0;; ++count) {
+    const std::size_t comma = line.find(',', start);
+    if (count < kColumnCount) fields[count] = line.substr(start, comma - start);
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  const std::string where = "line " + std::to_string(line_number) + ": ";
+  if (count + 1 != kColumnCount) {
+    throw DataFileError(path, where + "expected " + std::to_string(kColumnCount) +
+                                  " comma-separated fields, found " + std::to_string(count + 1));
+  }
+  EpochMetrics row;
+  double* const numbers[] = {&row.train_loss, &row.test_elbo, &row.test_reconstruction,
+                             &row.test_kl, &row.seconds};
+  if (!parse_number(fields[0], row.epoch)) {
+    throw DataFileError(path, where + "epoch '" + std::string(fields[0]) + "' is not an integer");
+  }
+  for (std::size_t i = 1; i < kColumnCount; ++i) {
+    if (!parse_number(fields[i], *numbers[i - 1])) {
+      throw DataFileError(path, where + "field " + std::to_string(i + 1) + " '" +
+                                    std::string(fields[i]) + "' is not a number");
+    }
+  }
+  return row;
+}
+
+}  // namespace
+
+void append_metrics_row(const std::string& path, const EpochMetrics& row) {
+  std::error_code error;
+  const std::uintmax_t existing_size = std::filesystem::file_size(path, error);
+  const bool is_new = error || existing_size == 0;
+  FileHandle file(std::fopen(path.c_str(), "a"));
+  if (!file)
+    throw std::runtime_error(path + ": cannot open for appending: " + std::strerror(errno));
+  if (is_new) std::fprintf(file.get(), "%s\n", kMetricsCsvHeader);
+  std::fprintf(file.get(), "%lld,%.9g,%.9g,%.9g,%.9g,%.3f\n", static_cast<long long>(row.epoch),
+               row.train_loss, row.test_elbo, row.test_reconstruction, row.test_kl, row.seconds);
+  const bool write_failed = std::ferror(file.get()) != 0;
+  if (std::fclose(file.release()) != 0 || write_failed) {
+    throw std::runtime_error(path + ": cannot write: " + std::strerror(errno));
+  }
+}
+
+std::vector<EpochMetrics> read_metrics_csv(const std::string& path) {
+  std::vector<EpochMetrics> rows;
+  std::ifstream input(path);
+  if (!input) {
+    std::error_code error;
+    if (std::filesystem::exists(path, error)) throw DataFileError(path, "cannot open for reading");
+    return rows;
+  }
+  std::string line;
+  std::size_t line_number = 0;
+  while (std::getline(input, line)) {
+    ++line_number;
+    if (line_number == 1) {
+      if (line != kMetricsCsvHeader) {
+        throw DataFileError(path,
+                            "line 1: expected the header '" + std::string(kMetricsCsvHeader) + "'");
+      }
+      continue;
+    }
+    rows.push_back(parse_row(path, line_number, line));
+  }
+  if (input.bad()) throw DataFileError(path, "read error");
+  return rows;
+}
+
+}  // namespace vae_app

@@ -1,0 +1,311 @@
+#include "options.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <functional>
+#include <initializer_list>
+#include <limits>
+#include <thread>
+#include <utility>
+
+namespace vae_app {
+namespace {
+
+constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
+constexpr std::int64_t kMaxDefaultThreads = 8;
+
+std::int64_t parse_integer(const std::string& flag, const std::string& text, std::int64_t low,
+                           std::int64_t high) {
+  std::int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || end != text.data() + text.size() ||
+      (error != std::errc() && error != std::errc::result_out_of_range)) {
+    throw UsageError(flag + ": '" + text + "' is not an integer");
+  }
+  if (error == std::errc::result_out_of_range || value < low || value > high) {
+    throw UsageError(flag + ": " + text + " is out of range [" + std::to_string(low) + ", " +
+                     (high == kInt64Max ? std::string("...") : std::to_string(high)) + "]");
+  }
+  return value;
+}
+
+double parse_real(const std::string& flag, const std::string& text) {
+  double value = 0.0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || end != text.data() + text.size() || error != std::errc() ||
+      !std::isfinite(value)) {
+    throw UsageError(flag + ": '" + text + "' is not a finite number");
+  }
+  return value;
+}
+
+double parse_positive(const std::string& flag, const std::string& text) {
+  const double value = parse_real(flag, text);
+  if (!(value > 0.0)) throw UsageError(flag + ": " + text + " is out of range (must be > 0)");
+  return value;
+}
+
+double parse_non_negative(const std::string& flag, const std::string& text) {
+  const double value = parse_real(flag, text);
+  if (!(value >= 0.0)) throw UsageError(flag + ": " + text + " is out of range (must be >= 0)");
+  return value;
+}
+
+int parse_choice(const std::string& flag, const std::string& text,
+                 std::initializer_list<std::pair<const char*, int>> choices) {
+  std::string names;
+  for (const auto& [name, value] : choices) {
+    if (text == name) return value;
+    names += (names.empty() ? "" : ", ") + std::string(name);
+  }
+  throw UsageError(flag + ": '" + text + "' is not one of " + names);
+}
+
+std::vector<std::int32_t> parse_widths(const std::string& flag, const std::string& text) {
+  std::vector<std::int32_t> widths;
+  if (text.empty()) return widths;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = text.find(',', start);
+    const std::string width = text.substr(start, comma - start);
+    if (width.empty()) throw UsageError(flag + ": empty width in '" + text + "'");
+    widths.push_back(static_cast<std::int32_t>(parse_integer(flag, width, 1, 65536)));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (widths.size() > VAE_MAX_HIDDEN_LAYERS) {
+    throw UsageError(flag + ": " + std::to_string(widths.size()) + " hidden layers, at most " +
+                     std::to_string(VAE_MAX_HIDDEN_LAYERS));
+  }
+  return widths;
+}
+
+using ValueSetter =
+    std::function<void(Options&, const std::string& flag, const std::string& value)>;
+
+struct ValueFlag {
+  const char* name;
+  ValueSetter set;
+};
+
+const std::vector<ValueFlag>& value_flags() {
+  static const std::vector<ValueFlag> flags{
+      {"--data",
+       [](Options& o, const std::string& f, const std::string& v) {
+         if (v.empty()) throw UsageError(f + ": empty path");
+         o.data = v;
+       }},
+      {"--test",
+       [](Options& o, const std::string& f, const std::string& v) {
+         if (v.empty()) throw UsageError(f + ": empty path");
+         o.test_path = v;
+       }},
+      {"--epochs", [](Options& o, const std::string& f,
+                      const std::string& v) { o.epochs = parse_integer(f, v, 0, 1000000); }},
+      {"--backend",
+       [](Options& o, const std::string& f, const std::string& v) {
+         o.backend = parse_choice(
+             f, v,
+             {{"cpu", VAE_BACKEND_CPU}, {"cuda", VAE_BACKEND_CUDA}, {"auto", VAE_BACKEND_AUTO}});
+       }},
+      {"--out",
+       [](Options& o, const std::string& f, const std::string& v) {
+         if (v.empty()) throw UsageError(f + ": empty directory name");
+         o.out_dir = v;
+       }},
+      {"--hidden", [](Options& o, const std::string& f,
+                      const std::string& v) { o.hidden = parse_widths(f, v); }},
+      {"--latent", [](Options& o, const std::string& f,
+                      const std::string& v) { o.latent = parse_integer(f, v, 1, 65536); }},
+      {"--activation",
+       [](Options& o, const std::string& f, const std::string& v) {
+         o.activation =
+             parse_choice(f, v, {{"relu", VAE_ACTIVATION_RELU}, {"tanh", VAE_ACTIVATION_TANH}});
+       }},
+      {"--likelihood",
+       [](Options& o, const std::string& f, const std::string& v) {
+         o.likelihood = parse_choice(
+             f, v,
+             {{"bernoulli", VAE_LIKELIHOOD_BERNOULLI}, {"gaussian", VAE_LIKELIHOOD_GAUSSIAN}});
+       }},
+      {"--variance",
+       [](Options& o, const std::string& f, const std::string& v) {
+         o.variance = parse_choice(f, v,
+                                   {{"fixed", VAE_VARIANCE_FIXED},
+                                    {"shared", VAE_VARIANCE_LEARNED_SHARED},
+                                    {"per-dim", VAE_VARIANCE_LEARNED_PER_DIM}});
+       }},
+      {"--log-variance", [](Options& o, const std::string& f,
+                            const std::string& v) { o.log_variance = parse_real(f, v); }},
+      {"--transform",
+       [](Options& o, const std::string& f, const std::string& v) {
+         o.transform = parse_choice(f, v,
+                                    {{"scale", VAE_BYTES_SCALE},
+                                     {"binarize", VAE_BYTES_BINARIZE},
+                                     {"dequantize", VAE_BYTES_DEQUANTIZE}});
+       }},
+      {"--batch", [](Options& o, const std::string& f,
+                     const std::string& v) { o.batch = parse_integer(f, v, 1, 1 << 20); }},
+      {"--lr", [](Options& o, const std::string& f,
+                  const std::string& v) { o.learning_rate = parse_positive(f, v); }},
+      {"--beta", [](Options& o, const std::string& f,
+                    const std::string& v) { o.beta = parse_non_negative(f, v); }},
+      {"--kl-warmup", [](Options& o, const std::string& f,
+                         const std::string& v) { o.kl_warmup = parse_integer(f, v, 0, 1000000); }},
+      {"--samples", [](Options& o, const std::string& f,
+                       const std::string& v) { o.samples = parse_integer(f, v, 1, 4096); }},
+      {"--objective",
+       [](Options& o, const std::string& f, const std::string& v) {
+         o.objective =
+             parse_choice(f, v, {{"elbo", VAE_OBJECTIVE_ELBO}, {"iwae", VAE_OBJECTIVE_IWAE}});
+       }},
+      {"--schedule",
+       [](Options& o, const std::string& f, const std::string& v) {
+         o.schedule = static_cast<Schedule>(
+             parse_choice(f, v,
+                          {{"joint", static_cast<int>(Schedule::joint)},
+                           {"alternate", static_cast<int>(Schedule::alternate)}}));
+       }},
+      {"--threads", [](Options& o, const std::string& f,
+                       const std::string& v) { o.threads = parse_integer(f, v, 1, 256); }},
+      {"--seed", [](Options& o, const std::string& f,
+                    const std::string& v) { o.seed = parse_integer(f, v, 0, kInt64Max); }},
+      {"--ll-samples", [](Options& o, const std::string& f,
+                          const std::string& v) { o.ll_samples = parse_integer(f, v, 0, 100000); }},
+      {"--ll-rows", [](Options& o, const std::string& f,
+                       const std::string& v) { o.ll_rows = parse_integer(f, v, 1, kInt64Max); }},
+  };
+  return flags;
+}
+
+// Flags that fix the model a checkpoint already holds.
+constexpr const char* kModelFlags[] = {"--hidden",     "--latent",   "--activation",
+                                       "--likelihood", "--variance", "--log-variance",
+                                       "--samples",    "--seed"};
+
+void check_combinations(const Options& options) {
+  if (options.likelihood != VAE_LIKELIHOOD_GAUSSIAN && !options.resume) {
+    for (const char* flag : {"--variance", "--log-variance"}) {
+      if (options.was_given(flag)) {
+        throw UsageError(std::string(flag) + " applies only to --likelihood gaussian");
+      }
+    }
+  }
+  if (options.resume) {
+    if (options.out_dir.empty()) throw UsageError("--resume needs --out DIR, the run to continue");
+    for (const char* flag : kModelFlags) {
+      if (options.was_given(flag)) {
+        throw UsageError(std::string(flag) +
+                         " cannot be combined with --resume: the checkpoint fixes the model");
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Options parse_options(int argc, const char* const* argv) {
+  Options options;
+  options.threads =
+      std::clamp<std::int64_t>(std::thread::hardware_concurrency(), 1, kMaxDefaultThreads);
+  for (int i = 1; i < argc; ++i) {
+    const std::string argument = argv[i];
+    if (argument == "--help" || argument == "-h") {
+      options.help = true;
+      return options;
+    }
+  }
+  for (int i = 1; i < argc; ++i) {
+    const std::string argument = argv[i];
+    const std::size_t equals = argument.find('=');
+    const std::string flag = argument.substr(0, equals);
+    if (flag.rfind("--", 0) != 0) throw UsageError("unexpected argument '" + argument + "'");
+    if (options.was_given(flag)) throw UsageError(flag + " given twice");
+    options.given.insert(flag);
+    if (flag == "--resume") {
+      if (equals != std::string::npos) throw UsageError("--resume takes no value");
+      options.resume = true;
+      continue;
+    }
+    const auto& flags = value_flags();
+    const auto spec = std::find_if(flags.begin(), flags.end(), [&](const ValueFlag& candidate) {
+      return flag == candidate.name;
+    });
+    if (spec == flags.end()) throw UsageError("unknown flag '" + flag + "'");
+    std::string value;
+    if (equals != std::string::npos) {
+      value = argument.substr(equals + 1);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      throw UsageError(flag + " needs a value");
+    }
+    spec->set(options, flag, value);
+  }
+  check_combinations(options);
+  return options;
+}
+
+std::string help_text() {
+  return R"(usage: vae-train [flags]
+
+Trains a variational autoencoder with libvae, writing into the output directory:
+  checkpoint.safetensors  the trainer after each epoch (resume from it with --resume)
+  metrics.csv             epoch,train_loss,test_elbo,test_reconstruction,test_kl,seconds
+  loss.png                train_loss (red) and -test_elbo (blue) per epoch
+  samples.png             an 8x8 grid of decoded draws z ~ p(z)
+  reconstructions.png     test inputs, each beside its reconstruction decode(mu(x))
+  manifold.png            for a 2-D latent: decodes over a 20x20 grid of normal quantiles
+
+Data:
+  --data fashion-mnist|PATH   fashion-mnist (default) reads the IDX files in
+                              /usr/share/datasets/fashion-mnist (package dataset-fashion-mnist);
+                              PATH is an IDX (uint8) or .npy (uint8 '|u1'/'<u1' or float32
+                              '<f4', C order) file, raw or gzip; rows = first dimension
+  --test PATH                 the test set; without it a PATH data set holds out its last
+                              10% of rows as the test set
+  --transform scale|binarize|dequantize
+                              how byte data becomes [0, 1] values (default: binarize for
+                              bernoulli, dequantize for gaussian)
+
+Model (fixed by the checkpoint when resuming):
+  --hidden W1,W2,...          encoder hidden widths, input side first; the decoder mirrors
+                              them; "" for none (default 400)
+  --latent Z                  latent dimension (default 20)
+  --activation relu|tanh      (default relu)
+  --likelihood bernoulli|gaussian  (default bernoulli)
+  --variance fixed|shared|per-dim  Gaussian variance (default fixed)
+  --log-variance V            the fixed or initial Gaussian log variance (default 0)
+  --samples K                 samples per data point, 1..4096 (default 1)
+  --seed S                    (default 1)
+
+Training:
+  --epochs N                  total epochs, counting those already done (default 10)
+  --batch B                   rows per step (default 128)
+  --lr R                      Adam learning rate (default 1e-3)
+  --beta B                    KL weight (default 1)
+  --kl-warmup E               raise the KL weight linearly over the first E epochs:
+                              epoch e (from 0) uses beta * min(1, (e + 1) / E); 0 = off
+  --objective elbo|iwae       (default elbo)
+  --schedule joint|alternate  alternate: even epochs update the encoder only (E-step),
+                              odd epochs the decoder only (M-step) (default joint)
+  --backend cpu|cuda|auto     (default auto)
+  --threads N                 CPU backend threads (default: the cores, at most 8)
+  --ll-samples K              importance samples for the final test log-likelihood,
+                              printed in nats (and in bits per dimension for dequantized
+                              bytes), 0..100000 (default 1000; 0 skips it)
+  --ll-rows N                 test rows for the final log-likelihood (default all)
+
+Run:
+  --out DIR                   output directory (default runs/<YYYYmmdd-HHMMSS>)
+  --resume                    continue the run in --out DIR from its checkpoint up to
+                              --epochs in total, appending to its metrics.csv
+  --help                      this text
+
+Exit status: 0 done, 1 a data, file or library error, 2 a bad command line or a
+missing fashion-mnist.
+)";
+}
+
+}  // namespace vae_app

@@ -1,0 +1,67 @@
+// vae-train's command line: the flags, their defaults and their checks.
+#ifndef VAE_APPS_OPTIONS_H
+#define VAE_APPS_OPTIONS_H
+
+#include <vae/vae.h>
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace vae_app {
+
+// A bad command line; what() is one line naming the flag and the problem.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class Schedule { joint, alternate };
+
+inline constexpr char kFashionMnist[] = "fashion-mnist";
+
+struct Options {
+  std::string data = kFashionMnist;
+  std::string test_path;     // empty: fashion-mnist's own test set, or the last 10% of --data
+  std::int64_t epochs = 10;  // total, counting those a resumed run already did
+  int backend = VAE_BACKEND_AUTO;
+  std::string out_dir;  // empty: runs/<YYYYmmdd-HHMMSS>
+  bool resume = false;
+  bool help = false;
+  // Model and training.
+  std::vector<std::int32_t> hidden{400};
+  std::int64_t latent = 20;
+  int activation = VAE_ACTIVATION_RELU;
+  int likelihood = VAE_LIKELIHOOD_BERNOULLI;
+  int variance = VAE_VARIANCE_FIXED;
+  double log_variance = 0.0;
+  std::optional<int>
+      transform;  // VAE_BYTES_*; unset: binarize for bernoulli, dequantize for gaussian
+  std::int64_t batch = 128;
+  double learning_rate = 1e-3;
+  double beta = 1.0;
+  std::int64_t kl_warmup = 0;
+  std::int64_t samples = 1;
+  int objective = VAE_OBJECTIVE_ELBO;
+  Schedule schedule = Schedule::joint;
+  std::int64_t threads = 1;  // set to the core count, at most 8, by parse_options
+  std::int64_t seed = 1;
+  std::int64_t ll_samples = 1000;
+  std::optional<std::int64_t> ll_rows;  // unset: every test row
+  std::set<std::string> given;          // the flags on the command line, e.g. "--latent"
+
+  bool was_given(const std::string& flag) const { return given.count(flag) != 0; }
+};
+
+// Parses argv (flags as "--name value" or "--name=value"). Throws UsageError.
+Options parse_options(int argc, const char* const* argv);
+
+// The text --help prints.
+std::string help_text();
+
+}  // namespace vae_app
+
+#endif  // VAE_APPS_OPTIONS_H

@@ -1,0 +1,142 @@
+#include "pictures.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+
+#include "normal_quantile.h"
+#include "plots.h"
+#include "png_writer.h"
+#include "vae_handles.h"
+
+namespace vae_app {
+namespace {
+
+constexpr int kSampleGridSide = 8;
+constexpr std::int64_t kReconstructedRows = 32;
+constexpr int kReconstructionPairsPerRow = 4;
+constexpr int kManifoldSide = 20;
+constexpr double kManifoldLowQuantile = 0.05;
+constexpr double kManifoldHighQuantile = 0.95;
+constexpr int kLossPlotWidth = 640;
+constexpr int kLossPlotHeight = 400;
+constexpr Rgb kTrainLossColor{214, 39, 40};
+constexpr Rgb kTestLossColor{31, 119, 180};
+
+struct ModelShape {
+  std::int64_t input_dim;
+  std::int64_t latent_dim;
+  std::int64_t max_batch;  // the most rows one call may take
+};
+
+ModelShape model_shape(const vae_trainer* trainer) {
+  return ModelShape{get_int_option(trainer, VAE_OPT_INPUT_DIM, "VAE_OPT_INPUT_DIM"),
+                    get_int_option(trainer, VAE_OPT_LATENT_DIM, "VAE_OPT_LATENT_DIM"),
+                    get_int_option(trainer, VAE_OPT_MAX_BATCH, "VAE_OPT_MAX_BATCH")};
+}
+
+// Calls call(first, count) over [0, total) in pieces of at most `chunk` rows.
+template <typename Call>
+void in_batches(std::int64_t total, std::int64_t chunk, Call call) {
+  for (std::int64_t first = 0; first < total; first += chunk) {
+    call(first, std::min(chunk, total - first));
+  }
+}
+
+std::vector<float> decode(vae_trainer* trainer, const ModelShape& shape,
+                          const std::vector<float>& z, std::int64_t rows) {
+  std::vector<float> means(static_cast<std::size_t>(rows * shape.input_dim));
+  in_batches(rows, shape.max_batch, [&](std::int64_t first, std::int64_t count) {
+    check(vae_decode(trainer, z.data() + first * shape.latent_dim, count,
+                     means.data() + first * shape.input_dim),
+          "vae_decode");
+  });
+  return means;
+}
+
+int grid_columns(std::int64_t dim, int square_columns, int strip_columns) {
+  return square_side(dim) > 0 ? square_columns : strip_columns;
+}
+
+}  // namespace
+
+void write_samples_png(vae_trainer* trainer, const GrayRange& gray, const std::string& path) {
+  const ModelShape shape = model_shape(trainer);
+  const std::int64_t rows = std::int64_t{kSampleGridSide} * kSampleGridSide;
+  std::vector<float> means(static_cast<std::size_t>(rows * shape.input_dim));
+  in_batches(rows, shape.max_batch, [&](std::int64_t first, std::int64_t count) {
+    check(vae_sample(trainer, count, means.data() + first * shape.input_dim), "vae_sample");
+  });
+  write_png(path, tile_images(means, rows, shape.input_dim,
+                              grid_columns(shape.input_dim, kSampleGridSide, 1), gray));
+}
+
+void write_reconstructions_png(vae_trainer* trainer, const DataMatrix& test, const GrayRange& gray,
+                               const std::string& path) {
+  const ModelShape shape = model_shape(trainer);
+  const std::int64_t rows = std::min(kReconstructedRows, test.rows);
+  const std::vector<float> inputs = rows_as_floats(test, 0, rows);
+  std::vector<float> mu(static_cast<std::size_t>(rows * shape.latent_dim));
+  in_batches(rows, shape.max_batch, [&](std::int64_t first, std::int64_t count) {
+    check(vae_encode(trainer, inputs.data() + first * shape.input_dim, count,
+                     mu.data() + first * shape.latent_dim, nullptr),
+          "vae_encode");
+  });
+  const std::vector<float> reconstructions = decode(trainer, shape, mu, rows);
+
+  // Tiles in pairs: input, reconstruction, input, reconstruction, ...
+  const auto dim = static_cast<std::size_t>(shape.input_dim);
+  std::vector<float> pairs;
+  pairs.reserve(2 * inputs.size());
+  for (std::size_t row = 0; row < static_cast<std::size_t>(rows); ++row) {
+    pairs.insert(pairs.end(), inputs.begin() + static_cast<std::ptrdiff_t>(row * dim),
+                 inputs.begin() + static_cast<std::ptrdiff_t>((row + 1) * dim));
+    pairs.insert(pairs.end(), reconstructions.begin() + static_cast<std::ptrdiff_t>(row * dim),
+                 reconstructions.begin() + static_cast<std::ptrdiff_t>((row + 1) * dim));
+  }
+  write_png(path,
+            tile_images(pairs, 2 * rows, shape.input_dim,
+                        grid_columns(shape.input_dim, 2 * kReconstructionPairsPerRow, 2), gray));
+}
+
+void write_manifold_png(vae_trainer* trainer, const GrayRange& gray, const std::string& path) {
+  const ModelShape shape = model_shape(trainer);
+  std::vector<double> quantiles(kManifoldSide);
+  for (int i = 0; i < kManifoldSide; ++i) {
+    quantiles[static_cast<std::size_t>(i)] = normal_quantile(
+        kManifoldLowQuantile + (kManifoldHighQuantile - kManifoldLowQuantile) *
+                                   static_cast<double>(i) / static_cast<double>(kManifoldSide - 1));
+  }
+  const std::int64_t rows = std::int64_t{kManifoldSide} * kManifoldSide;
+  std::vector<float> z;
+  z.reserve(static_cast<std::size_t>(2 * rows));
+  for (int row = 0; row < kManifoldSide; ++row) {
+    for (int column = 0; column < kManifoldSide; ++column) {
+      z.push_back(static_cast<float>(quantiles[static_cast<std::size_t>(column)]));
+      z.push_back(static_cast<float>(quantiles[static_cast<std::size_t>(kManifoldSide - 1 - row)]));
+    }
+  }
+  write_png(path, tile_images(decode(trainer, shape, z, rows), rows, shape.input_dim,
+                              grid_columns(shape.input_dim, kManifoldSide, 1), gray));
+}
+
+void write_loss_png(const std::vector<EpochMetrics>& rows, const std::string& path) {
+  Curve train_loss{"train_loss", kTrainLossColor, {}, {}};
+  Curve negative_test_elbo{"-test_elbo", kTestLossColor, {}, {}};
+  for (const EpochMetrics& row : rows) {
+    train_loss.x.push_back(static_cast<double>(row.epoch));
+    train_loss.y.push_back(row.train_loss);
+    negative_test_elbo.x.push_back(static_cast<double>(row.epoch));
+    negative_test_elbo.y.push_back(-row.test_elbo);
+  }
+  const LinePlot plot =
+      plot_curves({train_loss, negative_test_elbo}, kLossPlotWidth, kLossPlotHeight, 1.0);
+  write_png(path, plot.image);
+  std::printf(
+      "%s: red = train_loss, blue = -test_elbo (nats); x: epoch %g to %g (grid every %g), "
+      "y: %g to %g (grid every %g)\n",
+      path.c_str(), plot.axes.x_min, plot.axes.x_max, plot.axes.x_step, plot.axes.y_min,
+      plot.axes.y_max, plot.axes.y_step);
+}
+
+}  // namespace vae_app

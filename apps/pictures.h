@@ -1,0 +1,35 @@
+// The PNG pictures vae-train draws with a trained model.
+#ifndef VAE_APPS_PICTURES_H
+#define VAE_APPS_PICTURES_H
+
+#include <vae/vae.h>
+
+#include <string>
+#include <vector>
+
+#include "data_matrix.h"
+#include "image_grid.h"
+#include "metrics_csv.h"
+
+namespace vae_app {
+
+// The pictures of data points map `gray` (the data's range) to black..white.
+
+// An 8x8 grid of decoded draws z ~ p(z) (vae_sample).
+void write_samples_png(vae_trainer* trainer, const GrayRange& gray, const std::string& path);
+
+// Up to 32 test rows, each beside its reconstruction decode(mu(x)).
+void write_reconstructions_png(vae_trainer* trainer, const DataMatrix& test, const GrayRange& gray,
+                               const std::string& path);
+
+// For a 2-D latent: decodes of a 20x20 grid of z whose coordinates are the
+// standard normal quantiles of 0.05 ... 0.95; z1 grows rightwards, z2 upwards.
+void write_manifold_png(vae_trainer* trainer, const GrayRange& gray, const std::string& path);
+
+// train_loss (red) and -test_elbo (blue) per epoch; prints the legend and
+// the axis ranges to stdout, since the picture has no text.
+void write_loss_png(const std::vector<EpochMetrics>& rows, const std::string& path);
+
+}  // namespace vae_app
+
+#endif  // VAE_APPS_PICTURES_H
