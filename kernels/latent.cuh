@@ -1,0 +1,31 @@
+// Launchers of the latent-layer kernels (kernels/latent.cu). Each enqueues
+// its kernel on `stream` and returns the launch's error (cudaSuccess when
+// there was nothing to do); the caller checks it.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "philox.h"
+
+namespace vae::cuda {
+
+// For the rows = n * samples decoder rows r = k n + i: eps (drawn from key
+// when `draw`, else as given), z = mu + sigma eps, the sampled KL per row
+// and the analytic KL of each of the n data points. mu_logvar is [n, 2Z].
+cudaError_t launch_latent_forward(const float* mu_logvar, int64_t n, int64_t samples,
+                                  int64_t latent, bool draw, const NoiseKey& key, float* eps,
+                                  float* z, float* kl, float* kl_sample, cudaStream_t stream);
+
+// d[mu | logvar] [n, 2Z] from dz [n * samples, Z] (vae::latent_gradient).
+cudaError_t launch_latent_backward(int objective, int64_t n, int64_t samples, int64_t latent,
+                                   double beta, const float* mu_logvar, const float* eps,
+                                   const float* z, const float* dz, const float* weight,
+                                   float* d_mu_logvar, cudaStream_t stream);
+
+// out[e] = element e of the standard normal array named by key.
+cudaError_t launch_standard_normal(const NoiseKey& key, int64_t count, float* out,
+                                   cudaStream_t stream);
+
+}  // namespace vae::cuda

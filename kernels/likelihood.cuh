@@ -1,0 +1,30 @@
+// Launchers of the decoder-likelihood kernels (kernels/likelihood.cu). Each
+// enqueues its kernel on `stream` and returns the launch's error.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "model_math.h"
+
+namespace vae::cuda {
+
+// nll[r] = -log p(x_{r mod n} | out_r) for `rows` decoder rows of `dim`.
+cudaError_t launch_likelihood_forward(const Likelihood& lik, const float* learned_log_variance,
+                                      const float* out, const float* x, int64_t rows, int64_t n,
+                                      int64_t dim, float* nll, cudaStream_t stream);
+
+// dout[r, d] = weight[r] / n * d nll_r / d out[r, d]; when log_variance_sums
+// is not null, also log_variance_sums[d] = sum_r weight[r] / n * d nll_r /
+// d v_d (the per-dimension log-variance gradient, summed over rows in order).
+cudaError_t launch_likelihood_backward(const Likelihood& lik, const float* learned_log_variance,
+                                       const float* out, const float* x, const float* weight,
+                                       int64_t rows, int64_t n, int64_t dim, float* dout,
+                                       float* log_variance_sums, cudaStream_t stream);
+
+// out[e] = the likelihood's mean (Bernoulli: sigmoid of the logit), in place.
+cudaError_t launch_output_mean(const Likelihood& lik, float* out, int64_t count,
+                               cudaStream_t stream);
+
+}  // namespace vae::cuda

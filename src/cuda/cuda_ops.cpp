@@ -1,0 +1,601 @@
+#include "cuda/cuda_ops.h"
+
+#include <array>
+#include <string>
+#include <tuple>
+
+#include "activation.cuh"
+#include "adam.cuh"
+#include "bytes.cuh"
+#include "cuda/cuda_check.h"
+#include "error.h"
+#include "latent.cuh"
+#include "likelihood.cuh"
+#include "objective.cuh"
+#include "reductions.cuh"
+
+namespace vae {
+
+namespace cuda_detail {
+
+void DeviceFree::operator()(void* p) const noexcept { static_cast<void>(cudaFree(p)); }
+void PinnedFree::operator()(void* p) const noexcept { static_cast<void>(cudaFreeHost(p)); }
+void StreamDestroy::operator()(cudaStream_t s) const noexcept {
+  static_cast<void>(cudaStreamDestroy(s));
+}
+void BlasDestroy::operator()(cublasHandle_t h) const noexcept {
+  static_cast<void>(cublasDestroy(h));
+}
+void LtDestroy::operator()(cublasLtHandle_t h) const noexcept {
+  static_cast<void>(cublasLtDestroy(h));
+}
+
+DeviceMemory device_allocate(size_t bytes, const char* what) {
+  void* p = nullptr;
+  check_cuda(cudaMalloc(&p, bytes > 0 ? bytes : 1), what);
+  return DeviceMemory(p);
+}
+
+// What picks a cuBLASLt algorithm: the shape, the operations, the epilogue,
+// the compute type and the alignment of each pointer (the arena's buffers
+// start at any float, and cuBLASLt assumes 256-byte alignment unless told).
+struct GemmKey {
+  int64_t m = 0, n = 0, k = 0, lda = 0, ldb = 0, ldd = 0;
+  int trans_a = 0, trans_b = 0, epilogue = 0, compute = 0;
+  uint32_t align_a = 0, align_b = 0, align_d = 0, align_bias = 0;
+
+  auto tie() const {
+    return std::tie(m, n, k, lda, ldb, ldd, trans_a, trans_b, epilogue, compute, align_a,
+                    align_b, align_d, align_bias);
+  }
+  bool operator==(const GemmKey& o) const { return tie() == o.tie(); }
+};
+
+// One shape's descriptors, built in place (the opaque structures need no
+// allocation), and the algorithm the heuristic chose for it.
+struct GemmPlan {
+  GemmKey key;
+  bool used = false;
+  bool supported = false;  // false: cuBLASLt has no algorithm for this key
+  cublasLtMatmulDescOpaque_t desc{};
+  cublasLtMatrixLayoutOpaque_t a{}, b{}, d{};
+  cublasLtMatmulAlgo_t algo{};
+};
+
+// A fixed number of plans, replaced round-robin: a model has a few layers,
+// each with a forward and two backward products per row count.
+struct GemmCache {
+  std::array<GemmPlan, 64> plans;
+  size_t next = 0;
+
+  GemmPlan* find(const GemmKey& key) {
+    for (GemmPlan& p : plans) {
+      if (p.used && p.key == key) return &p;
+    }
+    return nullptr;
+  }
+};
+
+namespace {
+
+// The largest power of two, 4 to 256, that divides the address.
+uint32_t alignment(const void* p) {
+  const auto address = reinterpret_cast<uintptr_t>(p);
+  uint32_t a = 256;
+  while (a > 4 && address % a != 0) a /= 2;
+  return a;
+}
+
+template <class T>
+void set_desc(cublasLtMatmulDesc_t desc, cublasLtMatmulDescAttributes_t attribute,
+              const T& value) {
+  check_lt(cublasLtMatmulDescSetAttribute(desc, attribute, &value, sizeof(value)),
+           "cublasLtMatmulDescSetAttribute");
+}
+
+template <class T>
+void set_preference(cublasLtMatmulPreference_t pref,
+                    cublasLtMatmulPreferenceAttributes_t attribute, const T& value) {
+  check_lt(cublasLtMatmulPreferenceSetAttribute(pref, attribute, &value, sizeof(value)),
+           "cublasLtMatmulPreferenceSetAttribute");
+}
+
+}  // namespace
+
+}  // namespace cuda_detail
+
+using cuda_detail::check_cublas;
+using cuda_detail::check_cuda;
+using cuda_detail::check_lt;
+
+namespace {
+
+// cuBLAS's recommended workspace on Hopper; shared by cuBLASLt and the
+// cublasSgemm fallback, which run in order on the one stream.
+constexpr size_t kGemmWorkspaceBytes = size_t{32} << 20;
+// Floats of the pinned staging buffer (copy_to_host works in chunks of it).
+constexpr size_t kStagingFloats = size_t{1} << 16;
+constexpr size_t kArenaAlignment = 256;
+
+size_t round_up(size_t bytes) {
+  return (bytes + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
+}
+
+// A dataset copied into device memory once.
+struct DeviceDataset final : Dataset {
+  cuda_detail::DeviceMemory values;
+  cuda_detail::DeviceMemory permutation;
+};
+
+}  // namespace
+
+CudaOps::CudaOps(const Config& config)
+    : device_(static_cast<int>(config.device)),
+      input_dim_(config.input_dim),
+      compute_(config.tf32 != 0 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F),
+      gemm_cache_(std::make_unique<cuda_detail::GemmCache>()) {
+  check_cuda(cudaSetDevice(device_), "cudaSetDevice");
+  cudaStream_t stream = nullptr;
+  check_cuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking),
+             "cudaStreamCreateWithFlags");
+  stream_.reset(stream);
+  cublasLtHandle_t lt = nullptr;
+  check_lt(cublasLtCreate(&lt), "cublasLtCreate");
+  lt_.reset(lt);
+  cublasHandle_t blas = nullptr;
+  check_cublas(cublasCreate(&blas), "cublasCreate");
+  blas_.reset(blas);
+  check_cublas(cublasSetStream(blas, stream), "cublasSetStream");
+  check_cublas(cublasSetMathMode(blas, config.tf32 != 0 ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                        : CUBLAS_DEFAULT_MATH),
+               "cublasSetMathMode");
+  void* staging = nullptr;
+  check_cuda(cudaMallocHost(&staging, kStagingFloats * sizeof(float) + kArenaAlignment),
+             "cudaMallocHost");
+  staging_.reset(staging);
+  staging_floats_ = kStagingFloats;
+  host_flag_ = reinterpret_cast<int*>(static_cast<char*>(staging) + kStagingFloats * sizeof(float));
+}
+
+CudaOps::~CudaOps() = default;
+
+float* CudaOps::allocate(size_t count) {
+  if (arena_) fail(VAE_ERROR_INTERNAL, "CudaOps::allocate called twice");
+  check_cuda(cudaSetDevice(device_), "cudaSetDevice");
+  // [cuBLASLt workspace | finiteness flag | log-variance scratch | the workspace's floats]
+  const size_t flag_bytes = kArenaAlignment;
+  const size_t scratch_bytes =
+      round_up(sizeof(float) * static_cast<size_t>(std::max<int64_t>(input_dim_, 1)));
+  const size_t float_bytes = round_up(sizeof(float) * std::max<size_t>(count, 1));
+  const size_t total = kGemmWorkspaceBytes + flag_bytes + scratch_bytes + float_bytes;
+  arena_ = cuda_detail::device_allocate(total, "cudaMalloc");
+  char* base = static_cast<char*>(arena_.get());
+  gemm_workspace_ = base;
+  gemm_workspace_bytes_ = kGemmWorkspaceBytes;
+  device_flag_ = reinterpret_cast<int*>(base + kGemmWorkspaceBytes);
+  log_variance_scratch_ = reinterpret_cast<float*>(base + kGemmWorkspaceBytes + flag_bytes);
+  float* floats = reinterpret_cast<float*>(base + kGemmWorkspaceBytes + flag_bytes + scratch_bytes);
+  // Zeroed like the CPU backend's arena, so nothing is ever read uninitialized.
+  check_cuda(cudaMemsetAsync(base, 0, total, stream()), "cudaMemsetAsync");
+  check_cublas(cublasSetWorkspace(blas_.get(), gemm_workspace_, gemm_workspace_bytes_),
+               "cublasSetWorkspace");
+  return floats;
+}
+
+void CudaOps::apply_options(const Config& config) {
+  compute_ = config.tf32 != 0 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+  check_cublas(cublasSetMathMode(blas_.get(), config.tf32 != 0 ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                               : CUBLAS_DEFAULT_MATH),
+               "cublasSetMathMode");
+}
+
+void CudaOps::begin_call() const { check_cuda(cudaSetDevice(device_), "cudaSetDevice"); }
+
+// ---------------------------------------------------------------------------
+// GEMMs. cuBLASLt and cuBLAS are column-major; the layers are row-major. A
+// row-major [r, c] array with leading dimension c is, read column-major, the
+// [c, r] array with ld = c: its transpose. So each row-major product
+// C = A B is computed as the column-major C^T = B^T A^T, with every operand
+// read in place (see linear_forward and linear_backward for each product).
+
+bool CudaOps::gemm(const Gemm& g) const {
+  using cuda_detail::GemmKey;
+  using cuda_detail::GemmPlan;
+  GemmKey key;
+  key.m = g.m;
+  key.n = g.n;
+  key.k = g.k;
+  key.lda = g.lda;
+  key.ldb = g.ldb;
+  key.ldd = g.ldd;
+  key.trans_a = g.trans_a ? 1 : 0;
+  key.trans_b = g.trans_b ? 1 : 0;
+  key.epilogue = static_cast<int>(g.epilogue);
+  key.compute = static_cast<int>(compute_);
+  key.align_a = cuda_detail::alignment(g.a);
+  key.align_b = cuda_detail::alignment(g.b);
+  key.align_d = cuda_detail::alignment(g.d);
+  key.align_bias = g.bias != nullptr ? cuda_detail::alignment(g.bias) : 0;
+
+  const void* bias = g.bias;
+  GemmPlan* plan = gemm_cache_->find(key);
+  if (plan == nullptr) {
+    cuda_detail::GemmCache& cache = *gemm_cache_;
+    plan = &cache.plans[cache.next];
+    cache.next = (cache.next + 1) % cache.plans.size();
+    plan->used = false;
+    plan->key = key;
+    const cublasOperation_t ta = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t tb = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    check_lt(cublasLtMatmulDescInit(&plan->desc, compute_, CUDA_R_32F), "cublasLtMatmulDescInit");
+    cuda_detail::set_desc(&plan->desc, CUBLASLT_MATMUL_DESC_TRANSA, ta);
+    cuda_detail::set_desc(&plan->desc, CUBLASLT_MATMUL_DESC_TRANSB, tb);
+    cuda_detail::set_desc(&plan->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, g.epilogue);
+    if (bias != nullptr) cuda_detail::set_desc(&plan->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias);
+    // The stored matrices: op(A) is m x k, so A is k x m when transposed.
+    const auto a_rows = static_cast<uint64_t>(g.trans_a ? g.k : g.m);
+    const auto a_cols = static_cast<uint64_t>(g.trans_a ? g.m : g.k);
+    const auto b_rows = static_cast<uint64_t>(g.trans_b ? g.n : g.k);
+    const auto b_cols = static_cast<uint64_t>(g.trans_b ? g.k : g.n);
+    check_lt(cublasLtMatrixLayoutInit(&plan->a, CUDA_R_32F, a_rows, a_cols, g.lda),
+             "cublasLtMatrixLayoutInit");
+    check_lt(cublasLtMatrixLayoutInit(&plan->b, CUDA_R_32F, b_rows, b_cols, g.ldb),
+             "cublasLtMatrixLayoutInit");
+    check_lt(cublasLtMatrixLayoutInit(&plan->d, CUDA_R_32F, static_cast<uint64_t>(g.m),
+                                      static_cast<uint64_t>(g.n), g.ldd),
+             "cublasLtMatrixLayoutInit");
+    cublasLtMatmulPreferenceOpaque_t pref{};
+    check_lt(cublasLtMatmulPreferenceInit(&pref), "cublasLtMatmulPreferenceInit");
+    const uint64_t workspace = gemm_workspace_bytes_;
+    cuda_detail::set_preference(&pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, workspace);
+    cuda_detail::set_preference(&pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, key.align_a);
+    cuda_detail::set_preference(&pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, key.align_b);
+    cuda_detail::set_preference(&pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, key.align_d);
+    cuda_detail::set_preference(&pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, key.align_d);
+    cublasLtMatmulHeuristicResult_t result{};
+    int found = 0;
+    const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(
+        lt_.get(), &plan->desc, &plan->a, &plan->b, &plan->d, &plan->d, &pref, 1, &result, &found);
+    if (status == CUBLAS_STATUS_SUCCESS && found > 0) {
+      plan->supported = true;
+      plan->algo = result.algo;
+    } else if (status == CUBLAS_STATUS_SUCCESS || status == CUBLAS_STATUS_NOT_SUPPORTED ||
+               g.epilogue != CUBLASLT_EPILOGUE_DEFAULT) {
+      // No algorithm: an epilogue is then applied by a kernel, a plain
+      // product by cublasSgemm.
+      plan->supported = false;
+    } else {
+      check_lt(status, "cublasLtMatmulAlgoGetHeuristic");
+    }
+    plan->used = true;
+  }
+
+  if (!plan->supported) {
+    if (g.epilogue != CUBLASLT_EPILOGUE_DEFAULT) return false;
+    const float one = 1.0f, zero = 0.0f;
+    check_cublas(cublasSgemm_64(blas_.get(), g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, g.m, g.n, g.k, &one, g.a,
+                                g.lda, g.b, g.ldb, &zero, g.d, g.ldd),
+                 "cublasSgemm");
+    return true;
+  }
+  // Same key, possibly another layer's bias: the pointer is set every call.
+  if (bias != nullptr) cuda_detail::set_desc(&plan->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias);
+  const float one = 1.0f, zero = 0.0f;
+  check_lt(cublasLtMatmul(lt_.get(), &plan->desc, &one, g.a, &plan->a, g.b, &plan->b, &zero, g.d,
+                          &plan->d, g.d, &plan->d, &plan->algo, gemm_workspace_,
+                          gemm_workspace_bytes_, stream()),
+           "cublasLtMatmul");
+  return true;
+}
+
+void CudaOps::linear_forward(const LinearLayer& layer, const float* params, const float* x,
+                             float* y, int64_t rows) const {
+  const float* w = params + layer.weight;
+  const float* b = params + layer.bias;
+  // Row-major Y[rows, out] = X[rows, in] W^T + b, read column-major:
+  //   Y^T[out, rows] = W[out, in] X^T[in, rows] + b 1^T, where
+  //   A = W:  row-major [out, in] = column-major [in, out], ld = in, op T -> [out, in];
+  //   B = X:  row-major [rows, in] = column-major [in, rows], ld = in, op N;
+  //   D = Y:  column-major [out, rows], ld = out;
+  //   m = out, n = rows, k = in; the BIAS epilogue adds b (length m) to
+  //   every column, RELU_BIAS then applies ReLU.
+  Gemm g;
+  g.trans_a = true;
+  g.trans_b = false;
+  g.m = layer.out;
+  g.n = rows;
+  g.k = layer.in;
+  g.a = w;
+  g.lda = layer.in;
+  g.b = x;
+  g.ldb = layer.in;
+  g.d = y;
+  g.ldd = layer.out;
+  g.epilogue = layer.activation == Activation::kRelu ? CUBLASLT_EPILOGUE_RELU_BIAS
+                                                     : CUBLASLT_EPILOGUE_BIAS;
+  g.bias = b;
+  if (gemm(g)) {
+    // tanh has no epilogue: the bias came from cuBLASLt, the activation here.
+    if (layer.activation == Activation::kTanh) {
+      check_cuda(cuda::launch_bias_activation(y, nullptr, rows, layer.out, layer.activation,
+                                              stream()),
+                 "bias_activation kernel");
+    }
+    return;
+  }
+  g.epilogue = CUBLASLT_EPILOGUE_DEFAULT;
+  g.bias = nullptr;
+  gemm(g);
+  check_cuda(cuda::launch_bias_activation(y, b, rows, layer.out, layer.activation, stream()),
+             "bias_activation kernel");
+}
+
+void CudaOps::linear_backward(const LinearLayer& layer, const float* params, const float* x,
+                              Activation input_activation, const float* dy, float* grads,
+                              float* dx, int64_t rows) const {
+  if (grads != nullptr) {
+    // Row-major dW[out, in] = dy^T[out, rows] X[rows, in], read column-major:
+    //   dW^T[in, out] = X^T[in, rows] dy[rows, out], where
+    //   A = X:   row-major [rows, in] = column-major [in, rows], ld = in, op N;
+    //   B = dy:  row-major [rows, out] = column-major [out, rows], ld = out, op T -> [rows, out];
+    //   D = dW:  row-major [out, in] = column-major [in, out], ld = in;
+    //   m = in, n = out, k = rows. The BGRADB epilogue writes the sums of
+    //   op(B) over k, db[o] = sum_r dy[r, o]: the bias gradient.
+    Gemm g;
+    g.trans_a = false;
+    g.trans_b = true;
+    g.m = layer.in;
+    g.n = layer.out;
+    g.k = rows;
+    g.a = x;
+    g.lda = layer.in;
+    g.b = dy;
+    g.ldb = layer.out;
+    g.d = grads + layer.weight;
+    g.ldd = layer.in;
+    g.epilogue = CUBLASLT_EPILOGUE_BGRADB;
+    g.bias = grads + layer.bias;
+    if (!gemm(g)) {
+      g.epilogue = CUBLASLT_EPILOGUE_DEFAULT;
+      g.bias = nullptr;
+      gemm(g);
+      check_cuda(cuda::launch_column_sums(dy, rows, layer.out, grads + layer.bias, stream()),
+                 "column_sums kernel");
+    }
+  }
+  if (dx != nullptr) {
+    // Row-major dX[rows, in] = dy[rows, out] W[out, in], read column-major:
+    //   dX^T[in, rows] = W^T[in, out] dy^T[out, rows], where
+    //   A = W:   row-major [out, in] = column-major [in, out], ld = in, op N;
+    //   B = dy:  row-major [rows, out] = column-major [out, rows], ld = out, op N;
+    //   D = dX:  column-major [in, rows], ld = in;
+    //   m = in, n = rows, k = out. Then dx *= act'(x) from the stored x.
+    Gemm g;
+    g.trans_a = false;
+    g.trans_b = false;
+    g.m = layer.in;
+    g.n = rows;
+    g.k = layer.out;
+    g.a = params + layer.weight;
+    g.lda = layer.in;
+    g.b = dy;
+    g.ldb = layer.out;
+    g.d = dx;
+    g.ldd = layer.in;
+    gemm(g);
+    check_cuda(cuda::launch_activation_grad(dx, x, rows * layer.in, input_activation, stream()),
+               "activation_grad kernel");
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The model's other primitives: one kernel each (kernels/*.cu).
+
+void CudaOps::latent_forward(const float* mu_logvar, int64_t n, int64_t samples, int64_t latent,
+                             const NoiseSource& noise, float* eps, float* z, float* kl,
+                             float* kl_sample) const {
+  check_cuda(cuda::launch_latent_forward(mu_logvar, n, samples, latent, !noise.injected,
+                                         noise.key, eps, z, kl, kl_sample, stream()),
+             "latent_forward kernel");
+}
+
+void CudaOps::standard_normal(const NoiseKey& key, int64_t count, float* out) const {
+  check_cuda(cuda::launch_standard_normal(key, count, out, stream()), "standard_normal kernel");
+}
+
+void CudaOps::likelihood_forward(const Likelihood& lik, const float* learned_log_variance,
+                                 const float* out, const float* x, int64_t rows, int64_t n,
+                                 int64_t dim, float* nll) const {
+  check_cuda(cuda::launch_likelihood_forward(lik, learned_log_variance, out, x, rows, n, dim, nll,
+                                             stream()),
+             "likelihood_forward kernel");
+}
+
+void CudaOps::combine_samples(int objective, int64_t n, int64_t samples, double beta,
+                              const float* nll, const float* kl, const float* kl_sample,
+                              float* weight, float* row_loss) const {
+  check_cuda(cuda::launch_combine_samples(objective, n, samples, beta, nll, kl, kl_sample, weight,
+                                          row_loss, stream()),
+             "combine_samples kernel");
+}
+
+void CudaOps::likelihood_backward(const Likelihood& lik, const float* learned_log_variance,
+                                  const float* out, const float* x, const float* weight,
+                                  int64_t rows, int64_t n, int64_t dim, float* dout,
+                                  float* d_log_variance) const {
+  // Two passes in a fixed order: the per-dimension sums over rows (the
+  // per-dimension gradient itself, or the scratch when the variance is one
+  // shared scalar), then for the shared scalar the sum of those.
+  const bool shared = lik.variance == VAE_VARIANCE_LEARNED_SHARED;
+  if (d_log_variance != nullptr && shared && dim > input_dim_) {
+    fail(VAE_ERROR_INTERNAL, "likelihood_backward: dim exceeds the configured input dimension");
+  }
+  float* sums = d_log_variance == nullptr ? nullptr : shared ? log_variance_scratch_ : d_log_variance;
+  check_cuda(cuda::launch_likelihood_backward(lik, learned_log_variance, out, x, weight, rows, n,
+                                              dim, dout, sums, stream()),
+             "likelihood_backward kernel");
+  if (d_log_variance != nullptr && shared) {
+    check_cuda(cuda::launch_sum(log_variance_scratch_, dim, 1.0f, d_log_variance, stream()),
+               "sum kernel");
+  }
+}
+
+void CudaOps::latent_backward(int objective, int64_t n, int64_t samples, int64_t latent,
+                              double beta, const float* mu_logvar, const float* eps,
+                              const float* z, const float* dz, const float* weight,
+                              float* d_mu_logvar) const {
+  check_cuda(cuda::launch_latent_backward(objective, n, samples, latent, beta, mu_logvar, eps, z,
+                                          dz, weight, d_mu_logvar, stream()),
+             "latent_backward kernel");
+}
+
+void CudaOps::mean(const float* v, int64_t n, float* out) const {
+  check_cuda(cuda::launch_sum(v, n, static_cast<float>(n), out, stream()), "sum kernel");
+}
+
+bool CudaOps::all_finite(const float* loss, const float* g, size_t begin, size_t end) const {
+  const int64_t count = end > begin ? static_cast<int64_t>(end - begin) : 0;
+  check_cuda(cuda::launch_all_finite(loss, g + begin, count, device_flag_, stream()),
+             "all_finite kernel");
+  check_cuda(cudaMemcpyAsync(host_flag_, device_flag_, sizeof(int), cudaMemcpyDeviceToHost,
+                             stream()),
+             "cudaMemcpyAsync");
+  synchronize();
+  return *host_flag_ == 0;
+}
+
+void CudaOps::adam(float* p, const float* g, float* m, float* v, size_t begin, size_t end,
+                   const AdamStep& s) const {
+  check_cuda(cuda::launch_adam(p, g, m, v, begin, end, s, stream()), "adam kernel");
+}
+
+void CudaOps::output_mean(const Likelihood& lik, float* out, int64_t count) const {
+  check_cuda(cuda::launch_output_mean(lik, out, count, stream()), "output_mean kernel");
+}
+
+void CudaOps::accumulate_log_weights(int estimator, int64_t n, int64_t samples, const float* nll,
+                                     const float* kl_sample, float* top, float* sum) const {
+  check_cuda(cuda::launch_accumulate_log_weights(estimator, n, samples, nll, kl_sample, top, sum,
+                                                 stream()),
+             "accumulate_log_weights kernel");
+}
+
+void CudaOps::finish_log_mean_exp(int64_t n, int64_t samples, const float* top, const float* sum,
+                                  float* out) const {
+  check_cuda(cuda::launch_finish_log_mean_exp(n, samples, top, sum, out, stream()),
+             "finish_log_mean_exp kernel");
+}
+
+void CudaOps::elbo_terms(int64_t n, int64_t samples, const float* nll, const float* kl,
+                         float* reconstruction, float* elbo) const {
+  check_cuda(cuda::launch_elbo_terms(n, samples, nll, kl, reconstruction, elbo, stream()),
+             "elbo_terms kernel");
+}
+
+void CudaOps::split_mu_logvar(const float* mu_logvar, int64_t n, int64_t latent, float* mu,
+                              float* logvar) const {
+  if (n <= 0 || latent <= 0) return;
+  const size_t width = sizeof(float) * static_cast<size_t>(latent);
+  const auto height = static_cast<size_t>(n);
+  check_cuda(cudaMemcpy2DAsync(mu, width, mu_logvar, 2 * width, width, height,
+                               cudaMemcpyDeviceToDevice, stream()),
+             "cudaMemcpy2DAsync");
+  check_cuda(cudaMemcpy2DAsync(logvar, width, mu_logvar + latent, 2 * width, width, height,
+                               cudaMemcpyDeviceToDevice, stream()),
+             "cudaMemcpy2DAsync");
+}
+
+void CudaOps::fill(float* p, int64_t count, float value) const {
+  check_cuda(cuda::launch_fill(p, count, value, stream()), "fill kernel");
+}
+
+// ---------------------------------------------------------------------------
+// Copies. cudaMemcpyDefault lets the runtime tell host from device memory
+// (unified addressing), so the caller's pointers may be either.
+
+void CudaOps::upload_from_caller(float* dst, const float* src, size_t count) const {
+  if (count == 0) return;
+  check_cuda(cudaMemcpyAsync(dst, src, sizeof(float) * count, cudaMemcpyDefault, stream()),
+             "cudaMemcpyAsync");
+}
+
+void CudaOps::copy_to_caller(float* dst, const float* src, size_t count) const {
+  if (count == 0) return;
+  check_cuda(cudaMemcpyAsync(dst, src, sizeof(float) * count, cudaMemcpyDefault, stream()),
+             "cudaMemcpyAsync");
+}
+
+void CudaOps::copy_host_floats(float* dst, const float* src, size_t count) const {
+  if (count == 0) return;
+  check_cuda(cudaMemcpyAsync(dst, src, sizeof(float) * count, cudaMemcpyDefault, stream()),
+             "cudaMemcpyAsync");
+  synchronize();
+}
+
+const float* CudaOps::download(const float* src, size_t count) const {
+  auto* host = static_cast<float*>(staging_.get());
+  if (count > 0) {
+    check_cuda(cudaMemcpyAsync(host, src, sizeof(float) * count, cudaMemcpyDeviceToHost,
+                               stream()),
+               "cudaMemcpyAsync");
+  }
+  synchronize();
+  return host;
+}
+
+void CudaOps::synchronize() const {
+  check_cuda(cudaStreamSynchronize(stream()), "cudaStreamSynchronize");
+}
+
+// ---------------------------------------------------------------------------
+// Datasets.
+
+std::unique_ptr<Dataset> CudaOps::make_dataset(const void* data, int64_t n, int64_t dim,
+                                               bool bytes) const {
+  begin_call();
+  auto ds = std::make_unique<DeviceDataset>();
+  const size_t count = static_cast<size_t>(n) * static_cast<size_t>(dim);
+  const size_t value_bytes = count * (bytes ? sizeof(uint8_t) : sizeof(float));
+  ds->values = cuda_detail::device_allocate(value_bytes, "cudaMalloc");
+  ds->permutation =
+      cuda_detail::device_allocate(sizeof(int64_t) * static_cast<size_t>(n), "cudaMalloc");
+  if (value_bytes > 0) {
+    check_cuda(cudaMemcpyAsync(ds->values.get(), data, value_bytes, cudaMemcpyDefault, stream()),
+               "cudaMemcpyAsync");
+  }
+  check_cuda(cudaMemsetAsync(ds->permutation.get(), 0, sizeof(int64_t) * static_cast<size_t>(n),
+                             stream()),
+             "cudaMemsetAsync");
+  if (bytes) {
+    ds->u8 = static_cast<const uint8_t*>(ds->values.get());
+  } else {
+    ds->floats = static_cast<const float*>(ds->values.get());
+  }
+  ds->order = static_cast<int64_t*>(ds->permutation.get());
+  // The caller may change or free its data once this returns.
+  synchronize();
+  return ds;
+}
+
+void CudaOps::upload_order(Dataset& ds, const std::vector<int64_t>& order) const {
+  if (order.empty()) return;
+  // From pageable memory the runtime stages the values before it returns,
+  // so the vector may go away at once.
+  check_cuda(cudaMemcpyAsync(ds.order, order.data(), sizeof(int64_t) * order.size(),
+                             cudaMemcpyHostToDevice, stream()),
+             "cudaMemcpyAsync");
+}
+
+void CudaOps::gather_rows(const Dataset& ds, int64_t first, int64_t n, bool shuffled,
+                          const NoiseKey& bytes, float* x) const {
+  cuda::GatherSource src;
+  src.floats = ds.floats;
+  src.u8 = ds.bytes ? ds.u8 : nullptr;
+  src.order = shuffled ? ds.order : nullptr;
+  src.dim = ds.dim;
+  src.transform = ds.transform;
+  check_cuda(cuda::launch_gather_rows(src, first, n, bytes, x, stream()), "gather_rows kernel");
+}
+
+}  // namespace vae

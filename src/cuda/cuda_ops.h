@@ -1,0 +1,205 @@
+// The CUDA backend's primitives: cuBLASLt GEMMs with bias and activation
+// epilogues for the layers, the kernels of kernels/*.cu (which call the same
+// element math as the CPU backend) for everything else, on device memory and
+// one stream per trainer. CudaOps has every method of CpuOps<float>
+// (src/cpu/cpu_ops.h), with the same names, signatures and meanings; the CPU
+// backend is its reference.
+//
+// Every resource is owned by an RAII handle, every CUDA, cuBLAS and cuBLASLt
+// status is checked (a failure throws Error(VAE_ERROR_DEVICE, "<call>:
+// <library's message>"), VAE_ERROR_OUT_OF_MEMORY for a failed allocation).
+// Nothing is allocated after allocate(), and a training step synchronizes
+// the host only in all_finite, which must answer on the host.
+#pragma once
+
+#include <cublasLt.h>
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <type_traits>
+#include <vector>
+
+#include "config.h"
+#include "dataset.h"
+#include "model_math.h"
+#include "parameter_layout.h"
+
+namespace vae {
+
+namespace cuda_detail {
+
+// Owners of the CUDA resources; the deleters ignore errors (they run in
+// destructors, after the work is done or abandoned).
+struct DeviceFree {
+  void operator()(void* p) const noexcept;
+};
+struct PinnedFree {
+  void operator()(void* p) const noexcept;
+};
+struct StreamDestroy {
+  void operator()(cudaStream_t s) const noexcept;
+};
+struct BlasDestroy {
+  void operator()(cublasHandle_t h) const noexcept;
+};
+struct LtDestroy {
+  void operator()(cublasLtHandle_t h) const noexcept;
+};
+using DeviceMemory = std::unique_ptr<void, DeviceFree>;
+using PinnedMemory = std::unique_ptr<void, PinnedFree>;
+using Stream = std::unique_ptr<std::remove_pointer_t<cudaStream_t>, StreamDestroy>;
+using BlasHandle = std::unique_ptr<std::remove_pointer_t<cublasHandle_t>, BlasDestroy>;
+using LtHandle = std::unique_ptr<std::remove_pointer_t<cublasLtHandle_t>, LtDestroy>;
+
+// cudaMalloc of `bytes` (at least one), throwing on failure.
+DeviceMemory device_allocate(size_t bytes, const char* what);
+
+// The cuBLASLt plans (descriptors and the chosen algorithm) of the GEMM
+// shapes seen so far; defined in cuda_ops.cpp.
+struct GemmCache;
+
+}  // namespace cuda_detail
+
+class CudaOps {
+ public:
+  using Scalar = float;
+  static constexpr bool kDeviceMemory = true;
+
+  // Selects config.device and creates the stream, the cuBLAS and cuBLASLt
+  // handles and the pinned staging buffer.
+  explicit CudaOps(const Config& config);
+  ~CudaOps();
+  CudaOps(const CudaOps&) = delete;
+  CudaOps& operator=(const CudaOps&) = delete;
+
+  // The one arena of the workspace (count floats, zeroed), allocated with the
+  // cuBLASLt workspace and the backend's own scratch in one cudaMalloc;
+  // called once, when the trainer is built.
+  float* allocate(size_t count);
+  // TF32: the GEMMs compute in CUBLAS_COMPUTE_32F_FAST_TF32 when config.tf32.
+  void apply_options(const Config& config);
+  // Makes this trainer's device current for the calls that follow.
+  void begin_call() const;
+
+  // y[rows, out] = act(x[rows, in] W^T + b).
+  void linear_forward(const LinearLayer& layer, const float* params, const float* x, float* y,
+                      int64_t rows) const;
+  // dW = dy^T x, db = sum_rows dy (when grads is not null); dx = (dy W) *
+  // act'(x) for the activation that produced x (when dx is not null).
+  void linear_backward(const LinearLayer& layer, const float* params, const float* x,
+                       Activation input_activation, const float* dy, float* grads, float* dx,
+                       int64_t rows) const;
+
+  void latent_forward(const float* mu_logvar, int64_t n, int64_t samples, int64_t latent,
+                      const NoiseSource& noise, float* eps, float* z, float* kl,
+                      float* kl_sample) const;
+  void standard_normal(const NoiseKey& key, int64_t count, float* out) const;
+
+  void likelihood_forward(const Likelihood& lik, const float* learned_log_variance,
+                          const float* out, const float* x, int64_t rows, int64_t n, int64_t dim,
+                          float* nll) const;
+  void combine_samples(int objective, int64_t n, int64_t samples, double beta, const float* nll,
+                       const float* kl, const float* kl_sample, float* weight,
+                       float* row_loss) const;
+  void likelihood_backward(const Likelihood& lik, const float* learned_log_variance,
+                           const float* out, const float* x, const float* weight, int64_t rows,
+                           int64_t n, int64_t dim, float* dout, float* d_log_variance) const;
+  void latent_backward(int objective, int64_t n, int64_t samples, int64_t latent, double beta,
+                       const float* mu_logvar, const float* eps, const float* z, const float* dz,
+                       const float* weight, float* d_mu_logvar) const;
+  // *out = (1/n) sum_i v[i], in a fixed order.
+  void mean(const float* v, int64_t n, float* out) const;
+  // Whether *loss and g[begin, end) are all finite: a reduction kernel, one
+  // small copy to pinned memory and a stream synchronization.
+  bool all_finite(const float* loss, const float* g, size_t begin, size_t end) const;
+  void adam(float* p, const float* g, float* m, float* v, size_t begin, size_t end,
+            const AdamStep& s) const;
+  void output_mean(const Likelihood& lik, float* out, int64_t count) const;
+  void accumulate_log_weights(int estimator, int64_t n, int64_t samples, const float* nll,
+                              const float* kl_sample, float* top, float* sum) const;
+  void finish_log_mean_exp(int64_t n, int64_t samples, const float* top, const float* sum,
+                           float* out) const;
+  void elbo_terms(int64_t n, int64_t samples, const float* nll, const float* kl,
+                  float* reconstruction, float* elbo) const;
+  void split_mu_logvar(const float* mu_logvar, int64_t n, int64_t latent, float* mu,
+                       float* logvar) const;
+  void fill(float* p, int64_t count, float value) const;
+
+  // Data between the caller's memory (host or device: cudaMemcpyDefault) and
+  // the workspace, enqueued on the stream.
+  void upload_from_caller(float* dst, const float* src, size_t count) const;
+  void copy_to_caller(float* dst, const float* src, size_t count) const;
+  // count device floats into host memory as U, through the pinned staging
+  // buffer; returns when the values are there.
+  template <class U>
+  void copy_to_host(U* dst, const float* src, size_t count) const {
+    for (size_t done = 0; done < count;) {
+      const size_t part = std::min(count - done, staging_floats_);
+      const float* host = download(src + done, part);
+      for (size_t e = 0; e < part; ++e) dst[done + e] = static_cast<U>(host[e]);
+      done += part;
+    }
+  }
+  // Host floats to or from a caller's array (host or device); returns when
+  // the copy is done.
+  void copy_host_floats(float* dst, const float* src, size_t count) const;
+  void synchronize() const;
+
+  // Datasets: device copies of the rows (made once); gather_rows writes n
+  // rows starting at `first` (through the epoch's order when shuffled),
+  // transforming bytes.
+  std::unique_ptr<Dataset> make_dataset(const void* data, int64_t n, int64_t dim,
+                                        bool bytes) const;
+  void upload_order(Dataset& ds, const std::vector<int64_t>& order) const;
+  void gather_rows(const Dataset& ds, int64_t first, int64_t n, bool shuffled,
+                   const NoiseKey& bytes, float* x) const;
+
+  cudaStream_t stream() const { return stream_.get(); }
+
+ private:
+  // One product D[m, n] = op(A) op(B) in cuBLASLt's column-major terms (see
+  // cuda_ops.cpp for how the row-major layers map onto it).
+  struct Gemm {
+    bool trans_a = false, trans_b = false;
+    int64_t m = 0, n = 0, k = 0;
+    const float* a = nullptr;
+    int64_t lda = 0;
+    const float* b = nullptr;
+    int64_t ldb = 0;
+    float* d = nullptr;
+    int64_t ldd = 0;
+    cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
+    const float* bias = nullptr;  // the bias (BIAS epilogues) or the bias gradient (BGRADB)
+  };
+  // Runs the product with its epilogue and returns true; returns false,
+  // having run nothing, when cuBLASLt has no algorithm for that epilogue
+  // (the caller then applies it with a kernel). A product without an
+  // epilogue that cuBLASLt cannot do runs as cublasSgemm.
+  bool gemm(const Gemm& g) const;
+  // count floats from device memory into the pinned staging buffer; returns
+  // it once they are there.
+  const float* download(const float* src, size_t count) const;
+
+  int device_ = 0;
+  int64_t input_dim_ = 0;
+  cublasComputeType_t compute_ = CUBLAS_COMPUTE_32F;
+  // Declared first, destroyed last: everything below uses the stream.
+  cuda_detail::Stream stream_;
+  cuda_detail::LtHandle lt_;
+  cuda_detail::BlasHandle blas_;
+  cuda_detail::PinnedMemory staging_;  // staging_floats_ floats, then the finiteness flag
+  size_t staging_floats_ = 0;
+  int* host_flag_ = nullptr;
+  cuda_detail::DeviceMemory arena_;
+  void* gemm_workspace_ = nullptr;
+  size_t gemm_workspace_bytes_ = 0;
+  int* device_flag_ = nullptr;            // all_finite's answer
+  float* log_variance_scratch_ = nullptr; // [input_dim] per-dimension sums of the shared log variance
+  std::unique_ptr<cuda_detail::GemmCache> gemm_cache_;
+};
+
+}  // namespace vae
