@@ -39,13 +39,7 @@ __global__ void accumulate_log_weights_kernel(int estimator, int64_t n, int64_t 
   float s = sum[i];
   for (int64_t k = 0; k < samples; ++k) {
     const int64_t r = k * n + i;
-    const float lw = estimator == VAE_ESTIMATOR_PRIOR ? -nll[r] : -nll[r] - kl_sample[r];
-    if (lw > t) {
-      s = s * std::exp(t - lw) + 1.0f;
-      t = lw;
-    } else {
-      s += std::exp(lw - t);
-    }
+    log_sum_exp_push(log_weight(estimator, nll[r], kl_sample[r]), &t, &s);
   }
   top[i] = t;
   sum[i] = s;

@@ -83,6 +83,25 @@ VAE_HD T combine_samples(int objective, int64_t n, int64_t samples, int64_t i, d
   return -(top + std::log(sum) - std::log(T(samples)));
 }
 
+// The log weight of one sample of a likelihood estimator: log p(x|z) for z ~
+// p(z) (prior), log p(x|z) + log p(z) - log q(z|x) for z ~ q(z|x) (importance).
+template <class T>
+VAE_HD T log_weight(int estimator, T nll, T kl_sample) {
+  return estimator == VAE_ESTIMATOR_PRIOR ? -nll : -nll - kl_sample;
+}
+
+// Adds lw to a running log-sum-exp kept as top = max lw and sum = sum
+// exp(lw - top): every exponent is <= 0, so nothing overflows.
+template <class T>
+VAE_HD void log_sum_exp_push(T lw, T* top, T* sum) {
+  if (lw > *top) {
+    *sum = *sum * std::exp(*top - lw) + T(1);
+    *top = lw;
+  } else {
+    *sum += std::exp(lw - *top);
+  }
+}
+
 // Gradient of the loss with respect to [mu_j | l_j] of one data point, given
 // t_k = dL/dz_k of its K samples as backpropagated from the decoder (already
 // scaled by weight_k / n):

@@ -67,13 +67,7 @@ class TrainerImpl final : public Trainer {
     net_.backward(n, k, config_.objective, config_.kl_weight, config_.update);
     size_t begin = 0, end = 0;
     net_.update_range(config_.update, &begin, &end);
-    const bool finite = ops_->all_finite(b.loss, b.grads, begin, end);
-    if (loss != nullptr) {
-      T value{};
-      ops_->copy_to_host(&value, b.loss, 1);
-      *loss = static_cast<float>(value);
-    }
-    return finite;
+    return ops_->all_finite(b.loss, b.grads, begin, end, loss);
   }
 
   void step_update(int update) override {

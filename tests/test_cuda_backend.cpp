@@ -396,24 +396,26 @@ TEST(CudaPrimitives, AllFiniteMatchesCpu) {
   const size_t count = 5000;
   const Pair loss = p.input({1.5f});
   const Pair g = p.input(testing::normal(count, 24));
-  EXPECT_TRUE(p.gpu.all_finite(loss.gpu, g.gpu, 0, count));
-  EXPECT_TRUE(p.gpu.all_finite(loss.gpu, g.gpu, 100, 100));  // an empty range: the loss alone
+  float returned = 0.0f;
+  EXPECT_TRUE(p.gpu.all_finite(loss.gpu, g.gpu, 0, count, &returned));
+  EXPECT_EQ(returned, 1.5f);
+  EXPECT_TRUE(p.gpu.all_finite(loss.gpu, g.gpu, 100, 100, nullptr));  // an empty range: the loss alone
   const float inf = std::numeric_limits<float>::infinity();
   const float nan = std::numeric_limits<float>::quiet_NaN();
   for (float bad : {nan, inf, -inf}) {
     auto values = testing::normal(count, 24);
     values[4321] = bad;
     p.set(g, values);
-    EXPECT_EQ(p.gpu.all_finite(loss.gpu, g.gpu, 0, count), p.cpu.all_finite(loss.cpu, g.cpu, 0, count));
-    EXPECT_FALSE(p.gpu.all_finite(loss.gpu, g.gpu, 4000, count));
+    EXPECT_EQ(p.gpu.all_finite(loss.gpu, g.gpu, 0, count, nullptr), p.cpu.all_finite(loss.cpu, g.cpu, 0, count, nullptr));
+    EXPECT_FALSE(p.gpu.all_finite(loss.gpu, g.gpu, 4000, count, nullptr));
     // Outside the range it does not count.
-    EXPECT_TRUE(p.gpu.all_finite(loss.gpu, g.gpu, 0, 4321));
-    EXPECT_TRUE(p.gpu.all_finite(loss.gpu, g.gpu, 4322, count));
+    EXPECT_TRUE(p.gpu.all_finite(loss.gpu, g.gpu, 0, 4321, nullptr));
+    EXPECT_TRUE(p.gpu.all_finite(loss.gpu, g.gpu, 4322, count, nullptr));
   }
   p.set(g, testing::normal(count, 24));
   p.set(loss, {nan});
-  EXPECT_FALSE(p.gpu.all_finite(loss.gpu, g.gpu, 0, count));
-  EXPECT_FALSE(p.cpu.all_finite(loss.cpu, g.cpu, 0, count));
+  EXPECT_FALSE(p.gpu.all_finite(loss.gpu, g.gpu, 0, count, nullptr));
+  EXPECT_FALSE(p.cpu.all_finite(loss.cpu, g.cpu, 0, count, nullptr));
 }
 
 TEST(CudaPrimitives, AdamMatchesCpu) {

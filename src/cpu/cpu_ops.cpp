@@ -177,7 +177,9 @@ void CpuOps<T>::mean(const T* v, int64_t n, T* out) const {
 }
 
 template <class T>
-bool CpuOps<T>::all_finite(const T* loss, const T* g, size_t begin, size_t end) const {
+bool CpuOps<T>::all_finite(const T* loss, const T* g, size_t begin, size_t end,
+                           float* loss_out) const {
+  if (loss_out != nullptr) *loss_out = static_cast<float>(*loss);
   // x * 0 is 0 for finite x and NaN for NaN or infinity; comparing the
   // products with themselves finds NaN. Counting is a plain integer sum the
   // compiler vectorizes, where a floating-point sum could not be reordered.
@@ -208,13 +210,7 @@ void CpuOps<T>::accumulate_log_weights(int estimator, int64_t n, int64_t samples
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t k = 0; k < samples; ++k) {
       const int64_t r = k * n + i;
-      const T lw = estimator == VAE_ESTIMATOR_PRIOR ? -nll[r] : -nll[r] - kl_sample[r];
-      if (lw > top[i]) {
-        sum[i] = sum[i] * std::exp(top[i] - lw) + T(1);
-        top[i] = lw;
-      } else {
-        sum[i] += std::exp(lw - top[i]);
-      }
+      log_sum_exp_push(log_weight(estimator, nll[r], kl_sample[r]), &top[i], &sum[i]);
     }
   }
 }

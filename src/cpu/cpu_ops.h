@@ -66,8 +66,9 @@ class CpuOps {
                        const T* weight, T* d_mu_logvar) const;
   // *out = (1/n) sum_i v[i], summed in index order.
   void mean(const T* v, int64_t n, T* out) const;
-  // Whether *loss and g[begin, end) are all finite.
-  bool all_finite(const T* loss, const T* g, size_t begin, size_t end) const;
+  // Whether *loss and g[begin, end) are all finite; the loss into *loss_out
+  // (when not null) on the way.
+  bool all_finite(const T* loss, const T* g, size_t begin, size_t end, float* loss_out) const;
   void adam(T* p, const T* g, T* m, T* v, size_t begin, size_t end, const AdamStep& s) const;
   // out[r] = the likelihood's mean from the decoder output, in place.
   void output_mean(const Likelihood& lik, T* out, int64_t count) const;

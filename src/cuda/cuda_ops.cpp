@@ -454,14 +454,21 @@ void CudaOps::mean(const float* v, int64_t n, float* out) const {
   check_cuda(cuda::launch_sum(v, n, static_cast<float>(n), out, stream()), "sum kernel");
 }
 
-bool CudaOps::all_finite(const float* loss, const float* g, size_t begin, size_t end) const {
+bool CudaOps::all_finite(const float* loss, const float* g, size_t begin, size_t end,
+                         float* loss_out) const {
   const int64_t count = end > begin ? static_cast<int64_t>(end - begin) : 0;
   check_cuda(cuda::launch_all_finite(loss, g + begin, count, device_flag_, stream()),
              "all_finite kernel");
   check_cuda(cudaMemcpyAsync(host_flag_, device_flag_, sizeof(int), cudaMemcpyDeviceToHost,
                              stream()),
              "cudaMemcpyAsync");
+  float* host_loss = static_cast<float*>(staging_.get());
+  if (loss_out != nullptr) {
+    check_cuda(cudaMemcpyAsync(host_loss, loss, sizeof(float), cudaMemcpyDeviceToHost, stream()),
+               "cudaMemcpyAsync");
+  }
   synchronize();
+  if (loss_out != nullptr) *loss_out = *host_loss;
   return *host_flag_ == 0;
 }
 

@@ -113,9 +113,11 @@ class CudaOps {
                        const float* weight, float* d_mu_logvar) const;
   // *out = (1/n) sum_i v[i], in a fixed order.
   void mean(const float* v, int64_t n, float* out) const;
-  // Whether *loss and g[begin, end) are all finite: a reduction kernel, one
-  // small copy to pinned memory and a stream synchronization.
-  bool all_finite(const float* loss, const float* g, size_t begin, size_t end) const;
+  // Whether *loss and g[begin, end) are all finite, and the loss into
+  // *loss_out when not null: a reduction kernel, small copies to pinned
+  // memory and one stream synchronization.
+  bool all_finite(const float* loss, const float* g, size_t begin, size_t end,
+                  float* loss_out) const;
   void adam(float* p, const float* g, float* m, float* v, size_t begin, size_t end,
             const AdamStep& s) const;
   void output_mean(const Likelihood& lik, float* out, int64_t count) const;
