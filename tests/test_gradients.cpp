@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <ostream>
 #include <random>
 #include <string>
 
@@ -23,6 +24,9 @@ struct GradientCase {
   int activation;
   double beta;
 };
+
+// gtest names the case by this in its output.
+void PrintTo(const GradientCase& c, std::ostream* os) { *os << c.name; }
 
 class Gradients : public ::testing::TestWithParam<GradientCase> {};
 
