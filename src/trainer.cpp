@@ -170,13 +170,23 @@ void Trainer::log_likelihood(const float* x, int64_t n, int32_t k, int estimator
     Input in;
     in.x = x + first * d;
     stage_input(in, rows);
-    log_likelihood_rows(rows, k, estimator,
-                        key(estimator == VAE_ESTIMATOR_PRIOR ? NoiseStream::kPrior
-                                                             : NoiseStream::kEvalLatent,
-                            counters_.draws, first * int64_t{k} * config_.latent_dim),
-                        log_px + first);
+    log_likelihood_rows(rows, k, estimator, estimator_key(estimator, first, k), log_px + first);
   }
   ++counters_.draws;
+}
+
+NoiseKey Trainer::estimator_key(int estimator, int64_t first, int32_t k) const {
+  // Rows first.. of this call draw from element first * k * latent on.
+  return key(estimator == VAE_ESTIMATOR_PRIOR ? NoiseStream::kPrior : NoiseStream::kEvalLatent,
+             counters_.draws, first * int64_t{k} * config_.latent_dim);
+}
+
+void Trainer::stage_evaluation_rows(const Dataset& ds, int64_t first, int64_t rows) {
+  Input in;
+  in.dataset = &ds;
+  in.first = first;
+  in.bytes = key(NoiseStream::kEvalBytes, counters_.draws, first * ds.dim);
+  stage_input(in, rows);
 }
 
 void Trainer::check_estimator(int estimator) const {
@@ -322,11 +332,7 @@ void Trainer::evaluate_dataset(const Dataset& ds, double* elbo, double* reconstr
   const int64_t per_row = config_.samples * config_.latent_dim;
   for (int64_t first = 0; first < ds.rows; first += config_.max_batch) {
     const int64_t rows = std::min(config_.max_batch, ds.rows - first);
-    Input in;
-    in.dataset = &ds;
-    in.first = first;
-    in.bytes = key(NoiseStream::kEvalBytes, counters_.draws, first * ds.dim);
-    stage_input(in, rows);
+    stage_evaluation_rows(ds, first, rows);
     NoiseSource noise;
     noise.key = key(NoiseStream::kEvalLatent, counters_.draws, first * per_row);
     evaluate_rows(rows, noise, e.data(), r.data(), k.data());
@@ -353,16 +359,8 @@ void Trainer::log_likelihood_dataset(const Dataset& ds, int32_t k, int estimator
   double sum = 0;
   for (int64_t first = 0; first < ds.rows; first += config_.max_batch) {
     const int64_t rows = std::min(config_.max_batch, ds.rows - first);
-    Input in;
-    in.dataset = &ds;
-    in.first = first;
-    in.bytes = key(NoiseStream::kEvalBytes, counters_.draws, first * ds.dim);
-    stage_input(in, rows);
-    log_likelihood_rows(rows, k, estimator,
-                        key(estimator == VAE_ESTIMATOR_PRIOR ? NoiseStream::kPrior
-                                                             : NoiseStream::kEvalLatent,
-                            counters_.draws, first * int64_t{k} * config_.latent_dim),
-                        lp.data());
+    stage_evaluation_rows(ds, first, rows);
+    log_likelihood_rows(rows, k, estimator, estimator_key(estimator, first, k), lp.data());
     for (int64_t i = 0; i < rows; ++i) sum += lp[static_cast<size_t>(i)];
   }
   ++counters_.draws;

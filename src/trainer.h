@@ -133,6 +133,10 @@ class Trainer {
   void check_rows(int64_t n, int64_t limit, const char* name) const;
   void check_outputs(std::initializer_list<const void*> outputs) const;
   void check_estimator(int estimator) const;
+  // The noise of the likelihood estimators and of evaluation-time byte
+  // transforms, keyed by the call's draw counter and the rows' position.
+  NoiseKey estimator_key(int estimator, int64_t first, int32_t k) const;
+  void stage_evaluation_rows(const Dataset& ds, int64_t first, int64_t rows);
   void check_dataset(const Dataset& ds) const;
   double discrete_offset(const Dataset& ds) const;
   bool run_step(const Input& in, int64_t n, const float* eps, float* loss);
