@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""libvae against PyTorch on the same device, in one run.
+
+1. Same answers: both start from the same parameters (libvae's initial
+   checkpoint loaded into PyTorch), take the same 200 batches with Adam 1e-3,
+   and their loss curves must agree within the noise of their different
+   reparameterization draws.
+2. Speed: the training step at sizes S, M and L (pytorch_reference.SIZES),
+   libvae's vae_train_step (and for S a whole vae_train_epoch) against
+   PyTorch eager and torch.compile's modes, medians of many repetitions after
+   warm-up; a ratio table last.
+
+  python3 bench/compare_with_pytorch.py --device cuda          # on the GPU machine
+  python3 bench/compare_with_pytorch.py --device cpu --sizes S --modes eager
+"""
+import argparse
+import gzip
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import libvae  # noqa: E402
+import pytorch_reference as ref  # noqa: E402
+
+FASHION = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+
+
+def training_bytes(rows, seed=0):
+    """Fashion-MNIST's training images as uint8 [rows, 784], or random
+    images of the same shape where the package is missing."""
+    if os.path.exists(FASHION):
+        with gzip.open(FASHION, "rb") as f:
+            data = np.frombuffer(f.read(), dtype=np.uint8, offset=16).reshape(-1, 784)
+        return np.ascontiguousarray(data[:rows])
+    return np.random.default_rng(seed).integers(0, 256, size=(rows, 784), dtype=np.uint8)
+
+
+def binarized_batches(count, batch, seed=1):
+    """`count` batches of dynamically binarized images, fixed by the seed."""
+    rng = np.random.default_rng(seed)
+    images = training_bytes(count * batch).astype(np.float32) / 255.0
+    x = (rng.random(images.shape, dtype=np.float32) < images).astype(np.float32)
+    return x.reshape(count, batch, 784)
+
+
+def same_answers(lib, device, backend, steps):
+    hidden, latent, batch = ref.SIZES["S"]
+    ours = libvae.Trainer(lib, hidden, latent_dim=latent, max_batch=batch, backend=backend, seed=1)
+    model = ref.VAE(hidden, latent).to(device)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "initial.safetensors")
+        ours.save(path)
+        ref.load_libvae_checkpoint(model, path)
+    model.to(device)
+    step = ref.make_step(model)
+    batches = binarized_batches(steps, batch)
+    ours_loss, theirs_loss = [], []
+    torch.manual_seed(1)
+    for x in batches:
+        xt = torch.from_numpy(x).to(device)
+        theirs_loss.append(float(step(xt, torch.randn(batch, latent, device=device))))
+        ours_loss.append(ours.train_step(x.ctypes.data, batch))
+    ours.close()
+    ours_loss, theirs_loss = np.array(ours_loss), np.array(theirs_loss)
+    print("same answers: mean loss per 20 steps (nats), libvae vs PyTorch from the same parameters")
+    print("%8s %10s %10s %8s" % ("steps", "libvae", "pytorch", "diff"))
+    worst = 0.0
+    for first in range(0, steps, 20):
+        a, b = ours_loss[first:first + 20].mean(), theirs_loss[first:first + 20].mean()
+        worst = max(worst, abs(a - b) / b)
+        print("%4d-%-3d %10.2f %10.2f %+8.2f" % (first + 1, first + 20, a, b, a - b))
+    # The two runs differ only in their noise draws: at step 1 the losses of
+    # the same parameters on the same batch, later the curves, agree to within
+    # a few per cent.
+    first_step = abs(ours_loss[0] - theirs_loss[0]) / theirs_loss[0]
+    ok = first_step < 0.01 and worst < 0.03
+    print("step 1: libvae %.3f, PyTorch %.3f; worst window %.2f%%: %s"
+          % (ours_loss[0], theirs_loss[0], 100 * worst, "AGREE" if ok else "DISAGREE"))
+    return ok
+
+
+def time_ours(lib, device, backend, size, repetitions):
+    hidden, latent, batch = ref.SIZES[size]
+    trainer = libvae.Trainer(lib, hidden, latent_dim=latent, max_batch=batch, backend=backend)
+    x = torch.from_numpy(binarized_batches(1, batch)[0]).to(device)
+    for _ in range(10):
+        trainer.train_step(x.data_ptr(), batch)
+    times = []
+    for _ in range(repetitions):
+        t0 = time.perf_counter()
+        trainer.train_step(x.data_ptr(), batch)  # returns when the loss is on the host
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    result = {"step": times[len(times) // 2]}
+    if size == "S":
+        ds = trainer.dataset_u8(training_bytes(60000), "binarize")
+        trainer.train_epoch(ds, batch)
+        t0 = time.perf_counter()
+        trainer.train_epoch(ds, batch)
+        result["epoch"] = time.perf_counter() - t0
+        lib.vae_dataset_destroy(ds)
+    trainer.close()
+    return result
+
+
+def time_theirs(device, size, mode, repetitions):
+    hidden, latent, batch = ref.SIZES[size]
+    model = ref.VAE(hidden, latent).to(device)
+    step = ref.make_step(model)
+    if mode != "eager":
+        step = torch.compile(step, mode=mode)
+    batches = [torch.from_numpy(b).to(device) for b in binarized_batches(4, batch)]
+    eps = [torch.randn(batch, latent, device=device) for _ in range(4)]
+    return ref.time_steps(step, batches, eps, device, repetitions)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    parser.add_argument("--sizes", default="S,M,L")
+    parser.add_argument("--modes", default="eager,default,reduce-overhead,max-autotune")
+    parser.add_argument("--repetitions", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=200, help="steps of the same-answers check")
+    parser.add_argument("--library", help="libvae.so (default: build/src/libvae.so)")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    backend = "cuda" if args.device == "cuda" else "cpu"
+    lib = libvae.load(args.library)
+    print("device: %s; torch %s" % (torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
+                                   torch.__version__))
+    agree = same_answers(lib, device, backend, args.steps)
+
+    modes = args.modes.split(",")
+    rows = []
+    for size in args.sizes.split(","):
+        ours = time_ours(lib, device, backend, size, args.repetitions)
+        theirs = {m: time_theirs(device, size, m, args.repetitions) for m in modes}
+        rows.append((size, ours, theirs))
+        print("size %s: libvae step %.1f us%s; %s" % (
+            size, 1e6 * ours["step"],
+            (", epoch %.2f ms" % (1e3 * ours["epoch"])) if "epoch" in ours else "",
+            ", ".join("%s %.1f us" % (m, 1e6 * t) for m, t in theirs.items())))
+
+    print()
+    print("| size | libvae step (us) | " + " | ".join("%s (us)" % m for m in modes)
+          + " | eager / libvae | best compiled / libvae |")
+    print("| --- " * (4 + len(modes)) + "|")
+    for size, ours, theirs in rows:
+        compiled = [t for m, t in theirs.items() if m != "eager"]
+        print("| %s | %.1f | %s | %.2f | %s |" % (
+            size, 1e6 * ours["step"], " | ".join("%.1f" % (1e6 * t) for t in theirs.values()),
+            theirs.get("eager", float("nan")) / ours["step"],
+            "%.2f" % (min(compiled) / ours["step"]) if compiled else "n/a"))
+    return 0 if agree else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

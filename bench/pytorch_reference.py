@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""The VAEs of bench/RESULTS.md in PyTorch: the same architecture, parameter
+names (a libvae checkpoint loads into it), initialization (nn.Linear's
+default), loss and Adam as libvae, for the side-by-side race
+(compare_with_pytorch.py)."""
+import json
+import math
+import struct
+
+import numpy as np
+import torch
+from torch import nn
+
+SIZES = {
+    # name: (hidden widths, latent, batch)
+    "S": ([400], 20, 128),
+    "M": ([1024, 1024], 64, 1024),
+    "L": ([2048, 2048], 128, 8192),
+}
+INPUT_DIM = 784
+
+
+class VAE(nn.Module):
+    """encoder.i / decoder.i are nn.Linear, named as libvae's checkpoint tensors."""
+
+    def __init__(self, hidden, latent, input_dim=INPUT_DIM):
+        super().__init__()
+        widths = [input_dim] + list(hidden)
+        self.latent = latent
+        self.encoder = nn.ModuleList(
+            [nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:])] + [nn.Linear(widths[-1], 2 * latent)])
+        back = [latent] + list(reversed(hidden))
+        self.decoder = nn.ModuleList(
+            [nn.Linear(a, b) for a, b in zip(back[:-1], back[1:])] + [nn.Linear(back[-1], input_dim)])
+
+    def loss(self, x, eps):
+        """Mean over rows of -log p(x|z) + KL(q(z|x) || N(0, I)), Bernoulli
+        decoder, one sample z = mu + exp(logvar / 2) eps."""
+        h = x
+        for layer in self.encoder[:-1]:
+            h = torch.relu(layer(h))
+        mu, logvar = self.encoder[-1](h).split(self.latent, dim=1)
+        h = mu + torch.exp(0.5 * logvar) * eps
+        for layer in self.decoder[:-1]:
+            h = torch.relu(layer(h))
+        logits = self.decoder[-1](h)
+        nll = nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(1)
+        kl = 0.5 * (mu * mu + logvar.exp() - logvar - 1).sum(1)
+        return (nll + kl).mean()
+
+
+def make_step(model, lr=1e-3):
+    """One Adam step on a batch, as torch.optim.Adam with PyTorch's defaults."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+
+    def step(x, eps):
+        optimizer.zero_grad(set_to_none=True)
+        loss = model.loss(x, eps)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
+
+def read_safetensors(path):
+    """The float32 tensors of a safetensors file as numpy arrays (no
+    dependency beyond numpy: the format is a length, JSON and raw data)."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    (length,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + length])
+    data = blob[8 + length:]
+    tensors = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        assert entry["dtype"] == "F32", entry
+        begin, end = entry["data_offsets"]
+        tensors[name] = np.frombuffer(data[begin:end], dtype="<f4").reshape(entry["shape"])
+    return tensors
+
+
+def load_libvae_checkpoint(model, path):
+    """Loads a libvae checkpoint's parameters (not its optimizer state)."""
+    state = {k: torch.from_numpy(v.copy()) for k, v in read_safetensors(path).items()
+             if not k.startswith("optimizer.")}
+    model.load_state_dict(state, strict=True)
+
+
+def time_steps(step, batches, eps, device, repetitions):
+    """Median seconds per step over `repetitions` timed steps, after warm-up:
+    CUDA events on a GPU, perf_counter with synchronization otherwise."""
+    for i in range(10):
+        step(batches[i % len(batches)], eps[i % len(eps)])
+    times = []
+    for i in range(repetitions):
+        x, e = batches[i % len(batches)], eps[i % len(eps)]
+        if device.type == "cuda":
+            start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            step(x, e)
+            stop.record()
+            stop.synchronize()
+            times.append(start.elapsed_time(stop) / 1e3)
+        else:
+            import time
+            t0 = time.perf_counter()
+            step(x, e)
+            times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def log_2_nats(dim=INPUT_DIM):
+    """The loss of a decoder whose logits are all 0: dim log 2."""
+    return dim * math.log(2.0)
