@@ -103,4 +103,25 @@ VAE_HD float standard_uniform(const NoiseKey& key, uint64_t i) {
   return uniform_from_bits(philox_block(key, i >> 2).v[i & 3]);
 }
 
+// Element after element of one U[0, 1) array, computing each Philox block
+// once for its four elements: the same numbers as standard_uniform(key, i),
+// for a loop that walks the indices in order.
+class UniformSequence {
+ public:
+  explicit UniformSequence(const NoiseKey& key) : key_(key) {}
+  float at(uint64_t i) {
+    i += key_.offset;
+    if ((i >> 2) != block_) {
+      block_ = i >> 2;
+      words_ = philox_block(key_, block_);
+    }
+    return uniform_from_bits(words_.v[i & 3]);
+  }
+
+ private:
+  NoiseKey key_;
+  uint64_t block_ = ~uint64_t{0};
+  Philox4 words_{};
+};
+
 }  // namespace vae

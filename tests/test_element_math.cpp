@@ -136,6 +136,12 @@ TEST(Philox, NormalDrawsHaveStandardMoments) {
   EXPECT_NE(standard_normal(other, 0), standard_normal(key, 0));
 }
 
+TEST(Philox, UniformSequenceGivesTheSameNumbersAsSingleDraws) {
+  const NoiseKey key{13, 4, NoiseStream::kBytes, 6};
+  UniformSequence sequence(key);
+  for (uint64_t i = 0; i < 1000; ++i) EXPECT_EQ(sequence.at(i), standard_uniform(key, i)) << i;
+}
+
 TEST(ByteTransform, BinarizedMeansAreNearTheIntensity) {
   const NoiseKey key{5, 1, NoiseStream::kBytes, 0};
   for (int y : {0, 1, 51, 128, 200, 254, 255}) {

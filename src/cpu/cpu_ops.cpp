@@ -300,6 +300,7 @@ template <class T>
 void CpuOps<T>::gather_rows(const Dataset& ds, int64_t first, int64_t n, bool shuffled,
                             const NoiseKey& bytes, T* x) const {
   const int64_t dim = ds.dim;
+  UniformSequence uniform(bytes);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t row = shuffled ? ds.order[first + i] : first + i;
     T* dst = x + i * dim;
@@ -312,7 +313,7 @@ void CpuOps<T>::gather_rows(const Dataset& ds, int64_t first, int64_t n, bool sh
     for (int64_t d = 0; d < dim; ++d) {
       const float u = ds.transform == ByteTransform::kScale
                           ? 0.0f
-                          : standard_uniform(bytes, static_cast<uint64_t>(i * dim + d));
+                          : uniform.at(static_cast<uint64_t>(i * dim + d));
       dst[d] = transform_byte<T>(src[d], u, ds.transform);
     }
   }
