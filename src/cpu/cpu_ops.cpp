@@ -2,6 +2,8 @@
 
 #include <cblas.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
@@ -25,11 +27,14 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const
               static_cast<blasint>(ldc));
 }
 
+// Rows of `width` elements that make a part worth handing to a thread.
+int64_t min_rows(int64_t width) { return std::max<int64_t>(1, 4096 / std::max<int64_t>(1, width)); }
+
 }  // namespace
 
 template <class T>
 void CpuOps<T>::begin_call() const {
-  openblas_set_num_threads(threads_);
+  openblas_set_num_threads(pool_.threads());
 }
 
 template <class T>
@@ -37,12 +42,16 @@ void CpuOps<T>::linear_forward(const LinearLayer& layer, const T* params, const 
                                int64_t rows) const {
   const T* w = params + layer.weight;
   const T* b = params + layer.bias;
-  for (int64_t r = 0; r < rows; ++r) std::memcpy(y + r * layer.out, b, sizeof(T) * layer.out);
+  const int64_t rows_per_part = min_rows(layer.out);
+  pool_.run(rows, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) std::memcpy(y + r * layer.out, b, sizeof(T) * layer.out);
+  }, rows_per_part);
   gemm(false, true, rows, layer.out, layer.in, T(1), x, layer.in, w, layer.in, T(1), y,
        layer.out);
   if (layer.activation != Activation::kIdentity) {
-    const int64_t count = rows * layer.out;
-    for (int64_t e = 0; e < count; ++e) y[e] = activate(y[e], layer.activation);
+    pool_.run(rows * layer.out, [&](int64_t begin, int64_t end) {
+      for (int64_t e = begin; e < end; ++e) y[e] = activate(y[e], layer.activation);
+    });
   }
 }
 
@@ -64,10 +73,11 @@ void CpuOps<T>::linear_backward(const LinearLayer& layer, const T* params, const
     gemm(false, false, rows, layer.in, layer.out, T(1), dy, layer.out, params + layer.weight,
          layer.in, T(0), dx, layer.in);
     if (input_activation != Activation::kIdentity) {
-      const int64_t count = rows * layer.in;
-      for (int64_t e = 0; e < count; ++e) {
-        dx[e] *= activation_grad_from_output(x[e], input_activation);
-      }
+      pool_.run(rows * layer.in, [&](int64_t begin, int64_t end) {
+        for (int64_t e = begin; e < end; ++e) {
+          dx[e] *= activation_grad_from_output(x[e], input_activation);
+        }
+      });
     }
   }
 }
@@ -107,15 +117,17 @@ template <class T>
 void CpuOps<T>::likelihood_forward(const Likelihood& lik, const T* learned_log_variance,
                                    const T* out, const T* x, int64_t rows, int64_t n,
                                    int64_t dim, T* nll) const {
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* o = out + r * dim;
-    const T* xr = x + (r % n) * dim;
-    T sum = 0;
-    for (int64_t d = 0; d < dim; ++d) {
-      sum += lik.nll(xr[d], o[d], lik.log_variance(learned_log_variance, d));
+  pool_.run(rows, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const T* o = out + r * dim;
+      const T* xr = x + (r % n) * dim;
+      T sum = 0;
+      for (int64_t d = 0; d < dim; ++d) {
+        sum += lik.nll(xr[d], o[d], lik.log_variance(learned_log_variance, d));
+      }
+      nll[r] = sum;
     }
-    nll[r] = sum;
-  }
+  }, min_rows(dim));
 }
 
 template <class T>
@@ -131,29 +143,36 @@ template <class T>
 void CpuOps<T>::likelihood_backward(const Likelihood& lik, const T* learned_log_variance,
                                     const T* out, const T* x, const T* weight, int64_t rows,
                                     int64_t n, int64_t dim, T* dout, T* d_log_variance) const {
+  pool_.run(rows, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const T* o = out + r * dim;
+      const T* xr = x + (r % n) * dim;
+      T* g = dout + r * dim;
+      const T scale = weight[r] / T(n);
+      for (int64_t d = 0; d < dim; ++d) {
+        g[d] = scale * lik.nll_grad(xr[d], o[d], lik.log_variance(learned_log_variance, d));
+      }
+    }
+  }, min_rows(dim));
+  if (d_log_variance == nullptr) return;
+  // The learned log variance's gradient sums over rows, in row order.
   const bool shared = lik.variance == VAE_VARIANCE_LEARNED_SHARED;
-  if (d_log_variance != nullptr) {
-    std::memset(d_log_variance, 0, sizeof(T) * (shared ? 1 : dim));
-  }
+  std::memset(d_log_variance, 0, sizeof(T) * (shared ? 1 : dim));
   for (int64_t r = 0; r < rows; ++r) {
     const T* o = out + r * dim;
     const T* xr = x + (r % n) * dim;
-    T* g = dout + r * dim;
     const T scale = weight[r] / T(n);
     T row_sum = 0;
     for (int64_t d = 0; d < dim; ++d) {
-      const T v = lik.log_variance(learned_log_variance, d);
-      g[d] = scale * lik.nll_grad(xr[d], o[d], v);
-      if (d_log_variance != nullptr) {
-        const T gv = scale * gaussian_nll_grad_logvar(xr[d], o[d], v);
-        if (shared) {
-          row_sum += gv;
-        } else {
-          d_log_variance[d] += gv;
-        }
+      const T gv =
+          scale * gaussian_nll_grad_logvar(xr[d], o[d], lik.log_variance(learned_log_variance, d));
+      if (shared) {
+        row_sum += gv;
+      } else {
+        d_log_variance[d] += gv;
       }
     }
-    if (d_log_variance != nullptr && shared) d_log_variance[0] += row_sum;
+    if (shared) d_log_variance[0] += row_sum;
   }
 }
 
@@ -183,8 +202,12 @@ bool CpuOps<T>::all_finite(const T* loss, const T* g, size_t begin, size_t end,
   // x * 0 is 0 for finite x and NaN for NaN or infinity; comparing the
   // products with themselves finds NaN. Counting is a plain integer sum the
   // compiler vectorizes, where a floating-point sum could not be reordered.
-  size_t bad = !(*loss * T(0) == T(0));
-  for (size_t e = begin; e < end; ++e) bad += !(g[e] * T(0) == T(0));
+  std::atomic<size_t> bad{!(*loss * T(0) == T(0)) ? size_t{1} : size_t{0}};
+  pool_.run(static_cast<int64_t>(end - begin), [&](int64_t first, int64_t last) {
+    size_t part = 0;
+    for (int64_t e = first; e < last; ++e) part += !(g[begin + e] * T(0) == T(0));
+    bad += part;
+  });
   return bad == 0;
 }
 
@@ -196,7 +219,11 @@ void CpuOps<T>::adam(T* p, const T* g, T* m, T* v, size_t begin, size_t end,
   T* __restrict mr = m;
   T* __restrict vr = v;
   const AdamStep step = s;
-  for (size_t e = begin; e < end; ++e) adam_update(&pr[e], gr[e], &mr[e], &vr[e], step);
+  pool_.run(static_cast<int64_t>(end - begin), [&](int64_t first, int64_t last) {
+    for (size_t e = begin + first; e < begin + last; ++e) {
+      adam_update(&pr[e], gr[e], &mr[e], &vr[e], step);
+    }
+  });
 }
 
 template <class T>
@@ -300,23 +327,25 @@ template <class T>
 void CpuOps<T>::gather_rows(const Dataset& ds, int64_t first, int64_t n, bool shuffled,
                             const NoiseKey& bytes, T* x) const {
   const int64_t dim = ds.dim;
-  UniformSequence uniform(bytes);
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t row = shuffled ? ds.order[first + i] : first + i;
-    T* dst = x + i * dim;
-    if (!ds.bytes) {
-      const float* src = ds.floats + row * dim;
-      for (int64_t d = 0; d < dim; ++d) dst[d] = T(src[d]);
-      continue;
+  pool_.run(n, [&](int64_t begin, int64_t end) {
+    UniformSequence uniform(bytes);
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t row = shuffled ? ds.order[first + i] : first + i;
+      T* dst = x + i * dim;
+      if (!ds.bytes) {
+        const float* src = ds.floats + row * dim;
+        for (int64_t d = 0; d < dim; ++d) dst[d] = T(src[d]);
+        continue;
+      }
+      const uint8_t* src = ds.u8 + row * dim;
+      for (int64_t d = 0; d < dim; ++d) {
+        const float u = ds.transform == ByteTransform::kScale
+                            ? 0.0f
+                            : uniform.at(static_cast<uint64_t>(i * dim + d));
+        dst[d] = transform_byte<T>(src[d], u, ds.transform);
+      }
     }
-    const uint8_t* src = ds.u8 + row * dim;
-    for (int64_t d = 0; d < dim; ++d) {
-      const float u = ds.transform == ByteTransform::kScale
-                          ? 0.0f
-                          : uniform.at(static_cast<uint64_t>(i * dim + d));
-      dst[d] = transform_byte<T>(src[d], u, ds.transform);
-    }
-  }
+  }, min_rows(dim));
 }
 
 template class CpuOps<float>;

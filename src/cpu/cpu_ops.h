@@ -13,6 +13,7 @@
 #include "config.h"
 #include "dataset.h"
 #include "model_math.h"
+#include "cpu/thread_pool.h"
 #include "parameter_layout.h"
 
 namespace vae {
@@ -23,14 +24,14 @@ class CpuOps {
   using Scalar = T;
   static constexpr bool kDeviceMemory = false;
 
-  explicit CpuOps(int threads) : threads_(threads) {}
+  explicit CpuOps(int threads) : pool_(threads) {}
 
   // The one arena of the workspace; called once, when the trainer is built.
   T* allocate(size_t count) {
     arena_.assign(count, T(0));
     return arena_.data();
   }
-  void apply_options(const Config& config) { threads_ = static_cast<int>(config.threads); }
+  void apply_options(const Config& config) { pool_.resize(static_cast<int>(config.threads)); }
   // Makes OpenBLAS use this trainer's thread count for the calls that follow.
   void begin_call() const;
 
@@ -106,7 +107,9 @@ class CpuOps {
                    const NoiseKey& bytes, T* x) const;
 
  private:
-  int threads_;
+  // The trainer's threads: OpenBLAS gets as many for the GEMMs, the pool
+  // runs the element loops.
+  mutable ThreadPool pool_;
   std::vector<T> arena_;
 };
 
