@@ -46,6 +46,23 @@ void EpochProgress::show_stage(std::int64_t epoch, const char* stage) {
   line_open_ = true;
 }
 
+void EpochProgress::show_training(std::int64_t epoch, std::int64_t rows_done,
+                                  std::int64_t rows_total, double running_loss, double seconds) {
+  if (!interactive_ || rows_total <= 0) return;
+  if (rows_done < rows_total && seconds - last_drawn_ < 0.1 && last_drawn_ >= 0.0) return;
+  last_drawn_ = rows_done < rows_total ? seconds : -1.0;
+  const double done = static_cast<double>(rows_done) / static_cast<double>(rows_total);
+  const int filled = std::clamp(static_cast<int>(done * kBarWidth), 0, kBarWidth);
+  const double rate = seconds > 0.0 ? static_cast<double>(rows_done) / seconds : 0.0;
+  const double left = rate > 0.0 ? static_cast<double>(rows_total - rows_done) / rate : 0.0;
+  std::printf("%s[%s%s] epoch %lld/%lld  %3.0f%%  loss %.2f  %.0f rows/s  eta %s", kClearLine,
+              std::string(filled, '#').c_str(), std::string(kBarWidth - filled, '.').c_str(),
+              static_cast<long long>(epoch), static_cast<long long>(total_epochs_), 100.0 * done,
+              running_loss, rate, format_duration(left).c_str());
+  std::fflush(stdout);
+  line_open_ = true;
+}
+
 void EpochProgress::finish_epoch(const EpochMetrics& metrics, double rows_per_second,
                                  double epoch_seconds) {
   ++epochs_timed_;

@@ -23,6 +23,11 @@ class EpochProgress {
 
   // Shows that epoch (1-based) is in `stage`; only on a terminal.
   void show_stage(std::int64_t epoch, const char* stage);
+  // Redraws the training bar of epoch (1-based): rows done of total, rows
+  // per second, time left in the epoch, the running loss; only on a
+  // terminal, and at most ten times a second.
+  void show_training(std::int64_t epoch, std::int64_t rows_done, std::int64_t rows_total,
+                     double running_loss, double seconds);
   // Prints the epoch's line. rows_per_second: training throughput;
   // epoch_seconds: the epoch's whole wall time, for the remaining-time estimate.
   void finish_epoch(const EpochMetrics& metrics, double rows_per_second, double epoch_seconds);
@@ -33,6 +38,7 @@ class EpochProgress {
   std::int64_t total_epochs_;
   std::int64_t epochs_timed_ = 0;
   double seconds_timed_ = 0.0;
+  double last_drawn_ = -1.0;
 };
 
 }  // namespace vae_app

@@ -61,6 +61,20 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// The progress callback of one epoch: redraws its training bar.
+struct TrainingBar {
+  EpochProgress* progress;
+  std::int64_t epoch;
+  Clock::time_point start;
+
+  static void update(void* user_data, std::int64_t rows_done, std::int64_t rows_total,
+                     double mean_loss) {
+    const auto* bar = static_cast<const TrainingBar*>(user_data);
+    bar->progress->show_training(bar->epoch, rows_done, rows_total, mean_loss,
+                                 seconds_since(bar->start));
+  }
+};
+
 const char* transform_name(int transform) {
   switch (transform) {
     case VAE_BYTES_SCALE:
@@ -354,7 +368,8 @@ void train(const Options& options) {
             "vae_set_float(VAE_OPT_KL_WEIGHT)");
       check(vae_set_int(trainer.get(), VAE_OPT_UPDATE, update_for_epoch(options.schedule, epoch)),
             "vae_set_int(VAE_OPT_UPDATE)");
-      progress.show_stage(epoch + 1, "training");
+      TrainingBar bar{&progress, epoch + 1, epoch_start};
+      check(vae_set_progress(trainer.get(), &TrainingBar::update, &bar), "vae_set_progress");
       float train_loss = 0.0f;
       check(vae_train_epoch(trainer.get(), train_set.get(), batch, &train_loss), "vae_train_epoch");
       const double train_seconds = seconds_since(epoch_start);

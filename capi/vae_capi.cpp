@@ -218,6 +218,10 @@ vae_status vae_train_epoch(vae_trainer* t, vae_dataset* ds, int64_t batch, float
   return guarded([&] { trainer(t).train_epoch(dataset(ds), batch, mean_loss); });
 }
 
+vae_status vae_set_progress(vae_trainer* t, vae_progress_fn fn, void* user_data) {
+  return guarded([&] { trainer(t).set_progress(fn, user_data); });
+}
+
 vae_status vae_evaluate_dataset(vae_trainer* t, vae_dataset* ds, double* elbo,
                                 double* reconstruction, double* kl) {
   return guarded([&] { trainer(t).evaluate_dataset(dataset(ds), elbo, reconstruction, kl); });

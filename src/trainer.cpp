@@ -311,6 +311,9 @@ void Trainer::train_epoch(Dataset& ds, int64_t batch, float* mean_loss) {
       fail(VAE_ERROR_NUMERICAL, m.str());
     }
     total += static_cast<double>(loss) * static_cast<double>(rows);
+    if (progress_ != nullptr) {
+      progress_(progress_user_data_, first + rows, ds.rows, total / static_cast<double>(first + rows));
+    }
   }
   ++counters_.epochs;
   if (mean_loss != nullptr) *mean_loss = static_cast<float>(total / static_cast<double>(ds.rows));

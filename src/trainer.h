@@ -61,6 +61,10 @@ class Trainer {
   std::unique_ptr<Dataset> create_dataset(const float* x, int64_t n);
   std::unique_ptr<Dataset> create_dataset(const uint8_t* y, int64_t n, int transform);
   void train_epoch(Dataset& ds, int64_t batch, float* mean_loss);
+  void set_progress(vae_progress_fn fn, void* user_data) {
+    progress_ = fn;
+    progress_user_data_ = user_data;
+  }
   void evaluate_dataset(const Dataset& ds, double* elbo, double* reconstruction, double* kl);
   void log_likelihood_dataset(const Dataset& ds, int32_t k, int estimator, double* mean);
 
@@ -130,6 +134,9 @@ class Trainer {
   Counters counters_;
 
  private:
+  vae_progress_fn progress_ = nullptr;
+  void* progress_user_data_ = nullptr;
+
   void check_rows(int64_t n, int64_t limit, const char* name) const;
   void check_outputs(std::initializer_list<const void*> outputs) const;
   void check_estimator(int estimator) const;

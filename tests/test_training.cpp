@@ -242,6 +242,22 @@ TEST(Training, EpochCoversEveryRowOnceIncludingThePartialBatch) {
   EXPECT_EQ(t->counters().steps, 5);  // 5 + 5 + 5 + 5 + 3 rows
   EXPECT_TRUE(std::isfinite(loss));
   std::vector<int64_t> seen(ds->order, ds->order + 23);
+  // The progress callback saw every step: rows so far, the total, the running mean.
+  struct Calls {
+    std::vector<int64_t> rows;
+    double last_mean = 0;
+  } calls;
+  t->set_progress(
+      [](void* user, int64_t done, int64_t total, double mean) {
+        auto* seen_calls = static_cast<Calls*>(user);
+        seen_calls->rows.push_back(done);
+        seen_calls->last_mean = mean;
+        EXPECT_EQ(total, 23);
+      },
+      &calls);
+  t->train_epoch(*ds, 5, &loss);
+  EXPECT_EQ(calls.rows, (std::vector<int64_t>{5, 10, 15, 20, 23}));
+  EXPECT_FLOAT_EQ(static_cast<float>(calls.last_mean), loss);
   std::sort(seen.begin(), seen.end());
   for (int64_t i = 0; i < 23; ++i) EXPECT_EQ(seen[static_cast<size_t>(i)], i);
 }

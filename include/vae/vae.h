@@ -173,6 +173,13 @@ VAE_API vae_status vae_dataset_size(const vae_dataset* ds, int64_t* n);
  * included. *mean_loss (may be NULL): the row-weighted mean loss, nats. */
 VAE_API vae_status vae_train_epoch(vae_trainer* t, vae_dataset* ds, int64_t batch,
                                    float* mean_loss);
+/* Called by vae_train_epoch after each of its steps, on the calling thread:
+ * the rows trained so far in this epoch, the epoch's rows, and the mean loss
+ * of those rows (nats). For progress displays. */
+typedef void (*vae_progress_fn)(void* user_data, int64_t rows_done, int64_t rows_total,
+                                double mean_loss);
+/* Sets (fn not NULL) or clears (fn NULL) the trainer's progress callback. */
+VAE_API vae_status vae_set_progress(vae_trainer* t, vae_progress_fn fn, void* user_data);
 /* Means over the rows of ds; any output may be NULL. For dequantized bytes the
  * figures are the discrete bound: elbo and reconstruction less D*log(256). */
 VAE_API vae_status vae_evaluate_dataset(vae_trainer* t, vae_dataset* ds, double* elbo,
