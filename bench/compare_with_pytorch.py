@@ -48,9 +48,15 @@ def binarized_batches(count, batch, seed=1):
     return x.reshape(count, batch, 784)
 
 
+def threads():
+    """The CPU threads both sides use: PyTorch's intra-op thread count."""
+    return torch.get_num_threads()
+
+
 def same_answers(lib, device, backend, steps):
     hidden, latent, batch = ref.SIZES["S"]
-    ours = libvae.Trainer(lib, hidden, latent_dim=latent, max_batch=batch, backend=backend, seed=1)
+    ours = libvae.Trainer(lib, hidden, latent_dim=latent, max_batch=batch, backend=backend, seed=1,
+                          threads=threads())
     model = ref.VAE(hidden, latent).to(device)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "initial.safetensors")
@@ -86,7 +92,8 @@ def same_answers(lib, device, backend, steps):
 
 def time_ours(lib, device, backend, size, repetitions):
     hidden, latent, batch = ref.SIZES[size]
-    trainer = libvae.Trainer(lib, hidden, latent_dim=latent, max_batch=batch, backend=backend)
+    trainer = libvae.Trainer(lib, hidden, latent_dim=latent, max_batch=batch, backend=backend,
+                             threads=threads())
     x = torch.from_numpy(binarized_batches(1, batch)[0]).to(device)
     for _ in range(10):
         trainer.train_step(x.data_ptr(), batch)
@@ -131,8 +138,8 @@ def main():
     device = torch.device(args.device)
     backend = "cuda" if args.device == "cuda" else "cpu"
     lib = libvae.load(args.library)
-    print("device: %s; torch %s" % (torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
-                                   torch.__version__))
+    print("device: %s; torch %s; %d CPU threads each" % (
+        torch.cuda.get_device_name() if args.device == "cuda" else "cpu", torch.__version__, threads()))
     agree = same_answers(lib, device, backend, args.steps)
 
     modes = args.modes.split(",")
