@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include "test_support.h"
 
@@ -165,6 +166,31 @@ TEST(Training, SameSeedAndThreadsGiveBitIdenticalParameters) {
   c.seed = 2;
   auto b = testing::make_trainer<CpuTrainerF>(c);
   EXPECT_NE(state(*a, StateBuffer::kParameters), state(*b, StateBuffer::kParameters));
+}
+
+TEST(Training, DistinctTrainersTrainInDistinctThreadsAtOnce) {
+  // Two trainers with different thread counts, trained at the same time in
+  // two threads, end exactly where each ends when trained alone.
+  Config one = testing::small_config(300, 8, {256}, 64);
+  Config two = one;
+  two.threads = 2;
+  two.seed = 9;
+  const auto x = testing::binary(64 * 300, 14);
+  auto train = [&x](Trainer& t) {
+    for (int step = 0; step < 30; ++step) t.train_step(x.data(), 64, nullptr);
+  };
+  auto alone_one = Trainer::create(one);
+  auto alone_two = Trainer::create(two);
+  train(*alone_one);
+  train(*alone_two);
+  auto together_one = Trainer::create(one);
+  auto together_two = Trainer::create(two);
+  std::thread first([&] { train(*together_one); });
+  std::thread second([&] { train(*together_two); });
+  first.join();
+  second.join();
+  EXPECT_EQ(state(*alone_one, StateBuffer::kParameters), state(*together_one, StateBuffer::kParameters));
+  EXPECT_EQ(state(*alone_two, StateBuffer::kParameters), state(*together_two, StateBuffer::kParameters));
 }
 
 TEST(Training, SaveLoadAndContinueIsBitIdentical) {

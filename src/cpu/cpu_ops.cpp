@@ -27,14 +27,33 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const
               static_cast<blasint>(ldc));
 }
 
+// Rows of C that make a GEMM part worth handing to a thread.
+constexpr int64_t kGemmMinRows = 16;
+
 // Rows of `width` elements that make a part worth handing to a thread.
 int64_t min_rows(int64_t width) { return std::max<int64_t>(1, 4096 / std::max<int64_t>(1, width)); }
 
 }  // namespace
 
+// OpenBLAS's thread count is one setting for the whole process, and its
+// results depend on it: trainers with different counts in different threads
+// would change each other's numbers. So OpenBLAS runs single-threaded and the
+// pool splits each product by rows of C, a split fixed by the thread count.
 template <class T>
 void CpuOps<T>::begin_call() const {
-  openblas_set_num_threads(pool_.threads());
+  openblas_set_num_threads(1);
+}
+
+// C[m, n] = alpha op(A) op(B) + beta C, row-major, rows of C in parallel:
+// rows r of C take rows r of op(A), which are rows of A, or columns when ta.
+template <class T>
+void CpuOps<T>::parallel_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha,
+                              const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c,
+                              int64_t ldc) const {
+  pool_.run(m, [&](int64_t begin, int64_t end) {
+    gemm(ta, tb, end - begin, n, k, alpha, a + (ta ? begin : begin * lda), lda, b, ldb, beta,
+         c + begin * ldc, ldc);
+  }, kGemmMinRows);
 }
 
 template <class T>
@@ -46,7 +65,7 @@ void CpuOps<T>::linear_forward(const LinearLayer& layer, const T* params, const 
   pool_.run(rows, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) std::memcpy(y + r * layer.out, b, sizeof(T) * layer.out);
   }, rows_per_part);
-  gemm(false, true, rows, layer.out, layer.in, T(1), x, layer.in, w, layer.in, T(1), y,
+  parallel_gemm(false, true, rows, layer.out, layer.in, T(1), x, layer.in, w, layer.in, T(1), y,
        layer.out);
   if (layer.activation != Activation::kIdentity) {
     pool_.run(rows * layer.out, [&](int64_t begin, int64_t end) {
@@ -60,7 +79,7 @@ void CpuOps<T>::linear_backward(const LinearLayer& layer, const T* params, const
                                 Activation input_activation, const T* dy, T* grads, T* dx,
                                 int64_t rows) const {
   if (grads != nullptr) {
-    gemm(true, false, layer.out, layer.in, rows, T(1), dy, layer.out, x, layer.in, T(0),
+    parallel_gemm(true, false, layer.out, layer.in, rows, T(1), dy, layer.out, x, layer.in, T(0),
          grads + layer.weight, layer.in);
     T* db = grads + layer.bias;
     std::memcpy(db, dy, sizeof(T) * layer.out);
@@ -70,7 +89,7 @@ void CpuOps<T>::linear_backward(const LinearLayer& layer, const T* params, const
     }
   }
   if (dx != nullptr) {
-    gemm(false, false, rows, layer.in, layer.out, T(1), dy, layer.out, params + layer.weight,
+    parallel_gemm(false, false, rows, layer.in, layer.out, T(1), dy, layer.out, params + layer.weight,
          layer.in, T(0), dx, layer.in);
     if (input_activation != Activation::kIdentity) {
       pool_.run(rows * layer.in, [&](int64_t begin, int64_t end) {

@@ -32,7 +32,8 @@ class CpuOps {
     return arena_.data();
   }
   void apply_options(const Config& config) { pool_.resize(static_cast<int>(config.threads)); }
-  // Makes OpenBLAS use this trainer's thread count for the calls that follow.
+  // Makes OpenBLAS single-threaded for the calls that follow (the pool runs
+  // the GEMMs' parts; see cpu_ops.cpp).
   void begin_call() const;
 
   // y[rows, out] = act(x[rows, in] W^T + b).
@@ -107,8 +108,10 @@ class CpuOps {
                    const NoiseKey& bytes, T* x) const;
 
  private:
-  // The trainer's threads: OpenBLAS gets as many for the GEMMs, the pool
-  // runs the element loops.
+  void parallel_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+                     int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) const;
+
+  // The trainer's threads: they run the GEMMs' row blocks and the element loops.
   mutable ThreadPool pool_;
   std::vector<T> arena_;
 };
