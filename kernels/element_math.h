@@ -38,6 +38,17 @@ VAE_HD T bernoulli_nll_grad(T x, T l) {
   return sigmoid(l) - x;
 }
 
+// Both at once from one exponential, for training: with e = e^-|l|,
+// softplus(l) = max(l, 0) + log1p(e) and sigmoid(l) = 1/(1 + e) for l >= 0,
+// e/(1 + e) otherwise.
+template <class T>
+VAE_HD T bernoulli_nll_and_grad(T x, T l, T* grad) {
+  const T e = std::exp(-std::fabs(l));
+  const T s = (l >= T(0) ? T(1) : e) / (T(1) + e);
+  *grad = s - x;
+  return (l > T(0) ? l : T(0)) + std::log1p(e) - x * l;
+}
+
 // Gaussian with mean m and log variance v:
 // -log p(x|m, v) = 1/2 ((x - m)^2 e^-v + v + log 2 pi).
 template <class T>
@@ -50,6 +61,15 @@ VAE_HD T gaussian_nll(T x, T m, T v) {
 template <class T>
 VAE_HD T gaussian_nll_grad_mean(T x, T m, T v) {
   return (m - x) * std::exp(-v);
+}
+
+// Both at once, for training.
+template <class T>
+VAE_HD T gaussian_nll_and_grad_mean(T x, T m, T v, T* grad) {
+  const T d = x - m;
+  const T precision = std::exp(-v);
+  *grad = -d * precision;
+  return T(0.5) * (d * d * precision + v + T(kLog2Pi));
 }
 
 // d(-log p)/dv = 1/2 (1 - (x - m)^2 e^-v).

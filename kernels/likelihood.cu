@@ -12,26 +12,36 @@ namespace vae::cuda {
 namespace {
 
 // One block per decoder row: each thread sums dimensions tid, tid + 256, ...
-// and block_sum adds the partial sums in a fixed order.
+// and block_sum adds the partial sums in a fixed order. With grad, each
+// element's d nll / d out is written in the same pass (one exponential for
+// both in the Bernoulli case).
 __global__ void likelihood_forward_kernel(Likelihood lik, const float* __restrict__ learned,
                                           const float* __restrict__ out,
                                           const float* __restrict__ x, int64_t n, int64_t dim,
-                                          float* __restrict__ nll) {
+                                          float* __restrict__ nll, float* __restrict__ grad) {
   const int64_t r = blockIdx.x;
   const float* o = out + r * dim;
   const float* xr = x + (r % n) * dim;
   float sum = 0.0f;
-  for (int64_t d = threadIdx.x; d < dim; d += kThreads) {
-    sum += lik.nll(xr[d], o[d], lik.log_variance(learned, d));
+  if (grad == nullptr) {
+    for (int64_t d = threadIdx.x; d < dim; d += kThreads) {
+      sum += lik.nll(xr[d], o[d], lik.log_variance(learned, d));
+    }
+  } else {
+    float* g = grad + r * dim;
+    for (int64_t d = threadIdx.x; d < dim; d += kThreads) {
+      sum += lik.nll_and_grad(xr[d], o[d], lik.log_variance(learned, d), &g[d]);
+    }
   }
   sum = block_sum<kThreads>(sum);
   if (threadIdx.x == 0) nll[r] = sum;
 }
 
 // Blocks of kColumnTile dimensions x kRowGroups row groups (launch.cuh): each
-// thread writes the gradient of its rows of one dimension and, when asked,
-// sums that dimension's log-variance gradient in row order; thread (d, 0)
-// adds the group sums in group order.
+// thread scales the gradient of its rows of one dimension (written by the
+// forward kernel) by weight / n and, when asked, sums that dimension's
+// log-variance gradient in row order; thread (d, 0) adds the group sums in
+// group order.
 __global__ void likelihood_backward_kernel(Likelihood lik, const float* __restrict__ learned,
                                            const float* __restrict__ out,
                                            const float* __restrict__ x,
@@ -47,7 +57,7 @@ __global__ void likelihood_backward_kernel(Likelihood lik, const float* __restri
       const float scale = weight[r] / static_cast<float>(n);
       const float xv = x[(r % n) * dim + d];
       const float ov = out[r * dim + d];
-      dout[r * dim + d] = scale * lik.nll_grad(xv, ov, v);
+      dout[r * dim + d] *= scale;
       if (log_variance_sums != nullptr) sum += scale * gaussian_nll_grad_logvar(xv, ov, v);
     }
   }
@@ -70,10 +80,10 @@ __global__ void output_mean_kernel(Likelihood lik, float* __restrict__ out, int6
 
 cudaError_t launch_likelihood_forward(const Likelihood& lik, const float* learned_log_variance,
                                       const float* out, const float* x, int64_t rows, int64_t n,
-                                      int64_t dim, float* nll, cudaStream_t stream) {
+                                      int64_t dim, float* nll, float* grad, cudaStream_t stream) {
   if (rows <= 0) return cudaSuccess;
   likelihood_forward_kernel<<<static_cast<unsigned int>(rows), kThreads, 0, stream>>>(
-      lik, learned_log_variance, out, x, n, dim, nll);
+      lik, learned_log_variance, out, x, n, dim, nll, grad);
   return cudaGetLastError();
 }
 

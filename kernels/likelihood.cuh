@@ -10,12 +10,13 @@
 
 namespace vae::cuda {
 
-// nll[r] = -log p(x_{r mod n} | out_r) for `rows` decoder rows of `dim`.
+// nll[r] = -log p(x_{r mod n} | out_r) for `rows` decoder rows of `dim`;
+// when grad is not null also grad[r, d] = d nll_r / d out[r, d].
 cudaError_t launch_likelihood_forward(const Likelihood& lik, const float* learned_log_variance,
                                       const float* out, const float* x, int64_t rows, int64_t n,
-                                      int64_t dim, float* nll, cudaStream_t stream);
+                                      int64_t dim, float* nll, float* grad, cudaStream_t stream);
 
-// dout[r, d] = weight[r] / n * d nll_r / d out[r, d]; when log_variance_sums
+// dout[r, d] (d nll_r / d out[r, d] from the forward kernel) *= weight[r] / n; when log_variance_sums
 // is not null, also log_variance_sums[d] = sum_r weight[r] / n * d nll_r /
 // d v_d (the per-dimension log-variance gradient, summed over rows in order).
 cudaError_t launch_likelihood_backward(const Likelihood& lik, const float* learned_log_variance,

@@ -31,10 +31,11 @@ struct Likelihood {
   VAE_HD T nll(T x, T out, T log_var) const {
     return gaussian ? gaussian_nll(x, out, log_var) : bernoulli_nll(x, out);
   }
-  // d(-log p)/d out for one element.
+  // -log p(x | out) and d(-log p)/d out for one element, in one evaluation.
   template <class T>
-  VAE_HD T nll_grad(T x, T out, T log_var) const {
-    return gaussian ? gaussian_nll_grad_mean(x, out, log_var) : bernoulli_nll_grad(x, out);
+  VAE_HD T nll_and_grad(T x, T out, T log_var, T* grad) const {
+    return gaussian ? gaussian_nll_and_grad_mean(x, out, log_var, grad)
+                    : bernoulli_nll_and_grad(x, out, grad);
   }
   // What vae_decode reports: Bernoulli probabilities or Gaussian means.
   template <class T>

@@ -85,14 +85,15 @@ class Network {
   }
 
   // Encoder, K samples per row, decoder and likelihood for n rows of b.x:
-  // fills kl, kl_sample and nll.
-  void forward(int64_t n, int64_t samples, const NoiseSource& noise) {
+  // fills kl, kl_sample and nll, and for training (gradient) the
+  // likelihood's derivative by the decoder output, in grad_a.
+  void forward(int64_t n, int64_t samples, const NoiseSource& noise, bool gradient) {
     encode(n);
     ops_.latent_forward(b_.enc_out.back(), n, samples, latent_, noise, b_.eps, b_.z, b_.kl,
                         b_.kl_sample);
     decode(n * samples);
     ops_.likelihood_forward(lik_, learned_log_variance(), b_.dec_out.back(), b_.x, n * samples,
-                            n, dim_, b_.nll);
+                            n, dim_, b_.nll, gradient ? b_.grad_a : nullptr);
   }
 
   // The mean loss of the objective over n rows, in b.loss, with the sample
@@ -103,8 +104,9 @@ class Network {
     ops_.mean(b_.row_loss, n, b_.loss);
   }
 
-  // Gradients of b.loss into b.grads: the decoder's parameters unless the
-  // update is encoder-only, the encoder's unless it is decoder-only.
+  // Gradients of b.loss into b.grads, after forward(..., gradient = true):
+  // the decoder's parameters unless the update is encoder-only, the
+  // encoder's unless it is decoder-only.
   void backward(int64_t n, int64_t samples, int objective, double beta, int update) {
     const int64_t rows = n * samples;
     const bool decoder_grads = update != VAE_UPDATE_ENCODER;

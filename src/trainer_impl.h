@@ -62,7 +62,7 @@ class TrainerImpl final : public Trainer {
   bool step_forward_backward(int64_t n, const NoiseSource& noise, float* loss) override {
     auto& b = net_.buffers();
     const int64_t k = config_.samples;
-    net_.forward(n, k, noise);
+    net_.forward(n, k, noise, true);
     net_.loss(n, k, config_.objective, config_.kl_weight);
     net_.backward(n, k, config_.objective, config_.kl_weight, config_.update);
     size_t begin = 0, end = 0;
@@ -94,7 +94,7 @@ class TrainerImpl final : public Trainer {
   void evaluate_rows(int64_t n, const NoiseSource& noise, float* elbo, float* reconstruction,
                      float* kl) override {
     auto& b = net_.buffers();
-    net_.forward(n, config_.samples, noise);
+    net_.forward(n, config_.samples, noise, false);
     ops_->elbo_terms(n, config_.samples, b.nll, b.kl, b.lse_top, b.lse_sum);
     const size_t count = static_cast<size_t>(n);
     if (reconstruction != nullptr) ops_->copy_to_caller(reconstruction, b.lse_top, count);
@@ -126,7 +126,8 @@ class TrainerImpl final : public Trainer {
       }
       net_.decode(n * samples);
       ops_->likelihood_forward(net_.likelihood(), net_.learned_log_variance(),
-                               b.dec_out.back(), b.x, n * samples, n, config_.input_dim, b.nll);
+                               b.dec_out.back(), b.x, n * samples, n, config_.input_dim, b.nll,
+                               nullptr);
       ops_->accumulate_log_weights(estimator, n, samples, b.nll, b.kl_sample, b.lse_top,
                                    b.lse_sum);
     }

@@ -300,9 +300,14 @@ TEST(CudaPrimitives, LikelihoodForwardMatchesCpu) {
     const Pair out = p.input(testing::normal(static_cast<size_t>(rows * dim), 9));
     const Pair lv = p.input(testing::uniform(static_cast<size_t>(dim), 10, -0.5f, 0.5f));
     const Pair nll = p.take(static_cast<size_t>(rows));
-    p.cpu.likelihood_forward(lik, lv.cpu, out.cpu, x.cpu, rows, n, dim, nll.cpu);
-    p.gpu.likelihood_forward(lik, lv.gpu, out.gpu, x.gpu, rows, n, dim, nll.gpu);
+    const Pair grad = p.take(static_cast<size_t>(rows * dim));
+    p.cpu.likelihood_forward(lik, lv.cpu, out.cpu, x.cpu, rows, n, dim, nll.cpu, nullptr);
+    p.gpu.likelihood_forward(lik, lv.gpu, out.gpu, x.gpu, rows, n, dim, nll.gpu, nullptr);
     EXPECT_TRUE(p.same(nll, kElementTol)) << gaussian << " " << variance;
+    p.cpu.likelihood_forward(lik, lv.cpu, out.cpu, x.cpu, rows, n, dim, nll.cpu, grad.cpu);
+    p.gpu.likelihood_forward(lik, lv.gpu, out.gpu, x.gpu, rows, n, dim, nll.gpu, grad.gpu);
+    EXPECT_TRUE(p.same(nll, kElementTol)) << gaussian << " " << variance;
+    EXPECT_TRUE(p.same(grad, kElementTol)) << gaussian << " " << variance;
   }
 }
 
@@ -347,8 +352,12 @@ TEST(CudaPrimitives, LikelihoodBackwardMatchesCpu) {
     const Pair lv = p.input(testing::uniform(static_cast<size_t>(dim), 16, -0.5f, 0.5f));
     const Pair weight = p.input(testing::uniform(static_cast<size_t>(rows), 17, 0.1f, 1.0f));
     const Pair dout = p.take(static_cast<size_t>(rows * dim));
+    const Pair nll = p.take(static_cast<size_t>(rows));
     const size_t lv_count = k.variance == VAE_VARIANCE_LEARNED_SHARED ? 1 : static_cast<size_t>(dim);
     const Pair dlv = p.input(std::vector<float>(lv_count, 9.0f));
+    // The backward pass scales the derivatives the forward pass wrote.
+    p.cpu.likelihood_forward(lik, lv.cpu, out.cpu, x.cpu, rows, n, dim, nll.cpu, dout.cpu);
+    p.gpu.likelihood_forward(lik, lv.gpu, out.gpu, x.gpu, rows, n, dim, nll.gpu, dout.gpu);
     p.cpu.likelihood_backward(lik, lv.cpu, out.cpu, x.cpu, weight.cpu, rows, n, dim, dout.cpu,
                               k.log_variance_gradient ? dlv.cpu : nullptr);
     p.gpu.likelihood_backward(lik, lv.gpu, out.gpu, x.gpu, weight.gpu, rows, n, dim, dout.gpu,

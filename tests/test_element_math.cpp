@@ -43,6 +43,26 @@ TEST(ElementMath, BernoulliTermsAtExtremeLogits) {
   EXPECT_GT(sigmoid(-100.0f), 0.0f);
 }
 
+TEST(ElementMath, FusedValueAndGradientMatchTheSeparateFormulas) {
+  std::mt19937 rng(4);
+  std::uniform_real_distribution<double> u(-3, 3);
+  for (double l : {-100.0, -20.0, 0.0, 20.0, 100.0}) {
+    for (double x : {0.0, 0.6, 1.0}) {
+      double g = 0;
+      EXPECT_EQ(bernoulli_nll_and_grad(x, l, &g), bernoulli_nll(x, l));
+      EXPECT_EQ(g, bernoulli_nll_grad(x, l));
+    }
+  }
+  for (int trial = 0; trial < 100; ++trial) {
+    const double x = u(rng), l = u(rng), m = u(rng), v = u(rng);
+    double g = 0;
+    EXPECT_NEAR(bernoulli_nll_and_grad(x, l, &g), bernoulli_nll(x, l), 1e-15);
+    EXPECT_NEAR(g, bernoulli_nll_grad(x, l), 1e-15);
+    EXPECT_NEAR(gaussian_nll_and_grad_mean(x, m, v, &g), gaussian_nll(x, m, v), 1e-14);
+    EXPECT_NEAR(g, gaussian_nll_grad_mean(x, m, v), 1e-14);
+  }
+}
+
 TEST(ElementMath, GaussianTermsMatchLogDensityAndDerivatives) {
   std::mt19937 rng(3);
   std::uniform_real_distribution<double> u(-2, 2);

@@ -110,10 +110,12 @@ void write_bytes(const std::string& path, const Bytes& bytes) {
 // A file built by hand: the given length (by default the header's own), the
 // header text, then data_size bytes that are never all zero.
 Bytes raw_file(const std::string& header, size_t data_size, uint64_t length) {
-  Bytes out(8);
+  Bytes out(8 + header.size() + data_size);
   for (int i = 0; i < 8; ++i) out[static_cast<size_t>(i)] = static_cast<unsigned char>(length >> (8 * i));
-  out.insert(out.end(), header.begin(), header.end());
-  for (size_t i = 0; i < data_size; ++i) out.push_back(static_cast<unsigned char>(i * 37 + 1));
+  std::copy(header.begin(), header.end(), out.begin() + 8);
+  for (size_t i = 0; i < data_size; ++i) {
+    out[8 + header.size() + i] = static_cast<unsigned char>(i * 37 + 1);
+  }
   return out;
 }
 Bytes raw_file(const std::string& header, size_t data_size) {

@@ -135,14 +135,21 @@ void CpuOps<T>::standard_normal(const NoiseKey& key, int64_t count, T* out) cons
 template <class T>
 void CpuOps<T>::likelihood_forward(const Likelihood& lik, const T* learned_log_variance,
                                    const T* out, const T* x, int64_t rows, int64_t n,
-                                   int64_t dim, T* nll) const {
+                                   int64_t dim, T* nll, T* grad) const {
   pool_.run(rows, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const T* o = out + r * dim;
       const T* xr = x + (r % n) * dim;
       T sum = 0;
-      for (int64_t d = 0; d < dim; ++d) {
-        sum += lik.nll(xr[d], o[d], lik.log_variance(learned_log_variance, d));
+      if (grad == nullptr) {
+        for (int64_t d = 0; d < dim; ++d) {
+          sum += lik.nll(xr[d], o[d], lik.log_variance(learned_log_variance, d));
+        }
+      } else {
+        T* g = grad + r * dim;
+        for (int64_t d = 0; d < dim; ++d) {
+          sum += lik.nll_and_grad(xr[d], o[d], lik.log_variance(learned_log_variance, d), &g[d]);
+        }
       }
       nll[r] = sum;
     }
@@ -164,13 +171,9 @@ void CpuOps<T>::likelihood_backward(const Likelihood& lik, const T* learned_log_
                                     int64_t n, int64_t dim, T* dout, T* d_log_variance) const {
   pool_.run(rows, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      const T* o = out + r * dim;
-      const T* xr = x + (r % n) * dim;
       T* g = dout + r * dim;
       const T scale = weight[r] / T(n);
-      for (int64_t d = 0; d < dim; ++d) {
-        g[d] = scale * lik.nll_grad(xr[d], o[d], lik.log_variance(learned_log_variance, d));
-      }
+      for (int64_t d = 0; d < dim; ++d) g[d] *= scale;
     }
   }, min_rows(dim));
   if (d_log_variance == nullptr) return;

@@ -53,13 +53,16 @@ class CpuOps {
   // count draws of N(0, 1).
   void standard_normal(const NoiseKey& key, int64_t count, T* out) const;
 
-  // nll[r] = -log p(x_{r mod n} | out_r) for each of `rows` decoder rows.
+  // nll[r] = -log p(x_{r mod n} | out_r) for each of `rows` decoder rows;
+  // when grad is not null, also grad[r] = d nll_r / d out_r in the same pass.
   void likelihood_forward(const Likelihood& lik, const T* learned_log_variance, const T* out,
-                          const T* x, int64_t rows, int64_t n, int64_t dim, T* nll) const;
+                          const T* x, int64_t rows, int64_t n, int64_t dim, T* nll,
+                          T* grad) const;
   void combine_samples(int objective, int64_t n, int64_t samples, double beta, const T* nll,
                        const T* kl, const T* kl_sample, T* weight, T* row_loss) const;
-  // dout[r] = weight[r] / n * d nll_r / d out_r; the learned log-variance
-  // gradient (shared or per dimension) when d_log_variance is not null.
+  // dout holds d nll_r / d out_r from likelihood_forward; scales row r by
+  // weight[r] / n. The learned log-variance gradient (shared or per
+  // dimension) when d_log_variance is not null.
   void likelihood_backward(const Likelihood& lik, const T* learned_log_variance, const T* out,
                            const T* x, const T* weight, int64_t rows, int64_t n, int64_t dim,
                            T* dout, T* d_log_variance) const;

@@ -406,9 +406,9 @@ void CudaOps::standard_normal(const NoiseKey& key, int64_t count, float* out) co
 
 void CudaOps::likelihood_forward(const Likelihood& lik, const float* learned_log_variance,
                                  const float* out, const float* x, int64_t rows, int64_t n,
-                                 int64_t dim, float* nll) const {
+                                 int64_t dim, float* nll, float* grad) const {
   check_cuda(cuda::launch_likelihood_forward(lik, learned_log_variance, out, x, rows, n, dim, nll,
-                                             stream()),
+                                             grad, stream()),
              "likelihood_forward kernel");
 }
 

@@ -101,7 +101,7 @@ class CudaOps {
 
   void likelihood_forward(const Likelihood& lik, const float* learned_log_variance,
                           const float* out, const float* x, int64_t rows, int64_t n, int64_t dim,
-                          float* nll) const;
+                          float* nll, float* grad) const;
   void combine_samples(int objective, int64_t n, int64_t samples, double beta, const float* nll,
                        const float* kl, const float* kl_sample, float* weight,
                        float* row_loss) const;
