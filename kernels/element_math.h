@@ -13,10 +13,20 @@ enum class Activation : int { kRelu = 0, kTanh = 1, kIdentity = 2 };
 
 constexpr double kLog2Pi = 1.8378770664093454835606594728112;
 
+// log(1 + e) for e in [0, 1]: log(u) for u = 1 + e rounded, plus the
+// rounding error added back, (e - (u - 1)) / u (u - 1 is exact, so this is
+// log1p to within an ulp or two; Goldberg 1991). glibc's log is several
+// times faster than its log1p, and this runs once per element of every step.
+template <class T>
+VAE_HD T log1p_unit(T e) {
+  const T u = T(1) + e;
+  return std::log(u) + (e - (u - T(1))) / u;
+}
+
 // softplus(l) = log(1 + e^l) = max(l, 0) + log1p(e^-|l|): no overflow at any l.
 template <class T>
 VAE_HD T softplus(T l) {
-  return (l > T(0) ? l : T(0)) + std::log1p(std::exp(-std::fabs(l)));
+  return (l > T(0) ? l : T(0)) + log1p_unit(std::exp(-std::fabs(l)));
 }
 
 // sigmoid(l) = 1 / (1 + e^-l), evaluated through e^-|l| <= 1.
@@ -46,7 +56,7 @@ VAE_HD T bernoulli_nll_and_grad(T x, T l, T* grad) {
   const T e = std::exp(-std::fabs(l));
   const T s = (l >= T(0) ? T(1) : e) / (T(1) + e);
   *grad = s - x;
-  return (l > T(0) ? l : T(0)) + std::log1p(e) - x * l;
+  return (l > T(0) ? l : T(0)) + log1p_unit(e) - x * l;
 }
 
 // Gaussian with mean m and log variance v:
