@@ -2,7 +2,9 @@
 # The GPU check, for a machine with an H100 (sm_90): configure and build
 # libvae with the CUDA backend in Release, run the whole test suite, then run
 # the CUDA test binary under compute-sanitizer's memcheck, racecheck,
-# initcheck and synccheck. Every stage runs even when an earlier one fails;
+# initcheck and synccheck, and last, where PyTorch is installed, the race
+# against it (bench/compare_with_pytorch.py: same answers, then the timing
+# table). Every stage runs even when an earlier one fails;
 # the last thing printed is a summary table (tool | errors | status), and the
 # exit status is non-zero when any row failed.
 #
@@ -143,6 +145,22 @@ for tool in memcheck racecheck initcheck synccheck; do
     record "$tool" "${errors:-?}" "FAIL"
   fi
 done
+
+# --- the race with PyTorch -------------------------------------------------------
+if [[ $build_ok -eq 1 ]] && python3 -c "import torch" >/dev/null 2>&1; then
+  echo "== compare_with_pytorch.py"
+  race_rc=0
+  python3 "$ROOT/bench/compare_with_pytorch.py" --device cuda --library "$BUILD/src/libvae.so" \
+      >"$LOGS/compare_with_pytorch.log" 2>&1 || race_rc=$?
+  tail -n 30 "$LOGS/compare_with_pytorch.log"
+  if [[ $race_rc -eq 0 ]]; then
+    record "pytorch race" "-" "PASS"
+  else
+    record "pytorch race" "rc $race_rc" "FAIL"
+  fi
+else
+  record "pytorch race" "-" "SKIP"
+fi
 
 echo "logs: $LOGS"
 print_table
