@@ -56,6 +56,11 @@ const OptionSpec& find_option(int option) {
   for (const OptionSpec& s : kOptions) {
     if (s.option == option) return s;
   }
+  if (option == VAE_OPT_STEPS || option == VAE_OPT_EPOCHS) {
+    invalid_argument(
+        "option: VAE_OPT_STEPS and VAE_OPT_EPOCHS are read-only counters of a trainer "
+        "(vae_get_int)");
+  }
   std::ostringstream m;
   m << "option: unknown option " << option << " (the VAE_OPT_* values are 1.."
     << VAE_OPT_TF32 << ")";

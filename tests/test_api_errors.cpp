@@ -74,6 +74,7 @@ TEST_F(Api, ConfigRefusesBadOptionsAndValues) {
   expect(vae_config_create(nullptr), kBad, "out");
   expect(vae_config_set_int(nullptr, VAE_OPT_SEED, 1), kBad, "c");
   expect(vae_config_set_int(config_, 999, 1), kBad, "unknown option");
+  expect(vae_config_set_int(config_, VAE_OPT_EPOCHS, 1), kBad, "read-only");
   expect(vae_config_set_int(config_, VAE_OPT_INPUT_DIM, 0), kBad, "VAE_OPT_INPUT_DIM");
   expect(vae_config_set_int(config_, VAE_OPT_LIKELIHOOD, 7), kBad, "VAE_OPT_LIKELIHOOD");
   expect(vae_config_set_int(config_, VAE_OPT_SAMPLES, 0), kBad, "VAE_OPT_SAMPLES");
@@ -175,6 +176,8 @@ TEST_F(Api, DatasetCallsRefuseBadArguments) {
   expect(vae_train_epoch(t_, ds, 0, &loss), kBad, "batch");
   expect(vae_train_epoch(t_, ds, kBatch + 1, &loss), kBad, "batch");
   expect(vae_train_epoch(t_, nullptr, 2, &loss), kBad, "ds");
+  expect(vae_set_progress(nullptr, nullptr, nullptr), kBad, "t");
+  EXPECT_EQ(vae_set_progress(t_, nullptr, nullptr), VAE_OK);
   double mean = 0;
   expect(vae_log_likelihood_dataset(t_, ds, 0, VAE_ESTIMATOR_IMPORTANCE, &mean), kBad, "k");
   expect(vae_log_likelihood_dataset(t_, ds, 3, VAE_ESTIMATOR_IMPORTANCE, nullptr), kBad, "mean");
