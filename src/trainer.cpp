@@ -8,6 +8,7 @@
 #include "checkpoint.h"
 #include "device_pointer.h"
 #include "error.h"
+#include "parameter_layout.h"
 
 namespace vae {
 namespace {
@@ -37,7 +38,7 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config) {
 }
 
 int64_t Trainer::parameter_count() const {
-  return static_cast<int64_t>(read_state(StateBuffer::kParameters).size());
+  return static_cast<int64_t>(ParameterLayout(config_).total);
 }
 
 void Trainer::set_int(int option, int64_t value) {
