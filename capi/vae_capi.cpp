@@ -131,7 +131,7 @@ vae_status vae_get_int(const vae_trainer* t, int option, int64_t* value) {
 vae_status vae_get_float(const vae_trainer* t, int option, double* value) {
   return guarded([&] {
     require(value, "value");
-    *value = option == VAE_OPT_STEPS || option == VAE_OPT_EPOCHS
+    *value = vae::Trainer::is_counter(option)
                  ? static_cast<double>(trainer(t).get_int(option))
                  : trainer(t).config().get_float(option);
   });
@@ -216,6 +216,10 @@ vae_status vae_dataset_size(const vae_dataset* ds, int64_t* n) {
 
 vae_status vae_train_epoch(vae_trainer* t, vae_dataset* ds, int64_t batch, float* mean_loss) {
   return guarded([&] { trainer(t).train_epoch(dataset(ds), batch, mean_loss); });
+}
+
+vae_status vae_set_cuda_stream(vae_trainer* t, void* stream) {
+  return guarded([&] { trainer(t).set_cuda_stream(stream); });
 }
 
 vae_status vae_set_progress(vae_trainer* t, vae_progress_fn fn, void* user_data) {

@@ -7,6 +7,7 @@
 
 #include "byte_transform.h"
 #include "philox.h"
+#include "step_state.h"
 
 namespace vae::cuda {
 
@@ -19,10 +20,12 @@ struct GatherSource {
   ByteTransform transform = ByteTransform::kScale;
 };
 
-// x[i, d] for i < n from dataset row first + i (or order[first + i]): the
-// float as stored, or the byte transformed with u = standard_uniform(bytes,
-// i dim + d).
+// x[i, d] for i < n from dataset row first + i (through order when it is
+// not null; with `epoch`, first is advanced by epoch->cursor and the byte
+// noise keyed by epoch->steps): the float as stored, or the byte transformed
+// with u = standard_uniform(bytes, i dim + d).
 cudaError_t launch_gather_rows(const GatherSource& src, int64_t first, int64_t n,
-                               const NoiseKey& bytes, float* x, cudaStream_t stream);
+                               const NoiseKey& bytes, const StepState* epoch, float* x,
+                               cudaStream_t stream);
 
 }  // namespace vae::cuda

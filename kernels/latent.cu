@@ -13,29 +13,37 @@
 namespace vae::cuda {
 namespace {
 
-// One thread per decoder row r = k n + i: the Z latents of the row in order,
-// so both KL sums are formed in the CPU backend's order.
-__global__ void latent_forward_kernel(const float* __restrict__ mu_logvar, int64_t n,
-                                      int64_t rows, int64_t latent, bool draw, NoiseKey key,
+// One warp per decoder row r = k n + i, one lane per latent j (j = lane,
+// lane + 32, ...): each lane draws its eps from its own Philox block (the
+// draw of element r Z + j, the same number the CPU draws), forms z and its
+// terms of the two KL sums, and warp_sum adds the lanes' terms in a fixed
+// order. The noise counter is read from the step state when given, so a
+// replayed graph draws new noise at each step.
+__global__ void latent_forward_kernel(const float* __restrict__ mu_logvar, int n, int rows,
+                                      int latent, bool draw, NoiseKey key,
+                                      const int64_t* __restrict__ counter,
                                       float* __restrict__ eps, float* __restrict__ z,
                                       float* __restrict__ kl, float* __restrict__ kl_sample) {
-  const int64_t r = global_index();
-  if (r >= rows) return;
+  const int r = static_cast<int>((blockIdx.x * blockDim.x + threadIdx.x) / 32);
+  const int lane = static_cast<int>(threadIdx.x & 31);
+  if (r >= rows) return;  // the same for the whole warp
+  if (counter != nullptr) key.counter = static_cast<uint64_t>(*counter);
   const float* mu = mu_logvar + (r % n) * 2 * latent;
   const float* lv = mu + latent;
-  float sampled = 0.0f;
-  for (int64_t j = 0; j < latent; ++j) {
-    const int64_t e = r * latent + j;
+  float sampled = 0.0f, analytic = 0.0f;
+  for (int j = lane; j < latent; j += 32) {
+    const int e = r * latent + j;
     if (draw) eps[e] = standard_normal(key, static_cast<uint64_t>(e));
     const float zj = reparameterize(mu[j], lv[j], eps[e]);
     z[e] = zj;
     sampled += sampled_kl_term(zj, eps[e], lv[j]);
+    if (r < n) analytic += kl_term(mu[j], lv[j]);
   }
-  kl_sample[r] = sampled;
-  if (r < n) {
-    float analytic = 0.0f;
-    for (int64_t j = 0; j < latent; ++j) analytic += kl_term(mu[j], lv[j]);
-    kl[r] = analytic;
+  sampled = warp_sum(sampled);
+  analytic = warp_sum(analytic);
+  if (lane == 0) {
+    kl_sample[r] = sampled;
+    if (r < n) kl[r] = analytic;
   }
 }
 
@@ -47,29 +55,31 @@ __global__ void latent_backward_kernel(int objective, int64_t n, int64_t samples
                                        const float* __restrict__ dz,
                                        const float* __restrict__ weight,
                                        float* __restrict__ d_mu_logvar) {
-  const int64_t t = global_index();
-  if (t >= n * latent) return;
-  const int64_t i = t / latent;
-  const int64_t j = t % latent;
+  const uint32_t t = global_index();
+  if (t >= static_cast<uint32_t>(n * latent)) return;
+  const int64_t i = static_cast<int>(t) / static_cast<int>(latent);
+  const int64_t j = static_cast<int>(t) % static_cast<int>(latent);
   latent_gradient(objective, n, samples, latent, i, j, beta, mu_logvar, eps, z, dz, weight,
                   &d_mu_logvar[i * 2 * latent + j], &d_mu_logvar[i * 2 * latent + latent + j]);
 }
 
-__global__ void standard_normal_kernel(NoiseKey key, int64_t count, float* __restrict__ out) {
-  const int64_t e = global_index();
-  if (e < count) out[e] = standard_normal(key, static_cast<uint64_t>(e));
+__global__ void standard_normal_kernel(NoiseKey key, int count, float* __restrict__ out) {
+  const uint32_t e = global_index();
+  if (e < static_cast<uint32_t>(count)) out[e] = standard_normal(key, e);
 }
 
 }  // namespace
 
 cudaError_t launch_latent_forward(const float* mu_logvar, int64_t n, int64_t samples,
-                                  int64_t latent, bool draw, const NoiseKey& key, float* eps,
-                                  float* z, float* kl, float* kl_sample, cudaStream_t stream) {
+                                  int64_t latent, bool draw, const NoiseKey& key,
+                                  const int64_t* counter, float* eps, float* z, float* kl,
+                                  float* kl_sample, cudaStream_t stream) {
   const int64_t rows = n * samples;
   if (rows <= 0) return cudaSuccess;
-  latent_forward_kernel<<<blocks_for(rows), kThreads, 0, stream>>>(mu_logvar, n, rows, latent,
-                                                                   draw, key, eps, z, kl,
-                                                                   kl_sample);
+  constexpr int kRowsPerBlock = kThreads / 32;
+  latent_forward_kernel<<<blocks_for(rows, kRowsPerBlock), kThreads, 0, stream>>>(
+      mu_logvar, static_cast<int>(n), static_cast<int>(rows), static_cast<int>(latent), draw,
+      key, counter, eps, z, kl, kl_sample);
   return cudaGetLastError();
 }
 
@@ -87,7 +97,8 @@ cudaError_t launch_latent_backward(int objective, int64_t n, int64_t samples, in
 cudaError_t launch_standard_normal(const NoiseKey& key, int64_t count, float* out,
                                    cudaStream_t stream) {
   if (count <= 0) return cudaSuccess;
-  standard_normal_kernel<<<blocks_for(count), kThreads, 0, stream>>>(key, count, out);
+  standard_normal_kernel<<<blocks_for(count), kThreads, 0, stream>>>(key, static_cast<int>(count),
+                                                                     out);
   return cudaGetLastError();
 }
 

@@ -12,11 +12,13 @@
 namespace vae::cuda {
 
 // For the rows = n * samples decoder rows r = k n + i: eps (drawn from key
-// when `draw`, else as given), z = mu + sigma eps, the sampled KL per row
-// and the analytic KL of each of the n data points. mu_logvar is [n, 2Z].
+// when `draw`, its counter read from *counter when that is not null; else
+// as given), z = mu + sigma eps, the sampled KL per row and the analytic KL
+// of each of the n data points. mu_logvar is [n, 2Z].
 cudaError_t launch_latent_forward(const float* mu_logvar, int64_t n, int64_t samples,
-                                  int64_t latent, bool draw, const NoiseKey& key, float* eps,
-                                  float* z, float* kl, float* kl_sample, cudaStream_t stream);
+                                  int64_t latent, bool draw, const NoiseKey& key,
+                                  const int64_t* counter, float* eps, float* z, float* kl,
+                                  float* kl_sample, cudaStream_t stream);
 
 // d[mu | logvar] [n, 2Z] from dz [n * samples, Z] (vae::latent_gradient).
 cudaError_t launch_latent_backward(int objective, int64_t n, int64_t samples, int64_t latent,

@@ -13,95 +13,99 @@ namespace {
 
 // One block per decoder row: each thread sums dimensions tid, tid + 256, ...
 // and block_sum adds the partial sums in a fixed order. With grad, each
-// element's d nll / d out is written in the same pass (one exponential for
-// both in the Bernoulli case).
+// element's grad_scale * d nll / d out is written in the same pass (one
+// exponential for both in the Bernoulli case).
 __global__ void likelihood_forward_kernel(Likelihood lik, const float* __restrict__ learned,
                                           const float* __restrict__ out,
-                                          const float* __restrict__ x, int64_t n, int64_t dim,
-                                          float* __restrict__ nll, float* __restrict__ grad) {
-  const int64_t r = blockIdx.x;
+                                          const float* __restrict__ x, int n, int dim,
+                                          float* __restrict__ nll, float* __restrict__ grad,
+                                          float grad_scale) {
+  const int r = static_cast<int>(blockIdx.x);
   const float* o = out + r * dim;
   const float* xr = x + (r % n) * dim;
   float sum = 0.0f;
   if (grad == nullptr) {
-    for (int64_t d = threadIdx.x; d < dim; d += kThreads) {
+    for (int d = static_cast<int>(threadIdx.x); d < dim; d += kThreads) {
       sum += lik.nll(xr[d], o[d], lik.log_variance(learned, d));
     }
   } else {
     float* g = grad + r * dim;
-    for (int64_t d = threadIdx.x; d < dim; d += kThreads) {
-      sum += lik.nll_and_grad(xr[d], o[d], lik.log_variance(learned, d), &g[d]);
+    for (int d = static_cast<int>(threadIdx.x); d < dim; d += kThreads) {
+      float gd;
+      sum += lik.nll_and_grad(xr[d], o[d], lik.log_variance(learned, d), &gd);
+      g[d] = gd * grad_scale;
     }
   }
   sum = block_sum<kThreads>(sum);
   if (threadIdx.x == 0) nll[r] = sum;
 }
 
-// Blocks of kColumnTile dimensions x kRowGroups row groups (launch.cuh): each
-// thread scales the gradient of its rows of one dimension (written by the
-// forward kernel) by weight / n and, when asked, sums that dimension's
-// log-variance gradient in row order; thread (d, 0) adds the group sums in
-// group order.
-__global__ void likelihood_backward_kernel(Likelihood lik, const float* __restrict__ learned,
-                                           const float* __restrict__ out,
-                                           const float* __restrict__ x,
-                                           const float* __restrict__ weight, int64_t rows,
-                                           int64_t n, int64_t dim, float* __restrict__ dout,
-                                           float* __restrict__ log_variance_sums) {
-  __shared__ float partial[kRowGroups][kColumnTile];
-  const int64_t d = static_cast<int64_t>(blockIdx.x) * kColumnTile + threadIdx.x;
-  float sum = 0.0f;
-  if (d < dim) {
-    const float v = lik.log_variance(learned, d);
-    for (int64_t r = threadIdx.y; r < rows; r += kRowGroups) {
-      const float scale = weight[r] / static_cast<float>(n);
-      const float xv = x[(r % n) * dim + d];
-      const float ov = out[r * dim + d];
-      dout[r * dim + d] *= scale;
-      if (log_variance_sums != nullptr) sum += scale * gaussian_nll_grad_logvar(xv, ov, v);
-    }
-  }
-  if (log_variance_sums == nullptr) return;  // the same for the whole block
-  partial[threadIdx.y][threadIdx.x] = sum;
-  __syncthreads();
-  if (threadIdx.y == 0 && d < dim) {
-    float total = 0.0f;
-    for (int g = 0; g < kRowGroups; ++g) total += partial[g][threadIdx.x];
-    log_variance_sums[d] = total;
-  }
+// dout[r, d] *= weight[r] / n: one thread per element.
+__global__ void scale_rows_kernel(const float* __restrict__ weight, int n, int dim, int count,
+                                  float* __restrict__ dout) {
+  const uint32_t e = global_index();
+  if (e >= static_cast<uint32_t>(count)) return;
+  dout[e] *= weight[static_cast<int>(e) / dim] / static_cast<float>(n);
 }
 
-__global__ void output_mean_kernel(Likelihood lik, float* __restrict__ out, int64_t count) {
-  const int64_t e = global_index();
-  if (e < count) out[e] = lik.mean(out[e]);
+// weight[r] / n * d nll_r / d v_d, the summand of the log-variance gradient
+// of dimension d, for launch_column_reduction.
+struct LogVarianceGradient {
+  Likelihood lik;
+  const float* learned;
+  const float* out;
+  const float* x;
+  const float* weight;
+  int n, dim;
+  __device__ float operator()(int r, int d) const {
+    const float scale = weight[r] / static_cast<float>(n);
+    return scale * gaussian_nll_grad_logvar(x[(r % n) * dim + d], out[r * dim + d],
+                                            lik.log_variance(learned, d));
+  }
+};
+
+__global__ void output_mean_kernel(Likelihood lik, float* __restrict__ out, int count) {
+  const uint32_t e = global_index();
+  if (e < static_cast<uint32_t>(count)) out[e] = lik.mean(out[e]);
 }
 
 }  // namespace
 
 cudaError_t launch_likelihood_forward(const Likelihood& lik, const float* learned_log_variance,
                                       const float* out, const float* x, int64_t rows, int64_t n,
-                                      int64_t dim, float* nll, float* grad, cudaStream_t stream) {
+                                      int64_t dim, float* nll, float* grad, float grad_scale,
+                                      cudaStream_t stream) {
   if (rows <= 0) return cudaSuccess;
   likelihood_forward_kernel<<<static_cast<unsigned int>(rows), kThreads, 0, stream>>>(
-      lik, learned_log_variance, out, x, n, dim, nll, grad);
+      lik, learned_log_variance, out, x, static_cast<int>(n), static_cast<int>(dim), nll, grad,
+      grad_scale);
   return cudaGetLastError();
 }
 
 cudaError_t launch_likelihood_backward(const Likelihood& lik, const float* learned_log_variance,
                                        const float* out, const float* x, const float* weight,
-                                       int64_t rows, int64_t n, int64_t dim, float* dout,
-                                       float* log_variance_sums, cudaStream_t stream) {
+                                       int64_t rows, int64_t n, int64_t dim, bool scale_rows,
+                                       float* dout, float* partial, float* log_variance_sums,
+                                       int sm_count, cudaStream_t stream) {
   if (rows <= 0 || dim <= 0) return cudaSuccess;
-  const dim3 block(kColumnTile, kRowGroups);
-  likelihood_backward_kernel<<<blocks_for(dim, kColumnTile), block, 0, stream>>>(
-      lik, learned_log_variance, out, x, weight, rows, n, dim, dout, log_variance_sums);
-  return cudaGetLastError();
+  if (scale_rows) {
+    const int64_t count = rows * dim;
+    scale_rows_kernel<<<blocks_for(count), kThreads, 0, stream>>>(
+        weight, static_cast<int>(n), static_cast<int>(dim), static_cast<int>(count), dout);
+    const cudaError_t launched = cudaGetLastError();
+    if (launched != cudaSuccess) return launched;
+  }
+  if (log_variance_sums == nullptr) return cudaSuccess;
+  const LogVarianceGradient value{lik, learned_log_variance, out, x, weight,
+                                  static_cast<int>(n), static_cast<int>(dim)};
+  return launch_column_reduction(value, rows, dim, partial, log_variance_sums, sm_count, stream);
 }
 
 cudaError_t launch_output_mean(const Likelihood& lik, float* out, int64_t count,
                                cudaStream_t stream) {
   if (count <= 0) return cudaSuccess;
-  output_mean_kernel<<<blocks_for(count), kThreads, 0, stream>>>(lik, out, count);
+  output_mean_kernel<<<blocks_for(count), kThreads, 0, stream>>>(lik, out,
+                                                                 static_cast<int>(count));
   return cudaGetLastError();
 }
 

@@ -11,18 +11,22 @@
 namespace vae::cuda {
 
 // nll[r] = -log p(x_{r mod n} | out_r) for `rows` decoder rows of `dim`;
-// when grad is not null also grad[r, d] = d nll_r / d out[r, d].
+// when grad is not null also grad[r, d] = grad_scale d nll_r / d out[r, d].
 cudaError_t launch_likelihood_forward(const Likelihood& lik, const float* learned_log_variance,
                                       const float* out, const float* x, int64_t rows, int64_t n,
-                                      int64_t dim, float* nll, float* grad, cudaStream_t stream);
+                                      int64_t dim, float* nll, float* grad, float grad_scale,
+                                      cudaStream_t stream);
 
-// dout[r, d] (d nll_r / d out[r, d] from the forward kernel) *= weight[r] / n; when log_variance_sums
-// is not null, also log_variance_sums[d] = sum_r weight[r] / n * d nll_r /
-// d v_d (the per-dimension log-variance gradient, summed over rows in order).
+// When scale_rows, dout[r, d] (d nll_r / d out[r, d] from the forward
+// kernel) *= weight[r] / n. When log_variance_sums is not null, also
+// log_variance_sums[d] = sum_r weight[r] / n * d nll_r / d v_d (the
+// per-dimension log-variance gradient, in the fixed order of
+// launch_column_reduction; partial is its scratch of kMaxColumnChunks * dim).
 cudaError_t launch_likelihood_backward(const Likelihood& lik, const float* learned_log_variance,
                                        const float* out, const float* x, const float* weight,
-                                       int64_t rows, int64_t n, int64_t dim, float* dout,
-                                       float* log_variance_sums, cudaStream_t stream);
+                                       int64_t rows, int64_t n, int64_t dim, bool scale_rows,
+                                       float* dout, float* partial, float* log_variance_sums,
+                                       int sm_count, cudaStream_t stream);
 
 // out[e] = the likelihood's mean (Bernoulli: sigmoid of the logit), in place.
 cudaError_t launch_output_mean(const Likelihood& lik, float* out, int64_t count,

@@ -105,7 +105,7 @@ std::unique_ptr<Trainer> load_checkpoint(const std::string& path, int backend) {
     }
     trainer->write_state(b.buffer, values);
   }
-  trainer->mutable_counters() = counters;
+  trainer->set_counters(counters);
   return trainer;
 }
 

@@ -56,10 +56,10 @@ const OptionSpec& find_option(int option) {
   for (const OptionSpec& s : kOptions) {
     if (s.option == option) return s;
   }
-  if (option == VAE_OPT_STEPS || option == VAE_OPT_EPOCHS) {
+  if (option == VAE_OPT_STEPS || option == VAE_OPT_EPOCHS || option == VAE_OPT_SKIPPED_STEPS) {
     invalid_argument(
-        "option: VAE_OPT_STEPS and VAE_OPT_EPOCHS are read-only counters of a trainer "
-        "(vae_get_int)");
+        "option: VAE_OPT_STEPS, VAE_OPT_EPOCHS and VAE_OPT_SKIPPED_STEPS are read-only counters "
+        "of a trainer (vae_get_int)");
   }
   std::ostringstream m;
   m << "option: unknown option " << option << " (the VAE_OPT_* values are 1.."

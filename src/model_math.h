@@ -47,9 +47,23 @@ struct Likelihood {
 // Where the reparameterization noise comes from: the trainer's generator, or
 // (for tests that compare backends and finite differences) an array that the
 // caller has written into the workspace's eps buffer.
+// The key's counter is read at run time from `counter` (backend memory, the
+// step state's step count) when that is not null, so a captured step draws
+// new noise at each replay.
 struct NoiseSource {
   bool injected = false;
   NoiseKey key{};
+  const int64_t* counter = nullptr;
+};
+
+struct Dataset;
+
+// What a captured training step depends on besides the trainer's fixed
+// buffers and options: its row count and, for a step of an epoch, the
+// dataset it gathers its rows from.
+struct StepGraph {
+  int64_t rows = 0;
+  const Dataset* dataset = nullptr;
 };
 
 // Combines the K samples of data point i (rows k*n + i) into its loss and the

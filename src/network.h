@@ -86,14 +86,19 @@ class Network {
 
   // Encoder, K samples per row, decoder and likelihood for n rows of b.x:
   // fills kl, kl_sample and nll, and for training (gradient) the
-  // likelihood's derivative by the decoder output, in grad_a.
-  void forward(int64_t n, int64_t samples, const NoiseSource& noise, bool gradient) {
+  // likelihood's derivative by the decoder output, in grad_a. The ELBO
+  // weights every sample by 1/K, so its derivative is written scaled by the
+  // mean's 1/(K n) at once; the IWAE weights are known only after
+  // combine_samples, and backward applies them.
+  void forward(int64_t n, int64_t samples, const NoiseSource& noise, bool gradient,
+               int objective = VAE_OBJECTIVE_ELBO) {
     encode(n);
     ops_.latent_forward(b_.enc_out.back(), n, samples, latent_, noise, b_.eps, b_.z, b_.kl,
                         b_.kl_sample);
     decode(n * samples);
+    const T scale = objective == VAE_OBJECTIVE_ELBO ? T(1) / T(samples) / T(n) : T(1);
     ops_.likelihood_forward(lik_, learned_log_variance(), b_.dec_out.back(), b_.x, n * samples,
-                            n, dim_, b_.nll, gradient ? b_.grad_a : nullptr);
+                            n, dim_, b_.nll, gradient ? b_.grad_a : nullptr, scale);
   }
 
   // The mean loss of the objective over n rows, in b.loss, with the sample
@@ -114,7 +119,7 @@ class Network {
     T* dy = b_.grad_a;
     T* dx = b_.grad_b;
     ops_.likelihood_backward(lik_, learned_log_variance(), b_.dec_out.back(), b_.x, b_.weight,
-                             rows, n, dim_, dy,
+                             rows, n, dim_, objective == VAE_OBJECTIVE_IWAE, dy,
                              decoder_grads && layout_.log_variance_count > 0
                                  ? b_.grads + layout_.log_variance
                                  : nullptr);

@@ -41,26 +41,57 @@ int64_t Trainer::parameter_count() const {
   return static_cast<int64_t>(ParameterLayout(config_).total);
 }
 
+bool Trainer::is_counter(int option) {
+  return option == VAE_OPT_STEPS || option == VAE_OPT_EPOCHS || option == VAE_OPT_SKIPPED_STEPS;
+}
+
 void Trainer::set_int(int option, int64_t value) {
-  if (option == VAE_OPT_STEPS || option == VAE_OPT_EPOCHS) {
-    invalid_argument("option: VAE_OPT_STEPS and VAE_OPT_EPOCHS are read-only counters");
+  if (is_counter(option)) {
+    invalid_argument("option: VAE_OPT_STEPS, VAE_OPT_EPOCHS and VAE_OPT_SKIPPED_STEPS are "
+                     "read-only counters");
   }
   config_.set_int(option, value, true);
   apply_options();
 }
 
 void Trainer::set_float(int option, double value) {
-  if (option == VAE_OPT_STEPS || option == VAE_OPT_EPOCHS) {
-    invalid_argument("option: VAE_OPT_STEPS and VAE_OPT_EPOCHS are read-only counters");
+  if (is_counter(option)) {
+    invalid_argument("option: VAE_OPT_STEPS, VAE_OPT_EPOCHS and VAE_OPT_SKIPPED_STEPS are "
+                     "read-only counters");
   }
   config_.set_float(option, value, true);
   apply_options();
 }
 
 int64_t Trainer::get_int(int option) const {
-  if (option == VAE_OPT_STEPS) return counters_.steps;
-  if (option == VAE_OPT_EPOCHS) return counters_.epochs;
+  if (option == VAE_OPT_STEPS) return counters().steps;
+  if (option == VAE_OPT_EPOCHS) return epochs_;
+  if (option == VAE_OPT_SKIPPED_STEPS) return counters().skipped_steps;
   return config_.get_int(option);
+}
+
+Counters Trainer::counters() const {
+  const StepState s = read_step_state();
+  Counters c;
+  c.steps = s.steps;
+  c.encoder_steps = s.encoder_steps;
+  c.decoder_steps = s.decoder_steps;
+  c.skipped_steps = s.skipped;
+  c.epochs = epochs_;
+  c.draws = draws_;
+  return c;
+}
+
+void Trainer::set_counters(const Counters& c) {
+  StepState s = read_step_state();
+  s.steps = c.steps;
+  s.encoder_steps = c.encoder_steps;
+  s.decoder_steps = c.decoder_steps;
+  s.skipped = c.skipped_steps;
+  write_step_state(s);
+  reported_skipped_ = c.skipped_steps;
+  epochs_ = c.epochs;
+  draws_ = c.draws;
 }
 
 void Trainer::check_pointer(const void* p, const char* name) const {
@@ -80,41 +111,36 @@ NoiseKey Trainer::key(NoiseStream stream, int64_t counter, int64_t offset) const
                   static_cast<uint64_t>(offset)};
 }
 
-bool Trainer::run_step(const Input& in, int64_t n, const float* eps, float* loss) {
-  stage_input(in, n);
-  NoiseSource noise;
-  noise.key = key(NoiseStream::kLatent, counters_.steps);
-  if (eps != nullptr) {
-    upload_noise(eps, n * config_.samples * config_.latent_dim);
-    noise.injected = true;
-  }
-  if (!step_forward_backward(n, noise, loss)) return false;
-  step_update(config_.update);
-  ++counters_.steps;
-  if (config_.update != VAE_UPDATE_DECODER) ++counters_.encoder_steps;
-  if (config_.update != VAE_UPDATE_ENCODER) ++counters_.decoder_steps;
-  return true;
+void Trainer::report_skipped(const StepState& s, const std::string& what) {
+  const int64_t skipped = s.skipped - reported_skipped_;
+  reported_skipped_ = s.skipped;
+  if (skipped <= 0) return;
+  std::ostringstream m;
+  m << what << ": " << skipped << " step" << (skipped == 1 ? "" : "s")
+    << " since the last report had a loss or gradient that was not finite and changed nothing "
+       "(check the input's scale, or lower the learning rate); VAE_OPT_SKIPPED_STEPS is "
+    << s.skipped;
+  fail(VAE_ERROR_NUMERICAL, m.str());
 }
 
 void Trainer::train_step(const float* x, int64_t n, float* loss) {
   check_pointer(x, "x");
   check_rows(n, config_.max_batch, "n");
-  Input in;
-  in.x = x;
-  if (!run_step(in, n, nullptr, loss)) {
-    fail(VAE_ERROR_NUMERICAL,
-         "the loss or a gradient is not finite; no parameter or optimizer state was changed "
-         "(check the input for NaN or infinity, or lower the learning rate)");
-  }
+  enqueue_step(x, nullptr, n, nullptr);
+  if (loss == nullptr) return;
+  const StepState s = read_step_state();
+  report_skipped(s, s.bad != 0 ? "this step" : "this step was taken, but earlier ones");
+  *loss = read_loss();
 }
 
 void Trainer::train_step_with_noise(const float* x, int64_t n, const float* eps, float* loss) {
   check_pointer(x, "x");
   check_pointer(eps, "eps");
   check_rows(n, config_.max_batch, "n");
-  Input in;
-  in.x = x;
-  if (!run_step(in, n, eps, loss)) fail(VAE_ERROR_NUMERICAL, "the loss or a gradient is not finite");
+  enqueue_step(x, nullptr, n, eps);
+  const StepState s = read_step_state();
+  report_skipped(s, "this step");
+  if (loss != nullptr) *loss = read_loss();
 }
 
 double Trainer::loss_and_gradient(const float* x, int64_t n, const float* eps,
@@ -124,10 +150,7 @@ double Trainer::loss_and_gradient(const float* x, int64_t n, const float* eps,
   in.x = x;
   stage_input(in, n);
   upload_noise(eps, n * config_.samples * config_.latent_dim);
-  NoiseSource noise;
-  noise.injected = true;
-  float loss = 0;
-  step_forward_backward(n, noise, &loss);
+  const float loss = forward_backward(n);
   copy_gradient(gradient);
   return loss;
 }
@@ -151,11 +174,11 @@ void Trainer::evaluate(const float* x, int64_t n, float* elbo, float* reconstruc
     in.x = x + first * d;
     stage_input(in, rows);
     NoiseSource noise;
-    noise.key = key(NoiseStream::kEvalLatent, counters_.draws, first * per_row);
+    noise.key = key(NoiseStream::kEvalLatent, draws_, first * per_row);
     evaluate_rows(rows, noise, elbo ? elbo + first : nullptr,
                   reconstruction ? reconstruction + first : nullptr, kl ? kl + first : nullptr);
   }
-  ++counters_.draws;
+  ++draws_;
 }
 
 void Trainer::log_likelihood(const float* x, int64_t n, int32_t k, int estimator,
@@ -173,20 +196,20 @@ void Trainer::log_likelihood(const float* x, int64_t n, int32_t k, int estimator
     stage_input(in, rows);
     log_likelihood_rows(rows, k, estimator, estimator_key(estimator, first, k), log_px + first);
   }
-  ++counters_.draws;
+  ++draws_;
 }
 
 NoiseKey Trainer::estimator_key(int estimator, int64_t first, int32_t k) const {
   // Rows first.. of this call draw from element first * k * latent on.
   return key(estimator == VAE_ESTIMATOR_PRIOR ? NoiseStream::kPrior : NoiseStream::kEvalLatent,
-             counters_.draws, first * int64_t{k} * config_.latent_dim);
+             draws_, first * int64_t{k} * config_.latent_dim);
 }
 
 void Trainer::stage_evaluation_rows(const Dataset& ds, int64_t first, int64_t rows) {
   Input in;
   in.dataset = &ds;
   in.first = first;
-  in.bytes = key(NoiseStream::kEvalBytes, counters_.draws, first * ds.dim);
+  in.bytes = key(NoiseStream::kEvalBytes, draws_, first * ds.dim);
   stage_input(in, rows);
 }
 
@@ -231,10 +254,10 @@ void Trainer::sample(int64_t n, float* mean) {
   const int64_t chunk = config_.max_batch * config_.samples;
   for (int64_t first = 0; first < n; first += chunk) {
     const int64_t rows = std::min(chunk, n - first);
-    const NoiseKey prior = key(NoiseStream::kPrior, counters_.draws, first * config_.latent_dim);
+    const NoiseKey prior = key(NoiseStream::kPrior, draws_, first * config_.latent_dim);
     decode_rows(nullptr, rows, &prior, mean + first * config_.input_dim);
   }
-  ++counters_.draws;
+  ++draws_;
 }
 
 void Trainer::get_parameters(float* out, int64_t count) const {
@@ -289,35 +312,41 @@ void Trainer::check_dataset(const Dataset& ds) const {
   }
 }
 
+namespace {
+
+// Whether the progress callback runs after step `done` (1-based) of `steps`:
+// after every step of a short epoch, else when a 64th of the epoch completes.
+bool progress_due(int64_t done, int64_t steps) {
+  constexpr int64_t kReports = 64;
+  return done == steps || steps <= kReports || done * kReports / steps != (done - 1) * kReports / steps;
+}
+
+}  // namespace
+
 void Trainer::train_epoch(Dataset& ds, int64_t batch, float* mean_loss) {
   check_dataset(ds);
   check_rows(batch, config_.max_batch, "batch");
-  shuffle(ds, key(NoiseStream::kShuffle, counters_.epochs));
-  // A failed step leaves the trainer as it was before that step; the steps of
-  // the epoch already taken stay taken, and the error names where it stopped.
-  double total = 0;
-  for (int64_t first = 0; first < ds.rows; first += batch) {
+  begin_epoch(ds, key(NoiseStream::kShuffle, epochs_));
+  const int64_t steps = (ds.rows + batch - 1) / batch;
+  for (int64_t step = 0; step < steps; ++step) {
+    const int64_t first = step * batch;
     const int64_t rows = std::min(batch, ds.rows - first);
-    Input in;
-    in.dataset = &ds;
-    in.first = first;
-    in.shuffled = true;
-    in.bytes = key(NoiseStream::kBytes, counters_.steps);
-    float loss = 0;
-    if (!run_step(in, rows, nullptr, &loss)) {
-      std::ostringstream m;
-      m << "the loss or a gradient is not finite at rows " << first << ".." << first + rows - 1
-        << " of epoch " << counters_.epochs << "; that step changed nothing, the "
-        << first / batch << " steps before it were taken";
-      fail(VAE_ERROR_NUMERICAL, m.str());
-    }
-    total += static_cast<double>(loss) * static_cast<double>(rows);
-    if (progress_ != nullptr) {
-      progress_(progress_user_data_, first + rows, ds.rows, total / static_cast<double>(first + rows));
+    enqueue_step(nullptr, &ds, rows, nullptr);
+    if (progress_ != nullptr && progress_due(step + 1, steps)) {
+      const StepState s = read_step_state();
+      const double mean = s.loss_rows > 0 ? s.loss_sum / static_cast<double>(s.loss_rows) : 0.0;
+      progress_(progress_user_data_, first + rows, ds.rows, mean);
     }
   }
-  ++counters_.epochs;
-  if (mean_loss != nullptr) *mean_loss = static_cast<float>(total / static_cast<double>(ds.rows));
+  const StepState s = read_step_state();
+  ++epochs_;
+  const float mean =
+      static_cast<float>(s.loss_rows > 0 ? s.loss_sum / static_cast<double>(s.loss_rows) : NAN);
+  if (mean_loss != nullptr) *mean_loss = mean;
+  std::ostringstream what;
+  what << "epoch " << epochs_ - 1 << " (" << steps << " steps; the others were taken and the epoch "
+       << "counted)";
+  report_skipped(s, what.str());
 }
 
 double Trainer::discrete_offset(const Dataset& ds) const {
@@ -338,7 +367,7 @@ void Trainer::evaluate_dataset(const Dataset& ds, double* elbo, double* reconstr
     const int64_t rows = std::min(config_.max_batch, ds.rows - first);
     stage_evaluation_rows(ds, first, rows);
     NoiseSource noise;
-    noise.key = key(NoiseStream::kEvalLatent, counters_.draws, first * per_row);
+    noise.key = key(NoiseStream::kEvalLatent, draws_, first * per_row);
     evaluate_rows(rows, noise, e.data(), r.data(), k.data());
     for (int64_t i = 0; i < rows; ++i) {
       sum_e += e[static_cast<size_t>(i)];
@@ -346,7 +375,7 @@ void Trainer::evaluate_dataset(const Dataset& ds, double* elbo, double* reconstr
       sum_k += k[static_cast<size_t>(i)];
     }
   }
-  ++counters_.draws;
+  ++draws_;
   const double rows = static_cast<double>(ds.rows);
   const double offset = discrete_offset(ds);
   if (elbo != nullptr) *elbo = sum_e / rows - offset;
@@ -367,7 +396,7 @@ void Trainer::log_likelihood_dataset(const Dataset& ds, int32_t k, int estimator
     log_likelihood_rows(rows, k, estimator, estimator_key(estimator, first, k), lp.data());
     for (int64_t i = 0; i < rows; ++i) sum += lp[static_cast<size_t>(i)];
   }
-  ++counters_.draws;
+  ++draws_;
   *mean = sum / static_cast<double>(ds.rows) - discrete_offset(ds);
 }
 

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "dataset.h"
 #include "model_math.h"
+#include "step_state.h"
 
 namespace vae {
 
@@ -19,13 +20,16 @@ namespace vae {
 enum class StateBuffer { kParameters, kAdamFirstMoment, kAdamSecondMoment };
 
 // Counters that together with the buffers make the whole training state: a
-// checkpoint restores them, so training resumes bit for bit.
+// checkpoint restores them (all but skipped_steps), so training resumes bit
+// for bit. The step counters live with the backend (StepState), the others
+// on the host.
 struct Counters {
   int64_t steps = 0;          // successful train steps; keys the training noise
   int64_t encoder_steps = 0;  // Adam step count t of the encoder's parameters
   int64_t decoder_steps = 0;  // ... and of the decoder's
   int64_t epochs = 0;         // completed vae_train_epoch calls; keys the shuffle
   int64_t draws = 0;          // noise draws outside training (evaluation, sampling)
+  int64_t skipped_steps = 0;  // steps skipped since the trainer was created or loaded
 };
 
 class Trainer {
@@ -39,12 +43,18 @@ class Trainer {
   static std::unique_ptr<Trainer> create(const Config& config);
 
   const Config& config() const { return config_; }
-  const Counters& counters() const { return counters_; }
+  // The counters; waits for the steps queued so far.
+  Counters counters() const;
+  void set_counters(const Counters& c);
   int64_t parameter_count() const;
 
   void set_int(int option, int64_t value);
   void set_float(int option, double value);
   int64_t get_int(int option) const;
+  // Whether the option is one of the read-only counters (VAE_OPT_STEPS, ...).
+  static bool is_counter(int option);
+  // The caller's CUDA stream (NULL: the trainer's own); UNSUPPORTED on the CPU.
+  virtual void set_cuda_stream(void* stream) = 0;
 
   // The C API's calls; each checks its arguments and changes nothing on failure.
   void train_step(const float* x, int64_t n, float* loss);
@@ -78,7 +88,6 @@ class Trainer {
   // A whole state buffer as host floats, and back.
   virtual std::vector<float> read_state(StateBuffer which) const = 0;
   virtual void write_state(StateBuffer which, const std::vector<float>& values) = 0;
-  Counters& mutable_counters() { return counters_; }
 
  protected:
   // The most rows one call takes (the calls other than a step work in chunks).
@@ -91,23 +100,30 @@ class Trainer {
   virtual void apply_options() = 0;
 
   // Where the n rows of the next primitive come from: the caller's x (host
-  // or device memory), or rows first.. of a dataset (in this epoch's
-  // shuffled order when `shuffled`), transformed with the noise `bytes`.
+  // or device memory), or rows first.. of a dataset transformed with the
+  // noise `bytes`.
   struct Input {
     const float* x = nullptr;
     const Dataset* dataset = nullptr;
     int64_t first = 0;
-    bool shuffled = false;
     NoiseKey bytes{};
   };
   // Copies n input rows into the workspace.
   virtual void stage_input(const Input& in, int64_t n) = 0;
-  // Forward, loss and backward of the staged rows; *loss (may be null) gets
-  // the mean loss. Returns false when the loss or a gradient of the
-  // parameters the update mode moves is not finite.
-  virtual bool step_forward_backward(int64_t n, const NoiseSource& noise, float* loss) = 0;
-  // Adam over the parameters that `update` moves, with the current counters.
-  virtual void step_update(int update) = 0;
+  // Queues one training step on n rows: the caller's x, or (x null) the next
+  // n rows of the dataset's epoch order. The noise is the injected eps when
+  // eps is not null (tests), else drawn with the backend's step counter.
+  virtual void enqueue_step(const float* x, const Dataset* epoch, int64_t n, const float* eps) = 0;
+  // Forward, loss and backward of the staged rows under injected noise,
+  // without an update; returns the mean loss (tests).
+  virtual float forward_backward(int64_t n) = 0;
+  // The step state, after the steps queued so far; and the last step's loss.
+  virtual StepState read_step_state() const = 0;
+  virtual void write_step_state(const StepState& s) = 0;
+  virtual float read_loss() const = 0;
+  // Draws this epoch's permutation of the dataset's rows and starts the
+  // epoch's position and loss sums.
+  virtual void begin_epoch(Dataset& ds, const NoiseKey& key) = 0;
   // Per staged row: elbo, E_q log p(x|z) and KL; outputs may be null.
   virtual void evaluate_rows(int64_t n, const NoiseSource& noise, float* elbo,
                              float* reconstruction, float* kl) = 0;
@@ -120,8 +136,6 @@ class Trainer {
   virtual void upload_noise(const float* eps, int64_t count) = 0;
   virtual std::unique_ptr<Dataset> make_dataset(const void* data, int64_t n, bool bytes,
                                                 int transform) = 0;
-  // Draws this epoch's permutation of the dataset's rows.
-  virtual void shuffle(Dataset& ds, const NoiseKey& key) = 0;
   // Copies between host floats and a caller's (host or device) array.
   virtual void copy_to_caller(float* dst, const float* host, size_t count) const = 0;
   virtual void copy_from_caller(float* host, const float* src, size_t count) const = 0;
@@ -131,7 +145,8 @@ class Trainer {
   NoiseKey key(NoiseStream stream, int64_t counter, int64_t offset = 0) const;
 
   Config config_;
-  Counters counters_;
+  int64_t epochs_ = 0;  // Counters::epochs
+  int64_t draws_ = 0;   // Counters::draws
 
  private:
   vae_progress_fn progress_ = nullptr;
@@ -146,7 +161,10 @@ class Trainer {
   void stage_evaluation_rows(const Dataset& ds, int64_t first, int64_t rows);
   void check_dataset(const Dataset& ds) const;
   double discrete_offset(const Dataset& ds) const;
-  bool run_step(const Input& in, int64_t n, const float* eps, float* loss);
+  // Reports the steps skipped since the last report (VAE_ERROR_NUMERICAL,
+  // `what` naming the call) from the state read after them.
+  void report_skipped(const StepState& s, const std::string& what);
+  int64_t reported_skipped_ = 0;
 };
 
 }  // namespace vae

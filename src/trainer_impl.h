@@ -49,46 +49,60 @@ class TrainerImpl final : public Trainer {
 
   void apply_options() override { ops_->apply_options(config_); }
 
+  void set_cuda_stream(void* stream) override { ops_->set_stream(stream); }
+
   void stage_input(const Input& in, int64_t n) override {
     ops_->begin_call();
     auto& b = net_.buffers();
     if (in.x != nullptr) {
       ops_->upload_from_caller(b.x, in.x, static_cast<size_t>(n * config_.input_dim));
     } else {
-      ops_->gather_rows(*in.dataset, in.first, n, in.shuffled, in.bytes, b.x);
+      ops_->gather_rows(*in.dataset, in.first, n, in.bytes, nullptr, b.x);
     }
   }
 
-  bool step_forward_backward(int64_t n, const NoiseSource& noise, float* loss) override {
-    auto& b = net_.buffers();
-    const int64_t k = config_.samples;
-    net_.forward(n, k, noise, true);
-    net_.loss(n, k, config_.objective, config_.kl_weight);
-    net_.backward(n, k, config_.objective, config_.kl_weight, config_.update);
-    size_t begin = 0, end = 0;
-    net_.update_range(config_.update, &begin, &end);
-    return ops_->all_finite(b.loss, b.grads, begin, end, loss);
-  }
-
-  void step_update(int update) override {
-    auto& b = net_.buffers();
-    const size_t split = net_.layout().encoder_end;
-    const size_t total = net_.layout().total;
-    const bool encoder = update != VAE_UPDATE_DECODER;
-    const bool decoder = update != VAE_UPDATE_ENCODER;
-    if (encoder && decoder && counters_.encoder_steps == counters_.decoder_steps) {
-      ops_->adam(b.params, b.grads, b.adam_m, b.adam_v, 0, total,
-                 adam_step(counters_.encoder_steps + 1));
+  void enqueue_step(const float* x, const Dataset* epoch, int64_t n, const float* eps) override {
+    if (x != nullptr) {
+      Input in;
+      in.x = x;
+      stage_input(in, n);
+    } else {
+      ops_->begin_call();
+    }
+    if (eps != nullptr) {
+      upload_noise(eps, n * config_.samples * config_.latent_dim);
+      step_on_staged_rows(n, true);
       return;
     }
-    if (encoder) {
-      ops_->adam(b.params, b.grads, b.adam_m, b.adam_v, 0, split,
-                 adam_step(counters_.encoder_steps + 1));
-    }
-    if (decoder) {
-      ops_->adam(b.params, b.grads, b.adam_m, b.adam_v, split, total,
-                 adam_step(counters_.decoder_steps + 1));
-    }
+    // The same launches every time for a given shape, so the backend may
+    // replay them from a captured graph.
+    StepGraph graph;
+    graph.rows = n;
+    if (epoch != nullptr) graph.dataset = epoch;
+    ops_->run_captured(graph, [&] {
+      if (epoch != nullptr) {
+        ops_->gather_rows(*epoch, 0, n, key(NoiseStream::kBytes, 0), ops_->step_state(),
+                          net_.buffers().x);
+      }
+      step_on_staged_rows(n, false);
+    });
+  }
+
+  float forward_backward(int64_t n) override {
+    NoiseSource noise;
+    noise.injected = true;
+    forward_backward(n, noise);
+    return read_loss();
+  }
+
+  StepState read_step_state() const override { return ops_->read_step_state(); }
+  void write_step_state(const StepState& s) override { ops_->write_step_state(s); }
+  float read_loss() const override { return ops_->read_value(net_.buffers().loss); }
+
+  void begin_epoch(Dataset& ds, const NoiseKey& key) override {
+    ops_->begin_call();
+    ops_->shuffle(ds, key);
+    ops_->begin_epoch();
   }
 
   void evaluate_rows(int64_t n, const NoiseSource& noise, float* elbo, float* reconstruction,
@@ -127,7 +141,7 @@ class TrainerImpl final : public Trainer {
       net_.decode(n * samples);
       ops_->likelihood_forward(net_.likelihood(), net_.learned_log_variance(),
                                b.dec_out.back(), b.x, n * samples, n, config_.input_dim, b.nll,
-                               nullptr);
+                               nullptr, T(1));
       ops_->accumulate_log_weights(estimator, n, samples, b.nll, b.kl_sample, b.lse_top,
                                    b.lse_sum);
     }
@@ -183,19 +197,6 @@ class TrainerImpl final : public Trainer {
     return ds;
   }
 
-  // Fisher-Yates with Philox draws: j = floor(u (i + 1)) from 32 random bits
-  // by Lemire's multiply-shift, so the order depends only on the key.
-  void shuffle(Dataset& ds, const NoiseKey& key) override {
-    std::vector<int64_t> order(static_cast<size_t>(ds.rows));
-    std::iota(order.begin(), order.end(), int64_t{0});
-    for (int64_t i = ds.rows - 1; i > 0; --i) {
-      const uint32_t bits = philox_block(key, static_cast<uint64_t>(i)).v[0];
-      const int64_t j = static_cast<int64_t>((uint64_t{bits} * static_cast<uint64_t>(i + 1)) >> 32);
-      std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(j)]);
-    }
-    ops_->upload_order(ds, order);
-  }
-
   void copy_to_caller(float* dst, const float* host, size_t count) const override {
     ops_->copy_host_floats(dst, host, count);
   }
@@ -213,14 +214,38 @@ class TrainerImpl final : public Trainer {
     }
   }
 
-  AdamStep adam_step(int64_t t) const {
-    AdamStep s;
-    s.beta1 = config_.adam_beta1;
-    s.beta2 = config_.adam_beta2;
-    s.epsilon = config_.adam_epsilon;
-    s.step_size = config_.learning_rate / (1.0 - std::pow(config_.adam_beta1, double(t)));
-    s.bias2_sqrt = std::sqrt(1.0 - std::pow(config_.adam_beta2, double(t)));
-    return s;
+  // Forward and backward of the staged rows; the loss into b.loss.
+  void forward_backward(int64_t n, const NoiseSource& noise) {
+    const int64_t k = config_.samples;
+    net_.forward(n, k, noise, true, config_.objective);
+    net_.loss(n, k, config_.objective, config_.kl_weight);
+    net_.backward(n, k, config_.objective, config_.kl_weight, config_.update);
+  }
+
+  // A whole step on the staged rows, decided and counted in the backend's
+  // step state: the finite check, Adam's constants, one Adam launch over the
+  // parameters the update mode moves (nothing when the check failed), and
+  // the counters. The noise counter is read from the state when it runs.
+  void step_on_staged_rows(int64_t n, bool injected) {
+    auto& b = net_.buffers();
+    StepState* s = ops_->step_state();
+    NoiseSource noise;
+    noise.injected = injected;
+    noise.key = key(NoiseStream::kLatent, 0);
+    noise.counter = &s->steps;
+    ops_->begin_step();
+    forward_backward(n, noise);
+    size_t begin = 0, end = 0;
+    net_.update_range(config_.update, &begin, &end);
+    ops_->check_step(b.loss, b.grads, begin, end);
+    AdamSettings adam;
+    adam.learning_rate = config_.learning_rate;
+    adam.beta1 = config_.adam_beta1;
+    adam.beta2 = config_.adam_beta2;
+    adam.epsilon = config_.adam_epsilon;
+    ops_->begin_update(adam);
+    ops_->adam(b.params, b.grads, b.adam_m, b.adam_v, begin, net_.layout().encoder_end, end);
+    ops_->end_step(config_.update, n, b.loss);
   }
 
   // nn.Linear's default: W and b ~ U(-1/sqrt(in), 1/sqrt(in)) (kaiming_uniform

@@ -301,11 +301,11 @@ TEST(CudaPrimitives, LikelihoodForwardMatchesCpu) {
     const Pair lv = p.input(testing::uniform(static_cast<size_t>(dim), 10, -0.5f, 0.5f));
     const Pair nll = p.take(static_cast<size_t>(rows));
     const Pair grad = p.take(static_cast<size_t>(rows * dim));
-    p.cpu.likelihood_forward(lik, lv.cpu, out.cpu, x.cpu, rows, n, dim, nll.cpu, nullptr);
-    p.gpu.likelihood_forward(lik, lv.gpu, out.gpu, x.gpu, rows, n, dim, nll.gpu, nullptr);
+    p.cpu.likelihood_forward(lik, lv.cpu, out.cpu, x.cpu, rows, n, dim, nll.cpu, nullptr, 1.0f);
+    p.gpu.likelihood_forward(lik, lv.gpu, out.gpu, x.gpu, rows, n, dim, nll.gpu, nullptr, 1.0f);
     EXPECT_TRUE(p.same(nll, kElementTol)) << gaussian << " " << variance;
-    p.cpu.likelihood_forward(lik, lv.cpu, out.cpu, x.cpu, rows, n, dim, nll.cpu, grad.cpu);
-    p.gpu.likelihood_forward(lik, lv.gpu, out.gpu, x.gpu, rows, n, dim, nll.gpu, grad.gpu);
+    p.cpu.likelihood_forward(lik, lv.cpu, out.cpu, x.cpu, rows, n, dim, nll.cpu, grad.cpu, 0.3f);
+    p.gpu.likelihood_forward(lik, lv.gpu, out.gpu, x.gpu, rows, n, dim, nll.gpu, grad.gpu, 0.3f);
     EXPECT_TRUE(p.same(nll, kElementTol)) << gaussian << " " << variance;
     EXPECT_TRUE(p.same(grad, kElementTol)) << gaussian << " " << variance;
   }
@@ -356,12 +356,12 @@ TEST(CudaPrimitives, LikelihoodBackwardMatchesCpu) {
     const size_t lv_count = k.variance == VAE_VARIANCE_LEARNED_SHARED ? 1 : static_cast<size_t>(dim);
     const Pair dlv = p.input(std::vector<float>(lv_count, 9.0f));
     // The backward pass scales the derivatives the forward pass wrote.
-    p.cpu.likelihood_forward(lik, lv.cpu, out.cpu, x.cpu, rows, n, dim, nll.cpu, dout.cpu);
-    p.gpu.likelihood_forward(lik, lv.gpu, out.gpu, x.gpu, rows, n, dim, nll.gpu, dout.gpu);
-    p.cpu.likelihood_backward(lik, lv.cpu, out.cpu, x.cpu, weight.cpu, rows, n, dim, dout.cpu,
-                              k.log_variance_gradient ? dlv.cpu : nullptr);
-    p.gpu.likelihood_backward(lik, lv.gpu, out.gpu, x.gpu, weight.gpu, rows, n, dim, dout.gpu,
-                              k.log_variance_gradient ? dlv.gpu : nullptr);
+    p.cpu.likelihood_forward(lik, lv.cpu, out.cpu, x.cpu, rows, n, dim, nll.cpu, dout.cpu, 1.0f);
+    p.gpu.likelihood_forward(lik, lv.gpu, out.gpu, x.gpu, rows, n, dim, nll.gpu, dout.gpu, 1.0f);
+    p.cpu.likelihood_backward(lik, lv.cpu, out.cpu, x.cpu, weight.cpu, rows, n, dim, true,
+                              dout.cpu, k.log_variance_gradient ? dlv.cpu : nullptr);
+    p.gpu.likelihood_backward(lik, lv.gpu, out.gpu, x.gpu, weight.gpu, rows, n, dim, true,
+                              dout.gpu, k.log_variance_gradient ? dlv.gpu : nullptr);
     EXPECT_TRUE(p.same(dout, kElementTol)) << k.gaussian << " " << k.variance;
     EXPECT_TRUE(p.same(dlv, kElementTol)) << k.gaussian << " " << k.variance;
   }
@@ -399,35 +399,45 @@ TEST(CudaPrimitives, MeanMatchesCpu) {
   }
 }
 
-TEST(CudaPrimitives, AllFiniteMatchesCpu) {
+// The step's verdict, as both backends reach it.
+template <class Ops>
+bool step_is_bad(const Ops& ops, const float* loss, const float* g, size_t begin, size_t end) {
+  ops.begin_step();
+  ops.check_step(loss, g, begin, end);
+  return ops.read_step_state().bad != 0;
+}
+
+TEST(CudaPrimitives, CheckStepMatchesCpu) {
   if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
   Primitives p(primitive_config(12));
   const size_t count = 5000;
   const Pair loss = p.input({1.5f});
   const Pair g = p.input(testing::normal(count, 24));
-  float returned = 0.0f;
-  EXPECT_TRUE(p.gpu.all_finite(loss.gpu, g.gpu, 0, count, &returned));
-  EXPECT_EQ(returned, 1.5f);
-  EXPECT_TRUE(p.gpu.all_finite(loss.gpu, g.gpu, 100, 100, nullptr));  // an empty range: the loss alone
+  EXPECT_FALSE(step_is_bad(p.gpu, loss.gpu, g.gpu, 0, count));
+  EXPECT_FALSE(step_is_bad(p.gpu, loss.gpu, g.gpu, 100, 100));  // an empty range: the loss alone
   const float inf = std::numeric_limits<float>::infinity();
   const float nan = std::numeric_limits<float>::quiet_NaN();
   for (float bad : {nan, inf, -inf}) {
     auto values = testing::normal(count, 24);
     values[4321] = bad;
     p.set(g, values);
-    EXPECT_EQ(p.gpu.all_finite(loss.gpu, g.gpu, 0, count, nullptr), p.cpu.all_finite(loss.cpu, g.cpu, 0, count, nullptr));
-    EXPECT_FALSE(p.gpu.all_finite(loss.gpu, g.gpu, 4000, count, nullptr));
+    EXPECT_EQ(step_is_bad(p.gpu, loss.gpu, g.gpu, 0, count),
+              step_is_bad(p.cpu, loss.cpu, g.cpu, 0, count));
+    EXPECT_TRUE(step_is_bad(p.gpu, loss.gpu, g.gpu, 4000, count));
     // Outside the range it does not count.
-    EXPECT_TRUE(p.gpu.all_finite(loss.gpu, g.gpu, 0, 4321, nullptr));
-    EXPECT_TRUE(p.gpu.all_finite(loss.gpu, g.gpu, 4322, count, nullptr));
+    EXPECT_FALSE(step_is_bad(p.gpu, loss.gpu, g.gpu, 0, 4321));
+    EXPECT_FALSE(step_is_bad(p.gpu, loss.gpu, g.gpu, 4322, count));
   }
   p.set(g, testing::normal(count, 24));
   p.set(loss, {nan});
-  EXPECT_FALSE(p.gpu.all_finite(loss.gpu, g.gpu, 0, count, nullptr));
-  EXPECT_FALSE(p.cpu.all_finite(loss.cpu, g.cpu, 0, count, nullptr));
+  EXPECT_TRUE(step_is_bad(p.gpu, loss.gpu, g.gpu, 0, count));
+  EXPECT_TRUE(step_is_bad(p.cpu, loss.cpu, g.cpu, 0, count));
 }
 
-TEST(CudaPrimitives, AdamMatchesCpu) {
+// Adam's constants computed on the device, one launch over a range that
+// crosses the encoder/decoder split, then the counters; and nothing at all
+// for a bad step.
+TEST(CudaPrimitives, AdamAndTheStepCountersMatchCpu) {
   if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
   Primitives p(primitive_config(12));
   const size_t count = 3000;
@@ -435,17 +445,43 @@ TEST(CudaPrimitives, AdamMatchesCpu) {
   const Pair g = p.input(testing::normal(count, 26));
   const Pair m = p.input(testing::uniform(count, 27, -0.1f, 0.1f));
   const Pair v = p.input(testing::uniform(count, 28, 0.001f, 0.1f));
-  AdamStep s;
-  s.beta1 = 0.9;
-  s.beta2 = 0.999;
-  s.epsilon = 1e-8;
-  s.step_size = 1e-3 / (1.0 - std::pow(0.9, 3.0));
-  s.bias2_sqrt = std::sqrt(1.0 - std::pow(0.999, 3.0));
-  p.cpu.adam(param.cpu, g.cpu, m.cpu, v.cpu, 17, 2500, s);
-  p.gpu.adam(param.gpu, g.gpu, m.gpu, v.gpu, 17, 2500, s);
-  EXPECT_TRUE(p.same(param, kElementTol));
-  EXPECT_TRUE(p.same(m, kElementTol));
-  EXPECT_TRUE(p.same(v, kElementTol));
+  const Pair loss = p.input({2.0f});
+  StepState start{};
+  start.steps = 7;
+  start.encoder_steps = 2;
+  start.decoder_steps = 5;
+  const AdamSettings settings{1e-3, 0.9, 0.999, 1e-8};
+  for (bool bad : {false, true}) {
+    p.cpu.write_step_state(start);
+    p.gpu.write_step_state(start);
+    if (bad) p.set(loss, {std::numeric_limits<float>::infinity()});
+    const auto before = p.device(param);
+    struct Side {
+      float *param, *g, *m, *v, *loss;
+    };
+    auto step = [&](const auto& ops, const Side& side) {
+      ops.begin_step();
+      ops.check_step(side.loss, side.g, 17, 2500);
+      ops.begin_update(settings);
+      ops.adam(side.param, side.g, side.m, side.v, 17, 1200, 2500);
+      ops.end_step(VAE_UPDATE_ALL, 6, side.loss);
+    };
+    step(p.cpu, Side{param.cpu, g.cpu, m.cpu, v.cpu, loss.cpu});
+    step(p.gpu, Side{param.gpu, g.gpu, m.gpu, v.gpu, loss.gpu});
+    EXPECT_TRUE(p.same(param, kElementTol));
+    EXPECT_TRUE(p.same(m, kElementTol));
+    EXPECT_TRUE(p.same(v, kElementTol));
+    const StepState cpu = p.cpu.read_step_state(), gpu = p.gpu.read_step_state();
+    EXPECT_EQ(gpu.steps, cpu.steps);
+    EXPECT_EQ(gpu.encoder_steps, cpu.encoder_steps);
+    EXPECT_EQ(gpu.decoder_steps, cpu.decoder_steps);
+    EXPECT_EQ(gpu.skipped, cpu.skipped);
+    EXPECT_EQ(gpu.skipped, bad ? 1 : 0);
+    EXPECT_EQ(gpu.steps, bad ? 7 : 8);
+    if (bad) {
+      EXPECT_EQ(p.device(param), before);
+    }
+  }
 }
 
 TEST(CudaPrimitives, OutputMeanMatchesCpu) {
@@ -522,10 +558,8 @@ TEST(CudaPrimitives, GatherRowsMatchesCpu) {
   for (size_t e = 0; e < u.size(); ++e) bytes[e] = static_cast<uint8_t>(u[e]);
   bytes[0] = 0;
   bytes[1] = 255;
-  std::vector<int64_t> order(static_cast<size_t>(rows));
-  std::iota(order.begin(), order.end(), int64_t{0});
-  std::shuffle(order.begin(), order.end(), std::mt19937(62));
   const NoiseKey key{3, 11, NoiseStream::kBytes, 0};
+  const NoiseKey shuffle{3, 4, NoiseStream::kShuffle, 0};
   for (int transform = -1; transform <= static_cast<int>(ByteTransform::kDequantize); ++transform) {
     const bool is_bytes = transform >= 0;
     Primitives p(primitive_config(dim));
@@ -538,12 +572,26 @@ TEST(CudaPrimitives, GatherRowsMatchesCpu) {
       ds->bytes = is_bytes;
       ds->transform = is_bytes ? static_cast<ByteTransform>(transform) : ByteTransform::kScale;
     }
-    p.cpu.upload_order(*ds_cpu, order);
-    p.gpu.upload_order(*ds_gpu, order);
+    // The device's radix sort draws the host's permutation exactly.
+    p.cpu.shuffle(*ds_cpu, shuffle);
+    p.gpu.shuffle(*ds_gpu, shuffle);
+    std::vector<int64_t> order(static_cast<size_t>(rows));
+    ASSERT_EQ(cudaMemcpy(order.data(), ds_gpu->order, sizeof(int64_t) * order.size(),
+                         cudaMemcpyDeviceToHost),
+              cudaSuccess);
+    EXPECT_EQ(order, std::vector<int64_t>(ds_cpu->order, ds_cpu->order + rows));
+    // An epoch's step: rows from the state's cursor on, noise keyed by its step count.
+    StepState epoch{};
+    epoch.cursor = first;
+    epoch.steps = 11;
+    p.cpu.write_step_state(epoch);
+    p.gpu.write_step_state(epoch);
     for (bool shuffled : {false, true}) {
       const Pair x = p.take(static_cast<size_t>(n * dim));
-      p.cpu.gather_rows(*ds_cpu, first, n, shuffled, key, x.cpu);
-      p.gpu.gather_rows(*ds_gpu, first, n, shuffled, key, x.gpu);
+      p.cpu.gather_rows(*ds_cpu, shuffled ? 0 : first, n, key,
+                        shuffled ? p.cpu.step_state() : nullptr, x.cpu);
+      p.gpu.gather_rows(*ds_gpu, shuffled ? 0 : first, n, key,
+                        shuffled ? p.gpu.step_state() : nullptr, x.gpu);
       // The transforms are exact in float: the same bits on both backends.
       EXPECT_EQ(p.device(x), p.host(x)) << "transform " << transform << " shuffled " << shuffled;
     }

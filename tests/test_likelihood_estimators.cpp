@@ -47,7 +47,7 @@ class OneDimensionalLatent : public ::testing::Test {
       for (int64_t i = 0; i < count; ++i) b.z[i] = lo + h * static_cast<double>(first + i);
       net.decode(count);
       t_->ops().likelihood_forward(net.likelihood(), nullptr, b.dec_out.back(), b.x, count, 1,
-                                   kDim, b.nll, nullptr);
+                                   kDim, b.nll, nullptr, 1.0);
       for (int64_t i = 0; i < count; ++i) {
         const int64_t node = first + i;
         const double weight = (node == 0 || node == nodes - 1) ? 0.5 : 1.0;

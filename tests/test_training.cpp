@@ -228,36 +228,6 @@ TEST(Training, SaveLoadAndContinueIsBitIdentical) {
   std::remove(path.c_str());
 }
 
-TEST(Training, NonFiniteStepChangesNothing) {
-  Config c = testing::small_config();
-  auto t = testing::make_trainer<CpuTrainerF>(c);
-  const auto good = testing::binary(6 * 12, 12);
-  t->train_step(good.data(), 6, nullptr);
-  const auto params = state(*t, StateBuffer::kParameters);
-  const auto m = state(*t, StateBuffer::kAdamFirstMoment);
-  const auto v = state(*t, StateBuffer::kAdamSecondMoment);
-  auto bad = good;
-  bad[17] = NAN;
-  try {
-    t->train_step(bad.data(), 6, nullptr);
-    FAIL() << "a NaN input trained";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.status(), VAE_ERROR_NUMERICAL);
-  }
-  bad[17] = INFINITY;
-  EXPECT_THROW(t->train_step(bad.data(), 6, nullptr), Error);
-  EXPECT_EQ(params, state(*t, StateBuffer::kParameters));
-  EXPECT_EQ(m, state(*t, StateBuffer::kAdamFirstMoment));
-  EXPECT_EQ(v, state(*t, StateBuffer::kAdamSecondMoment));
-  EXPECT_EQ(t->counters().steps, 1);
-  // And training goes on from there as if the failed steps never happened.
-  auto twin = testing::make_trainer<CpuTrainerF>(c);
-  twin->train_step(good.data(), 6, nullptr);
-  twin->train_step(good.data(), 6, nullptr);
-  t->train_step(good.data(), 6, nullptr);
-  EXPECT_EQ(state(*twin, StateBuffer::kParameters), state(*t, StateBuffer::kParameters));
-}
-
 TEST(Training, EpochCoversEveryRowOnceIncludingThePartialBatch) {
   Config c = testing::small_config(12, 3, {7, 5}, 6);
   auto t = testing::make_trainer<CpuTrainerF>(c);

@@ -79,7 +79,9 @@ typedef enum vae_option {
   VAE_OPT_TF32 = 20,         /* int 0/1, CUDA GEMMs may use TF32, default 0 (may change) */
   /* Read-only counters, for vae_get_int: */
   VAE_OPT_STEPS = 21,        /* optimizer steps taken (train steps that succeeded)       */
-  VAE_OPT_EPOCHS = 22        /* calls of vae_train_epoch that completed                  */
+  VAE_OPT_EPOCHS = 22,       /* calls of vae_train_epoch that completed                  */
+  VAE_OPT_SKIPPED_STEPS = 23 /* steps skipped for a non-finite loss or gradient since the
+                                trainer was created or loaded                           */
 } vae_option;
 
 enum { VAE_LIKELIHOOD_BERNOULLI = 0, VAE_LIKELIHOOD_GAUSSIAN = 1 };
@@ -127,8 +129,19 @@ VAE_API vae_status vae_get_int(const vae_trainer* t, int option, int64_t* value)
 VAE_API vae_status vae_get_float(const vae_trainer* t, int option, double* value);
 
 /* One optimizer step on n rows (1 <= n <= max batch) of x (n x input_dim).
- * *loss (may be NULL): the mean per-row loss in nats. A non-finite loss or
- * gradient returns VAE_ERROR_NUMERICAL and changes nothing. */
+ * *loss (may be NULL): the mean per-row loss in nats.
+ *
+ * A step whose loss or gradient is not finite is skipped: no parameter,
+ * optimizer state or step counter changes, and VAE_OPT_SKIPPED_STEPS counts
+ * it. The check runs where the step runs (on the GPU for the CUDA backend),
+ * so a step with loss == NULL does not wait for its result: it returns once
+ * the step is queued, and a skipped step is reported later. On both backends
+ * the calls that wait, and so report, are vae_train_step with loss != NULL
+ * and vae_train_epoch: each returns VAE_ERROR_NUMERICAL when any step since
+ * the last report was skipped (its own, or earlier ones queued with loss ==
+ * NULL; the message says which, and how many), and then writes no *loss.
+ * Reading VAE_OPT_STEPS or VAE_OPT_SKIPPED_STEPS also waits, and reports
+ * nothing. */
 VAE_API vae_status vae_train_step(vae_trainer* t, const float* x, int64_t n, float* loss);
 
 /* Per row, with the trainer's K samples: elbo = reconstruction - kl, where
@@ -147,6 +160,23 @@ VAE_API vae_status vae_encode(vae_trainer* t, const float* x, int64_t n, float* 
 VAE_API vae_status vae_decode(vae_trainer* t, const float* z, int64_t n, float* mean);
 /* Decodes n draws z ~ p(z). */
 VAE_API vae_status vae_sample(vae_trainer* t, int64_t n, float* mean);
+
+/* ---- CUDA streams ------------------------------------------------------- */
+/* Orders the trainer's GPU work on the caller's stream (a cudaStream_t passed
+ * as void*, on the trainer's device), as PyTorch and CuPy users hand over
+ * their current stream; NULL returns to the trainer's own stream. Every
+ * later call queues its work on that stream, so caller memory that earlier
+ * work on the stream writes is read after it, and work the caller queues
+ * after a call sees its results.
+ *
+ * Without a stream of the caller's, the trainer works on its own stream and
+ * orders itself against the legacy default stream (stream 0) wherever it
+ * touches caller memory: it waits for the work queued there before it reads
+ * or writes a caller's array, and work queued there afterwards waits for
+ * those reads and writes. Work on other streams of the caller must be
+ * finished, or handed over with vae_set_cuda_stream, before a call.
+ * The CPU backend returns VAE_ERROR_UNSUPPORTED. */
+VAE_API vae_status vae_set_cuda_stream(vae_trainer* t, void* stream);
 
 /* ---- parameters and checkpoints ------------------------------------------ */
 VAE_API vae_status vae_parameter_count(const vae_trainer* t, int64_t* count);
@@ -173,9 +203,19 @@ VAE_API vae_status vae_dataset_size(const vae_dataset* ds, int64_t* n);
  * included. *mean_loss (may be NULL): the row-weighted mean loss, nats. */
 VAE_API vae_status vae_train_epoch(vae_trainer* t, vae_dataset* ds, int64_t batch,
                                    float* mean_loss);
-/* Called by vae_train_epoch after each of its steps, on the calling thread:
- * the rows trained so far in this epoch, the epoch's rows, and the mean loss
- * of those rows (nats). For progress displays. */
+/* Called by vae_train_epoch on the calling thread after every step of an
+ * epoch of at most 64 steps, and otherwise after the steps that complete each
+ * 64th of the epoch and after the last (so at most 65 calls; on the GPU each
+ * call waits for the steps queued so far): the rows trained so far in this
+ * epoch, the epoch's rows, and the mean loss of the rows of the steps taken
+ * (nats). For progress displays.
+ *
+ * On the CUDA backend an epoch runs on the device: the permutation is drawn
+ * there, each step is replayed from a captured CUDA graph, and the host waits
+ * once at the end (and at progress calls). A skipped step does not stop the
+ * epoch: the epoch completes, counts, and returns VAE_ERROR_NUMERICAL naming
+ * how many of its steps were skipped; *mean_loss is then the mean over the
+ * rows of the steps taken. */
 typedef void (*vae_progress_fn)(void* user_data, int64_t rows_done, int64_t rows_total,
                                 double mean_loss);
 /* Sets (fn not NULL) or clears (fn NULL) the trainer's progress callback. */

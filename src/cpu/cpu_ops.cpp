@@ -106,7 +106,11 @@ void CpuOps<T>::latent_forward(const T* mu_logvar, int64_t n, int64_t samples, i
                                const NoiseSource& noise, T* eps, T* z, T* kl,
                                T* kl_sample) const {
   const int64_t rows = n * samples;
-  if (!noise.injected) standard_normal(noise.key, rows * latent, eps);
+  if (!noise.injected) {
+    NoiseKey key = noise.key;
+    if (noise.counter != nullptr) key.counter = static_cast<uint64_t>(*noise.counter);
+    standard_normal(key, rows * latent, eps);
+  }
   for (int64_t i = 0; i < n; ++i) {
     const T* mu = mu_logvar + i * 2 * latent;
     const T* lv = mu + latent;
@@ -135,7 +139,7 @@ void CpuOps<T>::standard_normal(const NoiseKey& key, int64_t count, T* out) cons
 template <class T>
 void CpuOps<T>::likelihood_forward(const Likelihood& lik, const T* learned_log_variance,
                                    const T* out, const T* x, int64_t rows, int64_t n,
-                                   int64_t dim, T* nll, T* grad) const {
+                                   int64_t dim, T* nll, T* grad, T grad_scale) const {
   pool_.run(rows, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const T* o = out + r * dim;
@@ -149,6 +153,7 @@ void CpuOps<T>::likelihood_forward(const Likelihood& lik, const T* learned_log_v
         T* g = grad + r * dim;
         for (int64_t d = 0; d < dim; ++d) {
           sum += lik.nll_and_grad(xr[d], o[d], lik.log_variance(learned_log_variance, d), &g[d]);
+          g[d] *= grad_scale;
         }
       }
       nll[r] = sum;
@@ -168,14 +173,17 @@ void CpuOps<T>::combine_samples(int objective, int64_t n, int64_t samples, doubl
 template <class T>
 void CpuOps<T>::likelihood_backward(const Likelihood& lik, const T* learned_log_variance,
                                     const T* out, const T* x, const T* weight, int64_t rows,
-                                    int64_t n, int64_t dim, T* dout, T* d_log_variance) const {
-  pool_.run(rows, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      T* g = dout + r * dim;
-      const T scale = weight[r] / T(n);
-      for (int64_t d = 0; d < dim; ++d) g[d] *= scale;
-    }
-  }, min_rows(dim));
+                                    int64_t n, int64_t dim, bool scale_rows, T* dout,
+                                    T* d_log_variance) const {
+  if (scale_rows) {
+    pool_.run(rows, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        T* g = dout + r * dim;
+        const T scale = weight[r] / T(n);
+        for (int64_t d = 0; d < dim; ++d) g[d] *= scale;
+      }
+    }, min_rows(dim));
+  }
   if (d_log_variance == nullptr) return;
   // The learned log variance's gradient sums over rows, in row order.
   const bool shared = lik.variance == VAE_VARIANCE_LEARNED_SHARED;
@@ -218,9 +226,7 @@ void CpuOps<T>::mean(const T* v, int64_t n, T* out) const {
 }
 
 template <class T>
-bool CpuOps<T>::all_finite(const T* loss, const T* g, size_t begin, size_t end,
-                           float* loss_out) const {
-  if (loss_out != nullptr) *loss_out = static_cast<float>(*loss);
+void CpuOps<T>::check_step(const T* loss, const T* g, size_t begin, size_t end) const {
   // x * 0 is 0 for finite x and NaN for NaN or infinity; comparing the
   // products with themselves finds NaN. Counting is a plain integer sum the
   // compiler vectorizes, where a floating-point sum could not be reordered.
@@ -230,21 +236,23 @@ bool CpuOps<T>::all_finite(const T* loss, const T* g, size_t begin, size_t end,
     for (int64_t e = first; e < last; ++e) part += !(g[begin + e] * T(0) == T(0));
     bad += part;
   });
-  return bad == 0;
+  if (bad != 0) state_.bad = 1;
 }
 
 template <class T>
-void CpuOps<T>::adam(T* p, const T* g, T* m, T* v, size_t begin, size_t end,
-                     const AdamStep& s) const {
+void CpuOps<T>::adam(T* p, const T* g, T* m, T* v, size_t begin, size_t split,
+                     size_t end) const {
+  if (state_.bad != 0) return;
   T* __restrict pr = p;
   const T* __restrict gr = g;
   T* __restrict mr = m;
   T* __restrict vr = v;
-  const AdamStep step = s;
+  const AdamStep encoder = state_.encoder, decoder = state_.decoder;
   pool_.run(static_cast<int64_t>(end - begin), [&](int64_t first, int64_t last) {
-    for (size_t e = begin + first; e < begin + last; ++e) {
-      adam_update(&pr[e], gr[e], &mr[e], &vr[e], step);
-    }
+    const size_t lo = begin + static_cast<size_t>(first), hi = begin + static_cast<size_t>(last);
+    const size_t mid = std::min(std::max(split, lo), hi);
+    for (size_t e = lo; e < mid; ++e) adam_update(&pr[e], gr[e], &mr[e], &vr[e], encoder);
+    for (size_t e = mid; e < hi; ++e) adam_update(&pr[e], gr[e], &mr[e], &vr[e], decoder);
   });
 }
 
@@ -341,18 +349,23 @@ std::unique_ptr<Dataset> CpuOps<T>::make_dataset(const void* data, int64_t n, in
 }
 
 template <class T>
-void CpuOps<T>::upload_order(Dataset& ds, const std::vector<int64_t>& order) const {
-  std::memcpy(ds.order, order.data(), sizeof(int64_t) * order.size());
+void CpuOps<T>::shuffle(Dataset& ds, const NoiseKey& key) const {
+  epoch_permutation(key, ds.rows, ds.order);
 }
 
 template <class T>
-void CpuOps<T>::gather_rows(const Dataset& ds, int64_t first, int64_t n, bool shuffled,
-                            const NoiseKey& bytes, T* x) const {
+void CpuOps<T>::gather_rows(const Dataset& ds, int64_t first, int64_t n, const NoiseKey& bytes,
+                            const StepState* epoch, T* x) const {
   const int64_t dim = ds.dim;
+  NoiseKey noise = bytes;
+  if (epoch != nullptr) {
+    first += epoch->cursor;
+    noise.counter = static_cast<uint64_t>(epoch->steps);
+  }
   pool_.run(n, [&](int64_t begin, int64_t end) {
-    UniformSequence uniform(bytes);
+    UniformSequence uniform(noise);
     for (int64_t i = begin; i < end; ++i) {
-      const int64_t row = shuffled ? ds.order[first + i] : first + i;
+      const int64_t row = epoch != nullptr ? ds.order[first + i] : first + i;
       T* dst = x + i * dim;
       if (!ds.bytes) {
         const float* src = ds.floats + row * dim;

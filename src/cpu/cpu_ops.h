@@ -14,7 +14,10 @@
 #include "dataset.h"
 #include "model_math.h"
 #include "cpu/thread_pool.h"
+#include "error.h"
 #include "parameter_layout.h"
+#include "permutation.h"
+#include "step_state.h"
 
 namespace vae {
 
@@ -32,6 +35,9 @@ class CpuOps {
     return arena_.data();
   }
   void apply_options(const Config& config) { pool_.resize(static_cast<int>(config.threads)); }
+  [[noreturn]] void set_stream(void*) const {
+    fail(VAE_ERROR_UNSUPPORTED, "vae_set_cuda_stream: the trainer runs on the CPU backend");
+  }
   // Makes OpenBLAS single-threaded for the calls that follow (the pool runs
   // the GEMMs' parts; see cpu_ops.cpp).
   void begin_call() const;
@@ -54,27 +60,50 @@ class CpuOps {
   void standard_normal(const NoiseKey& key, int64_t count, T* out) const;
 
   // nll[r] = -log p(x_{r mod n} | out_r) for each of `rows` decoder rows;
-  // when grad is not null, also grad[r] = d nll_r / d out_r in the same pass.
+  // when grad is not null, also grad[r] = grad_scale d nll_r / d out_r in
+  // the same pass.
   void likelihood_forward(const Likelihood& lik, const T* learned_log_variance, const T* out,
-                          const T* x, int64_t rows, int64_t n, int64_t dim, T* nll,
-                          T* grad) const;
+                          const T* x, int64_t rows, int64_t n, int64_t dim, T* nll, T* grad,
+                          T grad_scale) const;
   void combine_samples(int objective, int64_t n, int64_t samples, double beta, const T* nll,
                        const T* kl, const T* kl_sample, T* weight, T* row_loss) const;
-  // dout holds d nll_r / d out_r from likelihood_forward; scales row r by
-  // weight[r] / n. The learned log-variance gradient (shared or per
-  // dimension) when d_log_variance is not null.
+  // dout holds d nll_r / d out_r from likelihood_forward; when
+  // scale_rows, scales row r by weight[r] / n (else it was scaled there).
+  // The learned log-variance gradient (shared or per dimension) when
+  // d_log_variance is not null.
   void likelihood_backward(const Likelihood& lik, const T* learned_log_variance, const T* out,
                            const T* x, const T* weight, int64_t rows, int64_t n, int64_t dim,
-                           T* dout, T* d_log_variance) const;
+                           bool scale_rows, T* dout, T* d_log_variance) const;
   void latent_backward(int objective, int64_t n, int64_t samples, int64_t latent, double beta,
                        const T* mu_logvar, const T* eps, const T* z, const T* dz,
                        const T* weight, T* d_mu_logvar) const;
   // *out = (1/n) sum_i v[i], summed in index order.
   void mean(const T* v, int64_t n, T* out) const;
-  // Whether *loss and g[begin, end) are all finite; the loss into *loss_out
-  // (when not null) on the way.
-  bool all_finite(const T* loss, const T* g, size_t begin, size_t end, float* loss_out) const;
-  void adam(T* p, const T* g, T* m, T* v, size_t begin, size_t end, const AdamStep& s) const;
+  // The training step's state and its rules (kernels/step_state.h).
+  StepState* step_state() const { return &state_; }
+  void begin_step() const { state_.bad = 0; }
+  // Marks the step bad when *loss or g[begin, end) is not finite.
+  void check_step(const T* loss, const T* g, size_t begin, size_t end) const;
+  void begin_update(const AdamSettings& a) const { vae::begin_update(&state_, a); }
+  // Adam over [begin, end), with the encoder's constants below split.
+  void adam(T* p, const T* g, T* m, T* v, size_t begin, size_t split, size_t end) const;
+  void end_step(int update, int64_t rows, const T* loss) const {
+    vae::end_step(&state_, update, rows, static_cast<float>(*loss));
+  }
+  void begin_epoch() const {
+    state_.cursor = 0;
+    state_.loss_rows = 0;
+    state_.loss_sum = 0;
+  }
+  StepState read_step_state() const { return state_; }
+  void write_step_state(const StepState& s) const { state_ = s; }
+  float read_value(const T* p) const { return static_cast<float>(*p); }
+  // Runs the step's work; the CPU has nothing to capture.
+  template <class F>
+  void run_captured(const StepGraph&, F&& enqueue) const {
+    enqueue();
+  }
+
   // out[r] = the likelihood's mean from the decoder output, in place.
   void output_mean(const Likelihood& lik, T* out, int64_t count) const;
   // Running log-sum-exp over sample chunks of log w = -nll (prior estimator)
@@ -103,12 +132,14 @@ class CpuOps {
   void synchronize() const {}
 
   // Datasets: host copies of the rows; gather_rows writes n rows starting at
-  // `first` (through the epoch's order when shuffled), transforming bytes.
+  // `first`, transforming bytes, or with `epoch` the rows of this epoch's
+  // order from epoch->cursor on, the byte noise keyed by epoch->steps.
   std::unique_ptr<Dataset> make_dataset(const void* data, int64_t n, int64_t dim,
                                         bool bytes) const;
-  void upload_order(Dataset& ds, const std::vector<int64_t>& order) const;
-  void gather_rows(const Dataset& ds, int64_t first, int64_t n, bool shuffled,
-                   const NoiseKey& bytes, T* x) const;
+  // Draws the epoch's permutation into ds.order (epoch_permutation).
+  void shuffle(Dataset& ds, const NoiseKey& key) const;
+  void gather_rows(const Dataset& ds, int64_t first, int64_t n, const NoiseKey& bytes,
+                   const StepState* epoch, T* x) const;
 
  private:
   void parallel_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
@@ -117,6 +148,7 @@ class CpuOps {
   // The trainer's threads: they run the GEMMs' row blocks and the element loops.
   mutable ThreadPool pool_;
   std::vector<T> arena_;
+  mutable StepState state_{};
 };
 
 extern template class CpuOps<float>;

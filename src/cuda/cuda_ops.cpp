@@ -5,7 +5,6 @@
 #include <tuple>
 
 #include "activation.cuh"
-#include "adam.cuh"
 #include "bytes.cuh"
 #include "cuda/cuda_check.h"
 #include "error.h"
@@ -13,6 +12,8 @@
 #include "likelihood.cuh"
 #include "objective.cuh"
 #include "reductions.cuh"
+#include "step.cuh"
+#include "cuda/cuda_graphs.h"
 
 namespace vae {
 
@@ -28,6 +29,9 @@ void BlasDestroy::operator()(cublasHandle_t h) const noexcept {
 }
 void LtDestroy::operator()(cublasLtHandle_t h) const noexcept {
   static_cast<void>(cublasLtDestroy(h));
+}
+void EventDestroy::operator()(cudaEvent_t e) const noexcept {
+  static_cast<void>(cudaEventDestroy(e));
 }
 
 DeviceMemory device_allocate(size_t bytes, const char* what) {
@@ -121,11 +125,23 @@ size_t round_up(size_t bytes) {
   return (bytes + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
 }
 
-// A dataset copied into device memory once.
+// A dataset copied into device memory once, with what drawing its
+// permutation on the device needs: [order | sort keys (2n) | rows] and the
+// radix sort's scratch.
 struct DeviceDataset final : Dataset {
   cuda_detail::DeviceMemory values;
   cuda_detail::DeviceMemory permutation;
+  uint64_t* keys = nullptr;
+  int64_t* rows_in = nullptr;
+  void* sort_scratch = nullptr;
+  size_t sort_scratch_bytes = 0;
 };
+
+cuda_detail::Event make_event() {
+  cudaEvent_t e = nullptr;
+  check_cuda(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreateWithFlags");
+  return cuda_detail::Event(e);
+}
 
 }  // namespace
 
@@ -133,12 +149,30 @@ CudaOps::CudaOps(const Config& config)
     : device_(static_cast<int>(config.device)),
       input_dim_(config.input_dim),
       compute_(config.tf32 != 0 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F),
-      gemm_cache_(std::make_unique<cuda_detail::GemmCache>()) {
+      gemm_cache_(std::make_unique<cuda_detail::GemmCache>()),
+      graphs_(std::make_unique<cuda_detail::StepGraphs>()) {
+  widest_ = std::max<int64_t>(config.input_dim, 2 * config.latent_dim);
+  for (int64_t w : config.hidden) widest_ = std::max(widest_, w);
   check_cuda(cudaSetDevice(device_), "cudaSetDevice");
+  check_cuda(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device_),
+             "cudaDeviceGetAttribute");
   cudaStream_t stream = nullptr;
   check_cuda(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking),
              "cudaStreamCreateWithFlags");
   stream_.reset(stream);
+  legacy_done_ = make_event();
+  caller_done_ = make_event();
+  staging_free_ = make_event();
+  void* staging = nullptr;
+  check_cuda(cudaMallocHost(&staging, kStagingFloats * sizeof(float) + sizeof(StepState)),
+             "cudaMallocHost");
+  staging_.reset(staging);
+  staging_floats_ = kStagingFloats;
+  input_staging_floats_ = static_cast<size_t>(config.max_batch * config.input_dim);
+  void* input = nullptr;
+  check_cuda(cudaMallocHost(&input, sizeof(float) * std::max<size_t>(input_staging_floats_, 1)),
+             "cudaMallocHost");
+  input_staging_.reset(input);
   cublasLtHandle_t lt = nullptr;
   check_lt(cublasLtCreate(&lt), "cublasLtCreate");
   lt_.reset(lt);
@@ -149,47 +183,87 @@ CudaOps::CudaOps(const Config& config)
   check_cublas(cublasSetMathMode(blas, config.tf32 != 0 ? CUBLAS_TF32_TENSOR_OP_MATH
                                                         : CUBLAS_DEFAULT_MATH),
                "cublasSetMathMode");
-  void* staging = nullptr;
-  check_cuda(cudaMallocHost(&staging, kStagingFloats * sizeof(float) + kArenaAlignment),
-             "cudaMallocHost");
-  staging_.reset(staging);
-  staging_floats_ = kStagingFloats;
-  host_flag_ = reinterpret_cast<int*>(static_cast<char*>(staging) + kStagingFloats * sizeof(float));
 }
 
-CudaOps::~CudaOps() = default;
+CudaOps::~CudaOps() {
+  // Let queued work finish before its memory goes (errors ignored: a
+  // destructor has no one to tell).
+  static_cast<void>(cudaStreamSynchronize(stream()));
+}
 
 float* CudaOps::allocate(size_t count) {
   if (arena_) fail(VAE_ERROR_INTERNAL, "CudaOps::allocate called twice");
   check_cuda(cudaSetDevice(device_), "cudaSetDevice");
-  // [cuBLASLt workspace | finiteness flag | log-variance scratch | the workspace's floats]
-  const size_t flag_bytes = kArenaAlignment;
-  const size_t scratch_bytes =
-      round_up(sizeof(float) * static_cast<size_t>(std::max<int64_t>(input_dim_, 1)));
+  // [cuBLASLt workspace | step state | column-sum scratch | the workspace's floats],
+  // each part 256-byte aligned.
+  const size_t state_bytes = round_up(sizeof(StepState));
+  const size_t scratch_bytes = round_up(sizeof(float) * (cuda::kMaxColumnChunks + 1) *
+                                        static_cast<size_t>(std::max<int64_t>(widest_, 1)));
   const size_t float_bytes = round_up(sizeof(float) * std::max<size_t>(count, 1));
-  const size_t total = kGemmWorkspaceBytes + flag_bytes + scratch_bytes + float_bytes;
+  const size_t total = kGemmWorkspaceBytes + state_bytes + scratch_bytes + float_bytes;
   arena_ = cuda_detail::device_allocate(total, "cudaMalloc");
   char* base = static_cast<char*>(arena_.get());
   gemm_workspace_ = base;
   gemm_workspace_bytes_ = kGemmWorkspaceBytes;
-  device_flag_ = reinterpret_cast<int*>(base + kGemmWorkspaceBytes);
-  log_variance_scratch_ = reinterpret_cast<float*>(base + kGemmWorkspaceBytes + flag_bytes);
-  float* floats = reinterpret_cast<float*>(base + kGemmWorkspaceBytes + flag_bytes + scratch_bytes);
+  step_state_ = reinterpret_cast<StepState*>(base + kGemmWorkspaceBytes);
+  column_scratch_ = reinterpret_cast<float*>(base + kGemmWorkspaceBytes + state_bytes);
+  float* floats = reinterpret_cast<float*>(base + kGemmWorkspaceBytes + state_bytes + scratch_bytes);
   // Zeroed like the CPU backend's arena, so nothing is ever read uninitialized.
   check_cuda(cudaMemsetAsync(base, 0, total, stream()), "cudaMemsetAsync");
   check_cublas(cublasSetWorkspace(blas_.get(), gemm_workspace_, gemm_workspace_bytes_),
                "cublasSetWorkspace");
+  synchronize();
   return floats;
 }
 
 void CudaOps::apply_options(const Config& config) {
+  graphs_->clear();
   compute_ = config.tf32 != 0 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
   check_cublas(cublasSetMathMode(blas_.get(), config.tf32 != 0 ? CUBLAS_TF32_TENSOR_OP_MATH
                                                                : CUBLAS_DEFAULT_MATH),
                "cublasSetMathMode");
 }
 
+void CudaOps::set_stream(void* stream) {
+  begin_call();
+  auto* given = static_cast<cudaStream_t>(stream);
+  if (given == cudaStreamLegacy) {
+    invalid_argument("stream: the legacy default stream cannot be captured into graphs; pass "
+                     "NULL (the trainer then orders itself against it) or another stream");
+  }
+  if (given != nullptr) {
+    int device = -1;
+    const cudaError_t status = cudaStreamGetDevice(given, &device);
+    if (status != cudaSuccess) {
+      static_cast<void>(cudaGetLastError());
+      invalid_argument(std::string("stream: not a CUDA stream of this process (") +
+                       cudaGetErrorString(status) + ")");
+    }
+    if (device != device_) {
+      invalid_argument("stream: belongs to device " + std::to_string(device) +
+                       ", the trainer to device " + std::to_string(device_));
+    }
+  }
+  // The work queued so far finishes before the other stream takes over.
+  synchronize();
+  check_cublas(cublasSetStream(blas_.get(), given != nullptr ? given : stream_.get()),
+               "cublasSetStream");
+  caller_stream_ = given;
+}
+
 void CudaOps::begin_call() const { check_cuda(cudaSetDevice(device_), "cudaSetDevice"); }
+
+void CudaOps::after_caller_work() const {
+  if (caller_stream_ != nullptr) return;
+  check_cuda(cudaEventRecord(legacy_done_.get(), cudaStreamLegacy), "cudaEventRecord");
+  check_cuda(cudaStreamWaitEvent(stream_.get(), legacy_done_.get(), 0), "cudaStreamWaitEvent");
+}
+
+void CudaOps::before_caller_work() const {
+  if (caller_stream_ != nullptr) return;
+  check_cuda(cudaEventRecord(caller_done_.get(), stream_.get()), "cudaEventRecord");
+  check_cuda(cudaStreamWaitEvent(cudaStreamLegacy, caller_done_.get(), 0), "cudaStreamWaitEvent");
+}
 
 // ---------------------------------------------------------------------------
 // GEMMs. cuBLASLt and cuBLAS are column-major; the layers are row-major. A
@@ -218,6 +292,9 @@ bool CudaOps::gemm(const Gemm& g) const {
   key.align_bias = g.bias != nullptr ? cuda_detail::alignment(g.bias) : 0;
 
   const void* bias = g.bias;
+  // cuBLASLt's epilogues read the bias with vector loads: one that is not
+  // 16-byte aligned (never, with the padded layout) takes the kernel path.
+  if (bias != nullptr && key.align_bias < 16) return false;
   GemmPlan* plan = gemm_cache_->find(key);
   if (plan == nullptr) {
     cuda_detail::GemmCache& cache = *gemm_cache_;
@@ -360,7 +437,8 @@ void CudaOps::linear_backward(const LinearLayer& layer, const float* params, con
       g.epilogue = CUBLASLT_EPILOGUE_DEFAULT;
       g.bias = nullptr;
       gemm(g);
-      check_cuda(cuda::launch_column_sums(dy, rows, layer.out, grads + layer.bias, stream()),
+      check_cuda(cuda::launch_column_sums(dy, rows, layer.out, column_scratch_, grads + layer.bias,
+                                          sm_count_, stream()),
                  "column_sums kernel");
     }
   }
@@ -396,7 +474,8 @@ void CudaOps::latent_forward(const float* mu_logvar, int64_t n, int64_t samples,
                              const NoiseSource& noise, float* eps, float* z, float* kl,
                              float* kl_sample) const {
   check_cuda(cuda::launch_latent_forward(mu_logvar, n, samples, latent, !noise.injected,
-                                         noise.key, eps, z, kl, kl_sample, stream()),
+                                         noise.key, noise.counter, eps, z, kl, kl_sample,
+                                         stream()),
              "latent_forward kernel");
 }
 
@@ -406,9 +485,9 @@ void CudaOps::standard_normal(const NoiseKey& key, int64_t count, float* out) co
 
 void CudaOps::likelihood_forward(const Likelihood& lik, const float* learned_log_variance,
                                  const float* out, const float* x, int64_t rows, int64_t n,
-                                 int64_t dim, float* nll, float* grad) const {
+                                 int64_t dim, float* nll, float* grad, float grad_scale) const {
   check_cuda(cuda::launch_likelihood_forward(lik, learned_log_variance, out, x, rows, n, dim, nll,
-                                             grad, stream()),
+                                             grad, grad_scale, stream()),
              "likelihood_forward kernel");
 }
 
@@ -422,21 +501,22 @@ void CudaOps::combine_samples(int objective, int64_t n, int64_t samples, double 
 
 void CudaOps::likelihood_backward(const Likelihood& lik, const float* learned_log_variance,
                                   const float* out, const float* x, const float* weight,
-                                  int64_t rows, int64_t n, int64_t dim, float* dout,
-                                  float* d_log_variance) const {
-  // Two passes in a fixed order: the per-dimension sums over rows (the
-  // per-dimension gradient itself, or the scratch when the variance is one
-  // shared scalar), then for the shared scalar the sum of those.
+                                  int64_t rows, int64_t n, int64_t dim, bool scale_rows,
+                                  float* dout, float* d_log_variance) const {
+  // The per-dimension sums over rows (the per-dimension gradient itself, or
+  // for one shared scalar the last row of the scratch), then for the shared
+  // scalar the sum of those: each in a fixed order.
   const bool shared = lik.variance == VAE_VARIANCE_LEARNED_SHARED;
-  if (d_log_variance != nullptr && shared && dim > input_dim_) {
-    fail(VAE_ERROR_INTERNAL, "likelihood_backward: dim exceeds the configured input dimension");
-  }
-  float* sums = d_log_variance == nullptr ? nullptr : shared ? log_variance_scratch_ : d_log_variance;
+  if (dim > widest_) fail(VAE_ERROR_INTERNAL, "likelihood_backward: dim exceeds the scratch");
+  float* partial = column_scratch_;
+  float* dimension_sums = column_scratch_ + cuda::kMaxColumnChunks * widest_;
+  float* sums = d_log_variance == nullptr ? nullptr : shared ? dimension_sums : d_log_variance;
   check_cuda(cuda::launch_likelihood_backward(lik, learned_log_variance, out, x, weight, rows, n,
-                                              dim, dout, sums, stream()),
+                                              dim, scale_rows, dout, partial, sums, sm_count_,
+                                              stream()),
              "likelihood_backward kernel");
   if (d_log_variance != nullptr && shared) {
-    check_cuda(cuda::launch_sum(log_variance_scratch_, dim, 1.0f, d_log_variance, stream()),
+    check_cuda(cuda::launch_sum(dimension_sums, dim, 1.0f, d_log_variance, stream()),
                "sum kernel");
   }
 }
@@ -454,27 +534,63 @@ void CudaOps::mean(const float* v, int64_t n, float* out) const {
   check_cuda(cuda::launch_sum(v, n, static_cast<float>(n), out, stream()), "sum kernel");
 }
 
-bool CudaOps::all_finite(const float* loss, const float* g, size_t begin, size_t end,
-                         float* loss_out) const {
-  const int64_t count = end > begin ? static_cast<int64_t>(end - begin) : 0;
-  check_cuda(cuda::launch_all_finite(loss, g + begin, count, device_flag_, stream()),
-             "all_finite kernel");
-  check_cuda(cudaMemcpyAsync(host_flag_, device_flag_, sizeof(int), cudaMemcpyDeviceToHost,
-                             stream()),
-             "cudaMemcpyAsync");
-  float* host_loss = static_cast<float*>(staging_.get());
-  if (loss_out != nullptr) {
-    check_cuda(cudaMemcpyAsync(host_loss, loss, sizeof(float), cudaMemcpyDeviceToHost, stream()),
-               "cudaMemcpyAsync");
-  }
-  synchronize();
-  if (loss_out != nullptr) *loss_out = *host_loss;
-  return *host_flag_ == 0;
+void CudaOps::begin_step() const {
+  check_cuda(cudaMemsetAsync(&step_state_->bad, 0, sizeof(step_state_->bad), stream()),
+             "cudaMemsetAsync");
 }
 
-void CudaOps::adam(float* p, const float* g, float* m, float* v, size_t begin, size_t end,
-                   const AdamStep& s) const {
-  check_cuda(cuda::launch_adam(p, g, m, v, begin, end, s, stream()), "adam kernel");
+void CudaOps::check_step(const float* loss, const float* g, size_t begin, size_t end) const {
+  check_cuda(cuda::launch_check_step(loss, g, begin, end, step_state_, sm_count_, stream()),
+             "check_step kernel");
+}
+
+void CudaOps::begin_update(const AdamSettings& a) const {
+  check_cuda(cuda::launch_begin_update(step_state_, a, stream()), "begin_update kernel");
+}
+
+void CudaOps::adam(float* p, const float* g, float* m, float* v, size_t begin, size_t split,
+                   size_t end) const {
+  check_cuda(cuda::launch_adam(p, g, m, v, begin, split, end, step_state_, sm_count_, stream()),
+             "adam kernel");
+}
+
+void CudaOps::end_step(int update, int64_t rows, const float* loss) const {
+  check_cuda(cuda::launch_end_step(step_state_, update, rows, loss, stream()),
+             "end_step kernel");
+}
+
+void CudaOps::begin_epoch() const {
+  // cursor, loss_rows and loss_sum are the state's last three members.
+  char* first = reinterpret_cast<char*>(&step_state_->cursor);
+  const size_t bytes = sizeof(StepState) - offsetof(StepState, cursor);
+  check_cuda(cudaMemsetAsync(first, 0, bytes, stream()), "cudaMemsetAsync");
+}
+
+StepState CudaOps::read_step_state() const {
+  begin_call();
+  auto* host = reinterpret_cast<StepState*>(static_cast<float*>(staging_.get()) + staging_floats_);
+  check_cuda(cudaMemcpyAsync(host, step_state_, sizeof(StepState), cudaMemcpyDeviceToHost,
+                             stream()),
+             "cudaMemcpyAsync");
+  synchronize();
+  return *host;
+}
+
+void CudaOps::write_step_state(const StepState& s) const {
+  begin_call();
+  auto* host = reinterpret_cast<StepState*>(static_cast<float*>(staging_.get()) + staging_floats_);
+  synchronize();  // the staging copy may still be read by an earlier transfer
+  *host = s;
+  check_cuda(cudaMemcpyAsync(step_state_, host, sizeof(StepState), cudaMemcpyHostToDevice,
+                             stream()),
+             "cudaMemcpyAsync");
+  synchronize();
+}
+
+float CudaOps::read_value(const float* p) const { return *download(p, 1); }
+
+void CudaOps::run_captured(const StepGraph& graph, const std::function<void()>& enqueue) const {
+  graphs_->run(graph, stream(), enqueue);
 }
 
 void CudaOps::output_mean(const Likelihood& lik, float* out, int64_t count) const {
@@ -518,25 +634,62 @@ void CudaOps::fill(float* p, int64_t count, float value) const {
 }
 
 // ---------------------------------------------------------------------------
-// Copies. cudaMemcpyDefault lets the runtime tell host from device memory
-// (unified addressing), so the caller's pointers may be either.
+// Copies. The runtime tells host from device memory (unified addressing), so
+// the caller's pointers may be either.
+
+namespace {
+
+bool is_device_memory(const void* p) {
+  cudaPointerAttributes attributes{};
+  if (cudaPointerGetAttributes(&attributes, p) != cudaSuccess) {
+    static_cast<void>(cudaGetLastError());
+    return false;
+  }
+  return attributes.type == cudaMemoryTypeDevice || attributes.type == cudaMemoryTypeManaged;
+}
+
+}  // namespace
 
 void CudaOps::upload_from_caller(float* dst, const float* src, size_t count) const {
   if (count == 0) return;
-  check_cuda(cudaMemcpyAsync(dst, src, sizeof(float) * count, cudaMemcpyDefault, stream()),
-             "cudaMemcpyAsync");
+  if (is_device_memory(src)) {
+    after_caller_work();
+    check_cuda(cudaMemcpyAsync(dst, src, sizeof(float) * count, cudaMemcpyDeviceToDevice,
+                               stream()),
+               "cudaMemcpyAsync");
+    before_caller_work();
+    return;
+  }
+  // Host rows: copied into pinned memory here (so the caller may reuse its
+  // array at once), then to the device asynchronously. The staging buffer
+  // is reused only once the copy out of it before has run.
+  auto* pinned = static_cast<float*>(input_staging_.get());
+  for (size_t done = 0; done < count;) {
+    const size_t part = std::min(count - done, std::max<size_t>(input_staging_floats_, 1));
+    check_cuda(cudaEventSynchronize(staging_free_.get()), "cudaEventSynchronize");
+    std::copy(src + done, src + done + part, pinned);
+    check_cuda(cudaMemcpyAsync(dst + done, pinned, sizeof(float) * part, cudaMemcpyHostToDevice,
+                               stream()),
+               "cudaMemcpyAsync");
+    check_cuda(cudaEventRecord(staging_free_.get(), stream()), "cudaEventRecord");
+    done += part;
+  }
 }
 
 void CudaOps::copy_to_caller(float* dst, const float* src, size_t count) const {
   if (count == 0) return;
+  after_caller_work();
   check_cuda(cudaMemcpyAsync(dst, src, sizeof(float) * count, cudaMemcpyDefault, stream()),
              "cudaMemcpyAsync");
+  before_caller_work();
 }
 
 void CudaOps::copy_host_floats(float* dst, const float* src, size_t count) const {
   if (count == 0) return;
+  after_caller_work();
   check_cuda(cudaMemcpyAsync(dst, src, sizeof(float) * count, cudaMemcpyDefault, stream()),
              "cudaMemcpyAsync");
+  before_caller_work();
   synchronize();
 }
 
@@ -562,47 +715,56 @@ std::unique_ptr<Dataset> CudaOps::make_dataset(const void* data, int64_t n, int6
                                                bool bytes) const {
   begin_call();
   auto ds = std::make_unique<DeviceDataset>();
-  const size_t count = static_cast<size_t>(n) * static_cast<size_t>(dim);
+  const size_t rows = static_cast<size_t>(n);
+  const size_t count = rows * static_cast<size_t>(dim);
   const size_t value_bytes = count * (bytes ? sizeof(uint8_t) : sizeof(float));
   ds->values = cuda_detail::device_allocate(value_bytes, "cudaMalloc");
-  ds->permutation =
-      cuda_detail::device_allocate(sizeof(int64_t) * static_cast<size_t>(n), "cudaMalloc");
+  check_cuda(cuda::permutation_scratch_bytes(n, &ds->sort_scratch_bytes),
+             "cub::DeviceRadixSort::SortPairs (scratch size)");
+  // [order (n) | keys (2n) | rows_in (n) | sort scratch], all 8-byte values.
+  const size_t order_bytes = sizeof(int64_t) * rows * 4;
+  ds->permutation = cuda_detail::device_allocate(
+      order_bytes + round_up(ds->sort_scratch_bytes), "cudaMalloc");
+  auto* base = static_cast<char*>(ds->permutation.get());
+  ds->order = reinterpret_cast<int64_t*>(base);
+  ds->keys = reinterpret_cast<uint64_t*>(base + sizeof(int64_t) * rows);
+  ds->rows_in = reinterpret_cast<int64_t*>(base + sizeof(int64_t) * rows * 3);
+  ds->sort_scratch = base + order_bytes;
   if (value_bytes > 0) {
+    after_caller_work();
     check_cuda(cudaMemcpyAsync(ds->values.get(), data, value_bytes, cudaMemcpyDefault, stream()),
                "cudaMemcpyAsync");
+    before_caller_work();
   }
-  check_cuda(cudaMemsetAsync(ds->permutation.get(), 0, sizeof(int64_t) * static_cast<size_t>(n),
-                             stream()),
-             "cudaMemsetAsync");
+  check_cuda(cudaMemsetAsync(ds->order, 0, sizeof(int64_t) * rows, stream()), "cudaMemsetAsync");
   if (bytes) {
     ds->u8 = static_cast<const uint8_t*>(ds->values.get());
   } else {
     ds->floats = static_cast<const float*>(ds->values.get());
   }
-  ds->order = static_cast<int64_t*>(ds->permutation.get());
   // The caller may change or free its data once this returns.
   synchronize();
   return ds;
 }
 
-void CudaOps::upload_order(Dataset& ds, const std::vector<int64_t>& order) const {
-  if (order.empty()) return;
-  // From pageable memory the runtime stages the values before it returns,
-  // so the vector may go away at once.
-  check_cuda(cudaMemcpyAsync(ds.order, order.data(), sizeof(int64_t) * order.size(),
-                             cudaMemcpyHostToDevice, stream()),
-             "cudaMemcpyAsync");
+void CudaOps::shuffle(Dataset& ds, const NoiseKey& key) const {
+  auto& device = static_cast<DeviceDataset&>(ds);
+  check_cuda(cuda::launch_permutation(key, ds.rows, device.keys, device.rows_in,
+                                      device.sort_scratch, device.sort_scratch_bytes, ds.order,
+                                      stream()),
+             "epoch permutation");
 }
 
-void CudaOps::gather_rows(const Dataset& ds, int64_t first, int64_t n, bool shuffled,
-                          const NoiseKey& bytes, float* x) const {
+void CudaOps::gather_rows(const Dataset& ds, int64_t first, int64_t n, const NoiseKey& bytes,
+                          const StepState* epoch, float* x) const {
   cuda::GatherSource src;
   src.floats = ds.floats;
   src.u8 = ds.bytes ? ds.u8 : nullptr;
-  src.order = shuffled ? ds.order : nullptr;
+  src.order = epoch != nullptr ? ds.order : nullptr;
   src.dim = ds.dim;
   src.transform = ds.transform;
-  check_cuda(cuda::launch_gather_rows(src, first, n, bytes, x, stream()), "gather_rows kernel");
+  check_cuda(cuda::launch_gather_rows(src, first, n, bytes, epoch, x, stream()),
+             "gather_rows kernel");
 }
 
 }  // namespace vae

@@ -8,8 +8,14 @@
 // Every resource is owned by an RAII handle, every CUDA, cuBLAS and cuBLASLt
 // status is checked (a failure throws Error(VAE_ERROR_DEVICE, "<call>:
 // <library's message>"), VAE_ERROR_OUT_OF_MEMORY for a failed allocation).
-// Nothing is allocated after allocate(), and a training step synchronizes
-// the host only in all_finite, which must answer on the host.
+// Nothing is allocated after allocate() but the captured graphs, and a
+// training step never waits for the device: its verdict and counters live in
+// the device's StepState (kernels/step_state.h).
+//
+// Streams: the work runs on the caller's stream when one was given
+// (set_stream), else on the trainer's own non-blocking stream, which is
+// ordered against the legacy default stream around every access to caller
+// memory (vae.h, vae_set_cuda_stream).
 #pragma once
 
 #include <cublasLt.h>
@@ -17,6 +23,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <functional>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -27,6 +34,7 @@
 #include "dataset.h"
 #include "model_math.h"
 #include "parameter_layout.h"
+#include "step_state.h"
 
 namespace vae {
 
@@ -49,11 +57,15 @@ struct BlasDestroy {
 struct LtDestroy {
   void operator()(cublasLtHandle_t h) const noexcept;
 };
+struct EventDestroy {
+  void operator()(cudaEvent_t e) const noexcept;
+};
 using DeviceMemory = std::unique_ptr<void, DeviceFree>;
 using PinnedMemory = std::unique_ptr<void, PinnedFree>;
 using Stream = std::unique_ptr<std::remove_pointer_t<cudaStream_t>, StreamDestroy>;
 using BlasHandle = std::unique_ptr<std::remove_pointer_t<cublasHandle_t>, BlasDestroy>;
 using LtHandle = std::unique_ptr<std::remove_pointer_t<cublasLtHandle_t>, LtDestroy>;
+using Event = std::unique_ptr<std::remove_pointer_t<cudaEvent_t>, EventDestroy>;
 
 // cudaMalloc of `bytes` (at least one), throwing on failure.
 DeviceMemory device_allocate(size_t bytes, const char* what);
@@ -61,6 +73,8 @@ DeviceMemory device_allocate(size_t bytes, const char* what);
 // The cuBLASLt plans (descriptors and the chosen algorithm) of the GEMM
 // shapes seen so far; defined in cuda_ops.cpp.
 struct GemmCache;
+// The captured training steps, one per StepGraph; defined in cuda_graphs.cpp.
+class StepGraphs;
 
 }  // namespace cuda_detail
 
@@ -81,7 +95,12 @@ class CudaOps {
   // called once, when the trainer is built.
   float* allocate(size_t count);
   // TF32: the GEMMs compute in CUBLAS_COMPUTE_32F_FAST_TF32 when config.tf32.
+  // Any live option may change what a step computes: the captured steps are
+  // dropped.
   void apply_options(const Config& config);
+  // The caller's stream (a cudaStream_t on this trainer's device), or null
+  // for the trainer's own.
+  void set_stream(void* stream);
   // Makes this trainer's device current for the calls that follow.
   void begin_call() const;
 
@@ -101,25 +120,38 @@ class CudaOps {
 
   void likelihood_forward(const Likelihood& lik, const float* learned_log_variance,
                           const float* out, const float* x, int64_t rows, int64_t n, int64_t dim,
-                          float* nll, float* grad) const;
+                          float* nll, float* grad, float grad_scale) const;
   void combine_samples(int objective, int64_t n, int64_t samples, double beta, const float* nll,
                        const float* kl, const float* kl_sample, float* weight,
                        float* row_loss) const;
   void likelihood_backward(const Likelihood& lik, const float* learned_log_variance,
                            const float* out, const float* x, const float* weight, int64_t rows,
-                           int64_t n, int64_t dim, float* dout, float* d_log_variance) const;
+                           int64_t n, int64_t dim, bool scale_rows, float* dout,
+                           float* d_log_variance) const;
   void latent_backward(int objective, int64_t n, int64_t samples, int64_t latent, double beta,
                        const float* mu_logvar, const float* eps, const float* z, const float* dz,
                        const float* weight, float* d_mu_logvar) const;
   // *out = (1/n) sum_i v[i], in a fixed order.
   void mean(const float* v, int64_t n, float* out) const;
-  // Whether *loss and g[begin, end) are all finite, and the loss into
-  // *loss_out when not null: a reduction kernel, small copies to pinned
-  // memory and one stream synchronization.
-  bool all_finite(const float* loss, const float* g, size_t begin, size_t end,
-                  float* loss_out) const;
-  void adam(float* p, const float* g, float* m, float* v, size_t begin, size_t end,
-            const AdamStep& s) const;
+
+  // The training step's state in device memory and its rules, one small
+  // launch each (kernels/step.cu); the same calls as CpuOps's.
+  StepState* step_state() const { return step_state_; }
+  void begin_step() const;
+  void check_step(const float* loss, const float* g, size_t begin, size_t end) const;
+  void begin_update(const AdamSettings& a) const;
+  void adam(float* p, const float* g, float* m, float* v, size_t begin, size_t split,
+            size_t end) const;
+  void end_step(int update, int64_t rows, const float* loss) const;
+  void begin_epoch() const;
+  // Wait for the queued work and return the state, or a device value.
+  StepState read_step_state() const;
+  void write_step_state(const StepState& s) const;
+  float read_value(const float* p) const;
+  // Replays the graph captured for `graph`, capturing enqueue()'s launches
+  // into it the first time.
+  void run_captured(const StepGraph& graph, const std::function<void()>& enqueue) const;
+
   void output_mean(const Likelihood& lik, float* out, int64_t count) const;
   void accumulate_log_weights(int estimator, int64_t n, int64_t samples, const float* nll,
                               const float* kl_sample, float* top, float* sum) const;
@@ -131,8 +163,9 @@ class CudaOps {
                        float* logvar) const;
   void fill(float* p, int64_t count, float value) const;
 
-  // Data between the caller's memory (host or device: cudaMemcpyDefault) and
-  // the workspace, enqueued on the stream.
+  // Data between the caller's memory (host or device) and the workspace,
+  // enqueued on the stream. Host rows go through the pinned staging buffer,
+  // so the copy is asynchronous and the caller may reuse its array at once.
   void upload_from_caller(float* dst, const float* src, size_t count) const;
   void copy_to_caller(float* dst, const float* src, size_t count) const;
   // count device floats into host memory as U, through the pinned staging
@@ -151,16 +184,18 @@ class CudaOps {
   void copy_host_floats(float* dst, const float* src, size_t count) const;
   void synchronize() const;
 
-  // Datasets: device copies of the rows (made once); gather_rows writes n
-  // rows starting at `first` (through the epoch's order when shuffled),
+  // Datasets: device copies of the rows (made once); shuffle draws the
+  // epoch's permutation on the device; gather_rows writes n rows starting at
+  // `first`, or with `epoch` the epoch's rows from epoch->cursor on,
   // transforming bytes.
   std::unique_ptr<Dataset> make_dataset(const void* data, int64_t n, int64_t dim,
                                         bool bytes) const;
-  void upload_order(Dataset& ds, const std::vector<int64_t>& order) const;
-  void gather_rows(const Dataset& ds, int64_t first, int64_t n, bool shuffled,
-                   const NoiseKey& bytes, float* x) const;
+  void shuffle(Dataset& ds, const NoiseKey& key) const;
+  void gather_rows(const Dataset& ds, int64_t first, int64_t n, const NoiseKey& bytes,
+                   const StepState* epoch, float* x) const;
 
-  cudaStream_t stream() const { return stream_.get(); }
+  // The stream the work is queued on: the caller's, or the trainer's own.
+  cudaStream_t stream() const { return caller_stream_ != nullptr ? caller_stream_ : stream_.get(); }
 
  private:
   // One product D[m, n] = op(A) op(B) in cuBLASLt's column-major terms (see
@@ -185,23 +220,38 @@ class CudaOps {
   // count floats from device memory into the pinned staging buffer; returns
   // it once they are there.
   const float* download(const float* src, size_t count) const;
+  // Around an access to caller memory on the trainer's own stream: wait for
+  // the legacy default stream's queued work before, and make its later work
+  // wait for ours after. Nothing with a caller's stream.
+  void after_caller_work() const;
+  void before_caller_work() const;
 
   int device_ = 0;
+  int sm_count_ = 1;
   int64_t input_dim_ = 0;
+  int64_t widest_ = 0;
   cublasComputeType_t compute_ = CUBLAS_COMPUTE_32F;
-  // Declared first, destroyed last: everything below uses the stream.
+  cudaStream_t caller_stream_ = nullptr;
+  // Declared in the order they may be destroyed in reverse: the stream
+  // outlives everything queued on it, the memory outlives the handles and
+  // graphs that use it.
   cuda_detail::Stream stream_;
-  cuda_detail::LtHandle lt_;
-  cuda_detail::BlasHandle blas_;
-  cuda_detail::PinnedMemory staging_;  // staging_floats_ floats, then the finiteness flag
+  cuda_detail::Event legacy_done_;     // recorded on the legacy stream
+  cuda_detail::Event caller_done_;     // recorded after our access to caller memory
+  cuda_detail::Event staging_free_;    // the last copy out of the input staging buffer
+  cuda_detail::PinnedMemory staging_;  // staging_floats_ floats, then a StepState
   size_t staging_floats_ = 0;
-  int* host_flag_ = nullptr;
+  cuda_detail::PinnedMemory input_staging_;  // input_staging_floats_ floats of caller rows
+  size_t input_staging_floats_ = 0;
   cuda_detail::DeviceMemory arena_;
   void* gemm_workspace_ = nullptr;
   size_t gemm_workspace_bytes_ = 0;
-  int* device_flag_ = nullptr;            // all_finite's answer
-  float* log_variance_scratch_ = nullptr; // [input_dim] per-dimension sums of the shared log variance
+  StepState* step_state_ = nullptr;  // in the arena
+  float* column_scratch_ = nullptr;  // [kMaxColumnChunks + 1, widest] for the column sums
+  cuda_detail::LtHandle lt_;
+  cuda_detail::BlasHandle blas_;
   std::unique_ptr<cuda_detail::GemmCache> gemm_cache_;
+  std::unique_ptr<cuda_detail::StepGraphs> graphs_;
 };
 
 }  // namespace vae

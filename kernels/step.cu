@@ -1,0 +1,115 @@
+// A training step decided, applied and counted on the device (DESIGN.md
+// section 2), so a step needs no host synchronization and can be captured
+// into a graph:
+//   finite check: bad = [loss or any gradient the step applies is NaN/inf];
+//   Adam's constants for t = count + 1: step_size = lr / (1 - b1^t),
+//     bias2_sqrt = sqrt(1 - b2^t), in double as PyTorch computes them;
+//   Adam as torch.optim.Adam, one launch over the flat buffers (vae::adam_update):
+//     m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+//     p -= step_size m / (sqrt(v) / bias2_sqrt + eps);
+//   the counters: taken (steps, encoder/decoder t) or skipped.
+// A bad step leaves parameters and moments untouched: Adam's threads read
+// the verdict and return. The rules are kernels/step_state.h's, which the
+// CPU backend runs too.
+#include <cub/device/device_radix_sort.cuh>
+
+#include "launch.cuh"
+#include "permutation.h"
+#include "step.cuh"
+
+namespace vae::cuda {
+namespace {
+
+// Grid-stride over g; one integer atomicOr per block that saw a non-finite
+// value (the flag is a boolean, so the order of the writes cannot matter).
+// The parameter buffers may pass 2^31 elements: 64-bit indices, no division.
+__global__ void check_step_kernel(const float* __restrict__ loss, const float* __restrict__ g,
+                                  int64_t count, StepState* __restrict__ state) {
+  int bad = 0;
+  if (blockIdx.x == 0 && threadIdx.x == 0) bad = !isfinite(*loss);
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t e = global_index64(); e < count; e += stride) bad |= !isfinite(g[e]);
+  if (__syncthreads_or(bad) != 0 && threadIdx.x == 0) atomicOr(&state->bad, 1);
+}
+
+__global__ void begin_update_kernel(StepState* state, AdamSettings settings) {
+  begin_update(state, settings);
+}
+
+__global__ void adam_kernel(float* __restrict__ p, const float* __restrict__ g,
+                            float* __restrict__ m, float* __restrict__ v, int64_t begin,
+                            int64_t split, int64_t end, const StepState* __restrict__ state) {
+  if (state->bad != 0) return;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t e = begin + global_index64(); e < end; e += stride) {
+    adam_element(state, static_cast<size_t>(split), static_cast<size_t>(e), &p[e], g[e], &m[e],
+                 &v[e]);
+  }
+}
+
+__global__ void end_step_kernel(StepState* state, int update, int64_t rows,
+                                const float* __restrict__ loss) {
+  end_step(state, update, rows, *loss);
+}
+
+__global__ void shuffle_keys_kernel(NoiseKey key, int64_t n, uint64_t* __restrict__ keys,
+                                    int64_t* __restrict__ rows) {
+  const int64_t i = global_index64();
+  if (i >= n) return;
+  keys[i] = shuffle_key(key, static_cast<uint64_t>(i));
+  rows[i] = i;
+}
+
+}  // namespace
+
+cudaError_t launch_check_step(const float* loss, const float* g, size_t begin, size_t end,
+                              StepState* state, int sm_count, cudaStream_t stream) {
+  const int64_t count = end > begin ? static_cast<int64_t>(end - begin) : 0;
+  check_step_kernel<<<grid_stride_blocks(count, sm_count), kThreads, 0, stream>>>(
+      loss, g + begin, count, state);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_begin_update(StepState* state, const AdamSettings& settings,
+                                cudaStream_t stream) {
+  begin_update_kernel<<<1, 1, 0, stream>>>(state, settings);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_adam(float* p, const float* g, float* m, float* v, size_t begin, size_t split,
+                        size_t end, const StepState* state, int sm_count, cudaStream_t stream) {
+  if (end <= begin) return cudaSuccess;
+  const auto first = static_cast<int64_t>(begin);
+  const auto last = static_cast<int64_t>(end);
+  adam_kernel<<<grid_stride_blocks(last - first, sm_count), kThreads, 0, stream>>>(
+      p, g, m, v, first, static_cast<int64_t>(split), last, state);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_end_step(StepState* state, int update, int64_t rows, const float* loss,
+                            cudaStream_t stream) {
+  end_step_kernel<<<1, 1, 0, stream>>>(state, update, rows, loss);
+  return cudaGetLastError();
+}
+
+cudaError_t permutation_scratch_bytes(int64_t n, size_t* bytes) {
+  *bytes = 0;
+  return cub::DeviceRadixSort::SortPairs(nullptr, *bytes, static_cast<const uint64_t*>(nullptr),
+                                         static_cast<uint64_t*>(nullptr),
+                                         static_cast<const int64_t*>(nullptr),
+                                         static_cast<int64_t*>(nullptr), n);
+}
+
+cudaError_t launch_permutation(const NoiseKey& key, int64_t n, uint64_t* keys, int64_t* rows,
+                               void* scratch, size_t scratch_bytes, int64_t* order,
+                               cudaStream_t stream) {
+  if (n <= 0) return cudaSuccess;
+  shuffle_keys_kernel<<<blocks_for(n), kThreads, 0, stream>>>(key, n, keys, rows);
+  const cudaError_t launched = cudaGetLastError();
+  if (launched != cudaSuccess) return launched;
+  // Stable: equal keys keep their row order, as the host's sort of pairs.
+  return cub::DeviceRadixSort::SortPairs(scratch, scratch_bytes, keys, keys + n, rows, order, n,
+                                         0, 64, stream);
+}
+
+}  // namespace vae::cuda

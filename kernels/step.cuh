@@ -1,0 +1,40 @@
+// Launchers of the kernels that decide, apply and count a training step on
+// the device (kernels/step.cu), over the step state of kernels/step_state.h,
+// and of the epoch's permutation. Each enqueues its work on `stream` and
+// returns the first error; nothing waits for the device.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "philox.h"
+#include "step_state.h"
+
+namespace vae::cuda {
+
+// state->bad |= 1 when *loss or any of g[begin, end) is NaN or infinite.
+cudaError_t launch_check_step(const float* loss, const float* g, size_t begin, size_t end,
+                              StepState* state, int sm_count, cudaStream_t stream);
+// vae::begin_update on the device (one thread).
+cudaError_t launch_begin_update(StepState* state, const AdamSettings& settings,
+                                cudaStream_t stream);
+// Adam over the flat buffers' [begin, end), the encoder's constants below
+// split (vae::adam_element); nothing when the step is bad. One launch.
+cudaError_t launch_adam(float* p, const float* g, float* m, float* v, size_t begin, size_t split,
+                        size_t end, const StepState* state, int sm_count, cudaStream_t stream);
+// vae::end_step on the device (one thread), the loss read from *loss.
+cudaError_t launch_end_step(StepState* state, int update, int64_t rows, const float* loss,
+                            cudaStream_t stream);
+
+// The temporary storage the permutation of an n-row dataset needs.
+cudaError_t permutation_scratch_bytes(int64_t n, size_t* bytes);
+// order[0..n) = vae::epoch_permutation(key, n) (kernels/permutation.h):
+// sort keys drawn by a kernel, then a stable radix sort of (key, row) pairs.
+// keys holds 2n, rows n values; scratch holds permutation_scratch_bytes(n).
+cudaError_t launch_permutation(const NoiseKey& key, int64_t n, uint64_t* keys, int64_t* rows,
+                               void* scratch, size_t scratch_bytes, int64_t* order,
+                               cudaStream_t stream);
+
+}  // namespace vae::cuda

@@ -1,0 +1,83 @@
+// The state a training step reads and writes in the backend's own memory (GPU
+// memory on the CUDA backend), so that a step needs no value from the host
+// and no answer from the device: its noise counter, Adam's step counts and
+// bias corrections, the verdict of the finite check, and an epoch's running
+// position and loss all live here. A step is then the same sequence of
+// launches every time, which is what lets the CUDA backend capture it into a
+// graph and replay it (DESIGN.md section 2). Both backends run the same
+// functions below, so the CPU tests check the rules the GPU follows.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "element_math.h"
+#include "host_device.h"
+#include "vae/vae.h"
+
+namespace vae {
+
+struct StepState {
+  int64_t steps;          // steps taken; keys the training noise
+  int64_t encoder_steps;  // Adam's t of the encoder's parameters
+  int64_t decoder_steps;  // ... and of the decoder's
+  int64_t skipped;        // steps skipped: a non-finite loss or gradient
+  int32_t bad;            // this step: nonzero when the loss or a gradient is not finite
+  int32_t padding;
+  AdamStep encoder;       // this step's Adam constants for [0, split) ...
+  AdamStep decoder;       // ... and for [split, end)
+  int64_t cursor;         // rows of this epoch's order already used
+  int64_t loss_rows;      // rows of this epoch's taken steps
+  double loss_sum;        // sum over this epoch's taken steps of loss * rows
+};
+
+// The optimizer's live settings (VAE_OPT_LEARNING_RATE, ADAM_*).
+struct AdamSettings {
+  double learning_rate, beta1, beta2, epsilon;
+};
+
+// Adam's constants for step t, in double as PyTorch computes them:
+// step_size = lr / (1 - b1^t), bias2_sqrt = sqrt(1 - b2^t).
+VAE_HD AdamStep adam_constants(const AdamSettings& a, int64_t t) {
+  AdamStep s;
+  s.beta1 = a.beta1;
+  s.beta2 = a.beta2;
+  s.epsilon = a.epsilon;
+  s.step_size = a.learning_rate / (1.0 - std::pow(a.beta1, static_cast<double>(t)));
+  s.bias2_sqrt = std::sqrt(1.0 - std::pow(a.beta2, static_cast<double>(t)));
+  return s;
+}
+
+// After the finite check: this step's Adam constants (the counters are not
+// yet advanced, so t is the count plus one). Nothing when the step is skipped.
+VAE_HD void begin_update(StepState* s, const AdamSettings& a) {
+  if (s->bad != 0) return;
+  s->encoder = adam_constants(a, s->encoder_steps + 1);
+  s->decoder = adam_constants(a, s->decoder_steps + 1);
+}
+
+// Adam for element e of the flat buffers: the encoder's constants below
+// split, the decoder's from split on. Nothing when the step is skipped.
+template <class T>
+VAE_HD void adam_element(const StepState* s, size_t split, size_t e, T* p, T g, T* m, T* v) {
+  if (s->bad != 0) return;
+  adam_update(p, g, m, v, e < split ? s->encoder : s->decoder);
+}
+
+// The end of a step of `rows` rows whose mean loss is *loss: counts it as
+// taken (advancing the counters its update mode moves) or skipped, and moves
+// the epoch's position past its rows either way.
+VAE_HD void end_step(StepState* s, int update, int64_t rows, float loss) {
+  s->cursor += rows;
+  if (s->bad != 0) {
+    ++s->skipped;
+    return;
+  }
+  ++s->steps;
+  if (update != VAE_UPDATE_DECODER) ++s->encoder_steps;
+  if (update != VAE_UPDATE_ENCODER) ++s->decoder_steps;
+  s->loss_sum += static_cast<double>(loss) * static_cast<double>(rows);
+  s->loss_rows += rows;
+}
+
+}  // namespace vae

@@ -1,0 +1,155 @@
+// A step whose loss or gradient is not finite is skipped where it runs: it
+// changes no parameter, moment or step counter, VAE_OPT_SKIPPED_STEPS counts
+// it, and the next call that waits (a step given a loss pointer, an epoch)
+// reports it (vae.h). The CPU backend follows the same rules as the GPU, on
+// the same StepState code, so these tests check the GPU's semantics too.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "error.h"
+#include "test_support.h"
+#include "vae/vae.h"
+
+namespace vae {
+namespace {
+
+using testing::CpuTrainerF;
+
+// A Gaussian model: any finite data are valid input, and rows of 1e30
+// overflow the squared error, so the loss of a step on them is infinite.
+Config gaussian_config() {
+  Config c = testing::small_config();
+  c.likelihood = VAE_LIKELIHOOD_GAUSSIAN;
+  c.variance = VAE_VARIANCE_LEARNED_PER_DIM;
+  return c;
+}
+
+std::vector<float> state(const Trainer& t, StateBuffer which) { return t.read_state(which); }
+
+struct Snapshot {
+  explicit Snapshot(const Trainer& t)
+      : params(state(t, StateBuffer::kParameters)),
+        m(state(t, StateBuffer::kAdamFirstMoment)),
+        v(state(t, StateBuffer::kAdamSecondMoment)) {}
+  bool operator==(const Snapshot& o) const { return params == o.params && m == o.m && v == o.v; }
+  std::vector<float> params, m, v;
+};
+
+std::vector<float> overflowing(size_t count) { return std::vector<float>(count, 1e30f); }
+
+TEST(StepSkipping, AStepWithoutALossPointerIsSkippedNowAndReportedByTheNextWaitingCall) {
+  const Config c = gaussian_config();
+  auto t = testing::make_trainer<CpuTrainerF>(c);
+  auto twin = testing::make_trainer<CpuTrainerF>(c);
+  const auto good = testing::normal(6 * 12, 3);
+  const auto bad = overflowing(6 * 12);
+  t->train_step(good.data(), 6, nullptr);
+  twin->train_step(good.data(), 6, nullptr);
+  const Snapshot before(*t);
+
+  t->train_step(bad.data(), 6, nullptr);  // queued: no answer, no error
+  EXPECT_TRUE(Snapshot(*t) == before);
+  EXPECT_EQ(t->counters().steps, 1);
+  EXPECT_EQ(t->counters().skipped_steps, 1);
+
+  // The next step given a loss pointer is taken, and reports the earlier one.
+  float loss = -1.0f;
+  try {
+    t->train_step(good.data(), 6, &loss);
+    FAIL() << "the skipped step was not reported";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), VAE_ERROR_NUMERICAL);
+    EXPECT_NE(std::string(e.what()).find("earlier"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not finite"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(loss, -1.0f);
+  EXPECT_EQ(t->counters().steps, 2);
+  // Reported once: the next waiting step is clean.
+  t->train_step(good.data(), 6, &loss);
+  EXPECT_TRUE(std::isfinite(loss));
+
+  // The skipped step drew no noise and moved no counter: the twin that never
+  // saw it is in the same state.
+  twin->train_step(good.data(), 6, nullptr);
+  twin->train_step(good.data(), 6, nullptr);
+  EXPECT_TRUE(Snapshot(*t) == Snapshot(*twin));
+  EXPECT_EQ(t->counters().steps, twin->counters().steps);
+  EXPECT_EQ(t->counters().skipped_steps, 1);
+}
+
+TEST(StepSkipping, AStepWithALossPointerReportsItself) {
+  auto t = testing::make_trainer<CpuTrainerF>(gaussian_config());
+  const auto bad = overflowing(6 * 12);
+  const Snapshot before(*t);
+  float loss = -1.0f;
+  try {
+    t->train_step(bad.data(), 6, &loss);
+    FAIL() << "a step with an infinite loss was taken";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), VAE_ERROR_NUMERICAL);
+    EXPECT_NE(std::string(e.what()).find("this step"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(loss, -1.0f);
+  EXPECT_TRUE(Snapshot(*t) == before);
+  EXPECT_EQ(t->counters().steps, 0);
+  EXPECT_EQ(t->counters().encoder_steps, 0);
+  EXPECT_EQ(t->counters().decoder_steps, 0);
+  EXPECT_EQ(t->counters().skipped_steps, 1);
+}
+
+TEST(StepSkipping, AnEpochCompletesPastASkippedStepAndReportsIt) {
+  const Config c = gaussian_config();
+  auto t = testing::make_trainer<CpuTrainerF>(c);
+  auto x = testing::normal(23 * 12, 5);
+  for (int d = 0; d < 12; ++d) x[static_cast<size_t>(11 * 12 + d)] = 1e30f;  // row 11
+  auto ds = t->create_dataset(x.data(), 23);
+  float mean = -1.0f;
+  try {
+    t->train_epoch(*ds, 5, &mean);
+    FAIL() << "the epoch did not report its skipped step";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), VAE_ERROR_NUMERICAL);
+    EXPECT_NE(std::string(e.what()).find("epoch 0"), std::string::npos) << e.what();
+  }
+  const Counters k = t->counters();
+  EXPECT_EQ(k.epochs, 1);
+  EXPECT_EQ(k.skipped_steps, 1);
+  EXPECT_EQ(k.steps, 4);  // 5 batches, the one holding row 11 skipped
+  EXPECT_TRUE(std::isfinite(mean));
+  // The next epoch meets row 11 again, in another batch: one more skip.
+  EXPECT_THROW(t->train_epoch(*ds, 5, &mean), Error);
+  EXPECT_EQ(t->counters().skipped_steps, 2);
+  EXPECT_EQ(t->counters().steps, 8);
+}
+
+TEST(StepSkipping, TheCountersAreReadOnlyThroughTheApi) {
+  vae_config* c = nullptr;
+  ASSERT_EQ(vae_config_create(&c), VAE_OK);
+  ASSERT_EQ(vae_config_set_int(c, VAE_OPT_BACKEND, VAE_BACKEND_CPU), VAE_OK);
+  ASSERT_EQ(vae_config_set_int(c, VAE_OPT_INPUT_DIM, 12), VAE_OK);
+  ASSERT_EQ(vae_config_set_int(c, VAE_OPT_LIKELIHOOD, VAE_LIKELIHOOD_GAUSSIAN), VAE_OK);
+  vae_trainer* t = nullptr;
+  ASSERT_EQ(vae_create(c, &t), VAE_OK);
+  const auto bad = overflowing(4 * 12);
+  EXPECT_EQ(vae_train_step(t, bad.data(), 4, nullptr), VAE_OK);
+  int64_t skipped = -1;
+  EXPECT_EQ(vae_get_int(t, VAE_OPT_SKIPPED_STEPS, &skipped), VAE_OK);
+  EXPECT_EQ(skipped, 1);
+  double as_float = -1;
+  EXPECT_EQ(vae_get_float(t, VAE_OPT_SKIPPED_STEPS, &as_float), VAE_OK);
+  EXPECT_EQ(as_float, 1.0);
+  EXPECT_EQ(vae_set_int(t, VAE_OPT_SKIPPED_STEPS, 0), VAE_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::strstr(vae_last_error(), "read-only"), nullptr);
+  EXPECT_EQ(vae_config_set_int(c, VAE_OPT_SKIPPED_STEPS, 0), VAE_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(vae_set_cuda_stream(t, nullptr), VAE_ERROR_UNSUPPORTED);
+  EXPECT_NE(std::strstr(vae_last_error(), "CPU"), nullptr);
+  vae_destroy(t);
+  vae_config_destroy(c);
+}
+
+}  // namespace
+}  // namespace vae
