@@ -65,8 +65,8 @@ void save_checkpoint(const Trainer& trainer, const std::string& path) {
     for (const NamedTensor& t : layout.tensors()) {
       Tensor& out = file.tensors[b.prefix + t.name];
       out.shape = t.shape;
-      out.data.assign(values.begin() + static_cast<std::ptrdiff_t>(t.offset),
-                      values.begin() + static_cast<std::ptrdiff_t>(t.offset + t.count));
+      out.data.assign(values.begin() + static_cast<std::ptrdiff_t>(t.packed_offset),
+                      values.begin() + static_cast<std::ptrdiff_t>(t.packed_offset + t.count));
     }
   }
   write_safetensors(path, file);
@@ -94,14 +94,14 @@ std::unique_ptr<Trainer> load_checkpoint(const std::string& path, int backend) {
   }
   std::unique_ptr<Trainer> trainer = Trainer::create(config);
   for (const BufferName& b : kBuffers) {
-    std::vector<float> values(layout.total);
+    std::vector<float> values(layout.packed_total);
     for (const NamedTensor& t : names) {
       const std::string name = b.prefix + t.name;
       const auto it = file.tensors.find(name);
       if (it == file.tensors.end()) fail(VAE_ERROR_FORMAT, path + ": tensor " + name + " is missing");
       if (it->second.shape != t.shape) fail(VAE_ERROR_FORMAT, path + ": tensor " + name + " has the wrong shape");
       std::copy(it->second.data.begin(), it->second.data.end(),
-                values.begin() + static_cast<std::ptrdiff_t>(t.offset));
+                values.begin() + static_cast<std::ptrdiff_t>(t.packed_offset));
     }
     trainer->write_state(b.buffer, values);
   }

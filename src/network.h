@@ -46,7 +46,7 @@ class Network {
   };
 
   Network(const Config& config, Ops& ops)
-      : layout_(config),
+      : layout_(config, Ops::kParameterAlignment),
         ops_(ops),
         dim_(config.input_dim),
         latent_(config.latent_dim),

@@ -5,44 +5,52 @@
 namespace vae {
 namespace {
 
+size_t round_up(size_t offset, size_t alignment) {
+  return (offset + alignment - 1) / alignment * alignment;
+}
+
 LinearLayer place(const std::string& name, int64_t in, int64_t out, Activation a,
-                  size_t* offset) {
+                  size_t alignment, size_t* offset) {
   LinearLayer l;
   l.name = name;
   l.in = in;
   l.out = out;
   l.activation = a;
-  l.weight = *offset;
-  l.bias = l.weight + static_cast<size_t>(in * out);
+  l.weight = round_up(*offset, alignment);
+  l.bias = round_up(l.weight + static_cast<size_t>(in * out), alignment);
   *offset = l.bias + static_cast<size_t>(out);
   return l;
 }
 
 }  // namespace
 
-ParameterLayout::ParameterLayout(const Config& c) {
+ParameterLayout::ParameterLayout(const Config& c, size_t alignment) {
   const Activation act = c.hidden_activation();
   size_t offset = 0;
   int64_t in = c.input_dim;
   for (size_t i = 0; i < c.hidden.size(); ++i) {
-    encoder.push_back(place("encoder." + std::to_string(i), in, c.hidden[i], act, &offset));
+    encoder.push_back(
+        place("encoder." + std::to_string(i), in, c.hidden[i], act, alignment, &offset));
     in = c.hidden[i];
   }
   encoder.push_back(place("encoder." + std::to_string(c.hidden.size()), in, 2 * c.latent_dim,
-                          Activation::kIdentity, &offset));
-  encoder_end = offset;
+                          Activation::kIdentity, alignment, &offset));
+  encoder_end = round_up(offset, alignment);
+  offset = encoder_end;
 
   in = c.latent_dim;
   for (size_t i = 0; i < c.hidden.size(); ++i) {
     const int64_t width = c.hidden[c.hidden.size() - 1 - i];
-    decoder.push_back(place("decoder." + std::to_string(i), in, width, act, &offset));
+    decoder.push_back(
+        place("decoder." + std::to_string(i), in, width, act, alignment, &offset));
     in = width;
   }
   decoder.push_back(place("decoder." + std::to_string(c.hidden.size()), in, c.input_dim,
-                          Activation::kIdentity, &offset));
+                          Activation::kIdentity, alignment, &offset));
   log_variance_count = c.learned_log_variance_count();
-  log_variance = offset;
-  total = offset + static_cast<size_t>(log_variance_count);
+  log_variance = round_up(offset, alignment);
+  total = round_up(log_variance + static_cast<size_t>(log_variance_count), alignment);
+  for (const NamedTensor& t : tensors()) packed_total += t.count;
 
   widest = std::max(c.input_dim, 2 * c.latent_dim);
   for (int64_t w : c.hidden) widest = std::max(widest, w);
@@ -59,6 +67,11 @@ std::vector<NamedTensor> ParameterLayout::tensors() const {
   if (log_variance_count > 0) {
     t.push_back({"decoder.log_variance", {log_variance_count}, log_variance,
                  static_cast<size_t>(log_variance_count)});
+  }
+  size_t packed = 0;
+  for (NamedTensor& tensor : t) {
+    tensor.packed_offset = packed;
+    packed += tensor.count;
   }
   return t;
 }

@@ -3,8 +3,15 @@
 // optimizer is one pass over contiguous memory. The encoder's parameters (phi)
 // come first and the decoder's (theta) after, so an E-step or M-step updates
 // one contiguous range.
+//
+// Users see the packed layout (alignment 1): the tensors back to back in
+// PyTorch's order. A backend may ask for a padded layout in which every
+// tensor starts on a multiple of an alignment (the CUDA backend: 64 floats,
+// 256 bytes, for cuBLASLt); the padding between tensors holds zeros, and
+// pack/unpack convert between the two.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,12 +31,15 @@ struct LinearLayer {
 struct NamedTensor {
   std::string name;
   std::vector<int64_t> shape;
-  size_t offset = 0;
+  size_t offset = 0;  // in this layout
   size_t count = 0;
+  size_t packed_offset = 0;  // in the packed layout users see
 };
 
 struct ParameterLayout {
-  explicit ParameterLayout(const Config& config);
+  // alignment: in elements; every tensor and the encoder/decoder split start
+  // on a multiple of it, and total is one. 1 packs the tensors back to back.
+  explicit ParameterLayout(const Config& config, size_t alignment = 1);
 
   // Encoder: the hidden layers, then the head whose output is [mu | log sigma^2].
   std::vector<LinearLayer> encoder;
@@ -39,10 +49,27 @@ struct ParameterLayout {
   int64_t log_variance_count = 0;   // 0 (fixed), 1 (shared) or input_dim (per dimension)
   size_t encoder_end = 0;           // encoder parameters are [0, encoder_end)
   size_t total = 0;                 // decoder parameters are [encoder_end, total)
+  size_t packed_total = 0;          // the parameter count: total without the padding
   int64_t widest = 0;               // the widest activation, input and latent included
 
   // Every tensor with its PyTorch name and shape, in buffer order.
   std::vector<NamedTensor> tensors() const;
+
+  // This layout's buffer (total elements) to the packed one (packed_total).
+  template <class T>
+  void pack(const T* padded, T* packed) const {
+    for (const NamedTensor& t : tensors()) {
+      std::copy_n(padded + t.offset, t.count, packed + t.packed_offset);
+    }
+  }
+  // The packed buffer to this layout's, with zeros in the padding.
+  template <class T>
+  void unpack(const T* packed, T* padded) const {
+    std::fill_n(padded, total, T(0));
+    for (const NamedTensor& t : tensors()) {
+      std::copy_n(packed + t.packed_offset, t.count, padded + t.offset);
+    }
+  }
 };
 
 }  // namespace vae

@@ -38,7 +38,7 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config) {
 }
 
 int64_t Trainer::parameter_count() const {
-  return static_cast<int64_t>(ParameterLayout(config_).total);
+  return static_cast<int64_t>(ParameterLayout(config_).packed_total);
 }
 
 bool Trainer::is_counter(int option) {

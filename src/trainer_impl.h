@@ -26,18 +26,26 @@ class TrainerImpl final : public Trainer {
     initialize_parameters();
   }
 
+  // The state buffers in the packed layout; the workspace holds them in the
+  // backend's (padded) layout.
   std::vector<float> read_state(StateBuffer which) const override {
-    std::vector<float> out(net_.layout().total);
-    ops_->copy_to_caller(out.data(), buffer(which), out.size());
+    const ParameterLayout& layout = net_.layout();
+    std::vector<float> padded(layout.total);
+    ops_->copy_to_caller(padded.data(), buffer(which), padded.size());
     ops_->synchronize();
-    return out;
+    std::vector<float> packed(layout.packed_total);
+    layout.pack(padded.data(), packed.data());
+    return packed;
   }
 
   void write_state(StateBuffer which, const std::vector<float>& values) override {
-    if (values.size() != net_.layout().total) {
+    const ParameterLayout& layout = net_.layout();
+    if (values.size() != layout.packed_total) {
       fail(VAE_ERROR_INTERNAL, "state buffer of the wrong size");
     }
-    ops_->upload_from_caller(buffer(which), values.data(), values.size());
+    std::vector<float> padded(layout.total);
+    layout.unpack(values.data(), padded.data());
+    ops_->upload_from_caller(buffer(which), padded.data(), padded.size());
     ops_->synchronize();
   }
 
@@ -178,8 +186,11 @@ class TrainerImpl final : public Trainer {
   }
 
   void copy_gradient(std::vector<double>* gradient) const override {
-    gradient->resize(net_.layout().total);
-    ops_->copy_to_host(gradient->data(), net_.buffers().grads, gradient->size());
+    const ParameterLayout& layout = net_.layout();
+    std::vector<double> padded(layout.total);
+    ops_->copy_to_host(padded.data(), net_.buffers().grads, padded.size());
+    gradient->resize(layout.packed_total);
+    layout.pack(padded.data(), gradient->data());
   }
 
   void upload_noise(const float* eps, int64_t count) override {
@@ -250,14 +261,15 @@ class TrainerImpl final : public Trainer {
 
   // nn.Linear's default: W and b ~ U(-1/sqrt(in), 1/sqrt(in)) (kaiming_uniform
   // with a = sqrt(5) gives the same bound for W), drawn from Philox with the
-  // seed; the learned log variance starts at VAE_OPT_LOG_VARIANCE. Adam's
-  // moments start at zero.
+  // seed in the packed layout's order, so every backend's layout starts from
+  // the same numbers; the learned log variance starts at
+  // VAE_OPT_LOG_VARIANCE. Adam's moments start at zero.
   void initialize_parameters() {
-    const ParameterLayout& layout = net_.layout();
-    std::vector<float> p(layout.total);
+    const ParameterLayout packed(config_);
+    std::vector<float> p(packed.packed_total);
     const NoiseKey init = key(NoiseStream::kInit, 0);
     uint64_t drawn = 0;
-    for (const auto* layers : {&layout.encoder, &layout.decoder}) {
+    for (const auto* layers : {&packed.encoder, &packed.decoder}) {
       for (const LinearLayer& l : *layers) {
         const float bound = 1.0f / std::sqrt(static_cast<float>(l.in));
         const size_t end = l.bias + static_cast<size_t>(l.out);
@@ -266,11 +278,11 @@ class TrainerImpl final : public Trainer {
         }
       }
     }
-    for (int64_t d = 0; d < layout.log_variance_count; ++d) {
-      p[layout.log_variance + static_cast<size_t>(d)] = static_cast<float>(config_.log_variance);
+    for (int64_t d = 0; d < packed.log_variance_count; ++d) {
+      p[packed.log_variance + static_cast<size_t>(d)] = static_cast<float>(config_.log_variance);
     }
     write_state(StateBuffer::kParameters, p);
-    const std::vector<float> zeros(layout.total, 0.0f);
+    const std::vector<float> zeros(packed.packed_total, 0.0f);
     write_state(StateBuffer::kAdamFirstMoment, zeros);
     write_state(StateBuffer::kAdamSecondMoment, zeros);
   }

@@ -26,6 +26,7 @@ class CpuOps {
  public:
   using Scalar = T;
   static constexpr bool kDeviceMemory = false;
+  static constexpr size_t kParameterAlignment = 1;  // floats; the packed PyTorch layout
 
   explicit CpuOps(int threads) : pool_(threads) {}
 

@@ -82,6 +82,7 @@ class CudaOps {
  public:
   using Scalar = float;
   static constexpr bool kDeviceMemory = true;
+  static constexpr size_t kParameterAlignment = 64;  // floats: 256 bytes, for cuBLASLt
 
   // Selects config.device and creates the stream, the cuBLAS and cuBLASLt
   // handles and the pinned staging buffer.
