@@ -1,0 +1,93 @@
+// Helpers of the CUDA test suites: trainers of either backend, a relative
+// comparison, and device arrays owned by a test.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "cuda/cuda_ops.h"
+#include "test_support.h"
+#include "trainer_impl.h"
+
+namespace vae::testing {
+
+using CudaTrainer = TrainerImpl<CudaOps>;
+
+inline std::unique_ptr<CudaTrainer> make_cuda_trainer_impl(Config c) {
+  c.backend = VAE_BACKEND_CUDA;
+  c.validate();
+  return std::make_unique<CudaTrainer>(c, std::make_unique<CudaOps>(c));
+}
+
+inline std::unique_ptr<CpuTrainerF> make_cpu_trainer_impl(Config c) {
+  c.backend = VAE_BACKEND_CPU;
+  return testing::make_trainer<CpuTrainerF>(c);
+}
+
+// |got - want| <= tol max(1, |want|) for every element.
+inline ::testing::AssertionResult close(const std::vector<float>& got, const std::vector<float>& want,
+                                 double tol) {
+  if (got.size() != want.size()) {
+    return ::testing::AssertionFailure() << "sizes " << got.size() << " and " << want.size();
+  }
+  size_t bad = 0;
+  size_t first = 0;
+  double worst = 0;
+  for (size_t e = 0; e < got.size(); ++e) {
+    const double scale = std::max(1.0, std::fabs(static_cast<double>(want[e])));
+    const double err = std::fabs(static_cast<double>(got[e]) - want[e]) / scale;
+    if (!(err <= tol)) {
+      if (bad == 0) first = e;
+      ++bad;
+      worst = std::max(worst, std::isnan(err) ? std::numeric_limits<double>::infinity() : err);
+    }
+  }
+  if (bad == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << bad << " of " << got.size() << " elements differ; first " << first << ": "
+         << got[first] << " vs " << want[first] << ", worst relative error " << worst;
+}
+
+// A device allocation owned by a test.
+class DeviceArray {
+ public:
+  explicit DeviceArray(size_t bytes) {
+    EXPECT_EQ(cudaMalloc(&p_, std::max<size_t>(bytes, 1)), cudaSuccess);
+  }
+  ~DeviceArray() { static_cast<void>(cudaFree(p_)); }
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+  template <class T>
+  T* as() const {
+    return static_cast<T*>(p_);
+  }
+  void* raw() const { return p_; }
+
+ private:
+  void* p_ = nullptr;
+};
+
+template <class T>
+std::unique_ptr<DeviceArray> to_device(const std::vector<T>& v) {
+  auto d = std::make_unique<DeviceArray>(sizeof(T) * v.size());
+  EXPECT_EQ(cudaMemcpy(d->raw(), v.data(), sizeof(T) * v.size(), cudaMemcpyHostToDevice),
+            cudaSuccess);
+  return d;
+}
+
+template <class T>
+std::vector<T> from_device(const DeviceArray& d, size_t count) {
+  std::vector<T> v(count);
+  EXPECT_EQ(cudaMemcpy(v.data(), d.raw(), sizeof(T) * count, cudaMemcpyDeviceToHost),
+            cudaSuccess);
+  return v;
+}
+
+}  // namespace vae::testing
