@@ -49,6 +49,8 @@ class TrainerImpl final : public Trainer {
     ops_->synchronize();
   }
 
+  void set_cuda_stream(void* stream) override { ops_->set_stream(stream); }
+
   Ops& ops() { return *ops_; }
   Network<Ops>& network() { return net_; }
 
@@ -56,8 +58,6 @@ class TrainerImpl final : public Trainer {
   bool device_backend() const override { return Ops::kDeviceMemory; }
 
   void apply_options() override { ops_->apply_options(config_); }
-
-  void set_cuda_stream(void* stream) override { ops_->set_stream(stream); }
 
   void stage_input(const Input& in, int64_t n) override {
     ops_->begin_call();
