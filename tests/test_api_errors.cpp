@@ -195,7 +195,7 @@ TEST_F(Api, LoadAndSaveReportIoAndFormatErrors) {
          "/nonexistent/dir/model.safetensors");
   expect(vae_save(t_, "/nonexistent/dir/model.safetensors"), VAE_ERROR_IO, "/nonexistent/dir");
   expect(vae_save(t_, nullptr), kBad, "path");
-  const std::string path = ::testing::TempDir() + "/vae_api_garbage.safetensors";
+  const std::string path = vae::testing::temp_path("api_garbage.safetensors");
   {
     std::ofstream f(path, std::ios::binary);
     f << "this is not a checkpoint at all, but it is long enough";
@@ -209,7 +209,7 @@ TEST_F(Api, LoadAndSaveReportIoAndFormatErrors) {
 // A checkpoint truncated at every byte offset, or with random bytes of its
 // header flipped, is refused with VAE_ERROR_FORMAT and never crashes.
 TEST_F(Api, DamagedCheckpointsAreRefused) {
-  const std::string path = ::testing::TempDir() + "/vae_api_damaged.safetensors";
+  const std::string path = vae::testing::temp_path("api_damaged.safetensors");
   ASSERT_EQ(vae_save(t_, path.c_str()), VAE_OK);
   std::string good;
   {

@@ -265,8 +265,8 @@ TEST(CudaCheckpoint, SavedOnCudaContinuesOnCpuAndBack) {
     k.backend = from;
     auto original = Trainer::create(k);
     train_steps(*original, x, 8, 5);
-    const std::string path = ::testing::TempDir() + "/vae_cuda_checkpoint_" +
-                             std::to_string(from) + ".safetensors";
+    const std::string path =
+        testing::temp_path("cuda_checkpoint_" + std::to_string(from) + ".safetensors");
     original->save(path);
     auto moved = Trainer::load(path, to);
     std::remove(path.c_str());

@@ -7,7 +7,6 @@
 // test skips itself where there is no CUDA device.
 #include <gtest/gtest.h>
 #include <cuda_runtime_api.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstdint>
@@ -257,8 +256,7 @@ TEST_P(CudaSanitizerSweep, ReachesEveryKernel) {
   t->log_likelihood_dataset(*ds, 3, VAE_ESTIMATOR_IMPORTANCE, &lp);
   EXPECT_TRUE(std::isfinite(e) && std::isfinite(lp));
 
-  const std::string path = ::testing::TempDir() + "vae_sweep_" + std::to_string(::getpid()) +
-                           "_" + k.name + ".safetensors";
+  const std::string path = testing::temp_path(std::string("sweep_") + k.name + ".safetensors");
   t->save(path);
   auto loaded = Trainer::load(path, VAE_BACKEND_CUDA);
   std::remove(path.c_str());

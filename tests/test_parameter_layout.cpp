@@ -3,7 +3,6 @@
 // placement for awkward sizes, the conversion both ways, and a CPU trainer
 // over the padded layout that trains bit for bit like the packed one.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -214,7 +213,7 @@ TEST(PaddedTrainer, TrainsBitForBitLikeThePackedOne) {
     expect_zero_padding(*padded);
 
     // The same checkpoint, byte for byte (file names of this process alone).
-    const std::string stem = ::testing::TempDir() + "/vae_layout_" + std::to_string(::getpid());
+    const std::string stem = testing::temp_path("layout");
     const std::string path_packed = stem + "_packed.safetensors";
     const std::string path_padded = stem + "_padded.safetensors";
     packed->save(path_packed);

@@ -2,10 +2,15 @@
 // seeds, and direct access to the CPU backend in float or double.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <memory>
 #include <random>
+#include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include "config.h"
 #include "cpu/cpu_ops.h"
@@ -34,6 +39,12 @@ std::unique_ptr<Trainer> make_trainer(const Config& c) {
   c.validate();
   using Ops = std::remove_reference_t<decltype(std::declval<Trainer&>().ops())>;
   return std::make_unique<Trainer>(c, std::make_unique<Ops>(static_cast<int>(c.threads)));
+}
+
+// A file name of this test process's own under the test temp folder, so
+// suites running at once (ctest -j, other checkouts) never share a file.
+inline std::string temp_path(const std::string& stem) {
+  return ::testing::TempDir() + "/vae_" + stem + "_" + std::to_string(::getpid());
 }
 
 // Values in [lo, hi) from a fixed seed.

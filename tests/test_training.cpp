@@ -209,7 +209,7 @@ TEST(Training, SaveLoadAndContinueIsBitIdentical) {
     straight->train_epoch(*ds_straight, 7, nullptr);
     interrupted->train_epoch(*ds_interrupted, 7, nullptr);
   }
-  const std::string path = ::testing::TempDir() + "/vae_resume_test.safetensors";
+  const std::string path = testing::temp_path("resume_test.safetensors");
   interrupted->save(path);
   ds_interrupted.reset();
   interrupted.reset();
