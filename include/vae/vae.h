@@ -167,7 +167,11 @@ VAE_API vae_status vae_sample(vae_trainer* t, int64_t n, float* mean);
  * their current stream; NULL returns to the trainer's own stream. Every
  * later call queues its work on that stream, so caller memory that earlier
  * work on the stream writes is read after it, and work the caller queues
- * after a call sees its results.
+ * after a call sees its results. The stream must stay valid until it is
+ * replaced or the trainer destroyed. Epochs capture CUDA graphs on it, so
+ * the legacy default stream itself is refused (VAE_ERROR_INVALID_ARGUMENT),
+ * and a stream created with cudaStreamNonBlocking is best where other
+ * threads use the legacy default stream.
  *
  * Without a stream of the caller's, the trainer works on its own stream and
  * orders itself against the legacy default stream (stream 0) wherever it
