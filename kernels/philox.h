@@ -104,8 +104,8 @@ VAE_HD Philox4 philox_block_twin(const NoiseKey& key, uint64_t block) {
 #define VAE_CURAND_HD inline __attribute__((always_inline))
 #endif
 
-// The cuRAND state whose next curand4 gives block `block` of the array `key`
-// (and block + n after n more): curand_init keys the generator with the
+// The cuRAND state whose curand4 calls give blocks `block`, `block` + 1, ...
+// of the array `key`: curand_init keys the generator with the
 // seed's two halves, adds the subsequence to the counter's upper 64 bits
 // (words 2, 3) and offset / 4 to its lower 64 bits (words 0, 1), and leaves
 // that counter's four words as the next output (offset is a multiple of 4,
