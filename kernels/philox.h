@@ -2,10 +2,32 @@
 // SC 2011): a counter-based generator, so any element's noise is a pure
 // function of (seed, stream, counter, index). Bit-identical on host and
 // device, independent of thread count and launch shape.
+//
+// Where the raw bits come from: cuRAND's device API (curand_kernel.h,
+// curandStatePhilox4_32_10_t) in device code always, and in host code of every
+// build that found the CUDA toolkit's headers, with or without the CUDA
+// backend (CMake defines VAE_HAVE_CURAND_HEADER; the header compiles with the
+// host compiler and runs without a GPU or libcurand). Only a build without
+// the toolkit draws them through philox4x32_10 below, our twin of cuRAND's
+// rounds: tests/test_curand_bits.cpp proves the two bit-identical wherever
+// both compile, and test_element_math.cpp checks the twin against the
+// Random123 known answers everywhere. The conversions to uniforms and normals
+// are ours in every build, so both backends see the same noise.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
+
+#if defined(__CUDACC__) || defined(VAE_HAVE_CURAND_HEADER)
+#define VAE_PHILOX_FROM_CURAND 1
+// cuRAND declares its functions with QUALIFIERS, __device__ unless defined
+// before the header; philox_block runs on the host too, so nvcc must compile
+// them for both sides (the host compiler ignores the qualifiers anyway).
+#if defined(__CUDACC__) && !defined(QUALIFIERS)
+#define QUALIFIERS static __forceinline__ __host__ __device__
+#endif
+#include <curand_kernel.h>
+#endif
 
 #include "host_device.h"
 
@@ -57,8 +79,13 @@ struct NoiseKey {
 };
 
 // The four raw 32-bit words of block `block` (elements 4 block .. 4 block + 3
-// counted from the array's start) of the array `key`.
-VAE_HD Philox4 philox_block(const NoiseKey& key, uint64_t block) {
+// counted from the array's start) of the array `key`: Philox4x32-10 of the
+// counter {block lo, block hi, counter lo, counter hi ^ stream << 24} under
+// the key {seed lo, seed hi}. Blocks are below 2^62, as every caller's are:
+// an element index / 4, or a row index.
+//
+// Through our own rounds: the twin of the cuRAND draw below.
+VAE_HD Philox4 philox_block_twin(const NoiseKey& key, uint64_t block) {
   const Philox4 ctr{{static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),
                      static_cast<uint32_t>(key.counter),
                      static_cast<uint32_t>(key.counter >> 32) ^
@@ -66,6 +93,44 @@ VAE_HD Philox4 philox_block(const NoiseKey& key, uint64_t block) {
   return philox4x32_10(ctr, static_cast<uint32_t>(key.seed),
                        static_cast<uint32_t>(key.seed >> 32));
 }
+
+#if defined(VAE_PHILOX_FROM_CURAND)
+// Forced inline on the host too: GCC's inliner sizes curand_init before it
+// drops the outputs nobody reads and would call philox_block out of line,
+// a fifth slower a block than the twin.
+#if defined(__CUDACC__)
+#define VAE_CURAND_HD VAE_HD
+#else
+#define VAE_CURAND_HD inline __attribute__((always_inline))
+#endif
+
+// The cuRAND state whose curand4 calls give blocks `block`, `block` + 1, ...
+// of the array `key`: curand_init keys the generator with the
+// seed's two halves, adds the subsequence to the counter's upper 64 bits
+// (words 2, 3) and offset / 4 to its lower 64 bits (words 0, 1), and leaves
+// that counter's four words as the next output (offset is a multiple of 4,
+// so no word of the block is skipped). Offsets count words in 64 bits, hence
+// the bound on blocks. All of it is O(1) arithmetic on a local state: the
+// compiler keeps it in registers and drops the outputs nobody reads, so a
+// block costs one Philox evaluation, as with the twin.
+VAE_CURAND_HD curandStatePhilox4_32_10_t curand_state_at(const NoiseKey& key, uint64_t block) {
+  curandStatePhilox4_32_10_t state;
+  curand_init(key.seed, key.counter ^ (static_cast<uint64_t>(key.stream) << 56), block << 2,
+              &state);
+  return state;
+}
+
+// Through cuRAND.
+VAE_CURAND_HD Philox4 philox_block(const NoiseKey& key, uint64_t block) {
+  curandStatePhilox4_32_10_t state = curand_state_at(key, block);
+  const uint4 words = curand4(&state);
+  return Philox4{{words.x, words.y, words.z, words.w}};
+}
+#else
+VAE_HD Philox4 philox_block(const NoiseKey& key, uint64_t block) {
+  return philox_block_twin(key, block);
+}
+#endif
 
 // u in [0, 1) with 24 random bits: exactly representable in float.
 VAE_HD float uniform_from_bits(uint32_t bits) {
