@@ -20,13 +20,15 @@
 # also caps every stage at the time that is left; the estimates come from
 # the counts on the right:
 #   stage          ceiling estimate  from
-#   environment        15       5    nvidia-smi, nvcc --version, one import torch
+#   environment        20       8    nvidia-smi, nvcc --version, one import torch
 #   dependencies       15       3    dpkg -x of 15 .debs (15 MB packed, 113 MB unpacked)
 #   configure          40      15    CMake's compiler, CUDA and package checks
-#   build             105      60    ~80 objects on 16 cores: 7 .cu files (18 kernels)
-#                                    for sm_90 alone at ~15 s each, 10 gtest binaries,
-#                                    all in parallel; then gtest discovery
-#   ctest              60      15    ~110 CPU tests (the longest 1.5 s) and 27 CUDA
+#   build             105      60    61 build steps, 350 s of compiling on a loaded
+#                                    2-core dev machine (the 7 .cu files, 18 kernels
+#                                    for sm_90 alone, 7-9 s each; the longest step
+#                                    32 s), so 25 s of work per core on 16 plus the
+#                                    longest chain; then gtest discovery
+#   ctest              60      15    84 CPU tests (the longest 1.5 s) and 33 CUDA
 #                                    tests, -j16; the "cuda tests" row reads its log
 #   sanitizers         90      40    memcheck, racecheck, initcheck, synccheck at once,
 #                                    each over CudaSanitizerSweep.* (every kernel once,
@@ -35,7 +37,7 @@
 #                                    bench_cuda_step where built
 #   vae-train          25      15    2 epochs of batch 128 on 6000 rows (synthetic) or
 #                                    60000 (Fashion-MNIST), a 1000-row test bound
-#   pytorch race      110      90    same answers (200 steps of S), then S and M:
+#   pytorch race      105      90    same answers (200 steps of S), then S and M:
 #                                    eager and torch.compile's default mode (~30 s of
 #                                    compilation per size), 200 timed steps each
 #   total             480     250    about four minutes expected
@@ -149,13 +151,14 @@ find_sanitizer() {
 
 # --- stages ------------------------------------------------------------------
 stage_environment() {
-  begin environment 15 || { no_time; return; }
-  local log="$LOGS/environment.log" gpu torch os glibc
+  begin environment 20 || { no_time; return; }
+  local log="$LOGS/environment.log" gpu torch os glibc smi
   nvcc="$(find_nvcc)"
   os="$(grep -m1 '^PRETTY_NAME=' /etc/os-release 2>/dev/null | cut -d= -f2- | tr -d '"')"
   glibc="$(ldd --version 2>&1 | head -n 1)"
-  gpu="$(timeout 10 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -n 1)"
-  torch="$(timeout "$limit" python3 -c 'import torch
+  smi="$(command -v nvidia-smi || echo /usr/local/nvidia/bin/nvidia-smi)"
+  gpu="$(timeout 5 "$smi" --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -n 1)"
+  torch="$(timeout $(( limit - 5 )) python3 -c 'import torch
 print(torch.__version__, "cuda" if torch.cuda.is_available() else "no-cuda")' 2>/dev/null | tail -n 1)"
   {
     echo "os: ${os:-unknown}"
@@ -315,7 +318,7 @@ stage_ctest() {
   done <<<"$cuda_names"
   local detail="$total CUDA tests: $(( total - skipped - failures )) passed, $skipped skipped, $failures failed"
   if [[ $rc -eq 124 || $rc -eq 137 ]]; then
-    record "cuda tests" TIMEOUT 0 "ctest did not finish; $detail so far"
+    record "cuda tests" TIMEOUT 0 "ctest did not finish ($total CUDA tests listed)"
   elif [[ $total -gt 0 && $skipped -eq 0 && $failures -eq 0 ]]; then
     record "cuda tests" PASS 0 "$detail"
   else
@@ -403,7 +406,7 @@ synthetic_idx() {  # synthetic_idx PATH ROWS
 stage_train() {
   begin vae-train 25 || { no_time; return; }
   if [[ $build_ok -ne 1 || ! -x "$BUILD/vae-train" ]]; then finish SKIP "not built"; return; fi
-  local log="$LOGS/vae_train.log" run="$LOGS/vae-train-run" data=() source="" dir
+  local log="$LOGS/vae_train.log" run="$BUILD/vae-train-run" data=() source="" dir
   for dir in "${FASHION_DIRS[@]}"; do
     if [[ -f "$dir/train-images-idx3-ubyte.gz" ]]; then
       data=(--data "$dir/train-images-idx3-ubyte.gz" --test "$dir/t10k-images-idx3-ubyte.gz")
@@ -412,8 +415,8 @@ stage_train() {
     fi
   done
   if [[ -z "$source" ]]; then
-    synthetic_idx "$LOGS/synthetic-images-idx3-ubyte" 6000
-    data=(--data "$LOGS/synthetic-images-idx3-ubyte")
+    synthetic_idx "$BUILD/synthetic-images-idx3-ubyte" 6000
+    data=(--data "$BUILD/synthetic-images-idx3-ubyte")
     source="6000 random images (Fashion-MNIST not found: bundle it with gpu_bundle.sh --with-dataset)"
   fi
   rm -rf "$run"
@@ -421,6 +424,9 @@ stage_train() {
   timeout "$limit" "$BUILD/vae-train" --backend cuda --epochs 2 --ll-rows 1000 --ll-samples 100 \
     --out "$run" "${data[@]}" >"$log" 2>&1 || rc=$?
   tail -n 5 "$log"
+  # Its pictures and metrics travel with the logs; the checkpoint stays.
+  mkdir -p "$LOGS/vae-train"
+  find "$run" -maxdepth 1 \( -name '*.png' -o -name metrics.csv \) -exec cp {} "$LOGS/vae-train/" \; 2>/dev/null
   if [[ -f "$run/metrics.csv" ]]; then details "vae-train metrics.csv ($source)" "$run/metrics.csv"; fi
   local last
   last="$(tail -n 1 "$run/metrics.csv" 2>/dev/null)"
@@ -428,7 +434,7 @@ stage_train() {
 }
 
 stage_pytorch() {
-  begin "pytorch race" 110 || { no_time; return; }
+  begin "pytorch race" 105 || { no_time; return; }
   if [[ $torch_ok -ne 1 ]]; then finish SKIP "PyTorch with CUDA not importable by python3"; return; fi
   if [[ $build_ok -ne 1 ]]; then finish SKIP "libvae not built"; return; fi
   local log="$LOGS/compare_with_pytorch.log" rc=0 dir data_dir="${FASHION_DIRS[0]}"
@@ -446,6 +452,7 @@ stage_pytorch() {
 }
 
 # --- the run -------------------------------------------------------------------
+rm -rf "$LOGS"
 mkdir -p "$LOGS" "$REPORT_DIR"
 { echo "# GPU check, $(date -u '+%Y-%m-%d %H:%M UTC'), $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
   echo; echo "$TABLE_HEADER"; } >"$REPORT"
