@@ -5,20 +5,28 @@
    checkpoint loaded into PyTorch), take the same 200 batches with Adam 1e-3,
    and their loss curves must agree within the noise of their different
    reparameterization draws.
-2. Speed: the training step at sizes S, M and L (pytorch_reference.SIZES),
-   libvae's vae_train_step (and for S a whole vae_train_epoch) against
-   PyTorch eager and torch.compile's modes, medians of many repetitions after
-   warm-up; a ratio table last.
+2. Speed: the training step at sizes S and M (L on request;
+   pytorch_reference.SIZES), libvae's vae_train_step (and for S a whole
+   vae_train_epoch) against PyTorch eager and torch.compile's default mode
+   (the other modes on request). Both sides are timed alike: on a GPU, CUDA
+   events on one stream around each step, both reading their batch from
+   device memory, the median of the repetitions after 10 warm-up steps.
+   libvae queues its work on PyTorch's stream through vae_set_cuda_stream
+   and both leave the loss on the device; a libvae without that call returns
+   only once its step is done, and then both sides copy the loss to the host.
+   A ratio table last.
 
-  python3 bench/compare_with_pytorch.py --device cuda          # on the GPU machine
+  python3 bench/compare_with_pytorch.py --device cuda          # S and M, eager and default
+  python3 bench/compare_with_pytorch.py --device cuda --sizes S,M,L \
+      --modes eager,default,reduce-overhead,max-autotune      # when time allows
   python3 bench/compare_with_pytorch.py --device cpu --sizes S --modes eager
 """
 import argparse
+import contextlib
 import gzip
 import os
 import sys
 import tempfile
-import time
 
 import numpy as np
 import torch
@@ -27,23 +35,27 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import libvae  # noqa: E402
 import pytorch_reference as ref  # noqa: E402
 
-FASHION = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 
 
-def training_bytes(rows, seed=0):
+def fashion_path(data_dir):
+    return os.path.join(data_dir, "train-images-idx3-ubyte.gz")
+
+
+def training_bytes(rows, data_dir, seed=0):
     """Fashion-MNIST's training images as uint8 [rows, 784], or random
-    images of the same shape where the package is missing."""
-    if os.path.exists(FASHION):
-        with gzip.open(FASHION, "rb") as f:
+    images of the same shape where data_dir does not hold them."""
+    if os.path.exists(fashion_path(data_dir)):
+        with gzip.open(fashion_path(data_dir), "rb") as f:
             data = np.frombuffer(f.read(), dtype=np.uint8, offset=16).reshape(-1, 784)
         return np.ascontiguousarray(data[:rows])
     return np.random.default_rng(seed).integers(0, 256, size=(rows, 784), dtype=np.uint8)
 
 
-def binarized_batches(count, batch, seed=1):
+def binarized_batches(count, batch, data_dir, seed=1):
     """`count` batches of dynamically binarized images, fixed by the seed."""
     rng = np.random.default_rng(seed)
-    images = training_bytes(count * batch).astype(np.float32) / 255.0
+    images = training_bytes(count * batch, data_dir).astype(np.float32) / 255.0
     x = (rng.random(images.shape, dtype=np.float32) < images).astype(np.float32)
     return x.reshape(count, batch, 784)
 
@@ -53,7 +65,7 @@ def threads():
     return torch.get_num_threads()
 
 
-def same_answers(lib, device, backend, steps):
+def same_answers(lib, device, backend, steps, data_dir):
     hidden, latent, batch = ref.SIZES["S"]
     ours = libvae.Trainer(lib, hidden, latent_dim=latent, max_batch=batch, backend=backend, seed=1,
                           threads=threads())
@@ -64,7 +76,7 @@ def same_answers(lib, device, backend, steps):
         ref.load_libvae_checkpoint(model, path)
     model.to(device)
     step = ref.make_step(model)
-    batches = binarized_batches(steps, batch)
+    batches = binarized_batches(steps, batch, data_dir)
     ours_loss, theirs_loss = [], []
     torch.manual_seed(1)
     for x in batches:
@@ -90,63 +102,73 @@ def same_answers(lib, device, backend, steps):
     return ok
 
 
-def time_ours(lib, device, backend, size, repetitions):
+def time_ours(lib, device, backend, size, repetitions, data_dir, on_stream):
+    """libvae's step on a batch in device memory (on a GPU); on_stream: its
+    work is queued on PyTorch's current stream and the loss left unread."""
     hidden, latent, batch = ref.SIZES[size]
     trainer = libvae.Trainer(lib, hidden, latent_dim=latent, max_batch=batch, backend=backend,
                              threads=threads())
-    x = torch.from_numpy(binarized_batches(1, batch)[0]).to(device)
-    for _ in range(10):
-        trainer.train_step(x.data_ptr(), batch)
-    times = []
-    for _ in range(repetitions):
-        t0 = time.perf_counter()
-        trainer.train_step(x.data_ptr(), batch)  # returns when the loss is on the host
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    result = {"step": times[len(times) // 2]}
+    if on_stream:
+        trainer.set_cuda_stream(torch.cuda.current_stream().cuda_stream)
+    x = torch.from_numpy(binarized_batches(1, batch, data_dir)[0]).to(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    result = {"step": ref.median_seconds(
+        lambda: trainer.train_step(x.data_ptr(), batch, want_loss=not on_stream), device, repetitions)}
     if size == "S":
-        ds = trainer.dataset_u8(training_bytes(60000), "binarize")
-        trainer.train_epoch(ds, batch)
-        t0 = time.perf_counter()
-        trainer.train_epoch(ds, batch)
-        result["epoch"] = time.perf_counter() - t0
+        ds = trainer.dataset_u8(training_bytes(60000, data_dir), "binarize")
+        result["epoch"] = ref.median_seconds(lambda: trainer.train_epoch(ds, batch), device, 3, warmup=1)
         lib.vae_dataset_destroy(ds)
     trainer.close()
     return result
 
 
-def time_theirs(device, size, mode, repetitions):
+def time_theirs(device, size, mode, repetitions, data_dir, read_loss):
     hidden, latent, batch = ref.SIZES[size]
     model = ref.VAE(hidden, latent).to(device)
     step = ref.make_step(model)
     if mode != "eager":
         step = torch.compile(step, mode=mode)
-    batches = [torch.from_numpy(b).to(device) for b in binarized_batches(4, batch)]
+    batches = [torch.from_numpy(b).to(device) for b in binarized_batches(4, batch, data_dir)]
     eps = [torch.randn(batch, latent, device=device) for _ in range(4)]
-    return ref.time_steps(step, batches, eps, device, repetitions)
+    return ref.time_steps(step, batches, eps, device, repetitions, read_loss=read_loss)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
-    parser.add_argument("--sizes", default="S,M,L")
-    parser.add_argument("--modes", default="eager,default,reduce-overhead,max-autotune")
+    parser.add_argument("--sizes", default="S,M", help="of S,M,L")
+    parser.add_argument("--modes", default="eager,default",
+                        help="of eager,default,reduce-overhead,max-autotune")
     parser.add_argument("--repetitions", type=int, default=200)
     parser.add_argument("--steps", type=int, default=200, help="steps of the same-answers check")
     parser.add_argument("--library", help="libvae.so (default: build/src/libvae.so)")
+    parser.add_argument("--data-dir", default=FASHION_DIR,
+                        help="Fashion-MNIST's IDX files (random images where absent)")
     args = parser.parse_args()
     device = torch.device(args.device)
     backend = "cuda" if args.device == "cuda" else "cpu"
     lib = libvae.load(args.library)
     print("device: %s; torch %s; %d CPU threads each" % (
         torch.cuda.get_device_name() if args.device == "cuda" else "cpu", torch.__version__, threads()))
-    agree = same_answers(lib, device, backend, args.steps)
+    print("data: %s" % (fashion_path(args.data_dir) if os.path.exists(fashion_path(args.data_dir))
+                        else "random images (no Fashion-MNIST in %s)" % args.data_dir))
+    agree = same_answers(lib, device, backend, args.steps, args.data_dir)
 
+    on_stream = device.type == "cuda" and libvae.can_set_stream(lib)
+    read_loss = device.type == "cuda" and not on_stream
+    print("timing: median of %d steps after 10 warm-up, %s; %s" % (
+        args.repetitions, "CUDA events on one stream" if device.type == "cuda" else "perf_counter",
+        "libvae on PyTorch's stream, losses left on the device" if on_stream else
+        "both sides read the loss each step" if read_loss else "synchronous steps"))
+    race_stream = torch.cuda.Stream() if device.type == "cuda" else None
     modes = args.modes.split(",")
     rows = []
     for size in args.sizes.split(","):
-        ours = time_ours(lib, device, backend, size, args.repetitions)
-        theirs = {m: time_theirs(device, size, m, args.repetitions) for m in modes}
+        with torch.cuda.stream(race_stream) if race_stream is not None else contextlib.nullcontext():
+            ours = time_ours(lib, device, backend, size, args.repetitions, args.data_dir, on_stream)
+            theirs = {m: time_theirs(device, size, m, args.repetitions, args.data_dir, read_loss)
+                      for m in modes}
         rows.append((size, ours, theirs))
         print("size %s: libvae step %.1f us%s; %s" % (
             size, 1e6 * ours["step"],

@@ -42,7 +42,15 @@ def load(path=None):
     lib.vae_destroy.argtypes = [ctypes.c_void_p]
     lib.vae_dataset_destroy.argtypes = [ctypes.c_void_p]
     lib.vae_config_destroy.argtypes = [ctypes.c_void_p]
+    if can_set_stream(lib):
+        lib.vae_set_cuda_stream.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     return lib
+
+
+def can_set_stream(lib):
+    """Whether this libvae has vae_set_cuda_stream (queueing its work on the
+    caller's CUDA stream)."""
+    return hasattr(lib, "vae_set_cuda_stream")
 
 
 class Trainer:
@@ -73,12 +81,19 @@ class Trainer:
             raise VaeError("%s: %s" % (self.lib.vae_status_string(status).decode(),
                                        self.lib.vae_last_error().decode()))
 
-    def train_step(self, x_ptr, rows):
-        """One step on `rows` rows at address x_ptr (host or, on CUDA, device memory)."""
+    def train_step(self, x_ptr, rows, want_loss=True):
+        """One step on `rows` rows at the raw address x_ptr: host memory, or on
+        CUDA device memory too (a torch CUDA tensor's data_ptr()). With
+        want_loss=False the loss stays unread (NULL) and None is returned."""
         loss = ctypes.c_float()
         self._check(self.lib.vae_train_step(self.handle, ctypes.c_void_p(x_ptr), rows,
-                                            ctypes.byref(loss)))
-        return loss.value
+                                            ctypes.byref(loss) if want_loss else None))
+        return loss.value if want_loss else None
+
+    def set_cuda_stream(self, stream):
+        """Queues the trainer's device work on the CUDA stream whose handle is
+        `stream` (torch.cuda.Stream().cuda_stream); 0 returns it to its own."""
+        self._check(self.lib.vae_set_cuda_stream(self.handle, ctypes.c_void_p(stream)))
 
     def dataset_u8(self, array, transform):
         """A dataset of a C-contiguous uint8 numpy array [rows, dim]."""

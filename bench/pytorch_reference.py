@@ -3,9 +3,11 @@
 names (a libvae checkpoint loads into it), initialization (nn.Linear's
 default), loss and Adam as libvae, for the side-by-side race
 (compare_with_pytorch.py)."""
+import itertools
 import json
 import math
 import struct
+import time
 
 import numpy as np
 import torch
@@ -88,28 +90,42 @@ def load_libvae_checkpoint(model, path):
     model.load_state_dict(state, strict=True)
 
 
-def time_steps(step, batches, eps, device, repetitions):
-    """Median seconds per step over `repetitions` timed steps, after warm-up:
-    CUDA events on a GPU, perf_counter with synchronization otherwise."""
-    for i in range(10):
-        step(batches[i % len(batches)], eps[i % len(eps)])
+def median_seconds(run, device, repetitions, warmup=10):
+    """Median seconds of run() over `repetitions` calls after `warmup` calls.
+    On a GPU, CUDA events recorded on the current stream bracket each call,
+    so run() must queue its work on that stream (or finish it before it
+    returns); on the CPU, perf_counter."""
+    for _ in range(warmup):
+        run()
     times = []
-    for i in range(repetitions):
-        x, e = batches[i % len(batches)], eps[i % len(eps)]
+    for _ in range(repetitions):
         if device.type == "cuda":
             start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
-            step(x, e)
+            run()
             stop.record()
             stop.synchronize()
             times.append(start.elapsed_time(stop) / 1e3)
         else:
-            import time
             t0 = time.perf_counter()
-            step(x, e)
+            run()
             times.append(time.perf_counter() - t0)
     times.sort()
     return times[len(times) // 2]
+
+
+def time_steps(step, batches, eps, device, repetitions, read_loss=False):
+    """Median seconds per step (median_seconds), cycling through the batches;
+    read_loss: copy each step's loss to the host, as a caller that prints it."""
+    calls = itertools.count()
+
+    def run():
+        i = next(calls)
+        loss = step(batches[i % len(batches)], eps[i % len(eps)])
+        if read_loss:
+            float(loss)
+
+    return median_seconds(run, device, repetitions)
 
 
 def log_2_nats(dim=INPUT_DIM):
