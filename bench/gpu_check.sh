@@ -31,7 +31,7 @@
 #   ctest              60      15    84 CPU tests (the longest 1.5 s) and 33 CUDA
 #                                    tests, -j16; the "cuda tests" row reads its log
 #   sanitizers         90      40    memcheck, racecheck, initcheck, synccheck at once,
-#                                    each over CudaSanitizerSweep.* (every kernel once,
+#                                    each over *CudaSanitizerSweep.* (every kernel once,
 #                                    small sizes: each ~10-40x slower than plain)
 #   benchmarks         20       8    bench_cpu_step's 8 cases at 50 ms each;
 #                                    bench_cuda_step where built
@@ -49,7 +49,7 @@
 #   GPU_BUNDLE_DIR     the .debs of bench/gpu_bundle.sh (default: <repo>/.gpu-bundle)
 #   DEPS_PREFIX        where they are unpacked (default: /tmp/vae-deps)
 #   COMPUTE_SANITIZER  the compute-sanitizer to use (default: PATH, then the toolkit)
-#   SANITIZER_FILTER   --gtest_filter of the sanitizer runs (default: CudaSanitizerSweep.*)
+#   SANITIZER_FILTER   --gtest_filter of the sanitizer runs (default: *CudaSanitizerSweep.*)
 #   PYTORCH_SIZES      sizes of the race (default: S,M; L is the third)
 #   PYTORCH_MODES      its modes (default: eager,default; also reduce-overhead,max-autotune)
 #   TIME_BUDGET_S      the whole run's budget in seconds (default: 480)
@@ -63,7 +63,7 @@ JOBS="${JOBS:-$(nproc)}"
 ARCH="${CUDA_ARCH:-90}"
 BUNDLE="${GPU_BUNDLE_DIR:-$ROOT/.gpu-bundle}"
 DEPS="${DEPS_PREFIX:-/tmp/vae-deps}"
-FILTER="${SANITIZER_FILTER:-CudaSanitizerSweep.*}"
+FILTER="${SANITIZER_FILTER:-*CudaSanitizerSweep.*}"
 PYTORCH_SIZES="${PYTORCH_SIZES:-S,M}"
 PYTORCH_MODES="${PYTORCH_MODES:-eager,default}"
 SCALE="${TIME_SCALE:-1}"
@@ -74,7 +74,7 @@ LOGS="$BUILD/gpu-check-logs"
 REPORT_DIR="${OUT:-$LOGS}"
 REPORT="$REPORT_DIR/gpu_check.md"
 DETAILS="$REPORT_DIR/gpu_check_details.md"
-TEST_BIN="$BUILD/tests/test_cuda_backend"
+TEST_BIN="$BUILD/tests/test_cuda_training"
 FASHION_DIRS=("$DEPS/usr/share/datasets/fashion-mnist" /usr/share/datasets/fashion-mnist)
 
 rows=()
@@ -282,7 +282,7 @@ stage_build() {
 }
 
 # The whole suite once; the "cuda tests" row then reads, from the same log,
-# what happened to the tests labelled test_cuda_backend: none may skip.
+# what happened to the tests labelled test_cuda_*: none may skip.
 stage_ctest() {
   begin ctest 60 || { no_time; record "cuda tests" TIMEOUT 0 "no time left"; return; }
   if [[ $build_ok -ne 1 ]]; then
@@ -304,7 +304,7 @@ stage_ctest() {
 
   # ctest lists each test that did not pass as "<number> - <name> (<why>)".
   local cuda_names total=0 skipped=0 failures=0 name outcome
-  cuda_names="$(ctest --test-dir "$BUILD" -N -L '^test_cuda_backend$' 2>/dev/null |
+  cuda_names="$(ctest --test-dir "$BUILD" -N -L '^test_cuda_' 2>/dev/null |
                 sed -nE 's/^[[:space:]]*Test[[:space:]]+#[0-9]+: (.*)$/\1/p')"
   while IFS= read -r name; do
     [[ -n "$name" ]] || continue
@@ -331,7 +331,7 @@ stage_ctest() {
 stage_sanitizers() {
   local tools=(memcheck racecheck initcheck synccheck) tool
   begin sanitizers 90 || { no_time; return; }
-  if [[ $build_ok -ne 1 || ! -x "$TEST_BIN" ]]; then finish SKIP "test_cuda_backend not built"; return; fi
+  if [[ $build_ok -ne 1 || ! -x "$TEST_BIN" ]]; then finish SKIP "test_cuda_training not built"; return; fi
   local matched
   matched="$(timeout 30 "$TEST_BIN" --gtest_list_tests --gtest_filter="$FILTER" 2>/dev/null | grep -c '^  ')"
   if [[ "${matched:-0}" -eq 0 ]]; then
