@@ -123,7 +123,16 @@ void Trainer::report_skipped(const StepState& s, const std::string& what) {
   fail(VAE_ERROR_NUMERICAL, m.str());
 }
 
+void Trainer::check_not_in_epoch(const char* call) const {
+  if (in_epoch_) {
+    invalid_argument(std::string(call) +
+                     ": called from the progress callback of vae_train_epoch, which may not "
+                     "train the trainer whose epoch is running");
+  }
+}
+
 void Trainer::train_step(const float* x, int64_t n, float* loss) {
+  check_not_in_epoch("vae_train_step");
   check_pointer(x, "x");
   check_rows(n, config_.max_batch, "n");
   enqueue_step(x, nullptr, n, nullptr);
@@ -134,6 +143,7 @@ void Trainer::train_step(const float* x, int64_t n, float* loss) {
 }
 
 void Trainer::train_step_with_noise(const float* x, int64_t n, const float* eps, float* loss) {
+  check_not_in_epoch("train_step_with_noise");
   check_pointer(x, "x");
   check_pointer(eps, "eps");
   check_rows(n, config_.max_batch, "n");
@@ -324,8 +334,16 @@ bool progress_due(int64_t done, int64_t steps) {
 }  // namespace
 
 void Trainer::train_epoch(Dataset& ds, int64_t batch, float* mean_loss) {
+  check_not_in_epoch("vae_train_epoch");
   check_dataset(ds);
   check_rows(batch, config_.max_batch, "batch");
+  struct EpochRunning {
+    bool* flag;
+    explicit EpochRunning(bool* f) : flag(f) { *flag = true; }
+    ~EpochRunning() { *flag = false; }
+    EpochRunning(const EpochRunning&) = delete;
+    EpochRunning& operator=(const EpochRunning&) = delete;
+  } running(&in_epoch_);
   begin_epoch(ds, key(NoiseStream::kShuffle, epochs_));
   const int64_t steps = (ds.rows + batch - 1) / batch;
   for (int64_t step = 0; step < steps; ++step) {

@@ -165,6 +165,9 @@ class Trainer {
   // `what` naming the call) from the state read after them.
   void report_skipped(const StepState& s, const std::string& what);
   int64_t reported_skipped_ = 0;
+  // Set while vae_train_epoch runs: its progress callback may not train.
+  bool in_epoch_ = false;
+  void check_not_in_epoch(const char* call) const;
 };
 
 }  // namespace vae
