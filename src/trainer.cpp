@@ -14,12 +14,18 @@ namespace vae {
 namespace {
 
 std::string range_message(const char* name, int64_t lo, int64_t hi, int64_t got) {
-  std::ostringstream m;
+  MessageStream m;
   m << name << ": must be in [" << lo << ", " << hi << "], got " << got;
   return m.str();
 }
 
 }  // namespace
+
+const char* state_value_problem(StateBuffer which, float value) {
+  if (!std::isfinite(value)) return "is not finite";
+  if (which == StateBuffer::kAdamSecondMoment && value < 0.0f) return "is negative";
+  return nullptr;
+}
 
 std::unique_ptr<Trainer> Trainer::create(const Config& config) {
   config.validate();
@@ -192,7 +198,7 @@ void Trainer::stage_evaluation_rows(const Dataset& ds, int64_t first, int64_t ro
 
 void Trainer::check_estimator(int estimator) const {
   if (estimator != VAE_ESTIMATOR_PRIOR && estimator != VAE_ESTIMATOR_IMPORTANCE) {
-    std::ostringstream m;
+    MessageStream m;
     m << "estimator: must be VAE_ESTIMATOR_PRIOR (" << VAE_ESTIMATOR_PRIOR
       << ") or VAE_ESTIMATOR_IMPORTANCE (" << VAE_ESTIMATOR_IMPORTANCE << "), got " << estimator;
     invalid_argument(m.str());
@@ -252,8 +258,8 @@ void Trainer::set_parameters(const float* in, int64_t count) {
   std::vector<float> p(static_cast<size_t>(total));
   copy_from_caller(p.data(), in, p.size());
   for (size_t e = 0; e < p.size(); ++e) {
-    if (!std::isfinite(p[e])) {
-      invalid_argument("in: parameter " + std::to_string(e) + " is not finite");
+    if (const char* problem = state_value_problem(StateBuffer::kParameters, p[e])) {
+      invalid_argument("in: parameter " + std::to_string(e) + " " + problem);
     }
   }
   write_state(StateBuffer::kParameters, p);
@@ -305,7 +311,7 @@ void Trainer::train_epoch(Dataset& ds, int64_t batch, float* mean_loss) {
     in.bytes = key(NoiseStream::kBytes, counters_.steps);
     float loss = 0;
     if (!run_step(in, rows, nullptr, &loss)) {
-      std::ostringstream m;
+      MessageStream m;
       m << "the loss or a gradient is not finite at rows " << first << ".." << first + rows - 1
         << " of epoch " << counters_.epochs << "; that step changed nothing, the "
         << first / batch << " steps before it were taken";

@@ -18,6 +18,12 @@ namespace vae {
 // Which of the flat float buffers of the same layout.
 enum class StateBuffer { kParameters, kAdamFirstMoment, kAdamSecondMoment };
 
+// What is wrong with `value` as an element of buffer `which` ("is not
+// finite", "is negative"), or null when nothing is: parameters and Adam's
+// first moments must be finite, its second moments finite and non-negative.
+// vae_set_parameters and checkpoints hold values to the same rule.
+const char* state_value_problem(StateBuffer which, float value);
+
 // Counters that together with the buffers make the whole training state: a
 // checkpoint restores them, so training resumes bit for bit.
 struct Counters {
