@@ -12,10 +12,14 @@ std::atomic<int64_t> fail_at_allocation{0};
 std::atomic<bool> has_failed{false};
 std::atomic<int> watching{0};
 std::atomic<int64_t> live{0};
+std::atomic<std::size_t> largest_size{0};
 
-// Whether this allocation is the one to fail.
-bool should_fail() {
+// Counts a watched allocation of `size` bytes; whether it is the one to fail.
+bool should_fail(std::size_t size) {
   if (watching.load(std::memory_order_relaxed) == 0) return false;
+  std::size_t largest = largest_size.load(std::memory_order_relaxed);
+  while (size > largest && !largest_size.compare_exchange_weak(largest, size)) {
+  }
   const int64_t n = allocations.fetch_add(1, std::memory_order_relaxed) + 1;
   if (n != fail_at_allocation.load(std::memory_order_relaxed)) return false;
   has_failed.store(true, std::memory_order_relaxed);
@@ -23,14 +27,14 @@ bool should_fail() {
 }
 
 void* allocate(std::size_t size) noexcept {
-  if (should_fail()) return nullptr;
+  if (should_fail(size)) return nullptr;
   void* p = std::malloc(size == 0 ? 1 : size);
   if (p != nullptr) live.fetch_add(1, std::memory_order_relaxed);
   return p;
 }
 
 void* allocate_aligned(std::size_t size, std::align_val_t alignment) noexcept {
-  if (should_fail()) return nullptr;
+  if (should_fail(size)) return nullptr;
   const auto align = static_cast<std::size_t>(alignment);
   // aligned_alloc wants a size that is a multiple of the alignment.
   const std::size_t rounded = (size == 0 ? 1 : size + align - 1) / align * align;
@@ -61,12 +65,14 @@ void release(void* p) noexcept {
 
 void FailingAllocator::reset(int64_t fail_at) {
   allocations = 0;
+  largest_size = 0;
   has_failed = false;
   fail_at_allocation = fail_at;
 }
 void FailingAllocator::begin_watch() { ++watching; }
 void FailingAllocator::end_watch() { --watching; }
 int64_t FailingAllocator::count() { return allocations; }
+std::size_t FailingAllocator::largest() { return largest_size; }
 bool FailingAllocator::failed() { return has_failed; }
 int64_t FailingAllocator::live_blocks() { return live; }
 

@@ -7,6 +7,7 @@
 // malloc, so AddressSanitizer still tracks them.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace vae::testing {
@@ -22,6 +23,8 @@ class FailingAllocator {
 
   // Allocations counted since reset().
   static int64_t count();
+  // The largest of them, in bytes.
+  static std::size_t largest();
   // Whether the armed failure has happened.
   static bool failed();
   // Blocks from operator new not yet given back, watched or not.

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "failing_allocator.h"
+#include "safetensors.h"
 #include "test_support.h"
 #include "vae/vae.h"
 
@@ -40,8 +41,11 @@ std::string read_file(const fs::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+// Removed first, not truncated: ext4 flushes a truncated file to disk on
+// close, which makes thousands of rewrites slow.
 void write_file(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  fs::remove(path);
+  std::ofstream out(path, std::ios::binary);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   ASSERT_TRUE(out.good()) << path;
 }
@@ -249,6 +253,39 @@ TEST_F(AllocationFailures, EveryFailedAllocationIsReportedAndChangesNothing) {
   ASSERT_NO_FATAL_FAILURE(run(points + 1, &past_the_end));
   EXPECT_FALSE(FailingAllocator::failed());
   EXPECT_TRUE(past_the_end == reference);
+}
+
+// A 5 KB checkpoint whose metadata describes a model of 2048 inputs and 2048
+// hidden units (8.4 million parameters, 34 MB a buffer) while its tensors
+// are a small model's: vae_load refuses it from the shapes before allocating
+// anything of the size the metadata describes.
+TEST_F(AllocationFailures, SmallFileClaimingALargeModelIsRefusedBeforeAllocatingIt) {
+  Handles h(checkpoint_);
+  ASSERT_EQ(vae_config_create(&h.config), VAE_OK);
+  ASSERT_EQ(vae_config_set_int(h.config, VAE_OPT_INPUT_DIM, kDim), VAE_OK);
+  ASSERT_EQ(vae_config_set_int(h.config, VAE_OPT_LATENT_DIM, 2), VAE_OK);
+  ASSERT_EQ(vae_config_set_int(h.config, VAE_OPT_BACKEND, VAE_BACKEND_CPU), VAE_OK);
+  const int32_t widths[] = {6};
+  ASSERT_EQ(vae_config_set_hidden_layers(h.config, widths, 1), VAE_OK);
+  ASSERT_EQ(vae_create(h.config, &h.trainer), VAE_OK);
+  ASSERT_EQ(vae_save(h.trainer, checkpoint_.c_str()), VAE_OK);
+  vae::SafetensorsFile file = vae::read_safetensors(checkpoint_);
+  file.metadata["VAE_OPT_INPUT_DIM"] = "2048";
+  file.metadata["hidden_layers"] = "2048";
+  const fs::path claim = dir_ / "claim.safetensors";
+  vae::write_safetensors(claim, file);
+  ASSERT_LT(fs::file_size(claim), 8192u);
+
+  FailingAllocator::reset(0);
+  vae_status s = VAE_OK;
+  {
+    const AllocationWatch watch;
+    s = vae_load(claim.c_str(), VAE_BACKEND_CPU, &h.loaded);
+  }
+  EXPECT_EQ(s, VAE_ERROR_FORMAT) << vae_last_error();
+  EXPECT_NE(std::strstr(vae_last_error(), "wrong shape"), nullptr) << vae_last_error();
+  EXPECT_EQ(h.loaded, nullptr);
+  EXPECT_LT(FailingAllocator::largest(), std::size_t{1} << 20);
 }
 
 // How a call ended, and its message.
