@@ -9,19 +9,21 @@ namespace {
 
 std::atomic<int64_t> allocations{0};
 std::atomic<int64_t> fail_at_allocation{0};
+std::atomic<bool> fail_persistently{false};
 std::atomic<bool> has_failed{false};
 std::atomic<int> watching{0};
 std::atomic<int64_t> live{0};
 std::atomic<std::size_t> largest_size{0};
 
-// Counts a watched allocation of `size` bytes; whether it is the one to fail.
+// Counts a watched allocation of `size` bytes; whether it is to fail.
 bool should_fail(std::size_t size) {
   if (watching.load(std::memory_order_relaxed) == 0) return false;
   std::size_t largest = largest_size.load(std::memory_order_relaxed);
   while (size > largest && !largest_size.compare_exchange_weak(largest, size)) {
   }
   const int64_t n = allocations.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (n != fail_at_allocation.load(std::memory_order_relaxed)) return false;
+  const int64_t fail_at = fail_at_allocation.load(std::memory_order_relaxed);
+  if (fail_at == 0 || n < fail_at || (n > fail_at && !fail_persistently)) return false;
   has_failed.store(true, std::memory_order_relaxed);
   return true;
 }
@@ -63,12 +65,14 @@ void release(void* p) noexcept {
 
 }  // namespace
 
-void FailingAllocator::reset(int64_t fail_at) {
+void FailingAllocator::reset(int64_t fail_at, bool persistent) {
   allocations = 0;
   largest_size = 0;
   has_failed = false;
+  fail_persistently = persistent;
   fail_at_allocation = fail_at;
 }
+void FailingAllocator::disarm() { fail_at_allocation = 0; }
 void FailingAllocator::begin_watch() { ++watching; }
 void FailingAllocator::end_watch() { --watching; }
 int64_t FailingAllocator::count() { return allocations; }

@@ -1,10 +1,11 @@
 // A replacement of the global operator new and delete (every form: plain,
 // array, nothrow, aligned, sized) for allocation-failure injection, as SQLite
 // tests do: inside a watched region every allocation is counted, and an
-// armed allocator fails the N-th one, once (the throwing forms throw
-// std::bad_alloc, the nothrow forms return null). It also counts the blocks
-// alive, so a test can see leaks without a sanitizer. The blocks come from
-// malloc, so AddressSanitizer still tracks them.
+// armed allocator fails the N-th one (the throwing forms throw
+// std::bad_alloc, the nothrow forms return null), once or, persistently, with
+// every later one until disarmed. It also counts the blocks alive, so a test
+// can see leaks without a sanitizer. The blocks come from malloc, so
+// AddressSanitizer still tracks them.
 #pragma once
 
 #include <cstddef>
@@ -15,8 +16,11 @@ namespace vae::testing {
 class FailingAllocator {
  public:
   // Starts counting the allocations from zero; with fail_at > 0 the
-  // fail_at-th allocation of the watched regions fails.
-  static void reset(int64_t fail_at);
+  // fail_at-th allocation of the watched regions fails, and with
+  // `persistent` every one after it too.
+  static void reset(int64_t fail_at, bool persistent = false);
+  // No further allocation fails; the counts go on.
+  static void disarm();
   // Allocations made between begin_watch() and end_watch() are counted.
   static void begin_watch();
   static void end_watch();

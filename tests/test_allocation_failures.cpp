@@ -179,10 +179,11 @@ class AllocationFailures : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   // Runs the scenario with the fail_at-th watched allocation failing (none
-  // when 0), checking each call as the file's comment says.
-  void run(int64_t fail_at, Outcome* outcome) {
+  // when 0), and with `persistent` every later one of the same call too,
+  // checking each call as the file's comment says.
+  void run(int64_t fail_at, bool persistent, Outcome* outcome) {
     write_file(checkpoint_, old_checkpoint_);
-    FailingAllocator::reset(fail_at);
+    FailingAllocator::reset(fail_at, persistent);
     Handles r(checkpoint_);
     for (const Step& step : scenario()) {
       SCOPED_TRACE(std::string(step.name) + ", allocation " + std::to_string(fail_at));
@@ -194,6 +195,7 @@ class AllocationFailures : public ::testing::Test {
         s = step.call(r);
       }
       if (s != VAE_OK) {
+        FailingAllocator::disarm();
         ASSERT_TRUE(FailingAllocator::failed() && !failed_before) << vae_last_error();
         ASSERT_EQ(s, VAE_ERROR_OUT_OF_MEMORY) << vae_last_error();
         EXPECT_NE(std::strstr(vae_last_error(), "memory"), nullptr) << vae_last_error();
@@ -217,14 +219,17 @@ class AllocationFailures : public ::testing::Test {
     outcome->kl = r.kl;
   }
 
+  void fail_each_allocation(bool persistent);
+
   fs::path dir_;
   fs::path checkpoint_;
   std::string old_checkpoint_;
 };
 
-TEST_F(AllocationFailures, EveryFailedAllocationIsReportedAndChangesNothing) {
+// Fails each allocation of the scenario in turn, once or persistently.
+void AllocationFailures::fail_each_allocation(bool persistent) {
   Outcome reference;
-  ASSERT_NO_FATAL_FAILURE(run(0, &reference));
+  ASSERT_NO_FATAL_FAILURE(run(0, false, &reference));
   const int64_t points = FailingAllocator::count();
   ASSERT_GT(points, 100);
   // This thread's error message keeps a buffer once a long message has been
@@ -237,23 +242,29 @@ TEST_F(AllocationFailures, EveryFailedAllocationIsReportedAndChangesNothing) {
   for (int64_t n = 1; n <= points; ++n) {
     {
       Outcome outcome;
-      ASSERT_NO_FATAL_FAILURE(run(n, &outcome));
+      ASSERT_NO_FATAL_FAILURE(run(n, persistent, &outcome));
       ASSERT_TRUE(FailingAllocator::failed()) << "allocation " << n << " of " << points << " never came";
       ASSERT_TRUE(outcome == reference) << "allocation " << n << ": the scenario ended differently";
     }
     ASSERT_EQ(FailingAllocator::live_blocks(), live) << "allocation " << n << ": blocks leaked";
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::cout << "[ injection ] " << points << " allocation points, each failed once, in " << seconds
-            << " s\n";
+  std::cout << "[ injection ] " << points << " allocation points, each failed "
+            << (persistent ? "with all after it in its call" : "once") << ", in " << seconds << " s\n";
   RecordProperty("allocation_points", static_cast<int>(points));
 
   // The count is exact: one past the last allocation never fails.
   Outcome past_the_end;
-  ASSERT_NO_FATAL_FAILURE(run(points + 1, &past_the_end));
+  ASSERT_NO_FATAL_FAILURE(run(points + 1, persistent, &past_the_end));
   EXPECT_FALSE(FailingAllocator::failed());
   EXPECT_TRUE(past_the_end == reference);
 }
+
+TEST_F(AllocationFailures, EachAllocationFailingOnce) { fail_each_allocation(false); }
+
+// Memory that stays exhausted: the unwinding and the error report must not
+// need any either.
+TEST_F(AllocationFailures, EachAllocationFailingWithAllAfterIt) { fail_each_allocation(true); }
 
 // A 5 KB checkpoint whose metadata describes a model of 2048 inputs and 2048
 // hidden units (8.4 million parameters, 34 MB a buffer) while its tensors
@@ -310,8 +321,9 @@ Result in_new_thread(const std::function<vae_status()>& call) {
 }
 
 // A call that fails for another reason, with an allocation failing on its
-// way to the error (building and storing the message included): it reports
-// running out of memory instead, changes nothing and leaks nothing.
+// way to the error (building and storing the message included), once or
+// with all after it: it reports running out of memory instead, changes
+// nothing and leaks nothing.
 TEST_F(AllocationFailures, FailingCallsThatRunOutOfMemorySaySo) {
   Handles h(checkpoint_);
   ASSERT_EQ(vae_config_create(&h.config), VAE_OK);
@@ -354,13 +366,16 @@ TEST_F(AllocationFailures, FailingCallsThatRunOutOfMemorySaySo) {
     }
     const int64_t points = FailingAllocator::count();
     ASSERT_GT(points, 0);
-    for (int64_t n = 1; n <= points; ++n) {
-      FailingAllocator::reset(n);
-      const Result r = in_new_thread(c.call);
-      ASSERT_TRUE(FailingAllocator::failed()) << "allocation " << n << " of " << points;
-      ASSERT_EQ(r.status, VAE_ERROR_OUT_OF_MEMORY) << "allocation " << n << ": " << r.message;
-      ASSERT_NE(r.message.find("memory"), std::string::npos) << r.message;
-      ASSERT_EQ(h.loaded, nullptr);
+    for (const bool persistent : {false, true}) {
+      for (int64_t n = 1; n <= points; ++n) {
+        FailingAllocator::reset(n, persistent);
+        const Result r = in_new_thread(c.call);
+        ASSERT_TRUE(FailingAllocator::failed()) << "allocation " << n << " of " << points;
+        ASSERT_EQ(r.status, VAE_ERROR_OUT_OF_MEMORY)
+            << "allocation " << n << (persistent ? " and after" : "") << ": " << r.message;
+        ASSERT_NE(r.message.find("memory"), std::string::npos) << r.message;
+        ASSERT_EQ(h.loaded, nullptr);
+      }
     }
     ASSERT_EQ(FailingAllocator::live_blocks(), live) << "blocks leaked";
     std::cout << "[ injection ] " << c.name << ": " << points << " allocation points\n";
