@@ -1,11 +1,13 @@
 // Allocation-failure injection, as SQLite does it: a scenario of create ->
 // train -> evaluate -> save -> load -> train -> evaluate is run once to count
-// its allocations, then once per allocation with that one failing. Each time
-// the call that met the failure returns VAE_ERROR_OUT_OF_MEMORY saying so,
-// leaves its trainer (parameters and counters), its output pointer and the
-// old checkpoint file as they were, and leaks nothing; the call then
-// succeeds when repeated, and the scenario ends exactly as the run without a
-// failure did.
+// its allocations, then once per allocation with that one failing, alone or
+// with every later one of its call. Each time the call that met the failure
+// returns VAE_ERROR_OUT_OF_MEMORY saying so, leaves its trainer (parameters
+// and counters), its output pointer and the old checkpoint file as they
+// were, and leaks nothing; the call then succeeds when repeated, and the
+// scenario ends exactly as the run without a failure did. Calls that fail
+// for other reasons are put through the same, and vae_load is shown to
+// refuse a small file that promises a large model without allocating it.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
