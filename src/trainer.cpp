@@ -14,12 +14,18 @@ namespace vae {
 namespace {
 
 std::string range_message(const char* name, int64_t lo, int64_t hi, int64_t got) {
-  std::ostringstream m;
+  MessageStream m;
   m << name << ": must be in [" << lo << ", " << hi << "], got " << got;
   return m.str();
 }
 
 }  // namespace
+
+const char* state_value_problem(StateBuffer which, float value) {
+  if (!std::isfinite(value)) return "is not finite";
+  if (which == StateBuffer::kAdamSecondMoment && value < 0.0f) return "is negative";
+  return nullptr;
+}
 
 std::unique_ptr<Trainer> Trainer::create(const Config& config) {
   config.validate();
@@ -111,16 +117,23 @@ NoiseKey Trainer::key(NoiseStream stream, int64_t counter, int64_t offset) const
                   static_cast<uint64_t>(offset)};
 }
 
-void Trainer::report_skipped(const StepState& s, const std::string& what) {
+void Trainer::report_skipped(const StepState& s, const char* what, int64_t epoch_steps) {
   const int64_t skipped = s.skipped - reported_skipped_;
-  reported_skipped_ = s.skipped;
-  if (skipped <= 0) return;
-  std::ostringstream m;
-  m << what << ": " << skipped << " step" << (skipped == 1 ? "" : "s")
+  if (skipped <= 0) return;  // nothing to say, and nothing allocated
+  MessageStream m;
+  if (epoch_steps > 0) {
+    m << "epoch " << epochs_ - 1 << " (" << epoch_steps << " steps; the others were taken and the "
+      << "epoch counted)";
+  } else {
+    m << what;
+  }
+  m << ": " << skipped << " step" << (skipped == 1 ? "" : "s")
     << " since the last report had a loss or gradient that was not finite and changed nothing "
        "(check the input's scale, or lower the learning rate); VAE_OPT_SKIPPED_STEPS is "
     << s.skipped;
-  fail(VAE_ERROR_NUMERICAL, m.str());
+  const std::string message = m.str();
+  reported_skipped_ = s.skipped;
+  fail(VAE_ERROR_NUMERICAL, message);
 }
 
 void Trainer::check_not_in_epoch(const char* call) const {
@@ -138,7 +151,7 @@ void Trainer::train_step(const float* x, int64_t n, float* loss) {
   enqueue_step(x, nullptr, n, nullptr);
   if (loss == nullptr) return;
   const StepState s = read_step_state();
-  report_skipped(s, s.bad != 0 ? "this step" : "this step was taken, but earlier ones");
+  report_skipped(s, s.bad != 0 ? "this step" : "this step was taken, but earlier ones", 0);
   *loss = read_loss();
 }
 
@@ -149,7 +162,7 @@ void Trainer::train_step_with_noise(const float* x, int64_t n, const float* eps,
   check_rows(n, config_.max_batch, "n");
   enqueue_step(x, nullptr, n, eps);
   const StepState s = read_step_state();
-  report_skipped(s, "this step");
+  report_skipped(s, "this step", 0);
   if (loss != nullptr) *loss = read_loss();
 }
 
@@ -225,7 +238,7 @@ void Trainer::stage_evaluation_rows(const Dataset& ds, int64_t first, int64_t ro
 
 void Trainer::check_estimator(int estimator) const {
   if (estimator != VAE_ESTIMATOR_PRIOR && estimator != VAE_ESTIMATOR_IMPORTANCE) {
-    std::ostringstream m;
+    MessageStream m;
     m << "estimator: must be VAE_ESTIMATOR_PRIOR (" << VAE_ESTIMATOR_PRIOR
       << ") or VAE_ESTIMATOR_IMPORTANCE (" << VAE_ESTIMATOR_IMPORTANCE << "), got " << estimator;
     invalid_argument(m.str());
@@ -285,8 +298,8 @@ void Trainer::set_parameters(const float* in, int64_t count) {
   std::vector<float> p(static_cast<size_t>(total));
   copy_from_caller(p.data(), in, p.size());
   for (size_t e = 0; e < p.size(); ++e) {
-    if (!std::isfinite(p[e])) {
-      invalid_argument("in: parameter " + std::to_string(e) + " is not finite");
+    if (const char* problem = state_value_problem(StateBuffer::kParameters, p[e])) {
+      invalid_argument("in: parameter " + std::to_string(e) + " " + problem);
     }
   }
   write_state(StateBuffer::kParameters, p);
@@ -361,10 +374,7 @@ void Trainer::train_epoch(Dataset& ds, int64_t batch, float* mean_loss) {
   const float mean =
       static_cast<float>(s.loss_rows > 0 ? s.loss_sum / static_cast<double>(s.loss_rows) : NAN);
   if (mean_loss != nullptr) *mean_loss = mean;
-  std::ostringstream what;
-  what << "epoch " << epochs_ - 1 << " (" << steps << " steps; the others were taken and the epoch "
-       << "counted)";
-  report_skipped(s, what.str());
+  report_skipped(s, nullptr, steps);
 }
 
 double Trainer::discrete_offset(const Dataset& ds) const {
