@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <sstream>
+#include <utility>
 
 #include "backend_factory.h"
 #include "checkpoint.h"
@@ -33,7 +34,7 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config) {
   chosen.backend = backend;
   std::unique_ptr<Trainer> t =
       backend == VAE_BACKEND_CUDA ? make_cuda_trainer(chosen) : make_cpu_trainer(chosen);
-  t->apply_options();
+  t->apply_options(t->config());
   return t;
 }
 
@@ -45,16 +46,20 @@ void Trainer::set_int(int option, int64_t value) {
   if (option == VAE_OPT_STEPS || option == VAE_OPT_EPOCHS) {
     invalid_argument("option: VAE_OPT_STEPS and VAE_OPT_EPOCHS are read-only counters");
   }
-  config_.set_int(option, value, true);
-  apply_options();
+  Config changed = config_;
+  changed.set_int(option, value, true);
+  apply_options(changed);
+  config_ = std::move(changed);
 }
 
 void Trainer::set_float(int option, double value) {
   if (option == VAE_OPT_STEPS || option == VAE_OPT_EPOCHS) {
     invalid_argument("option: VAE_OPT_STEPS and VAE_OPT_EPOCHS are read-only counters");
   }
-  config_.set_float(option, value, true);
-  apply_options();
+  Config changed = config_;
+  changed.set_float(option, value, true);
+  apply_options(changed);
+  config_ = std::move(changed);
 }
 
 int64_t Trainer::get_int(int option) const {

@@ -87,8 +87,9 @@ class Trainer {
   // Whether the backend holds data in GPU memory (pointers may then be
   // host or device memory).
   virtual bool device_backend() const = 0;
-  // Applies the live options (threads, TF32) to the backend.
-  virtual void apply_options() = 0;
+  // Applies the live options (threads, TF32) of `config` to the backend;
+  // throws, leaving the backend as it was, when they cannot be applied.
+  virtual void apply_options(const Config& config) = 0;
 
   // Where the n rows of the next primitive come from: the caller's x (host
   // or device memory), or rows first.. of a dataset (in this epoch's

@@ -47,7 +47,7 @@ class TrainerImpl final : public Trainer {
  protected:
   bool device_backend() const override { return Ops::kDeviceMemory; }
 
-  void apply_options() override { ops_->apply_options(config_); }
+  void apply_options(const Config& config) override { ops_->apply_options(config); }
 
   void stage_input(const Input& in, int64_t n) override {
     ops_->begin_call();
