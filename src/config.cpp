@@ -69,6 +69,7 @@ const OptionSpec& find_option(int option) {
 
 std::string range_text(const OptionSpec& s) {
   std::ostringstream m;
+  m.precision(12);
   m << (s.lo_open ? "(" : "[") << s.lo << ", " << s.hi << (s.hi_open ? ")" : "]");
   return m.str();
 }
@@ -121,6 +122,9 @@ void Config::set_float(int option, double value, bool live) {
       m << "value: " << s.name << " takes an integer in " << range_text(s) << ", got " << value;
       invalid_argument(m.str());
     }
+    // Every integer option's range lies within int64, so the conversion
+    // after the range check is exact.
+    check_range(s, value);
     set_int(option, static_cast<int64_t>(value), live);
     return;
   }

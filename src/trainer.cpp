@@ -85,7 +85,22 @@ NoiseKey Trainer::key(NoiseStream stream, int64_t counter, int64_t offset) const
                   static_cast<uint64_t>(offset)};
 }
 
+void Trainer::check_step_room(int64_t steps) const {
+  check_counter_room("step count (VAE_OPT_STEPS)", counters_.steps, steps);
+  if (config_.update != VAE_UPDATE_DECODER) {
+    check_counter_room("encoder's Adam step count", counters_.encoder_steps, steps);
+  }
+  if (config_.update != VAE_UPDATE_ENCODER) {
+    check_counter_room("decoder's Adam step count", counters_.decoder_steps, steps);
+  }
+}
+
+void Trainer::check_draw_room() const {
+  check_counter_room("count of noise draws", counters_.draws, 1);
+}
+
 bool Trainer::run_step(const Input& in, int64_t n, const float* eps, float* loss) {
+  check_step_room(1);
   stage_input(in, n);
   NoiseSource noise;
   noise.key = key(NoiseStream::kLatent, counters_.steps);
@@ -148,6 +163,7 @@ void Trainer::evaluate(const float* x, int64_t n, float* elbo, float* reconstruc
   check_pointer(x, "x");
   check_rows(n, kMaxRows, "n");
   check_outputs({elbo, reconstruction, kl});
+  check_draw_room();
   const int64_t d = config_.input_dim;
   const int64_t per_row = config_.samples * config_.latent_dim;
   for (int64_t first = 0; first < n; first += config_.max_batch) {
@@ -170,6 +186,7 @@ void Trainer::log_likelihood(const float* x, int64_t n, int32_t k, int estimator
   if (k < 1) invalid_argument(range_message("k", 1, std::numeric_limits<int32_t>::max(), k));
   check_estimator(estimator);
   check_pointer(log_px, "log_px");
+  check_draw_room();
   const int64_t d = config_.input_dim;
   for (int64_t first = 0; first < n; first += config_.max_batch) {
     const int64_t rows = std::min(config_.max_batch, n - first);
@@ -233,6 +250,7 @@ void Trainer::decode(const float* z, int64_t n, float* mean) {
 void Trainer::sample(int64_t n, float* mean) {
   check_rows(n, kMaxRows, "n");
   check_pointer(mean, "mean");
+  check_draw_room();
   const int64_t chunk = config_.max_batch * config_.samples;
   for (int64_t first = 0; first < n; first += chunk) {
     const int64_t rows = std::min(chunk, n - first);
@@ -297,6 +315,8 @@ void Trainer::check_dataset(const Dataset& ds) const {
 void Trainer::train_epoch(Dataset& ds, int64_t batch, float* mean_loss) {
   check_dataset(ds);
   check_rows(batch, config_.max_batch, "batch");
+  check_counter_room("epoch count (VAE_OPT_EPOCHS)", counters_.epochs, 1);
+  check_step_room((ds.rows + batch - 1) / batch);
   shuffle(ds, key(NoiseStream::kShuffle, counters_.epochs));
   // A failed step leaves the trainer as it was before that step; the steps of
   // the epoch already taken stay taken, and the error names where it stopped.
@@ -305,7 +325,6 @@ void Trainer::train_epoch(Dataset& ds, int64_t batch, float* mean_loss) {
     const int64_t rows = std::min(batch, ds.rows - first);
     Input in;
     in.dataset = &ds;
-    in.first = first;
     in.shuffled = true;
     in.bytes = key(NoiseStream::kBytes, counters_.steps);
     float loss = 0;
@@ -335,6 +354,7 @@ double Trainer::discrete_offset(const Dataset& ds) const {
 void Trainer::evaluate_dataset(const Dataset& ds, double* elbo, double* reconstruction,
                                double* kl) {
   check_dataset(ds);
+  check_draw_room();
   std::vector<float> e(static_cast<size_t>(config_.max_batch));
   std::vector<float> r(e.size()), k(e.size());
   double sum_e = 0, sum_r = 0, sum_k = 0;
@@ -364,6 +384,7 @@ void Trainer::log_likelihood_dataset(const Dataset& ds, int32_t k, int estimator
   if (k < 1) invalid_argument(range_message("k", 1, std::numeric_limits<int32_t>::max(), k));
   check_estimator(estimator);
   if (mean == nullptr) invalid_argument("mean: NULL");
+  check_draw_room();
   std::vector<float> lp(static_cast<size_t>(config_.max_batch));
   double sum = 0;
   for (int64_t first = 0; first < ds.rows; first += config_.max_batch) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config.h"
+#include "counters.h"
 #include "dataset.h"
 #include "model_math.h"
 
@@ -17,16 +18,6 @@ namespace vae {
 
 // Which of the flat float buffers of the same layout.
 enum class StateBuffer { kParameters, kAdamFirstMoment, kAdamSecondMoment };
-
-// Counters that together with the buffers make the whole training state: a
-// checkpoint restores them, so training resumes bit for bit.
-struct Counters {
-  int64_t steps = 0;          // successful train steps; keys the training noise
-  int64_t encoder_steps = 0;  // Adam step count t of the encoder's parameters
-  int64_t decoder_steps = 0;  // ... and of the decoder's
-  int64_t epochs = 0;         // completed vae_train_epoch calls; keys the shuffle
-  int64_t draws = 0;          // noise draws outside training (evaluation, sampling)
-};
 
 class Trainer {
  public:
@@ -148,6 +139,10 @@ class Trainer {
   void check_dataset(const Dataset& ds) const;
   double discrete_offset(const Dataset& ds) const;
   bool run_step(const Input& in, int64_t n, const float* eps, float* loss);
+  // Throw Error(VAE_ERROR_UNSUPPORTED), changing nothing, when `steps` more
+  // steps, or one more noise draw, would take a counter past kMaxCounter.
+  void check_step_room(int64_t steps) const;
+  void check_draw_room() const;
 };
 
 }  // namespace vae

@@ -103,6 +103,14 @@ enum {
 /* Maximum number of hidden layers of the encoder (and of the decoder). */
 #define VAE_MAX_HIDDEN_LAYERS 8
 
+/* The most a trainer's counters reach: VAE_OPT_STEPS, VAE_OPT_EPOCHS and the
+ * internal ones (each half's Adam step count, the noise draws of evaluation
+ * and sampling), 2^56 - 1. A call that would take a counter past it returns
+ * VAE_ERROR_UNSUPPORTED and changes nothing (vae_train_epoch checks room for
+ * all its steps first); a checkpoint holding a larger counter is refused
+ * with VAE_ERROR_FORMAT. */
+#define VAE_MAX_COUNTER INT64_C(72057594037927935)
+
 VAE_API uint32_t vae_version(void);               /* VAE_VERSION of the library linked */
 VAE_API const char* vae_status_string(vae_status s); /* fixed text per code           */
 VAE_API const char* vae_last_error(void);         /* this thread's last failure, or "" */
