@@ -170,6 +170,7 @@ void Trainer::evaluate(const float* x, int64_t n, float* elbo, float* reconstruc
     const int64_t rows = std::min(config_.max_batch, n - first);
     Input in;
     in.x = x + first * d;
+    in.first = first;
     stage_input(in, rows);
     NoiseSource noise;
     noise.key = key(NoiseStream::kEvalLatent, counters_.draws, first * per_row);
@@ -192,6 +193,7 @@ void Trainer::log_likelihood(const float* x, int64_t n, int32_t k, int estimator
     const int64_t rows = std::min(config_.max_batch, n - first);
     Input in;
     in.x = x + first * d;
+    in.first = first;
     stage_input(in, rows);
     log_likelihood_rows(rows, k, estimator, estimator_key(estimator, first, k), log_px + first);
   }
@@ -231,6 +233,7 @@ void Trainer::encode(const float* x, int64_t n, float* mu, float* logvar) {
     const int64_t rows = std::min(config_.max_batch, n - first);
     Input in;
     in.x = x + first * d;
+    in.first = first;
     stage_input(in, rows);
     encode_rows(rows, mu ? mu + first * z : nullptr, logvar ? logvar + first * z : nullptr);
   }
@@ -243,7 +246,8 @@ void Trainer::decode(const float* z, int64_t n, float* mean) {
   const int64_t chunk = config_.max_batch * config_.samples;
   for (int64_t first = 0; first < n; first += chunk) {
     const int64_t rows = std::min(chunk, n - first);
-    decode_rows(z + first * config_.latent_dim, rows, nullptr, mean + first * config_.input_dim);
+    decode_rows(z + first * config_.latent_dim, first, rows, nullptr,
+                mean + first * config_.input_dim);
   }
 }
 
@@ -255,7 +259,7 @@ void Trainer::sample(int64_t n, float* mean) {
   for (int64_t first = 0; first < n; first += chunk) {
     const int64_t rows = std::min(chunk, n - first);
     const NoiseKey prior = key(NoiseStream::kPrior, counters_.draws, first * config_.latent_dim);
-    decode_rows(nullptr, rows, &prior, mean + first * config_.input_dim);
+    decode_rows(nullptr, first, rows, &prior, mean + first * config_.input_dim);
   }
   ++counters_.draws;
 }

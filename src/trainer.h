@@ -83,8 +83,9 @@ class Trainer {
   virtual void apply_options(const Config& config) = 0;
 
   // Where the n rows of the next primitive come from: the caller's x (host
-  // or device memory), or rows first.. of a dataset (in this epoch's
-  // shuffled order when `shuffled`), transformed with the noise `bytes`.
+  // or device memory; `first` is the caller's index of its first row, for
+  // messages), or rows first.. of a dataset (in this epoch's shuffled order
+  // when `shuffled`), transformed with the noise `bytes`.
   struct Input {
     const float* x = nullptr;
     const Dataset* dataset = nullptr;
@@ -92,7 +93,9 @@ class Trainer {
     bool shuffled = false;
     NoiseKey bytes{};
   };
-  // Copies n input rows into the workspace.
+  // Copies n input rows into the workspace; throws Error(INVALID_ARGUMENT)
+  // naming the row and column of a caller's value that is not finite, or for
+  // the Bernoulli likelihood outside [0, 1].
   virtual void stage_input(const Input& in, int64_t n) = 0;
   // Forward, loss and backward of the staged rows; *loss (may be null) gets
   // the mean loss. Returns false when the loss or a gradient of the
@@ -106,8 +109,10 @@ class Trainer {
   virtual void log_likelihood_rows(int64_t n, int32_t k, int estimator, const NoiseKey& key,
                                    float* log_px) = 0;
   virtual void encode_rows(int64_t n, float* mu, float* logvar) = 0;
-  // Decodes `rows` latent rows: the caller's z, or draws from p(z) with prior.
-  virtual void decode_rows(const float* z, int64_t rows, const NoiseKey* prior, float* mean) = 0;
+  // Decodes `rows` latent rows: the caller's z (rows first.. of its array;
+  // a value that is not finite is refused), or draws from p(z) with prior.
+  virtual void decode_rows(const float* z, int64_t first, int64_t rows, const NoiseKey* prior,
+                           float* mean) = 0;
   virtual void copy_gradient(std::vector<double>* gradient) const = 0;
   virtual void upload_noise(const float* eps, int64_t count) = 0;
   virtual std::unique_ptr<Dataset> make_dataset(const void* data, int64_t n, bool bytes,

@@ -10,6 +10,7 @@
 #include <numeric>
 #include <vector>
 
+#include "caller_rows.h"
 #include "error.h"
 #include "network.h"
 #include "trainer.h"
@@ -53,7 +54,7 @@ class TrainerImpl final : public Trainer {
     ops_->begin_call();
     auto& b = net_.buffers();
     if (in.x != nullptr) {
-      ops_->upload_from_caller(b.x, in.x, static_cast<size_t>(n * config_.input_dim));
+      upload_caller_rows(b.x, caller_rows("x", in.x, in.first, n, config_.input_dim));
     } else {
       ops_->gather_rows(*in.dataset, in.first, n, in.shuffled, in.bytes, b.x);
     }
@@ -147,14 +148,16 @@ class TrainerImpl final : public Trainer {
     ops_->synchronize();
   }
 
-  void decode_rows(const float* z, int64_t rows, const NoiseKey* prior, float* mean) override {
+  void decode_rows(const float* z, int64_t first, int64_t rows, const NoiseKey* prior,
+                   float* mean) override {
     auto& b = net_.buffers();
     ops_->begin_call();
-    const size_t count = static_cast<size_t>(rows * config_.latent_dim);
     if (prior != nullptr) {
-      ops_->standard_normal(*prior, static_cast<int64_t>(count), b.z);
+      ops_->standard_normal(*prior, rows * config_.latent_dim, b.z);
     } else {
-      ops_->upload_from_caller(b.z, z, count);
+      CallerRows latent = caller_rows("z", z, first, rows, config_.latent_dim);
+      latent.bernoulli = false;
+      upload_caller_rows(b.z, latent);
     }
     net_.decode(rows);
     T* out = b.dec_out.back();
@@ -174,7 +177,13 @@ class TrainerImpl final : public Trainer {
 
   std::unique_ptr<Dataset> make_dataset(const void* data, int64_t n, bool bytes,
                                         int transform) override {
-    std::unique_ptr<Dataset> ds = ops_->make_dataset(data, n, config_.input_dim, bytes);
+    // As in upload_caller_rows, the CPU backend checks float rows as it copies.
+    std::unique_ptr<Dataset> ds;
+    if constexpr (Ops::kDeviceMemory) {
+      ds = ops_->make_dataset(data, n, config_.input_dim, bytes);
+    } else {
+      ds = ops_->make_dataset(data, n, config_.input_dim, bytes, !config_.gaussian());
+    }
     ds->owner = this;
     ds->rows = n;
     ds->dim = config_.input_dim;
@@ -204,6 +213,31 @@ class TrainerImpl final : public Trainer {
   }
 
  private:
+  // `rows` rows of `dim` values from the caller's `name`, starting at its
+  // row `first`, held to the input rule of this model's likelihood.
+  CallerRows caller_rows(const char* name, const float* values, int64_t first, int64_t rows,
+                         int64_t dim) const {
+    CallerRows r;
+    r.name = name;
+    r.values = values;
+    r.rows = rows;
+    r.dim = dim;
+    r.first_row = first;
+    r.bernoulli = !config_.gaussian();
+    return r;
+  }
+
+  // Caller rows into the workspace. The CPU backend checks each value as it
+  // copies; the CUDA backend copies them unchecked (its check, of host or
+  // device memory, is not part of this backend yet).
+  void upload_caller_rows(T* dst, const CallerRows& rows) const {
+    if constexpr (Ops::kDeviceMemory) {
+      ops_->upload_from_caller(dst, rows.values, static_cast<size_t>(rows.count()));
+    } else {
+      ops_->upload_checked_rows(dst, rows);
+    }
+  }
+
   T* buffer(StateBuffer which) const {
     const auto& b = net_.buffers();
     switch (which) {

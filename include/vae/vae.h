@@ -9,6 +9,16 @@
  *     thread's message naming the argument and the allowed range.
  *   - Arrays are row-major, one data point per row. On the CUDA backend a data
  *     pointer may be host or device memory; the CPU backend takes host memory.
+ *   - Data is checked where it is first read, with no extra pass: a value of
+ *     x (train step, evaluation, likelihoods, encoding, vae_dataset_create)
+ *     or of z (vae_decode) that is not finite, or for the Bernoulli
+ *     likelihood a value of x outside [0, 1], returns
+ *     VAE_ERROR_INVALID_ARGUMENT naming its row, counted from the start of
+ *     the caller's array, and its column. Nothing changes: no counter, no
+ *     parameter (outputs of rows before it may have been written).
+ *   - Running out of memory, a thread that cannot start included (vae_create,
+ *     or VAE_OPT_THREADS on a live trainer), returns VAE_ERROR_OUT_OF_MEMORY;
+ *     a live trainer keeps its threads and options.
  *   - Distinct trainers may be used from distinct threads at once; one trainer
  *     is used by one thread at a time.
  *

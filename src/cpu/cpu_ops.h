@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "caller_rows.h"
 #include "config.h"
 #include "dataset.h"
 #include "model_math.h"
@@ -94,6 +95,9 @@ class CpuOps {
 
   // Data between the caller's host memory and the workspace, converting.
   void upload_from_caller(T* dst, const float* src, size_t count) const;
+  // The caller's data rows into the workspace, checked as they are copied
+  // (see caller_rows.h).
+  void upload_checked_rows(T* dst, const CallerRows& rows) const;
   void copy_to_caller(float* dst, const T* src, size_t count) const;
   template <class U>
   void copy_to_host(U* dst, const T* src, size_t count) const {
@@ -102,10 +106,12 @@ class CpuOps {
   void copy_host_floats(float* dst, const float* src, size_t count) const;
   void synchronize() const {}
 
-  // Datasets: host copies of the rows; gather_rows writes n rows starting at
-  // `first` (through the epoch's order when shuffled), transforming bytes.
-  std::unique_ptr<Dataset> make_dataset(const void* data, int64_t n, int64_t dim,
-                                        bool bytes) const;
+  // Datasets: host copies of the rows (float rows checked as they are
+  // copied, also against [0, 1] when bernoulli); gather_rows writes n rows
+  // starting at `first` (through the epoch's order when shuffled),
+  // transforming bytes.
+  std::unique_ptr<Dataset> make_dataset(const void* data, int64_t n, int64_t dim, bool bytes,
+                                        bool bernoulli) const;
   void upload_order(Dataset& ds, const std::vector<int64_t>& order) const;
   void gather_rows(const Dataset& ds, int64_t first, int64_t n, bool shuffled,
                    const NoiseKey& bytes, T* x) const;
