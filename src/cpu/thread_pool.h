@@ -62,7 +62,8 @@ class ThreadPool {
   // memory or a thread cannot be had.
   void resize(int threads) {
     const size_t keep = static_cast<size_t>(std::max(threads, 1) - 1);
-    if (keep <= workers_.size()) {
+    if (keep == workers_.size()) return;
+    if (keep < workers_.size()) {
       retire_from(keep);
       return;
     }
