@@ -1,7 +1,6 @@
 #include "config.h"
 
 #include <cmath>
-#include <limits>
 #include <sstream>
 
 #include "error.h"
@@ -26,7 +25,6 @@ struct OptionSpec {
   int Config::*enum_member;
 };
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kMaxDim = 1 << 24;
 
 const OptionSpec kOptions[] = {
