@@ -77,7 +77,12 @@ extern "C" {
 uint32_t vae_version(void) { return VAE_VERSION; }
 
 const char* vae_status_string(vae_status s) {
-  switch (s) {
+  // A caller may pass any int: switch on it as an int, so a value outside
+  // the enumeration is never loaded as a vae_status.
+  static_assert(sizeof(vae_status) == sizeof(int), "vae_status is int-sized");
+  int code = 0;
+  std::memcpy(&code, &s, sizeof code);
+  switch (code) {
     case VAE_OK: return "ok";
     case VAE_ERROR_INVALID_ARGUMENT: return "invalid argument";
     case VAE_ERROR_OUT_OF_MEMORY: return "out of memory";

@@ -23,7 +23,8 @@ struct StepState {
   int64_t decoder_steps;  // ... and of the decoder's
   int64_t skipped;        // steps skipped: a non-finite loss or gradient
   int32_t bad;            // this step: nonzero when the loss or a gradient is not finite
-  int32_t padding;
+  int32_t input_refused;  // nonzero when device input was refused (CUDA: checked on the device)
+  uint64_t refused_index; // then the least refused element of it
   AdamStep encoder;       // this step's Adam constants for [0, split) ...
   AdamStep decoder;       // ... and for [split, end)
   int64_t cursor;         // rows of this epoch's order already used
@@ -49,8 +50,10 @@ VAE_HD AdamStep adam_constants(const AdamSettings& a, int64_t t) {
 }
 
 // After the finite check: this step's Adam constants (the counters are not
-// yet advanced, so t is the count plus one). Nothing when the step is skipped.
+// yet advanced, so t is the count plus one). A step whose input was refused
+// is skipped; nothing when the step is skipped.
 VAE_HD void begin_update(StepState* s, const AdamSettings& a) {
+  if (s->input_refused != 0) s->bad = 1;
   if (s->bad != 0) return;
   s->encoder = adam_constants(a, s->encoder_steps + 1);
   s->decoder = adam_constants(a, s->decoder_steps + 1);

@@ -51,6 +51,7 @@ int64_t parse_counter(const std::map<std::string, std::string>& metadata, const 
     fail(VAE_ERROR_FORMAT,
          std::string("checkpoint metadata ") + key + " is not a count: '" + it->second + "'");
   }
+  check_loaded_counter(key, *value);
   return *value;
 }
 

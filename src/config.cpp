@@ -30,7 +30,6 @@ struct OptionSpec {
   int Config::*enum_member;
 };
 
-constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kMaxDim = 1 << 24;
 
 const OptionSpec kOptions[] = {
@@ -73,6 +72,7 @@ const OptionSpec& find_option(int option) {
 
 std::string range_text(const OptionSpec& s) {
   MessageStream m;
+  m.precision(12);
   m << (s.lo_open ? "(" : "[") << s.lo << ", " << s.hi << (s.hi_open ? ")" : "]");
   return m.str();
 }
@@ -125,6 +125,9 @@ void Config::set_float(int option, double value, bool live) {
       m << "value: " << s.name << " takes an integer in " << range_text(s) << ", got " << value;
       invalid_argument(m.str());
     }
+    // Every integer option's range lies within int64, so the conversion
+    // after the range check is exact.
+    check_range(s, value);
     set_int(option, static_cast<int64_t>(value), live);
     return;
   }

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <sstream>
+#include <utility>
 
 #include "backend_factory.h"
 #include "checkpoint.h"
@@ -39,7 +40,7 @@ std::unique_ptr<Trainer> Trainer::create(const Config& config) {
   chosen.backend = backend;
   std::unique_ptr<Trainer> t =
       backend == VAE_BACKEND_CUDA ? make_cuda_trainer(chosen) : make_cpu_trainer(chosen);
-  t->apply_options();
+  t->apply_options(t->config());
   return t;
 }
 
@@ -56,8 +57,10 @@ void Trainer::set_int(int option, int64_t value) {
     invalid_argument("option: VAE_OPT_STEPS, VAE_OPT_EPOCHS and VAE_OPT_SKIPPED_STEPS are "
                      "read-only counters");
   }
-  config_.set_int(option, value, true);
-  apply_options();
+  Config changed = config_;
+  changed.set_int(option, value, true);
+  apply_options(changed);
+  config_ = std::move(changed);
 }
 
 void Trainer::set_float(int option, double value) {
@@ -65,8 +68,10 @@ void Trainer::set_float(int option, double value) {
     invalid_argument("option: VAE_OPT_STEPS, VAE_OPT_EPOCHS and VAE_OPT_SKIPPED_STEPS are "
                      "read-only counters");
   }
-  config_.set_float(option, value, true);
-  apply_options();
+  Config changed = config_;
+  changed.set_float(option, value, true);
+  apply_options(changed);
+  config_ = std::move(changed);
 }
 
 int64_t Trainer::get_int(int option) const {
@@ -96,6 +101,9 @@ void Trainer::set_counters(const Counters& c) {
   s.skipped = c.skipped_steps;
   write_step_state(s);
   reported_skipped_ = c.skipped_steps;
+  steps_bound_ = c.steps;
+  encoder_bound_ = c.encoder_steps;
+  decoder_bound_ = c.decoder_steps;
   epochs_ = c.epochs;
   draws_ = c.draws;
 }
@@ -128,8 +136,9 @@ void Trainer::report_skipped(const StepState& s, const char* what, int64_t epoch
     m << what;
   }
   m << ": " << skipped << " step" << (skipped == 1 ? "" : "s")
-    << " since the last report had a loss or gradient that was not finite and changed nothing "
-       "(check the input's scale, or lower the learning rate); VAE_OPT_SKIPPED_STEPS is "
+    << " since the last report had a loss or gradient that was not finite (or input in device "
+       "memory that the input rule refuses) and changed nothing (check the input, or lower the "
+       "learning rate); VAE_OPT_SKIPPED_STEPS is "
     << s.skipped;
   const std::string message = m.str();
   reported_skipped_ = s.skipped;
@@ -144,13 +153,39 @@ void Trainer::check_not_in_epoch(const char* call) const {
   }
 }
 
+void Trainer::check_step_room(int64_t steps) const {
+  check_counter_room("step count (VAE_OPT_STEPS)", steps_bound_, steps);
+  if (config_.update != VAE_UPDATE_DECODER) {
+    check_counter_room("encoder's Adam step count", encoder_bound_, steps);
+  }
+  if (config_.update != VAE_UPDATE_ENCODER) {
+    check_counter_room("decoder's Adam step count", decoder_bound_, steps);
+  }
+}
+
+void Trainer::advance_step_bounds(int64_t steps) {
+  steps_bound_ += steps;
+  if (config_.update != VAE_UPDATE_DECODER) encoder_bound_ += steps;
+  if (config_.update != VAE_UPDATE_ENCODER) decoder_bound_ += steps;
+}
+
+void Trainer::check_draw_room() const {
+  check_counter_room("count of noise draws", draws_, 1);
+}
+
 void Trainer::train_step(const float* x, int64_t n, float* loss) {
   check_not_in_epoch("vae_train_step");
   check_pointer(x, "x");
   check_rows(n, config_.max_batch, "n");
+  check_step_room(1);
   enqueue_step(x, nullptr, n, nullptr);
+  advance_step_bounds(1);
   if (loss == nullptr) return;
   const StepState s = read_step_state();
+  if (s.input_refused != 0) {
+    reported_skipped_ = s.skipped;  // this skip is reported as the refusal it is
+    refuse_step_input(x, n, s.refused_index);
+  }
   report_skipped(s, s.bad != 0 ? "this step" : "this step was taken, but earlier ones", 0);
   *loss = read_loss();
 }
@@ -160,7 +195,9 @@ void Trainer::train_step_with_noise(const float* x, int64_t n, const float* eps,
   check_pointer(x, "x");
   check_pointer(eps, "eps");
   check_rows(n, config_.max_batch, "n");
+  check_step_room(1);
   enqueue_step(x, nullptr, n, eps);
+  advance_step_bounds(1);
   const StepState s = read_step_state();
   report_skipped(s, "this step", 0);
   if (loss != nullptr) *loss = read_loss();
@@ -189,12 +226,14 @@ void Trainer::evaluate(const float* x, int64_t n, float* elbo, float* reconstruc
   check_pointer(x, "x");
   check_rows(n, kMaxRows, "n");
   check_outputs({elbo, reconstruction, kl});
+  check_draw_room();
   const int64_t d = config_.input_dim;
   const int64_t per_row = config_.samples * config_.latent_dim;
   for (int64_t first = 0; first < n; first += config_.max_batch) {
     const int64_t rows = std::min(config_.max_batch, n - first);
     Input in;
     in.x = x + first * d;
+    in.first = first;
     stage_input(in, rows);
     NoiseSource noise;
     noise.key = key(NoiseStream::kEvalLatent, draws_, first * per_row);
@@ -211,11 +250,13 @@ void Trainer::log_likelihood(const float* x, int64_t n, int32_t k, int estimator
   if (k < 1) invalid_argument(range_message("k", 1, std::numeric_limits<int32_t>::max(), k));
   check_estimator(estimator);
   check_pointer(log_px, "log_px");
+  check_draw_room();
   const int64_t d = config_.input_dim;
   for (int64_t first = 0; first < n; first += config_.max_batch) {
     const int64_t rows = std::min(config_.max_batch, n - first);
     Input in;
     in.x = x + first * d;
+    in.first = first;
     stage_input(in, rows);
     log_likelihood_rows(rows, k, estimator, estimator_key(estimator, first, k), log_px + first);
   }
@@ -255,6 +296,7 @@ void Trainer::encode(const float* x, int64_t n, float* mu, float* logvar) {
     const int64_t rows = std::min(config_.max_batch, n - first);
     Input in;
     in.x = x + first * d;
+    in.first = first;
     stage_input(in, rows);
     encode_rows(rows, mu ? mu + first * z : nullptr, logvar ? logvar + first * z : nullptr);
   }
@@ -267,18 +309,20 @@ void Trainer::decode(const float* z, int64_t n, float* mean) {
   const int64_t chunk = config_.max_batch * config_.samples;
   for (int64_t first = 0; first < n; first += chunk) {
     const int64_t rows = std::min(chunk, n - first);
-    decode_rows(z + first * config_.latent_dim, rows, nullptr, mean + first * config_.input_dim);
+    decode_rows(z + first * config_.latent_dim, first, rows, nullptr,
+                mean + first * config_.input_dim);
   }
 }
 
 void Trainer::sample(int64_t n, float* mean) {
   check_rows(n, kMaxRows, "n");
   check_pointer(mean, "mean");
+  check_draw_room();
   const int64_t chunk = config_.max_batch * config_.samples;
   for (int64_t first = 0; first < n; first += chunk) {
     const int64_t rows = std::min(chunk, n - first);
     const NoiseKey prior = key(NoiseStream::kPrior, draws_, first * config_.latent_dim);
-    decode_rows(nullptr, rows, &prior, mean + first * config_.input_dim);
+    decode_rows(nullptr, first, rows, &prior, mean + first * config_.input_dim);
   }
   ++draws_;
 }
@@ -357,12 +401,15 @@ void Trainer::train_epoch(Dataset& ds, int64_t batch, float* mean_loss) {
     EpochRunning(const EpochRunning&) = delete;
     EpochRunning& operator=(const EpochRunning&) = delete;
   } running(&in_epoch_);
-  begin_epoch(ds, key(NoiseStream::kShuffle, epochs_));
   const int64_t steps = (ds.rows + batch - 1) / batch;
+  check_counter_room("epoch count (VAE_OPT_EPOCHS)", epochs_, 1);
+  check_step_room(steps);
+  begin_epoch(ds, key(NoiseStream::kShuffle, epochs_));
   for (int64_t step = 0; step < steps; ++step) {
     const int64_t first = step * batch;
     const int64_t rows = std::min(batch, ds.rows - first);
     enqueue_step(nullptr, &ds, rows, nullptr);
+    advance_step_bounds(1);
     if (progress_ != nullptr && progress_due(step + 1, steps)) {
       const StepState s = read_step_state();
       const double mean = s.loss_rows > 0 ? s.loss_sum / static_cast<double>(s.loss_rows) : 0.0;
@@ -387,6 +434,7 @@ double Trainer::discrete_offset(const Dataset& ds) const {
 void Trainer::evaluate_dataset(const Dataset& ds, double* elbo, double* reconstruction,
                                double* kl) {
   check_dataset(ds);
+  check_draw_room();
   std::vector<float> e(static_cast<size_t>(config_.max_batch));
   std::vector<float> r(e.size()), k(e.size());
   double sum_e = 0, sum_r = 0, sum_k = 0;
@@ -416,6 +464,7 @@ void Trainer::log_likelihood_dataset(const Dataset& ds, int32_t k, int estimator
   if (k < 1) invalid_argument(range_message("k", 1, std::numeric_limits<int32_t>::max(), k));
   check_estimator(estimator);
   if (mean == nullptr) invalid_argument("mean: NULL");
+  check_draw_room();
   std::vector<float> lp(static_cast<size_t>(config_.max_batch));
   double sum = 0;
   for (int64_t first = 0; first < ds.rows; first += config_.max_batch) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config.h"
+#include "counters.h"
 #include "dataset.h"
 #include "model_math.h"
 #include "step_state.h"
@@ -24,19 +25,6 @@ enum class StateBuffer { kParameters, kAdamFirstMoment, kAdamSecondMoment };
 // first moments must be finite, its second moments finite and non-negative.
 // vae_set_parameters and checkpoints hold values to the same rule.
 const char* state_value_problem(StateBuffer which, float value);
-
-// Counters that together with the buffers make the whole training state: a
-// checkpoint restores them (all but skipped_steps), so training resumes bit
-// for bit. The step counters live with the backend (StepState), the others
-// on the host.
-struct Counters {
-  int64_t steps = 0;          // successful train steps; keys the training noise
-  int64_t encoder_steps = 0;  // Adam step count t of the encoder's parameters
-  int64_t decoder_steps = 0;  // ... and of the decoder's
-  int64_t epochs = 0;         // completed vae_train_epoch calls; keys the shuffle
-  int64_t draws = 0;          // noise draws outside training (evaluation, sampling)
-  int64_t skipped_steps = 0;  // steps skipped since the trainer was created or loaded
-};
 
 class Trainer {
  public:
@@ -102,19 +90,24 @@ class Trainer {
   // Whether the backend holds data in GPU memory (pointers may then be
   // host or device memory).
   virtual bool device_backend() const = 0;
-  // Applies the live options (threads, TF32) to the backend.
-  virtual void apply_options() = 0;
+  // Applies the live options (threads, TF32) of `config` to the backend;
+  // throws, leaving the backend as it was, when they cannot be applied.
+  virtual void apply_options(const Config& config) = 0;
 
   // Where the n rows of the next primitive come from: the caller's x (host
-  // or device memory), or rows first.. of a dataset transformed with the
-  // noise `bytes`.
+  // or device memory; `first` is the caller's index of its first row, for
+  // messages), or rows first.. of a dataset transformed with the noise
+  // `bytes`.
   struct Input {
     const float* x = nullptr;
     const Dataset* dataset = nullptr;
     int64_t first = 0;
     NoiseKey bytes{};
+    bool step = false;  // rows of a training step: a device-side verdict stays with the step
   };
-  // Copies n input rows into the workspace.
+  // Copies n input rows into the workspace; throws Error(INVALID_ARGUMENT)
+  // naming the row and column of a caller's value that is not finite, or for
+  // the Bernoulli likelihood outside [0, 1].
   virtual void stage_input(const Input& in, int64_t n) = 0;
   // Queues one training step on n rows: the caller's x, or (x null) the next
   // n rows of the dataset's epoch order. The noise is the injected eps when
@@ -127,6 +120,9 @@ class Trainer {
   virtual StepState read_step_state() const = 0;
   virtual void write_step_state(const StepState& s) = 0;
   virtual float read_loss() const = 0;
+  // Refuses element `index` of a step's n rows of x, which the device's
+  // input check refused (VAE_ERROR_INVALID_ARGUMENT naming row and column).
+  [[noreturn]] virtual void refuse_step_input(const float* x, int64_t n, uint64_t index) const = 0;
   // Draws this epoch's permutation of the dataset's rows and starts the
   // epoch's position and loss sums.
   virtual void begin_epoch(Dataset& ds, const NoiseKey& key) = 0;
@@ -136,8 +132,10 @@ class Trainer {
   virtual void log_likelihood_rows(int64_t n, int32_t k, int estimator, const NoiseKey& key,
                                    float* log_px) = 0;
   virtual void encode_rows(int64_t n, float* mu, float* logvar) = 0;
-  // Decodes `rows` latent rows: the caller's z, or draws from p(z) with prior.
-  virtual void decode_rows(const float* z, int64_t rows, const NoiseKey* prior, float* mean) = 0;
+  // Decodes `rows` latent rows: the caller's z (rows first.. of its array;
+  // a value that is not finite is refused), or draws from p(z) with prior.
+  virtual void decode_rows(const float* z, int64_t first, int64_t rows, const NoiseKey* prior,
+                           float* mean) = 0;
   virtual void copy_gradient(std::vector<double>* gradient) const = 0;
   virtual void upload_noise(const float* eps, int64_t count) = 0;
   virtual std::unique_ptr<Dataset> make_dataset(const void* data, int64_t n, bool bytes,
@@ -172,9 +170,18 @@ class Trainer {
   // from the state read after them. Allocates only to report.
   void report_skipped(const StepState& s, const char* what, int64_t epoch_steps);
   int64_t reported_skipped_ = 0;
+  // At least the step counters of the backend's state (the counts when last
+  // set, plus the steps queued since), so their limit is checked without
+  // waiting for the device; advance_step_bounds counts `steps` queued steps.
+  int64_t steps_bound_ = 0, encoder_bound_ = 0, decoder_bound_ = 0;
+  void advance_step_bounds(int64_t steps);
   // Set while vae_train_epoch runs: its progress callback may not train.
   bool in_epoch_ = false;
   void check_not_in_epoch(const char* call) const;
+  // Throw Error(VAE_ERROR_UNSUPPORTED), changing nothing, when `steps` more
+  // steps, or one more noise draw, would take a counter past kMaxCounter.
+  void check_step_room(int64_t steps) const;
+  void check_draw_room() const;
 };
 
 }  // namespace vae

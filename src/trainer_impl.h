@@ -10,6 +10,7 @@
 #include <numeric>
 #include <vector>
 
+#include "caller_rows.h"
 #include "error.h"
 #include "network.h"
 #include "trainer.h"
@@ -59,13 +60,13 @@ class TrainerImpl final : public Trainer {
  protected:
   bool device_backend() const override { return Ops::kDeviceMemory; }
 
-  void apply_options() override { ops_->apply_options(config_); }
+  void apply_options(const Config& config) override { ops_->apply_options(config); }
 
   void stage_input(const Input& in, int64_t n) override {
     ops_->begin_call();
     auto& b = net_.buffers();
     if (in.x != nullptr) {
-      ops_->upload_from_caller(b.x, in.x, static_cast<size_t>(n * config_.input_dim));
+      upload_caller_rows(b.x, caller_rows("x", in.x, in.first, n, config_.input_dim), in.step);
     } else {
       ops_->gather_rows(*in.dataset, in.first, n, in.bytes, nullptr, b.x);
     }
@@ -75,6 +76,7 @@ class TrainerImpl final : public Trainer {
     if (x != nullptr) {
       Input in;
       in.x = x;
+      in.step = true;
       stage_input(in, n);
     } else {
       ops_->begin_call();
@@ -103,6 +105,10 @@ class TrainerImpl final : public Trainer {
     noise.injected = true;
     forward_backward(n, noise);
     return read_loss();
+  }
+
+  [[noreturn]] void refuse_step_input(const float* x, int64_t n, uint64_t index) const override {
+    refuse_device_value(caller_rows("x", x, 0, n, config_.input_dim), index);
   }
 
   StepState read_step_state() const override { return ops_->read_step_state(); }
@@ -171,14 +177,16 @@ class TrainerImpl final : public Trainer {
     ops_->synchronize();
   }
 
-  void decode_rows(const float* z, int64_t rows, const NoiseKey* prior, float* mean) override {
+  void decode_rows(const float* z, int64_t first, int64_t rows, const NoiseKey* prior,
+                   float* mean) override {
     auto& b = net_.buffers();
     ops_->begin_call();
-    const size_t count = static_cast<size_t>(rows * config_.latent_dim);
     if (prior != nullptr) {
-      ops_->standard_normal(*prior, static_cast<int64_t>(count), b.z);
+      ops_->standard_normal(*prior, rows * config_.latent_dim, b.z);
     } else {
-      ops_->upload_from_caller(b.z, z, count);
+      CallerRows latent = caller_rows("z", z, first, rows, config_.latent_dim);
+      latent.bernoulli = false;
+      upload_caller_rows(b.z, latent, false);
     }
     net_.decode(rows);
     T* out = b.dec_out.back();
@@ -201,7 +209,9 @@ class TrainerImpl final : public Trainer {
 
   std::unique_ptr<Dataset> make_dataset(const void* data, int64_t n, bool bytes,
                                         int transform) override {
-    std::unique_ptr<Dataset> ds = ops_->make_dataset(data, n, config_.input_dim, bytes);
+    // As in upload_caller_rows, the CPU backend checks float rows as it copies.
+    std::unique_ptr<Dataset> ds =
+        ops_->make_dataset(data, n, config_.input_dim, bytes, !config_.gaussian());
     ds->owner = this;
     ds->rows = n;
     ds->dim = config_.input_dim;
@@ -218,6 +228,35 @@ class TrainerImpl final : public Trainer {
   }
 
  private:
+  // `rows` rows of `dim` values from the caller's `name`, starting at its
+  // row `first`, held to the input rule of this model's likelihood.
+  CallerRows caller_rows(const char* name, const float* values, int64_t first, int64_t rows,
+                         int64_t dim) const {
+    CallerRows r;
+    r.name = name;
+    r.values = values;
+    r.rows = rows;
+    r.dim = dim;
+    r.first_row = first;
+    r.bernoulli = !config_.gaussian();
+    return r;
+  }
+
+  // Caller rows into the workspace, held to the input rule. Rows the CUDA
+  // backend checks on the device leave the verdict in the step state: a step
+  // (`deferred`) acts on it there, any other call waits for it here.
+  void upload_caller_rows(T* dst, const CallerRows& rows, bool deferred) const {
+    if (ops_->upload_checked_rows(dst, rows) && !deferred) {
+      const StepState s = ops_->read_step_state();
+      if (s.input_refused != 0) refuse_device_value(rows, s.refused_index);
+    }
+  }
+
+  [[noreturn]] void refuse_device_value(const CallerRows& rows, uint64_t index) const {
+    const auto e = static_cast<int64_t>(index);
+    refuse_caller_value(rows, e, ops_->read_value(rows.values + e));
+  }
+
   T* buffer(StateBuffer which) const {
     const auto& b = net_.buffers();
     switch (which) {

@@ -67,7 +67,6 @@ TEST_F(Api, VersionAndStatusStrings) {
   for (int s = VAE_OK; s <= VAE_ERROR_INTERNAL; ++s) {
     EXPECT_GT(std::strlen(vae_status_string(static_cast<vae_status>(s))), 0u);
   }
-  EXPECT_STREQ(vae_status_string(static_cast<vae_status>(99)), "unknown status");
 }
 
 TEST_F(Api, ConfigRefusesBadOptionsAndValues) {
@@ -127,7 +126,7 @@ TEST_F(Api, StepRefusesBadRowsAndPointers) {
   expect(vae_train_step(t_, x_.data(), kBatch + 1, &loss), kBad, "[1, 4]");
   auto bad = x_;
   bad[3] = NAN;
-  expect(vae_train_step(t_, bad.data(), kBatch, &loss), VAE_ERROR_NUMERICAL, "not finite");
+  expect(vae_train_step(t_, bad.data(), kBatch, &loss), kBad, "row 0, column 3");
 }
 
 TEST_F(Api, InferenceCallsRefuseBadArguments) {

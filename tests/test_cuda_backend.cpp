@@ -424,7 +424,10 @@ TEST(CudaDevice, Tf32StepsStayCloseToFp32) {
   EXPECT_NEAR(l19, l32, 1e-2 * std::fabs(l32));
 }
 
-TEST(CudaDevice, NonFiniteStepChangesNothing) {
+// Input the rule refuses (NaN, or outside [0, 1] for Bernoulli), from host
+// or device memory: refused naming row and column where the call waits,
+// skipped and counted where it does not; nothing changes either way.
+TEST(CudaDevice, RefusedInputChangesNothing) {
   if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
   Config c = testing::small_config();
   c.backend = VAE_BACKEND_CUDA;
@@ -433,16 +436,36 @@ TEST(CudaDevice, NonFiniteStepChangesNothing) {
   t->train_step(x.data(), 6, nullptr);
   const auto before = t->read_state(StateBuffer::kParameters);
   const auto m = t->read_state(StateBuffer::kAdamFirstMoment);
-  x[5] = std::numeric_limits<float>::quiet_NaN();
-  try {
-    t->train_step(x.data(), 6, nullptr);
-    FAIL() << "a NaN input gave a finite step";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.status(), VAE_ERROR_NUMERICAL);
-  }
+  x[5 * 12 + 7] = std::numeric_limits<float>::quiet_NaN();
+  const auto dx = to_device(x);
+  auto expect_refused = [&](const float* rows, const char* where) {
+    float loss = -1.0f;
+    try {
+      t->train_step(rows, 6, &loss);
+      FAIL() << "a NaN input was taken (" << where << ")";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.status(), VAE_ERROR_INVALID_ARGUMENT) << where;
+      EXPECT_NE(std::string(e.what()).find("row 5, column 7"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(loss, -1.0f);
+  };
+  expect_refused(x.data(), "host memory");
+  expect_refused(dx->as<float>(), "device memory");
+  // Queued without a loss pointer, device input is judged on the device.
+  t->train_step(dx->as<float>(), 6, nullptr);
   EXPECT_EQ(t->read_state(StateBuffer::kParameters), before);
   EXPECT_EQ(t->read_state(StateBuffer::kAdamFirstMoment), m);
   EXPECT_EQ(t->counters().steps, 1);
+  EXPECT_GE(t->counters().skipped_steps, 2);
+  std::vector<float> elbo(6);
+  try {
+    t->evaluate(dx->as<float>(), 6, elbo.data(), nullptr, nullptr);
+    FAIL() << "evaluate took a NaN input";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), VAE_ERROR_INVALID_ARGUMENT);
+  }
+  x[5 * 12 + 7] = 1.5f;  // finite, outside the Bernoulli range
+  EXPECT_THROW(t->create_dataset(x.data(), 6), Error);
 }
 
 }  // namespace

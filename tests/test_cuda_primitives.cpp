@@ -495,8 +495,8 @@ TEST(CudaPrimitives, GatherRowsMatchesCpu) {
     const bool is_bytes = transform >= 0;
     Primitives p(primitive_config(dim));
     const void* data = is_bytes ? static_cast<const void*>(bytes.data()) : floats.data();
-    auto ds_cpu = p.cpu.make_dataset(data, rows, dim, is_bytes);
-    auto ds_gpu = p.gpu.make_dataset(data, rows, dim, is_bytes);
+    auto ds_cpu = p.cpu.make_dataset(data, rows, dim, is_bytes, false);
+    auto ds_gpu = p.gpu.make_dataset(data, rows, dim, is_bytes, false);
     for (Dataset* ds : {ds_cpu.get(), ds_gpu.get()}) {
       ds->rows = rows;
       ds->dim = dim;

@@ -9,6 +9,16 @@
  *     thread's message naming the argument and the allowed range.
  *   - Arrays are row-major, one data point per row. On the CUDA backend a data
  *     pointer may be host or device memory; the CPU backend takes host memory.
+ *   - Data is checked where it is first read, with no extra pass: a value of
+ *     x (train step, evaluation, likelihoods, encoding, vae_dataset_create)
+ *     or of z (vae_decode) that is not finite, or for the Bernoulli
+ *     likelihood a value of x outside [0, 1], returns
+ *     VAE_ERROR_INVALID_ARGUMENT naming its row, counted from the start of
+ *     the caller's array, and its column. Nothing changes: no counter, no
+ *     parameter (outputs of rows before it may have been written).
+ *   - Running out of memory, a thread that cannot start included (vae_create,
+ *     or VAE_OPT_THREADS on a live trainer), returns VAE_ERROR_OUT_OF_MEMORY;
+ *     a live trainer keeps its threads and options.
  *   - Distinct trainers may be used from distinct threads at once; one trainer
  *     is used by one thread at a time.
  *
@@ -104,6 +114,14 @@ enum {
 
 /* Maximum number of hidden layers of the encoder (and of the decoder). */
 #define VAE_MAX_HIDDEN_LAYERS 8
+
+/* The most a trainer's counters reach: VAE_OPT_STEPS, VAE_OPT_EPOCHS and the
+ * internal ones (each half's Adam step count, the noise draws of evaluation
+ * and sampling), 2^56 - 1. A call that would take a counter past it returns
+ * VAE_ERROR_UNSUPPORTED and changes nothing (vae_train_epoch checks room for
+ * all its steps first); a checkpoint holding a larger counter is refused
+ * with VAE_ERROR_FORMAT. */
+#define VAE_MAX_COUNTER INT64_C(72057594037927935)
 
 VAE_API uint32_t vae_version(void);               /* VAE_VERSION of the library linked */
 VAE_API const char* vae_status_string(vae_status s); /* fixed text per code           */

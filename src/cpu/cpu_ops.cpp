@@ -309,6 +309,12 @@ void CpuOps<T>::upload_from_caller(T* dst, const float* src, size_t count) const
 }
 
 template <class T>
+bool CpuOps<T>::upload_checked_rows(T* dst, const CallerRows& rows) const {
+  copy_checked_rows(rows, dst, pool_);
+  return false;
+}
+
+template <class T>
 void CpuOps<T>::copy_to_caller(float* dst, const T* src, size_t count) const {
   for (size_t e = 0; e < count; ++e) dst[e] = static_cast<float>(src[e]);
 }
@@ -331,7 +337,7 @@ struct HostDataset final : Dataset {
 
 template <class T>
 std::unique_ptr<Dataset> CpuOps<T>::make_dataset(const void* data, int64_t n, int64_t dim,
-                                                 bool bytes) const {
+                                                 bool bytes, bool bernoulli) const {
   auto ds = std::make_unique<HostDataset>();
   const size_t count = static_cast<size_t>(n * dim);
   if (bytes) {
@@ -339,8 +345,13 @@ std::unique_ptr<Dataset> CpuOps<T>::make_dataset(const void* data, int64_t n, in
     ds->byte_rows.assign(y, y + count);
     ds->u8 = ds->byte_rows.data();
   } else {
-    const auto* x = static_cast<const float*>(data);
-    ds->float_rows.assign(x, x + count);
+    CallerRows rows;
+    rows.values = static_cast<const float*>(data);
+    rows.rows = n;
+    rows.dim = dim;
+    rows.bernoulli = bernoulli;
+    ds->float_rows.resize(count);
+    copy_checked_rows(rows, ds->float_rows.data(), pool_);
     ds->floats = ds->float_rows.data();
   }
   ds->permutation.resize(static_cast<size_t>(n));

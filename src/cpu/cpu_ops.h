@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "caller_rows.h"
 #include "config.h"
 #include "dataset.h"
 #include "model_math.h"
@@ -98,7 +99,10 @@ class CpuOps {
   }
   StepState read_step_state() const { return state_; }
   void write_step_state(const StepState& s) const { state_ = s; }
-  float read_value(const T* p) const { return static_cast<float>(*p); }
+  template <class U>
+  float read_value(const U* p) const {
+    return static_cast<float>(*p);
+  }
   // Runs the step's work; the CPU has nothing to capture.
   template <class F>
   void run_captured(const StepGraph&, F&& enqueue) const {
@@ -124,6 +128,10 @@ class CpuOps {
 
   // Data between the caller's host memory and the workspace, converting.
   void upload_from_caller(T* dst, const float* src, size_t count) const;
+  // The caller's data rows into the workspace, checked as they are copied
+  // (see caller_rows.h); a refusal throws at once, so no verdict is left
+  // pending (false, as CudaOps returns for host rows).
+  bool upload_checked_rows(T* dst, const CallerRows& rows) const;
   void copy_to_caller(float* dst, const T* src, size_t count) const;
   template <class U>
   void copy_to_host(U* dst, const T* src, size_t count) const {
@@ -132,11 +140,13 @@ class CpuOps {
   void copy_host_floats(float* dst, const float* src, size_t count) const;
   void synchronize() const {}
 
-  // Datasets: host copies of the rows; gather_rows writes n rows starting at
-  // `first`, transforming bytes, or with `epoch` the rows of this epoch's
-  // order from epoch->cursor on, the byte noise keyed by epoch->steps.
-  std::unique_ptr<Dataset> make_dataset(const void* data, int64_t n, int64_t dim,
-                                        bool bytes) const;
+  // Datasets: host copies of the rows (float rows checked as they are
+  // copied, also against [0, 1] when bernoulli); gather_rows writes n rows
+  // starting at `first`, transforming bytes, or with `epoch` the rows of
+  // this epoch's order from epoch->cursor on, the byte noise keyed by
+  // epoch->steps.
+  std::unique_ptr<Dataset> make_dataset(const void* data, int64_t n, int64_t dim, bool bytes,
+                                        bool bernoulli) const;
   // Draws the epoch's permutation into ds.order (epoch_permutation).
   void shuffle(Dataset& ds, const NoiseKey& key) const;
   void gather_rows(const Dataset& ds, int64_t first, int64_t n, const NoiseKey& bytes,

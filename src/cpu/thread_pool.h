@@ -3,36 +3,89 @@
 // (the calling thread takes the first) and returns when all are done. Each
 // element is computed by the same code whatever the split, so results do not
 // depend on the thread count. Nothing is allocated per call.
+//
+// The pool is used by one thread at a time (the trainer's caller): run and
+// resize never overlap. resize keeps the workers it does not remove, and a
+// worker started by it waits for the next run, never an earlier one. A
+// thread that cannot start makes resize throw Error(VAE_ERROR_OUT_OF_MEMORY)
+// with the pool as it was.
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <string>
+#include <system_error>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
+#include "error.h"
+
 namespace vae {
+
+// Test seam for thread-start failures: after arm(n), the n-th thread start
+// from then on (1 = the next) fails as if the system had refused it, once.
+// Only tests arm it.
+class ThreadStartFault {
+ public:
+  static void arm(int64_t n) { countdown().store(n); }
+  static void disarm() { countdown().store(0); }
+  // Called before each thread start; true when this start is to fail.
+  static bool strike() {
+    int64_t left = countdown().load();
+    while (left > 0 && !countdown().compare_exchange_weak(left, left - 1)) {
+    }
+    return left == 1;
+  }
+
+ private:
+  static std::atomic<int64_t>& countdown() {
+    static std::atomic<int64_t> left{0};
+    return left;
+  }
+};
 
 class ThreadPool {
  public:
   explicit ThreadPool(int threads) { resize(threads); }
-  ~ThreadPool() { stop(); }
+  ~ThreadPool() { retire_from(0); }
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int threads() const { return static_cast<int>(workers_.size()) + 1; }
 
-  // Restarts the pool with `threads` threads (the caller counts as one).
+  // Makes the pool `threads` threads (the caller counts as one): removes
+  // workers from the end or starts new ones. Throws, changing nothing, when
+  // memory or a thread cannot be had.
   void resize(int threads) {
-    if (threads == this->threads()) return;
-    stop();
-    stopping_ = false;
-    for (int w = 1; w < threads; ++w) workers_.emplace_back([this, w] { work(w); });
+    const size_t keep = static_cast<size_t>(std::max(threads, 1) - 1);
+    if (keep == workers_.size()) return;
+    if (keep < workers_.size()) {
+      retire_from(keep);
+      return;
+    }
+    const size_t old = workers_.size();
+    workers_.reserve(keep);
+    uint64_t current = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      current = generation_;
+      active_ = keep;
+    }
+    try {
+      for (size_t w = old; w < keep; ++w) workers_.push_back(start_worker(w, current, keep));
+    } catch (...) {
+      retire_from(old);
+      throw;
+    }
   }
 
   // fn(begin, end) over [0, count) in threads() parts; parts smaller than
-  // min_part elements are not worth a thread and run on fewer.
+  // min_part elements are not worth a thread and run on fewer. fn must not
+  // throw.
   template <class F>
   void run(int64_t count, F&& fn, int64_t min_part = 4096) {
     const int parts = static_cast<int>(
@@ -42,7 +95,7 @@ class ThreadPool {
       return;
     }
     auto call = [](void* context, int64_t begin, int64_t end) {
-      (*static_cast<F*>(context))(begin, end);
+      (*static_cast<std::remove_reference_t<F>*>(context))(begin, end);
     };
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -62,15 +115,17 @@ class ThreadPool {
  private:
   int64_t part_end(int part) const { return count_ * (part + 1) / parts_; }
 
-  void work(int index) {
-    uint64_t seen = 0;
+  // Worker w runs part w + 1 of each run after generation `seen`, until it
+  // is retired (w >= active_).
+  void work(size_t w, uint64_t seen) {
+    const int part = static_cast<int>(w) + 1;
+    std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
-      std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-      if (stopping_) return;
+      wake_.wait(lock, [&] { return w >= active_ || generation_ != seen; });
+      if (w >= active_) return;
       seen = generation_;
-      if (index >= parts_) continue;
-      const int64_t begin = count_ * index / parts_, end = part_end(index);
+      if (part >= parts_) continue;
+      const int64_t begin = count_ * part / parts_, end = part_end(part);
       void (*task)(void*, int64_t, int64_t) = task_;
       void* context = context_;
       lock.unlock();
@@ -80,26 +135,41 @@ class ThreadPool {
     }
   }
 
-  void stop() {
+  // Starts worker w, which waits for the first run after generation `current`.
+  std::thread start_worker(size_t w, uint64_t current, size_t count) {
+    try {
+      if (ThreadStartFault::strike()) {
+        throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again));
+      }
+      return std::thread([this, w, current] { work(w, current); });
+    } catch (const std::system_error& e) {
+      fail(VAE_ERROR_OUT_OF_MEMORY, "cannot start CPU worker thread " + std::to_string(w + 1) +
+                                        " of " + std::to_string(count) + ": " + e.what());
+    }
+  }
+
+  // Stops and joins the workers from index `first` on.
+  void retire_from(size_t first) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
+      active_ = first;
     }
     wake_.notify_all();
-    for (std::thread& t : workers_) t.join();
-    workers_.clear();
+    for (size_t w = first; w < workers_.size(); ++w) workers_[w].join();
+    workers_.erase(workers_.begin() + static_cast<std::ptrdiff_t>(first), workers_.end());
   }
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_, done_;
+  // Guarded by mutex_:
   void (*task_)(void*, int64_t, int64_t) = nullptr;
   void* context_ = nullptr;
   int64_t count_ = 0;
   int parts_ = 1;
   int pending_ = 0;
   uint64_t generation_ = 0;
-  bool stopping_ = false;
+  size_t active_ = 0;  // workers [0, active_) keep running
 };
 
 }  // namespace vae

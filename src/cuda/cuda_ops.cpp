@@ -6,6 +6,7 @@
 
 #include "activation.cuh"
 #include "bytes.cuh"
+#include "input_check.cuh"
 #include "cuda/cuda_check.h"
 #include "error.h"
 #include "latent.cuh"
@@ -571,6 +572,8 @@ void CudaOps::begin_epoch() const {
   char* first = reinterpret_cast<char*>(&step_state_->cursor);
   const size_t bytes = sizeof(StepState) - offsetof(StepState, cursor);
   check_cuda(cudaMemsetAsync(first, 0, bytes, stream()), "cudaMemsetAsync");
+  // The epoch's rows were checked when the dataset was made.
+  check_cuda(cuda::launch_reset_refusal(step_state_, stream()), "cudaMemsetAsync");
 }
 
 StepState CudaOps::read_step_state() const {
@@ -684,6 +687,38 @@ void CudaOps::upload_from_caller(float* dst, const float* src, size_t count) con
   }
 }
 
+bool CudaOps::upload_checked_rows(float* dst, const CallerRows& rows) const {
+  const auto count = static_cast<size_t>(rows.count());
+  check_cuda(cuda::launch_reset_refusal(step_state_, stream()), "cudaMemsetAsync");
+  if (count == 0) return false;
+  if (stream_ordered_memory(rows.values)) {
+    upload_from_caller(dst, rows.values, count);
+    check_cuda(cuda::launch_input_check(dst, rows.count(), rows.bernoulli, step_state_, sm_count_,
+                                        stream()),
+               "input_check kernel");
+    return true;
+  }
+  // Pageable host rows: checked as they are copied into the pinned staging
+  // buffer, the one pass that reads them.
+  auto* pinned = static_cast<float*>(input_staging_.get());
+  const size_t chunk = std::max<size_t>(input_staging_floats_, 1);
+  for (size_t done = 0; done < count;) {
+    const size_t part = std::min(count - done, chunk);
+    check_cuda(cudaEventSynchronize(staging_free_.get()), "cudaEventSynchronize");
+    CallerRows piece = rows;
+    piece.values = rows.values + done;
+    if (copy_finding_refused(piece, pinned, 0, static_cast<int64_t>(part))) {
+      refuse_caller_rows(rows);
+    }
+    check_cuda(cudaMemcpyAsync(dst + done, pinned, sizeof(float) * part, cudaMemcpyHostToDevice,
+                               stream()),
+               "cudaMemcpyAsync");
+    check_cuda(cudaEventRecord(staging_free_.get(), stream()), "cudaEventRecord");
+    done += part;
+  }
+  return false;
+}
+
 void CudaOps::copy_to_caller(float* dst, const float* src, size_t count) const {
   if (count == 0) return;
   after_caller_work();
@@ -704,8 +739,7 @@ void CudaOps::copy_host_floats(float* dst, const float* src, size_t count) const
 const float* CudaOps::download(const float* src, size_t count) const {
   auto* host = static_cast<float*>(staging_.get());
   if (count > 0) {
-    check_cuda(cudaMemcpyAsync(host, src, sizeof(float) * count, cudaMemcpyDeviceToHost,
-                               stream()),
+    check_cuda(cudaMemcpyAsync(host, src, sizeof(float) * count, cudaMemcpyDefault, stream()),
                "cudaMemcpyAsync");
   }
   synchronize();
@@ -720,7 +754,7 @@ void CudaOps::synchronize() const {
 // Datasets.
 
 std::unique_ptr<Dataset> CudaOps::make_dataset(const void* data, int64_t n, int64_t dim,
-                                               bool bytes) const {
+                                               bool bytes, bool bernoulli) const {
   begin_call();
   auto ds = std::make_unique<DeviceDataset>();
   const size_t rows = static_cast<size_t>(n);
@@ -749,9 +783,23 @@ std::unique_ptr<Dataset> CudaOps::make_dataset(const void* data, int64_t n, int6
     ds->u8 = static_cast<const uint8_t*>(ds->values.get());
   } else {
     ds->floats = static_cast<const float*>(ds->values.get());
+    check_cuda(cuda::launch_reset_refusal(step_state_, stream()), "cudaMemsetAsync");
+    check_cuda(cuda::launch_input_check(ds->floats, static_cast<int64_t>(count), bernoulli,
+                                        step_state_, sm_count_, stream()),
+               "input_check kernel");
   }
   // The caller may change or free its data once this returns.
   synchronize();
+  if (!bytes) {
+    const StepState s = read_step_state();
+    if (s.input_refused != 0) {
+      CallerRows refused;
+      refused.dim = dim;
+      refused.bernoulli = bernoulli;
+      const auto index = static_cast<int64_t>(s.refused_index);
+      refuse_caller_value(refused, index, read_value(ds->floats + index));
+    }
+  }
   return ds;
 }
 

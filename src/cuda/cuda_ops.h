@@ -33,6 +33,7 @@
 #include "config.h"
 #include "dataset.h"
 #include "model_math.h"
+#include "caller_rows.h"
 #include "parameter_layout.h"
 #include "step_state.h"
 
@@ -169,6 +170,12 @@ class CudaOps {
   // so the copy is asynchronous and the caller may reuse its array at once.
   void upload_from_caller(float* dst, const float* src, size_t count) const;
   void copy_to_caller(float* dst, const float* src, size_t count) const;
+  // The caller's rows into dst, held to the input rule (caller_rows.h):
+  // pageable host rows are checked as they are copied into the pinned
+  // staging buffer (a refusal throws at once); rows in device or pinned
+  // memory are checked on the device into the step state, and the function
+  // returns true: the verdict is there once the stream reaches it.
+  bool upload_checked_rows(float* dst, const CallerRows& rows) const;
   // count device floats into host memory as U, through the pinned staging
   // buffer; returns when the values are there.
   template <class U>
@@ -189,8 +196,10 @@ class CudaOps {
   // epoch's permutation on the device; gather_rows writes n rows starting at
   // `first`, or with `epoch` the epoch's rows from epoch->cursor on,
   // transforming bytes.
-  std::unique_ptr<Dataset> make_dataset(const void* data, int64_t n, int64_t dim,
-                                        bool bytes) const;
+  // Float rows are held to the input rule (against [0, 1] too when
+  // bernoulli) on the device, before this returns.
+  std::unique_ptr<Dataset> make_dataset(const void* data, int64_t n, int64_t dim, bool bytes,
+                                        bool bernoulli) const;
   void shuffle(Dataset& ds, const NoiseKey& key) const;
   void gather_rows(const Dataset& ds, int64_t first, int64_t n, const NoiseKey& bytes,
                    const StepState* epoch, float* x) const;
