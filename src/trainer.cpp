@@ -52,26 +52,26 @@ bool Trainer::is_counter(int option) {
   return option == VAE_OPT_STEPS || option == VAE_OPT_EPOCHS || option == VAE_OPT_SKIPPED_STEPS;
 }
 
-void Trainer::set_int(int option, int64_t value) {
+// A live option changes a copy of the configuration, the backend takes it,
+// and only then does the trainer's change: a failure changes nothing.
+template <class Set>
+void Trainer::change_option(int option, Set&& set) {
   if (is_counter(option)) {
     invalid_argument("option: VAE_OPT_STEPS, VAE_OPT_EPOCHS and VAE_OPT_SKIPPED_STEPS are "
                      "read-only counters");
   }
   Config changed = config_;
-  changed.set_int(option, value, true);
+  set(changed);
   apply_options(changed);
   config_ = std::move(changed);
 }
 
+void Trainer::set_int(int option, int64_t value) {
+  change_option(option, [&](Config& c) { c.set_int(option, value, true); });
+}
+
 void Trainer::set_float(int option, double value) {
-  if (is_counter(option)) {
-    invalid_argument("option: VAE_OPT_STEPS, VAE_OPT_EPOCHS and VAE_OPT_SKIPPED_STEPS are "
-                     "read-only counters");
-  }
-  Config changed = config_;
-  changed.set_float(option, value, true);
-  apply_options(changed);
-  config_ = std::move(changed);
+  change_option(option, [&](Config& c) { c.set_float(option, value, true); });
 }
 
 int64_t Trainer::get_int(int option) const {

@@ -178,6 +178,8 @@ class Trainer {
   // Set while vae_train_epoch runs: its progress callback may not train.
   bool in_epoch_ = false;
   void check_not_in_epoch(const char* call) const;
+  template <class Set>
+  void change_option(int option, Set&& set);
   // Throw Error(VAE_ERROR_UNSUPPORTED), changing nothing, when `steps` more
   // steps, or one more noise draw, would take a counter past kMaxCounter.
   void check_step_room(int64_t steps) const;

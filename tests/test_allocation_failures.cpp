@@ -35,22 +35,11 @@ namespace fs = std::filesystem;
 using vae::testing::AllocationWatch;
 using vae::testing::FailingAllocator;
 
+using vae::testing::read_file;
+using vae::testing::write_file;
+
 constexpr int64_t kDim = 8;
 constexpr int64_t kBatch = 4;
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-// Removed first, not truncated: ext4 flushes a truncated file to disk on
-// close, which makes thousands of rewrites slow.
-void write_file(const fs::path& path, const std::string& bytes) {
-  fs::remove(path);
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
 
 std::vector<std::string> directory_entries(const fs::path& dir) {
   std::vector<std::string> names;

@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <random>
 #include <string>
@@ -45,6 +48,21 @@ std::unique_ptr<Trainer> make_trainer(const Config& c) {
 // suites running at once (ctest -j, other checkouts) never share a file.
 inline std::string temp_path(const std::string& stem) {
   return ::testing::TempDir() + "/vae_" + stem + "_" + std::to_string(::getpid());
+}
+
+// A whole file's bytes.
+inline std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Writes a whole file, removed first rather than truncated: ext4 flushes a
+// truncated file to disk on close, which makes thousands of rewrites slow.
+inline void write_file(const std::filesystem::path& path, const std::string& bytes) {
+  std::filesystem::remove(path);
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  ASSERT_TRUE(out.good()) << path;
 }
 
 // Values in [lo, hi) from a fixed seed.
