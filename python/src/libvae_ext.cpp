@@ -12,6 +12,7 @@
 #include <initializer_list>
 #include <limits>
 #include <memory>
+#include <new>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -66,7 +67,13 @@ NumpyFloats new_array(std::initializer_list<size_t> shape) {
     }
     size *= extent;
   }
-  auto data = std::make_unique<float[]>(size);
+  std::unique_ptr<float[]> data;
+  try {
+    data = std::make_unique<float[]>(size);
+  } catch (const std::bad_alloc&) {
+    throw StatusError(VAE_ERROR_OUT_OF_MEMORY,
+                      "out of host memory for a result of " + std::to_string(size) + " floats");
+  }
   nb::capsule owner(data.get(),
                     [](void* p) noexcept { std::unique_ptr<float[]>(static_cast<float*>(p)); });
   return NumpyFloats(data.release(), shape, owner);
