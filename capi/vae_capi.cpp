@@ -28,6 +28,20 @@ namespace {
 
 thread_local std::string last_error;
 
+// Keeps prefix + message as this thread's error message and returns status.
+// Where even the message cannot be allocated, the call ran out of memory:
+// the message becomes one short enough for std::string's inline buffer, so
+// storing it allocates nothing.
+vae_status report(vae_status status, const char* prefix, const char* message) noexcept {
+  try {
+    last_error.assign(prefix).append(message);
+    return status;
+  } catch (const std::bad_alloc&) {
+    last_error = "out of memory";
+    return VAE_ERROR_OUT_OF_MEMORY;
+  }
+}
+
 // Runs f, mapping what it throws to a status and the thread's message.
 template <class F>
 vae_status guarded(F&& f) noexcept {
@@ -36,17 +50,13 @@ vae_status guarded(F&& f) noexcept {
     last_error.clear();
     return VAE_OK;
   } catch (const vae::Error& e) {
-    last_error = e.what();
-    return e.status();
+    return report(e.status(), "", e.what());
   } catch (const std::bad_alloc&) {
-    last_error = "out of host memory";
-    return VAE_ERROR_OUT_OF_MEMORY;
+    return report(VAE_ERROR_OUT_OF_MEMORY, "", "out of host memory");
   } catch (const std::exception& e) {
-    last_error = std::string("internal error: ") + e.what();
-    return VAE_ERROR_INTERNAL;
+    return report(VAE_ERROR_INTERNAL, "internal error: ", e.what());
   } catch (...) {
-    last_error = "internal error: unknown exception";
-    return VAE_ERROR_INTERNAL;
+    return report(VAE_ERROR_INTERNAL, "internal error: unknown exception", "");
   }
 }
 

@@ -24,7 +24,7 @@ __global__ void latent_forward_kernel(const float* __restrict__ mu_logvar, int n
                                       const int64_t* __restrict__ counter,
                                       float* __restrict__ eps, float* __restrict__ z,
                                       float* __restrict__ kl, float* __restrict__ kl_sample) {
-  const int r = static_cast<int>((blockIdx.x * blockDim.x + threadIdx.x) / 32);
+  const int r = static_cast<int>(blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32);
   const int lane = static_cast<int>(threadIdx.x & 31);
   if (r >= rows) return;  // the same for the whole warp
   if (counter != nullptr) key.counter = static_cast<uint64_t>(*counter);

@@ -48,8 +48,8 @@ __global__ void adam_kernel(float* __restrict__ p, const float* __restrict__ g,
 }
 
 __global__ void end_step_kernel(StepState* state, int update, int64_t rows,
-                                const float* __restrict__ loss) {
-  end_step(state, update, rows, *loss);
+                                const float* __restrict__ loss, bool epoch) {
+  end_step(state, update, rows, *loss, epoch);
 }
 
 __global__ void shuffle_keys_kernel(NoiseKey key, int64_t n, uint64_t* __restrict__ keys,
@@ -87,8 +87,8 @@ cudaError_t launch_adam(float* p, const float* g, float* m, float* v, size_t beg
 }
 
 cudaError_t launch_end_step(StepState* state, int update, int64_t rows, const float* loss,
-                            cudaStream_t stream) {
-  end_step_kernel<<<1, 1, 0, stream>>>(state, update, rows, loss);
+                            bool epoch, cudaStream_t stream) {
+  end_step_kernel<<<1, 1, 0, stream>>>(state, update, rows, loss, epoch);
   return cudaGetLastError();
 }
 

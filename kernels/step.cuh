@@ -26,7 +26,7 @@ cudaError_t launch_adam(float* p, const float* g, float* m, float* v, size_t beg
                         size_t end, const StepState* state, int sm_count, cudaStream_t stream);
 // vae::end_step on the device (one thread), the loss read from *loss.
 cudaError_t launch_end_step(StepState* state, int update, int64_t rows, const float* loss,
-                            cudaStream_t stream);
+                            bool epoch, cudaStream_t stream);
 
 // The temporary storage the permutation of an n-row dataset needs.
 cudaError_t permutation_scratch_bytes(int64_t n, size_t* bytes);

@@ -64,11 +64,12 @@ VAE_HD void adam_element(const StepState* s, size_t split, size_t e, T* p, T g, 
   adam_update(p, g, m, v, e < split ? s->encoder : s->decoder);
 }
 
-// The end of a step of `rows` rows whose mean loss is *loss: counts it as
-// taken (advancing the counters its update mode moves) or skipped, and moves
-// the epoch's position past its rows either way.
-VAE_HD void end_step(StepState* s, int update, int64_t rows, float loss) {
-  s->cursor += rows;
+// The end of a step of `rows` rows whose mean loss is `loss`: counts it as
+// taken (advancing the counters its update mode moves) or skipped; a step of
+// an epoch also moves the epoch's position past its rows either way, and
+// adds a taken step's loss to the epoch's sums.
+VAE_HD void end_step(StepState* s, int update, int64_t rows, float loss, bool epoch) {
+  if (epoch) s->cursor += rows;
   if (s->bad != 0) {
     ++s->skipped;
     return;
@@ -76,8 +77,10 @@ VAE_HD void end_step(StepState* s, int update, int64_t rows, float loss) {
   ++s->steps;
   if (update != VAE_UPDATE_DECODER) ++s->encoder_steps;
   if (update != VAE_UPDATE_ENCODER) ++s->decoder_steps;
-  s->loss_sum += static_cast<double>(loss) * static_cast<double>(rows);
-  s->loss_rows += rows;
+  if (epoch) {
+    s->loss_sum += static_cast<double>(loss) * static_cast<double>(rows);
+    s->loss_rows += rows;
+  }
 }
 
 }  // namespace vae

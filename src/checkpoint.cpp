@@ -1,8 +1,11 @@
 #include "checkpoint.h"
 
-#include <sstream>
+#include <algorithm>
+#include <charconv>
+#include <optional>
 
 #include "error.h"
+#include "number_text.h"
 #include "parameter_layout.h"
 #include "safetensors.h"
 #include "trainer.h"
@@ -12,6 +15,8 @@ namespace {
 
 constexpr const char* kFormatKey = "libvae.format";
 constexpr const char* kFormat = "libvae-checkpoint-1";
+// zlib's CRC-32 of the data section, as 8 lowercase hexadecimal digits.
+constexpr const char* kChecksumKey = "libvae.data_crc32";
 
 struct CounterField {
   const char* key;
@@ -41,13 +46,61 @@ const BufferName kBuffers[] = {
 int64_t parse_counter(const std::map<std::string, std::string>& metadata, const char* key) {
   const auto it = metadata.find(key);
   if (it == metadata.end()) fail(VAE_ERROR_FORMAT, std::string("checkpoint metadata lacks ") + key);
-  std::istringstream in(it->second);
-  int64_t value = -1;
-  if (!(in >> value) || !in.eof() || value < 0) {
+  const std::optional<int64_t> value = parse_number<int64_t>(it->second);
+  if (!value || *value < 0) {
     fail(VAE_ERROR_FORMAT,
          std::string("checkpoint metadata ") + key + " is not a count: '" + it->second + "'");
   }
-  return value;
+  return *value;
+}
+
+// A CRC-32 as the metadata holds it: 8 lowercase hexadecimal digits.
+std::string crc_text(uint32_t crc) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string text(8, '0');
+  for (int i = 7; i >= 0; --i, crc >>= 4) text[static_cast<size_t>(i)] = kHex[crc & 0xF];
+  return text;
+}
+
+// A checkpoint without the checksum (an older version's, or one rewritten by
+// another safetensors writer) is read without it: vae.h says why.
+void check_data_checksum(const std::string& path, const SafetensorsFile& file) {
+  const auto it = file.metadata.find(kChecksumKey);
+  if (it == file.metadata.end()) return;
+  const std::string& stored = it->second;
+  uint32_t crc = 0;
+  const char* const last = stored.data() + stored.size();
+  const auto [end, error] = std::from_chars(stored.data(), last, crc, 16);
+  if (stored.size() != 8 || error != std::errc() || end != last) {
+    fail(VAE_ERROR_FORMAT, path + ": metadata " + kChecksumKey + " is not 8 hexadecimal digits: '" +
+                               stored + "'");
+  }
+  if (crc != file.data_crc32) {
+    fail(VAE_ERROR_FORMAT, path + ": checksum mismatch: the data section's CRC-32 is " +
+                               crc_text(file.data_crc32) + " but the metadata " + kChecksumKey +
+                               " says " + stored + "; the file is damaged");
+  }
+}
+
+// The tensor of the checkpoint named `name`, checked: present, of the shape
+// the configuration gives it, and holding values its buffer may hold.
+const Tensor& checked_tensor(const std::string& path, const SafetensorsFile& file,
+                             const std::string& name, const NamedTensor& expected,
+                             StateBuffer buffer) {
+  const auto it = file.tensors.find(name);
+  if (it == file.tensors.end()) fail(VAE_ERROR_FORMAT, path + ": tensor " + name + " is missing");
+  const Tensor& tensor = it->second;
+  if (tensor.shape != expected.shape) {
+    fail(VAE_ERROR_FORMAT, path + ": tensor " + name + " has the wrong shape for the model the " +
+                               "metadata describes");
+  }
+  for (size_t e = 0; e < tensor.data.size(); ++e) {
+    if (const char* problem = state_value_problem(buffer, tensor.data[e])) {
+      fail(VAE_ERROR_FORMAT, path + ": tensor " + name + " element " + std::to_string(e) + " " +
+                                 problem + " (" + number_text(tensor.data[e]) + ")");
+    }
+  }
+  return tensor;
 }
 
 }  // namespace
@@ -56,8 +109,9 @@ void save_checkpoint(const Trainer& trainer, const std::string& path) {
   SafetensorsFile file;
   file.metadata = trainer.config().to_metadata();
   file.metadata[kFormatKey] = kFormat;
+  const Counters counters = trainer.counters();
   for (const CounterField& f : kCounterFields) {
-    file.metadata[f.key] = std::to_string(trainer.counters().*f.member);
+    file.metadata[f.key] = std::to_string(counters.*f.member);
   }
   const ParameterLayout layout(trainer.config());
   for (const BufferName& b : kBuffers) {
@@ -69,6 +123,7 @@ void save_checkpoint(const Trainer& trainer, const std::string& path) {
                       values.begin() + static_cast<std::ptrdiff_t>(t.packed_offset + t.count));
     }
   }
+  file.metadata[kChecksumKey] = crc_text(data_section_crc32(file));
   write_safetensors(path, file);
 }
 
@@ -79,28 +134,31 @@ std::unique_ptr<Trainer> load_checkpoint(const std::string& path, int backend) {
     fail(VAE_ERROR_FORMAT, path + ": not a libvae checkpoint (metadata " + kFormatKey +
                                " is not '" + kFormat + "')");
   }
+  check_data_checksum(path, file);
   Config config = Config::from_metadata(file.metadata);
   config.backend = backend;
   Counters counters;
   for (const CounterField& f : kCounterFields) counters.*f.member = parse_counter(file.metadata, f.key);
 
+  // Every tensor is checked against the model the metadata describes before
+  // that model, whose size the metadata alone sets, is allocated.
   const ParameterLayout layout(config);
   const std::vector<NamedTensor> names = layout.tensors();
   if (file.tensors.size() != names.size() * 3) {
-    std::ostringstream m;
-    m << path << ": the checkpoint has " << file.tensors.size() << " tensors, the model it "
-      << "describes needs " << names.size() * 3;
-    fail(VAE_ERROR_FORMAT, m.str());
+    fail(VAE_ERROR_FORMAT, path + ": the checkpoint has " + std::to_string(file.tensors.size()) +
+                               " tensors, the model it describes needs " +
+                               std::to_string(names.size() * 3));
   }
+  for (const BufferName& b : kBuffers) {
+    for (const NamedTensor& t : names) checked_tensor(path, file, b.prefix + t.name, t, b.buffer);
+  }
+
   std::unique_ptr<Trainer> trainer = Trainer::create(config);
   for (const BufferName& b : kBuffers) {
     std::vector<float> values(layout.packed_total);
     for (const NamedTensor& t : names) {
-      const std::string name = b.prefix + t.name;
-      const auto it = file.tensors.find(name);
-      if (it == file.tensors.end()) fail(VAE_ERROR_FORMAT, path + ": tensor " + name + " is missing");
-      if (it->second.shape != t.shape) fail(VAE_ERROR_FORMAT, path + ": tensor " + name + " has the wrong shape");
-      std::copy(it->second.data.begin(), it->second.data.end(),
+      const Tensor& tensor = file.tensors.at(b.prefix + t.name);
+      std::copy(tensor.data.begin(), tensor.data.end(),
                 values.begin() + static_cast<std::ptrdiff_t>(t.packed_offset));
     }
     trainer->write_state(b.buffer, values);

@@ -1,10 +1,14 @@
 #include "config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <sstream>
+#include <string_view>
 
 #include "error.h"
+#include "number_text.h"
 
 namespace vae {
 namespace {
@@ -61,14 +65,14 @@ const OptionSpec& find_option(int option) {
         "option: VAE_OPT_STEPS, VAE_OPT_EPOCHS and VAE_OPT_SKIPPED_STEPS are read-only counters "
         "of a trainer (vae_get_int)");
   }
-  std::ostringstream m;
+  MessageStream m;
   m << "option: unknown option " << option << " (the VAE_OPT_* values are 1.."
     << VAE_OPT_TF32 << ")";
   invalid_argument(m.str());
 }
 
 std::string range_text(const OptionSpec& s) {
-  std::ostringstream m;
+  MessageStream m;
   m << (s.lo_open ? "(" : "[") << s.lo << ", " << s.hi << (s.hi_open ? ")" : "]");
   return m.str();
 }
@@ -77,7 +81,7 @@ void check_range(const OptionSpec& s, double value) {
   const bool below = s.lo_open ? !(value > s.lo) : !(value >= s.lo);
   const bool above = s.hi_open ? !(value < s.hi) : !(value <= s.hi);
   if (below || above) {
-    std::ostringstream m;
+    MessageStream m;
     m << "value: " << s.name << " must be in " << range_text(s) << ", got " << value;
     invalid_argument(m.str());
   }
@@ -117,7 +121,7 @@ void Config::set_float(int option, double value, bool live) {
   check_live(s, live);
   if (s.kind == Kind::kInt) {
     if (!(std::isfinite(value) && value == std::floor(value))) {
-      std::ostringstream m;
+      MessageStream m;
       m << "value: " << s.name << " takes an integer in " << range_text(s) << ", got " << value;
       invalid_argument(m.str());
     }
@@ -146,7 +150,7 @@ double Config::get_float(int option) const {
 
 void Config::set_hidden_layers(const int32_t* widths, int32_t count) {
   if (count < 0 || count > VAE_MAX_HIDDEN_LAYERS) {
-    std::ostringstream m;
+    MessageStream m;
     m << "count: the number of hidden layers must be in [0, " << VAE_MAX_HIDDEN_LAYERS
       << "], got " << count;
     invalid_argument(m.str());
@@ -155,7 +159,7 @@ void Config::set_hidden_layers(const int32_t* widths, int32_t count) {
   std::vector<int64_t> w(static_cast<size_t>(count));
   for (int32_t i = 0; i < count; ++i) {
     if (widths[i] < 1 || widths[i] > 65536) {
-      std::ostringstream m;
+      MessageStream m;
       m << "widths[" << i << "]: a hidden width must be in [1, 65536], got " << widths[i];
       invalid_argument(m.str());
     }
@@ -178,7 +182,7 @@ void Config::validate() const {
   const double elements = static_cast<double>(max_batch) * static_cast<double>(samples) *
                           static_cast<double>(widest);
   if (elements > 2147483647.0) {
-    std::ostringstream m;
+    MessageStream m;
     m << "VAE_OPT_MAX_BATCH: max_batch * samples * widest layer = " << elements
       << " exceeds 2^31 - 1 elements; lower the batch or the samples";
     invalid_argument(m.str());
@@ -188,18 +192,12 @@ void Config::validate() const {
 std::map<std::string, std::string> Config::to_metadata() const {
   std::map<std::string, std::string> m;
   for (const OptionSpec& s : kOptions) {
-    std::ostringstream v;
-    v.precision(17);
-    if (s.kind == Kind::kFloat) {
-      v << get_float(s.option);
-    } else {
-      v << get_int(s.option);
-    }
-    m[s.name] = v.str();
+    m[s.name] = s.kind == Kind::kFloat ? number_text(get_float(s.option))
+                                       : number_text(get_int(s.option));
   }
-  std::ostringstream h;
-  for (size_t i = 0; i < hidden.size(); ++i) h << (i ? "," : "") << hidden[i];
-  m["hidden_layers"] = h.str();
+  std::string h;
+  for (size_t i = 0; i < hidden.size(); ++i) h += (i ? "," : "") + number_text(hidden[i]);
+  m["hidden_layers"] = h;
   return m;
 }
 
@@ -208,31 +206,39 @@ Config Config::from_metadata(const std::map<std::string, std::string>& metadata)
   for (const OptionSpec& s : kOptions) {
     const auto it = metadata.find(s.name);
     if (it == metadata.end()) fail(VAE_ERROR_FORMAT, std::string("checkpoint metadata lacks ") + s.name);
-    std::istringstream v(it->second);
-    double value = 0;
-    if (!(v >> value) || !v.eof()) {
-      fail(VAE_ERROR_FORMAT, std::string("checkpoint metadata ") + s.name + " is not a number: '" +
+    // Integers are read as integers, so that a seed past 2^53 comes back exact.
+    const std::optional<int64_t> integer =
+        s.kind == Kind::kInt ? parse_number<int64_t>(it->second) : std::nullopt;
+    const std::optional<double> number =
+        s.kind == Kind::kFloat ? parse_number<double>(it->second) : std::nullopt;
+    if (!integer && !number) {
+      fail(VAE_ERROR_FORMAT, std::string("checkpoint metadata ") + s.name + " is not " +
+                                 (s.kind == Kind::kInt ? "an integer" : "a number") + ": '" +
                                  it->second + "'");
     }
     try {
-      c.set_float(s.option, value, false);
+      if (integer) {
+        c.set_int(s.option, *integer, false);
+      } else {
+        c.set_float(s.option, *number, false);
+      }
     } catch (const Error& e) {
       fail(VAE_ERROR_FORMAT, std::string("checkpoint metadata: ") + e.what());
     }
   }
   const auto it = metadata.find("hidden_layers");
   if (it == metadata.end()) fail(VAE_ERROR_FORMAT, "checkpoint metadata lacks hidden_layers");
+  // Widths separated by commas; an empty list is no hidden layer.
+  const std::string_view text = it->second;
   std::vector<int32_t> widths;
-  std::istringstream h(it->second);
-  std::string item;
-  while (std::getline(h, item, ',')) {
-    std::istringstream w(item);
-    int64_t width = 0;
-    if (!(w >> width) || !w.eof() || width < 1 || width > 65536 ||
-        widths.size() >= VAE_MAX_HIDDEN_LAYERS) {
+  for (size_t begin = 0; !text.empty() && begin <= text.size();) {
+    const size_t comma = std::min(text.find(',', begin), text.size());
+    const std::optional<int64_t> width = parse_number<int64_t>(text.substr(begin, comma - begin));
+    if (!width || *width < 1 || *width > 65536 || widths.size() >= VAE_MAX_HIDDEN_LAYERS) {
       fail(VAE_ERROR_FORMAT, "checkpoint metadata hidden_layers is malformed: '" + it->second + "'");
     }
-    widths.push_back(static_cast<int32_t>(width));
+    widths.push_back(static_cast<int32_t>(*width));
+    begin = comma + 1;
   }
   c.set_hidden_layers(widths.data(), static_cast<int32_t>(widths.size()));
   try {

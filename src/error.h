@@ -2,6 +2,7 @@
 // this thread's error message.
 #pragma once
 
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -17,6 +18,14 @@ class Error : public std::runtime_error {
 
  private:
   vae_status status_;
+};
+
+// An ostringstream for messages that lets std::bad_alloc through: a plain
+// one swallows it, sets badbit and yields a truncated message, so the call
+// would report its own failure instead of running out of memory.
+class MessageStream : public std::ostringstream {
+ public:
+  MessageStream() { exceptions(std::ios::badbit); }
 };
 
 [[noreturn]] inline void fail(vae_status status, const std::string& message) {

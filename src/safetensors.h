@@ -20,7 +20,14 @@ struct Tensor {
 struct SafetensorsFile {
   std::map<std::string, std::string> metadata;
   std::map<std::string, Tensor> tensors;
+  // Set by read_safetensors: zlib's CRC-32 of the data section as read.
+  // write_safetensors ignores it.
+  uint32_t data_crc32 = 0;
 };
+
+// zlib's CRC-32 of the data section write_safetensors writes for `file`
+// (the tensors' bytes in name order), to be put in its metadata.
+uint32_t data_section_crc32(const SafetensorsFile& file);
 
 // Writes atomically: a temporary file beside `path`, flushed and fsync'ed,
 // then renamed over it, so a crash leaves either the old or the new file.
@@ -28,9 +35,9 @@ struct SafetensorsFile {
 void write_safetensors(const std::string& path, const SafetensorsFile& file);
 
 // Reads and checks everything before trusting it: header length within the
-// file, valid JSON, only F32 tensors, shapes whose products match their byte
-// ranges, ranges inside the data, non-overlapping and covering it exactly,
-// metadata values strings. Throws Error(VAE_ERROR_IO) when the file cannot
+// file, valid JSON, only F32 tensors, no name twice, shapes whose products
+// match their byte ranges, ranges inside the data, non-overlapping and
+// covering it exactly, metadata values strings. Throws Error(VAE_ERROR_IO) when the file cannot
 // be read, Error(VAE_ERROR_FORMAT) naming what is wrong otherwise.
 SafetensorsFile read_safetensors(const std::string& path);
 

@@ -14,12 +14,18 @@ namespace vae {
 namespace {
 
 std::string range_message(const char* name, int64_t lo, int64_t hi, int64_t got) {
-  std::ostringstream m;
+  MessageStream m;
   m << name << ": must be in [" << lo << ", " << hi << "], got " << got;
   return m.str();
 }
 
 }  // namespace
+
+const char* state_value_problem(StateBuffer which, float value) {
+  if (!std::isfinite(value)) return "is not finite";
+  if (which == StateBuffer::kAdamSecondMoment && value < 0.0f) return "is negative";
+  return nullptr;
+}
 
 std::unique_ptr<Trainer> Trainer::create(const Config& config) {
   config.validate();
@@ -111,35 +117,52 @@ NoiseKey Trainer::key(NoiseStream stream, int64_t counter, int64_t offset) const
                   static_cast<uint64_t>(offset)};
 }
 
-void Trainer::report_skipped(const StepState& s, const std::string& what) {
+void Trainer::report_skipped(const StepState& s, const char* what, int64_t epoch_steps) {
   const int64_t skipped = s.skipped - reported_skipped_;
-  reported_skipped_ = s.skipped;
-  if (skipped <= 0) return;
-  std::ostringstream m;
-  m << what << ": " << skipped << " step" << (skipped == 1 ? "" : "s")
+  if (skipped <= 0) return;  // nothing to say, and nothing allocated
+  MessageStream m;
+  if (epoch_steps > 0) {
+    m << "epoch " << epochs_ - 1 << " (" << epoch_steps << " steps; the others were taken and the "
+      << "epoch counted)";
+  } else {
+    m << what;
+  }
+  m << ": " << skipped << " step" << (skipped == 1 ? "" : "s")
     << " since the last report had a loss or gradient that was not finite and changed nothing "
        "(check the input's scale, or lower the learning rate); VAE_OPT_SKIPPED_STEPS is "
     << s.skipped;
-  fail(VAE_ERROR_NUMERICAL, m.str());
+  const std::string message = m.str();
+  reported_skipped_ = s.skipped;
+  fail(VAE_ERROR_NUMERICAL, message);
+}
+
+void Trainer::check_not_in_epoch(const char* call) const {
+  if (in_epoch_) {
+    invalid_argument(std::string(call) +
+                     ": called from the progress callback of vae_train_epoch, which may not "
+                     "train the trainer whose epoch is running");
+  }
 }
 
 void Trainer::train_step(const float* x, int64_t n, float* loss) {
+  check_not_in_epoch("vae_train_step");
   check_pointer(x, "x");
   check_rows(n, config_.max_batch, "n");
   enqueue_step(x, nullptr, n, nullptr);
   if (loss == nullptr) return;
   const StepState s = read_step_state();
-  report_skipped(s, s.bad != 0 ? "this step" : "this step was taken, but earlier ones");
+  report_skipped(s, s.bad != 0 ? "this step" : "this step was taken, but earlier ones", 0);
   *loss = read_loss();
 }
 
 void Trainer::train_step_with_noise(const float* x, int64_t n, const float* eps, float* loss) {
+  check_not_in_epoch("train_step_with_noise");
   check_pointer(x, "x");
   check_pointer(eps, "eps");
   check_rows(n, config_.max_batch, "n");
   enqueue_step(x, nullptr, n, eps);
   const StepState s = read_step_state();
-  report_skipped(s, "this step");
+  report_skipped(s, "this step", 0);
   if (loss != nullptr) *loss = read_loss();
 }
 
@@ -215,7 +238,7 @@ void Trainer::stage_evaluation_rows(const Dataset& ds, int64_t first, int64_t ro
 
 void Trainer::check_estimator(int estimator) const {
   if (estimator != VAE_ESTIMATOR_PRIOR && estimator != VAE_ESTIMATOR_IMPORTANCE) {
-    std::ostringstream m;
+    MessageStream m;
     m << "estimator: must be VAE_ESTIMATOR_PRIOR (" << VAE_ESTIMATOR_PRIOR
       << ") or VAE_ESTIMATOR_IMPORTANCE (" << VAE_ESTIMATOR_IMPORTANCE << "), got " << estimator;
     invalid_argument(m.str());
@@ -275,8 +298,8 @@ void Trainer::set_parameters(const float* in, int64_t count) {
   std::vector<float> p(static_cast<size_t>(total));
   copy_from_caller(p.data(), in, p.size());
   for (size_t e = 0; e < p.size(); ++e) {
-    if (!std::isfinite(p[e])) {
-      invalid_argument("in: parameter " + std::to_string(e) + " is not finite");
+    if (const char* problem = state_value_problem(StateBuffer::kParameters, p[e])) {
+      invalid_argument("in: parameter " + std::to_string(e) + " " + problem);
     }
   }
   write_state(StateBuffer::kParameters, p);
@@ -324,8 +347,16 @@ bool progress_due(int64_t done, int64_t steps) {
 }  // namespace
 
 void Trainer::train_epoch(Dataset& ds, int64_t batch, float* mean_loss) {
+  check_not_in_epoch("vae_train_epoch");
   check_dataset(ds);
   check_rows(batch, config_.max_batch, "batch");
+  struct EpochRunning {
+    bool* flag;
+    explicit EpochRunning(bool* f) : flag(f) { *flag = true; }
+    ~EpochRunning() { *flag = false; }
+    EpochRunning(const EpochRunning&) = delete;
+    EpochRunning& operator=(const EpochRunning&) = delete;
+  } running(&in_epoch_);
   begin_epoch(ds, key(NoiseStream::kShuffle, epochs_));
   const int64_t steps = (ds.rows + batch - 1) / batch;
   for (int64_t step = 0; step < steps; ++step) {
@@ -343,10 +374,7 @@ void Trainer::train_epoch(Dataset& ds, int64_t batch, float* mean_loss) {
   const float mean =
       static_cast<float>(s.loss_rows > 0 ? s.loss_sum / static_cast<double>(s.loss_rows) : NAN);
   if (mean_loss != nullptr) *mean_loss = mean;
-  std::ostringstream what;
-  what << "epoch " << epochs_ - 1 << " (" << steps << " steps; the others were taken and the epoch "
-       << "counted)";
-  report_skipped(s, what.str());
+  report_skipped(s, nullptr, steps);
 }
 
 double Trainer::discrete_offset(const Dataset& ds) const {

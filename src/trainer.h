@@ -19,6 +19,12 @@ namespace vae {
 // Which of the flat float buffers of the same layout.
 enum class StateBuffer { kParameters, kAdamFirstMoment, kAdamSecondMoment };
 
+// What is wrong with `value` as an element of buffer `which` ("is not
+// finite", "is negative"), or null when nothing is: parameters and Adam's
+// first moments must be finite, its second moments finite and non-negative.
+// vae_set_parameters and checkpoints hold values to the same rule.
+const char* state_value_problem(StateBuffer which, float value);
+
 // Counters that together with the buffers make the whole training state: a
 // checkpoint restores them (all but skipped_steps), so training resumes bit
 // for bit. The step counters live with the backend (StepState), the others
@@ -162,9 +168,13 @@ class Trainer {
   void check_dataset(const Dataset& ds) const;
   double discrete_offset(const Dataset& ds) const;
   // Reports the steps skipped since the last report (VAE_ERROR_NUMERICAL,
-  // `what` naming the call) from the state read after them.
-  void report_skipped(const StepState& s, const std::string& what);
+  // naming the call: `what`, or the epoch just counted when epoch_steps > 0)
+  // from the state read after them. Allocates only to report.
+  void report_skipped(const StepState& s, const char* what, int64_t epoch_steps);
   int64_t reported_skipped_ = 0;
+  // Set while vae_train_epoch runs: its progress callback may not train.
+  bool in_epoch_ = false;
+  void check_not_in_epoch(const char* call) const;
 };
 
 }  // namespace vae

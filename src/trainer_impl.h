@@ -29,6 +29,7 @@ class TrainerImpl final : public Trainer {
   // The state buffers in the packed layout; the workspace holds them in the
   // backend's (padded) layout.
   std::vector<float> read_state(StateBuffer which) const override {
+    ops_->begin_call();
     const ParameterLayout& layout = net_.layout();
     std::vector<float> padded(layout.total);
     ops_->copy_to_caller(padded.data(), buffer(which), padded.size());
@@ -39,6 +40,7 @@ class TrainerImpl final : public Trainer {
   }
 
   void write_state(StateBuffer which, const std::vector<float>& values) override {
+    ops_->begin_call();
     const ParameterLayout& layout = net_.layout();
     if (values.size() != layout.packed_total) {
       fail(VAE_ERROR_INTERNAL, "state buffer of the wrong size");
@@ -79,7 +81,7 @@ class TrainerImpl final : public Trainer {
     }
     if (eps != nullptr) {
       upload_noise(eps, n * config_.samples * config_.latent_dim);
-      step_on_staged_rows(n, true);
+      step_on_staged_rows(n, true, false);
       return;
     }
     // The same launches every time for a given shape, so the backend may
@@ -92,7 +94,7 @@ class TrainerImpl final : public Trainer {
         ops_->gather_rows(*epoch, 0, n, key(NoiseStream::kBytes, 0), ops_->step_state(),
                           net_.buffers().x);
       }
-      step_on_staged_rows(n, false);
+      step_on_staged_rows(n, false, epoch != nullptr);
     });
   }
 
@@ -236,8 +238,9 @@ class TrainerImpl final : public Trainer {
   // A whole step on the staged rows, decided and counted in the backend's
   // step state: the finite check, Adam's constants, one Adam launch over the
   // parameters the update mode moves (nothing when the check failed), and
-  // the counters. The noise counter is read from the state when it runs.
-  void step_on_staged_rows(int64_t n, bool injected) {
+  // the counters (and for a step of an epoch, its position and loss sums).
+  // The noise counter is read from the state when it runs.
+  void step_on_staged_rows(int64_t n, bool injected, bool epoch) {
     auto& b = net_.buffers();
     StepState* s = ops_->step_state();
     NoiseSource noise;
@@ -256,7 +259,7 @@ class TrainerImpl final : public Trainer {
     adam.epsilon = config_.adam_epsilon;
     ops_->begin_update(adam);
     ops_->adam(b.params, b.grads, b.adam_m, b.adam_v, begin, net_.layout().encoder_end, end);
-    ops_->end_step(config_.update, n, b.loss);
+    ops_->end_step(config_.update, n, b.loss, epoch);
   }
 
   // nn.Linear's default: W and b ~ U(-1/sqrt(in), 1/sqrt(in)) (kaiming_uniform

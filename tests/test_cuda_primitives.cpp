@@ -95,7 +95,7 @@ class Primitives {
 };
 
 Config primitive_config(int64_t dim) {
-  Config c = testing::small_config(dim, 4, {7}, 8);
+  Config c = testing::small_config(dim, 4, {32}, 8);  // widest 32: room for the layers the tests build
   c.backend = VAE_BACKEND_CUDA;
   return c;
 }
@@ -392,7 +392,7 @@ TEST(CudaPrimitives, AdamAndTheStepCountersMatchCpu) {
       ops.check_step(side.loss, side.g, 17, 2500);
       ops.begin_update(settings);
       ops.adam(side.param, side.g, side.m, side.v, 17, 1200, 2500);
-      ops.end_step(VAE_UPDATE_ALL, 6, side.loss);
+      ops.end_step(VAE_UPDATE_ALL, 6, side.loss, true);
     };
     step(p.cpu, Side{param.cpu, g.cpu, m.cpu, v.cpu, loss.cpu});
     step(p.gpu, Side{param.gpu, g.gpu, m.gpu, v.gpu, loss.gpu});
@@ -404,6 +404,9 @@ TEST(CudaPrimitives, AdamAndTheStepCountersMatchCpu) {
     EXPECT_EQ(gpu.encoder_steps, cpu.encoder_steps);
     EXPECT_EQ(gpu.decoder_steps, cpu.decoder_steps);
     EXPECT_EQ(gpu.skipped, cpu.skipped);
+    EXPECT_EQ(gpu.cursor, 6);
+    EXPECT_EQ(gpu.loss_rows, cpu.loss_rows);
+    EXPECT_EQ(gpu.loss_sum, cpu.loss_sum);
     EXPECT_EQ(gpu.skipped, bad ? 1 : 0);
     EXPECT_EQ(gpu.steps, bad ? 7 : 8);
     if (bad) {

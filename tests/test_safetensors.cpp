@@ -146,6 +146,8 @@ TEST_F(Safetensors, RoundTripIsBitExact) {
   f.tensors["empty_matrix"] = Tensor{{4, 0}, {}};
   f.tensors["long_row"] = random_tensor({1, 1000}, 15);
   f.metadata["unicode"] = "\xc3\xa9t\xc3\xa9 \xe2\x88\x91";
+  f.metadata["escapes"] = "a \"quote\", a \\ backslash, a tab\t, a newline\n and \x01\x1f";
+  f.tensors["odd \"name\"\\\n"] = random_tensor({2}, 16);
   const std::string p = path("model.safetensors");
   write_safetensors(p, f);
   const SafetensorsFile back = read_safetensors(p);
@@ -363,8 +365,18 @@ TEST_F(Safetensors, MalformedFilesAreFormatErrorsNamingTheProblem) {
       {"invalid UTF-8", raw_file("{\"\xff\":{}}", 0), "not valid JSON"},
       {"NUL in the header", raw_file(std::string("{}") + '\0' + " ", 0), "NUL"},
       {"NUL hiding a tensor", raw_file(std::string("{}") + '\0' + R"({"a":{}})", 0), "NUL"},
-      {"deeply nested array", raw_file(deep, 0), "nested deeper"},
-      {"deeply nested shape", raw_file(deep_in_entry, 0), "nested deeper"},
+      // Refused at the first bracket, before the parser goes deeper.
+      {"deeply nested array", raw_file(deep, 0), "JSON array, not an object"},
+      {"deeply nested shape", raw_file(deep_in_entry, 0), "shape holds an array"},
+      {"a tensor named twice",
+       raw_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                R"("a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8),
+       "'a' appears twice"},
+      {"metadata twice", raw_file(R"({"__metadata__":{},"__metadata__":{}})", 0), "appears twice"},
+      {"a metadata key twice", raw_file(R"({"__metadata__":{"k":"1","k":"2"}})", 0), "'k' twice"},
+      {"an entry key twice",
+       raw_file(R"({"a":{"dtype":"F32","dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 4),
+       "exactly the keys"},
   };
   const std::string p = path("bad.safetensors");
   for (const Case& c : cases) {

@@ -126,6 +126,53 @@ TEST(StepSkipping, AnEpochCompletesPastASkippedStepAndReportsIt) {
   EXPECT_EQ(t->counters().steps, 8);
 }
 
+// The progress callback may not train the trainer whose epoch is running
+// (its steps would move the epoch's position): both calls are refused, and
+// the epoch is the same as one without the attempts.
+TEST(StepSkipping, TheProgressCallbackCannotTrainItsOwnTrainer) {
+  const Config c = gaussian_config();
+  auto t = testing::make_trainer<CpuTrainerF>(c);
+  auto twin = testing::make_trainer<CpuTrainerF>(c);
+  const auto x = testing::normal(10 * 12, 7);
+  auto ds = t->create_dataset(x.data(), 10);
+  auto twin_ds = twin->create_dataset(x.data(), 10);
+  struct Attempt {
+    Trainer* t;
+    Dataset* ds;
+    const float* x;
+    std::vector<vae_status> statuses;
+  } attempt{t.get(), ds.get(), x.data(), {}};
+  t->set_progress(
+      [](void* user, int64_t, int64_t, double) {
+        auto* a = static_cast<Attempt*>(user);
+        for (int call = 0; call < 2; ++call) {
+          try {
+            if (call == 0) {
+              a->t->train_step(a->x, 5, nullptr);
+            } else {
+              a->t->train_epoch(*a->ds, 5, nullptr);
+            }
+            a->statuses.push_back(VAE_OK);
+          } catch (const Error& e) {
+            a->statuses.push_back(e.status());
+            EXPECT_NE(std::string(e.what()).find("progress callback"), std::string::npos);
+          }
+        }
+      },
+      &attempt);
+  float loss = 0, twin_loss = 0;
+  t->train_epoch(*ds, 5, &loss);
+  twin->train_epoch(*twin_ds, 5, &twin_loss);
+  EXPECT_EQ(attempt.statuses, std::vector<vae_status>(4, VAE_ERROR_INVALID_ARGUMENT));
+  EXPECT_EQ(loss, twin_loss);
+  EXPECT_TRUE(Snapshot(*t) == Snapshot(*twin));
+  EXPECT_EQ(t->counters().steps, 2);
+  // After the epoch, training works again.
+  t->set_progress(nullptr, nullptr);
+  t->train_step(x.data(), 5, &loss);
+  EXPECT_EQ(t->counters().steps, 3);
+}
+
 TEST(StepSkipping, TheCountersAreReadOnlyThroughTheApi) {
   vae_config* c = nullptr;
   ASSERT_EQ(vae_config_create(&c), VAE_OK);

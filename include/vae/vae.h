@@ -186,8 +186,28 @@ VAE_API vae_status vae_set_cuda_stream(vae_trainer* t, void* stream);
 VAE_API vae_status vae_parameter_count(const vae_trainer* t, int64_t* count);
 VAE_API vae_status vae_get_parameters(const vae_trainer* t, float* out, int64_t count);
 VAE_API vae_status vae_set_parameters(vae_trainer* t, const float* in, int64_t count);
-/* safetensors, PyTorch nn.Linear names and layout, configuration in the
- * metadata, optimizer state and step count included; written atomically. */
+/* Checkpoints are safetensors files: PyTorch nn.Linear names and layout, the
+ * configuration in the metadata, optimizer state and step counts included.
+ *
+ * vae_save writes atomically: a temporary file beside path, flushed, then
+ * renamed over it, so a save that fails (or a crash) leaves the old file as
+ * it was and no temporary file behind. The metadata key "libvae.data_crc32"
+ * holds zlib's CRC-32 of the data section (every byte after the header) as
+ * 8 lowercase hexadecimal digits.
+ *
+ * vae_load checks every header field and tensor shape against the model the
+ * metadata describes before it allocates that model, and refuses with
+ * VAE_ERROR_FORMAT, naming what is wrong:
+ *   - data that does not match "libvae.data_crc32" ("checksum mismatch");
+ *   - values vae_set_parameters would refuse, or Adam could not resume from:
+ *     a parameter or first moment that is not finite, a second moment that
+ *     is negative or not finite (the message names the tensor and element).
+ * A file without "libvae.data_crc32" is accepted: files written before the
+ * key existed, and files that another safetensors writer (PyTorch's
+ * save_file, say) wrote from a libvae checkpoint's tensors and metadata, do
+ * not have it, and the checks above still apply to them; only damage that
+ * leaves the values finite goes unnoticed in such a file. A tool that
+ * changes the tensors must drop or update the key. */
 VAE_API vae_status vae_save(const vae_trainer* t, const char* path);
 VAE_API vae_status vae_load(const char* path, int backend, vae_trainer** out);
 

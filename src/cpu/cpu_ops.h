@@ -88,8 +88,8 @@ class CpuOps {
   void begin_update(const AdamSettings& a) const { vae::begin_update(&state_, a); }
   // Adam over [begin, end), with the encoder's constants below split.
   void adam(T* p, const T* g, T* m, T* v, size_t begin, size_t split, size_t end) const;
-  void end_step(int update, int64_t rows, const T* loss) const {
-    vae::end_step(&state_, update, rows, static_cast<float>(*loss));
+  void end_step(int update, int64_t rows, const T* loss, bool epoch) const {
+    vae::end_step(&state_, update, rows, static_cast<float>(*loss), epoch);
   }
   void begin_epoch() const {
     state_.cursor = 0;

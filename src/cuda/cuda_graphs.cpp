@@ -50,6 +50,7 @@ void StepGraphs::run(const StepGraph& graph, cudaStream_t stream,
     key.values = ds.bytes ? static_cast<const void*>(ds.u8) : static_cast<const void*>(ds.floats);
     key.order = ds.order;
     key.dim = ds.dim;
+    key.bytes = ds.bytes;
     key.transform = static_cast<int>(ds.transform);
   }
   for (const Entry& e : entries_) {

@@ -41,10 +41,11 @@ class StepGraphs {
     const void* values = nullptr;
     const void* order = nullptr;
     int64_t dim = 0;
+    bool bytes = false;
     int transform = 0;
     bool operator==(const Key& o) const {
       return rows == o.rows && dataset == o.dataset && values == o.values && order == o.order &&
-             dim == o.dim && transform == o.transform;
+             dim == o.dim && bytes == o.bytes && transform == o.transform;
     }
   };
   struct Entry {

@@ -148,11 +148,10 @@ cuda_detail::Event make_event() {
 CudaOps::CudaOps(const Config& config)
     : device_(static_cast<int>(config.device)),
       input_dim_(config.input_dim),
+      widest_(ParameterLayout(config).widest),
       compute_(config.tf32 != 0 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F),
       gemm_cache_(std::make_unique<cuda_detail::GemmCache>()),
       graphs_(std::make_unique<cuda_detail::StepGraphs>()) {
-  widest_ = std::max<int64_t>(config.input_dim, 2 * config.latent_dim);
-  for (int64_t w : config.hidden) widest_ = std::max(widest_, w);
   check_cuda(cudaSetDevice(device_), "cudaSetDevice");
   check_cuda(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device_),
              "cudaDeviceGetAttribute");
@@ -188,6 +187,7 @@ CudaOps::CudaOps(const Config& config)
 CudaOps::~CudaOps() {
   // Let queued work finish before its memory goes (errors ignored: a
   // destructor has no one to tell).
+  static_cast<void>(cudaSetDevice(device_));
   static_cast<void>(cudaStreamSynchronize(stream()));
 }
 
@@ -248,6 +248,12 @@ void CudaOps::set_stream(void* stream) {
   synchronize();
   check_cublas(cublasSetStream(blas_.get(), given != nullptr ? given : stream_.get()),
                "cublasSetStream");
+  // cublasSetStream returns cuBLAS to its own workspace pool: give the
+  // arena's back, so nothing is allocated after allocate().
+  if (gemm_workspace_ != nullptr) {
+    check_cublas(cublasSetWorkspace(blas_.get(), gemm_workspace_, gemm_workspace_bytes_),
+                 "cublasSetWorkspace");
+  }
   caller_stream_ = given;
 }
 
@@ -434,6 +440,7 @@ void CudaOps::linear_backward(const LinearLayer& layer, const float* params, con
     g.epilogue = CUBLASLT_EPILOGUE_BGRADB;
     g.bias = grads + layer.bias;
     if (!gemm(g)) {
+      if (layer.out > widest_) fail(VAE_ERROR_INTERNAL, "linear_backward: out exceeds the scratch");
       g.epilogue = CUBLASLT_EPILOGUE_DEFAULT;
       g.bias = nullptr;
       gemm(g);
@@ -554,8 +561,8 @@ void CudaOps::adam(float* p, const float* g, float* m, float* v, size_t begin, s
              "adam kernel");
 }
 
-void CudaOps::end_step(int update, int64_t rows, const float* loss) const {
-  check_cuda(cuda::launch_end_step(step_state_, update, rows, loss, stream()),
+void CudaOps::end_step(int update, int64_t rows, const float* loss, bool epoch) const {
+  check_cuda(cuda::launch_end_step(step_state_, update, rows, loss, epoch, stream()),
              "end_step kernel");
 }
 
@@ -639,30 +646,31 @@ void CudaOps::fill(float* p, int64_t count, float value) const {
 
 namespace {
 
-bool is_device_memory(const void* p) {
+// Memory the device reads in stream order: device, managed, or pinned host
+// memory (which the caller may be filling with work queued on a stream).
+bool stream_ordered_memory(const void* p) {
   cudaPointerAttributes attributes{};
   if (cudaPointerGetAttributes(&attributes, p) != cudaSuccess) {
     static_cast<void>(cudaGetLastError());
     return false;
   }
-  return attributes.type == cudaMemoryTypeDevice || attributes.type == cudaMemoryTypeManaged;
+  return attributes.type != cudaMemoryTypeUnregistered;
 }
 
 }  // namespace
 
 void CudaOps::upload_from_caller(float* dst, const float* src, size_t count) const {
   if (count == 0) return;
-  if (is_device_memory(src)) {
+  if (stream_ordered_memory(src)) {
     after_caller_work();
-    check_cuda(cudaMemcpyAsync(dst, src, sizeof(float) * count, cudaMemcpyDeviceToDevice,
-                               stream()),
+    check_cuda(cudaMemcpyAsync(dst, src, sizeof(float) * count, cudaMemcpyDefault, stream()),
                "cudaMemcpyAsync");
     before_caller_work();
     return;
   }
-  // Host rows: copied into pinned memory here (so the caller may reuse its
-  // array at once), then to the device asynchronously. The staging buffer
-  // is reused only once the copy out of it before has run.
+  // Pageable host rows: copied into pinned memory here (so the caller may
+  // reuse its array at once), then to the device asynchronously. The
+  // staging buffer is reused only once the copy out of it before has run.
   auto* pinned = static_cast<float*>(input_staging_.get());
   for (size_t done = 0; done < count;) {
     const size_t part = std::min(count - done, std::max<size_t>(input_staging_floats_, 1));

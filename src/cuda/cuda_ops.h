@@ -143,7 +143,7 @@ class CudaOps {
   void begin_update(const AdamSettings& a) const;
   void adam(float* p, const float* g, float* m, float* v, size_t begin, size_t split,
             size_t end) const;
-  void end_step(int update, int64_t rows, const float* loss) const;
+  void end_step(int update, int64_t rows, const float* loss, bool epoch) const;
   void begin_epoch() const;
   // Wait for the queued work and return the state, or a device value.
   StepState read_step_state() const;
