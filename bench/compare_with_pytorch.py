@@ -11,9 +11,8 @@
    (the other modes on request). Both sides are timed alike: on a GPU, CUDA
    events on one stream around each step, both reading their batch from
    device memory, the median of the repetitions after 10 warm-up steps.
-   libvae queues its work on PyTorch's stream through vae_set_cuda_stream
-   and both leave the loss on the device; a libvae without that call returns
-   only once its step is done, and then both sides copy the loss to the host.
+   libvae (the Python package: pip install .) queues its work on PyTorch's
+   stream through vae_set_cuda_stream and both leave the loss on the device.
    A ratio table last.
 
   python3 bench/compare_with_pytorch.py --device cuda          # S and M, eager and default
@@ -26,13 +25,13 @@ import contextlib
 import gzip
 import os
 import sys
-import tempfile
 
 import numpy as np
 import torch
 
+import libvae
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import libvae  # noqa: E402
 import pytorch_reference as ref  # noqa: E402
 
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
@@ -65,15 +64,12 @@ def threads():
     return torch.get_num_threads()
 
 
-def same_answers(lib, device, backend, steps, data_dir):
+def same_answers(device, backend, steps, data_dir):
     hidden, latent, batch = ref.SIZES["S"]
-    ours = libvae.Trainer(lib, hidden, latent_dim=latent, max_batch=batch, backend=backend, seed=1,
-                          threads=threads())
+    ours = libvae.VAE(hidden=hidden, latent_dim=latent, max_batch=batch, backend=backend, seed=1,
+                      threads=threads())
     model = ref.VAE(hidden, latent).to(device)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "initial.safetensors")
-        ours.save(path)
-        ref.load_libvae_checkpoint(model, path)
+    ref.load_libvae_state(model, ours.state_dict())
     model.to(device)
     step = ref.make_step(model)
     batches = binarized_batches(steps, batch, data_dir)
@@ -82,8 +78,7 @@ def same_answers(lib, device, backend, steps, data_dir):
     for x in batches:
         xt = torch.from_numpy(x).to(device)
         theirs_loss.append(float(step(xt, torch.randn(batch, latent, device=device))))
-        ours_loss.append(ours.train_step(x.ctypes.data, batch))
-    ours.close()
+        ours_loss.append(ours.train_step(x))
     ours_loss, theirs_loss = np.array(ours_loss), np.array(theirs_loss)
     print("same answers: mean loss per 20 steps (nats), libvae vs PyTorch from the same parameters")
     print("%8s %10s %10s %8s" % ("steps", "libvae", "pytorch", "diff"))
@@ -102,28 +97,26 @@ def same_answers(lib, device, backend, steps, data_dir):
     return ok
 
 
-def time_ours(lib, device, backend, size, repetitions, data_dir, on_stream):
+def time_ours(device, backend, size, repetitions, data_dir, on_stream):
     """libvae's step on a batch in device memory (on a GPU); on_stream: its
     work is queued on PyTorch's current stream and the loss left unread."""
     hidden, latent, batch = ref.SIZES[size]
-    trainer = libvae.Trainer(lib, hidden, latent_dim=latent, max_batch=batch, backend=backend,
-                             threads=threads())
+    trainer = libvae.VAE(hidden=hidden, latent_dim=latent, max_batch=batch, backend=backend,
+                         threads=threads())
     if on_stream:
         trainer.set_cuda_stream(torch.cuda.current_stream().cuda_stream)
     x = torch.from_numpy(binarized_batches(1, batch, data_dir)[0]).to(device)
     if device.type == "cuda":
         torch.cuda.synchronize()
     result = {"step": ref.median_seconds(
-        lambda: trainer.train_step(x.data_ptr(), batch, want_loss=not on_stream), device, repetitions)}
+        lambda: trainer.train_step(x, return_loss=not on_stream), device, repetitions)}
     if size == "S":
-        ds = trainer.dataset_u8(training_bytes(60000, data_dir), "binarize")
+        ds = trainer.dataset(training_bytes(60000, data_dir), "binarize")
         result["epoch"] = ref.median_seconds(lambda: trainer.train_epoch(ds, batch), device, 3, warmup=1)
-        lib.vae_dataset_destroy(ds)
-    trainer.close()
     return result
 
 
-def time_theirs(device, size, mode, repetitions, data_dir, read_loss):
+def time_theirs(device, size, mode, repetitions, data_dir):
     hidden, latent, batch = ref.SIZES[size]
     model = ref.VAE(hidden, latent).to(device)
     step = ref.make_step(model)
@@ -131,7 +124,7 @@ def time_theirs(device, size, mode, repetitions, data_dir, read_loss):
         step = torch.compile(step, mode=mode)
     batches = [torch.from_numpy(b).to(device) for b in binarized_batches(4, batch, data_dir)]
     eps = [torch.randn(batch, latent, device=device) for _ in range(4)]
-    return ref.time_steps(step, batches, eps, device, repetitions, read_loss=read_loss)
+    return ref.time_steps(step, batches, eps, device, repetitions)
 
 
 def main():
@@ -142,32 +135,29 @@ def main():
                         help="of eager,default,reduce-overhead,max-autotune")
     parser.add_argument("--repetitions", type=int, default=200)
     parser.add_argument("--steps", type=int, default=200, help="steps of the same-answers check")
-    parser.add_argument("--library", help="libvae.so (default: build/src/libvae.so)")
     parser.add_argument("--data-dir", default=FASHION_DIR,
                         help="Fashion-MNIST's IDX files (random images where absent)")
     args = parser.parse_args()
     device = torch.device(args.device)
     backend = "cuda" if args.device == "cuda" else "cpu"
-    lib = libvae.load(args.library)
     print("device: %s; torch %s; %d CPU threads each" % (
         torch.cuda.get_device_name() if args.device == "cuda" else "cpu", torch.__version__, threads()))
     print("data: %s" % (fashion_path(args.data_dir) if os.path.exists(fashion_path(args.data_dir))
                         else "random images (no Fashion-MNIST in %s)" % args.data_dir))
-    agree = same_answers(lib, device, backend, args.steps, args.data_dir)
+    agree = same_answers(device, backend, args.steps, args.data_dir)
 
-    on_stream = device.type == "cuda" and libvae.can_set_stream(lib)
-    read_loss = device.type == "cuda" and not on_stream
+    on_stream = device.type == "cuda"
     print("timing: median of %d steps after 10 warm-up, %s; %s" % (
-        args.repetitions, "CUDA events on one stream" if device.type == "cuda" else "perf_counter",
+        args.repetitions, "CUDA events on one stream" if on_stream else "perf_counter",
         "libvae on PyTorch's stream, losses left on the device" if on_stream else
-        "both sides read the loss each step" if read_loss else "synchronous steps"))
+        "synchronous steps"))
     race_stream = torch.cuda.Stream() if device.type == "cuda" else None
     modes = args.modes.split(",")
     rows = []
     for size in args.sizes.split(","):
         with torch.cuda.stream(race_stream) if race_stream is not None else contextlib.nullcontext():
-            ours = time_ours(lib, device, backend, size, args.repetitions, args.data_dir, on_stream)
-            theirs = {m: time_theirs(device, size, m, args.repetitions, args.data_dir, read_loss)
+            ours = time_ours(device, backend, size, args.repetitions, args.data_dir, on_stream)
+            theirs = {m: time_theirs(device, size, m, args.repetitions, args.data_dir)
                       for m in modes}
         rows.append((size, ours, theirs))
         print("size %s: libvae step %.1f us%s; %s" % (

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run HERE (a Debian 12 amd64 machine with apt) before a GPU session: downloads
-# the Debian packages that bench/gpu_check.sh needs on a GPU machine that has
-# nvcc, CMake, ninja and PyTorch but no -dev packages and no network, into one
-# git-ignored folder (.gpu-bundle/) that the device call carries along:
+# the Debian packages (and the Python wheels) that bench/gpu_check.sh needs on
+# a GPU machine that has nvcc, CMake, ninja and PyTorch but no -dev packages
+# and no network, into one git-ignored folder (.gpu-bundle/) that the device
+# call carries along:
 #
 #   bash bench/gpu_bundle.sh                  # about 10 MB of .debs
 #   bash bench/gpu_bundle.sh --with-dataset   # plus Fashion-MNIST (31 MB more)
@@ -131,10 +132,26 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   (cd "$BUNDLE" && apt-get download "${missing[@]}")
 fi
 
+# The Python package's build and test requirements as wheels, for pip without
+# the network there (gpu_check.sh's python stage). All are pure Python or
+# abi3, so they suit the GPU machine's interpreter too; tomli and
+# exceptiongroup, in their pure Python builds, are what a Python older than
+# 3.11 adds.
+WHEELS=(scikit-build-core nanobind pytest safetensors)
+BEFORE_3_11=(tomli exceptiongroup)
+rm -rf "$BUNDLE/wheels"
+echo "== pip download ${WHEELS[*]} ${BEFORE_3_11[*]}"
+python3 -m pip download --quiet --disable-pip-version-check --dest "$BUNDLE/wheels" "${WHEELS[@]}"
+python3 -m pip download --quiet --disable-pip-version-check --dest "$BUNDLE/wheels" \
+  --only-binary=:all: --implementation py --python-version 3.9 "${BEFORE_3_11[@]}"
+
 echo "== $BUNDLE: ${#packages[@]} packages"
 for deb in "$BUNDLE"/*.deb; do
   printf '  %-58s %6d kB\n' "$(basename "$deb")" "$(( $(stat -c %s "$deb") / 1024 ))"
 done
-total="$(cat "$BUNDLE"/*.deb | wc -c)"
+for wheel in "$BUNDLE"/wheels/*.whl; do
+  printf '  %-58s %6d kB\n' "wheels/$(basename "$wheel")" "$(( $(stat -c %s "$wheel") / 1024 ))"
+done
+total="$(cat "$BUNDLE"/*.deb "$BUNDLE"/wheels/*.whl | wc -c)"
 printf 'total: %d bytes (%.1f MiB; a device call carries at most 64 MiB with the working tree)\n' \
   "$total" "$(awk -v b="$total" 'BEGIN {print b / 1048576}')"

@@ -16,7 +16,7 @@
 # is missing (Google Benchmark, PyTorch, compute-sanitizer, the data set).
 #
 # Budget on an H100 machine with 16 cores (seconds). The ceilings are the
-# stages' timeouts and add up to TIME_BUDGET_S (480, eight minutes), which
+# stages' timeouts and add up to TIME_BUDGET_S (570, nine and a half minutes), which
 # also caps every stage at the time that is left; the estimates come from
 # the counts on the right:
 #   stage          ceiling estimate  from
@@ -37,10 +37,14 @@
 #                                    bench_cuda_step where built
 #   vae-train          25      15    2 epochs of batch 128 on 6000 rows (synthetic) or
 #                                    60000 (Fashion-MNIST), a 1000-row test bound
+#   python package     90      50    pip install . from the bundle's wheels: libvae
+#                                    with CUDA again (its 7 .cu files in parallel)
+#                                    and the extension; pytest tests/python (~10 s,
+#                                    its CUDA tests included)
 #   pytorch race      105      90    same answers (200 steps of S), then S and M:
 #                                    eager and torch.compile's default mode (~30 s of
 #                                    compilation per size), 200 timed steps each
-#   total             480     250    about four minutes expected
+#   total             570     300    about five minutes expected
 #
 # Environment:
 #   BUILD_DIR          build folder (default: <repo>/build-gpu-check)
@@ -52,7 +56,7 @@
 #   SANITIZER_FILTER   --gtest_filter of the sanitizer runs (default: *CudaSanitizerSweep.*)
 #   PYTORCH_SIZES      sizes of the race (default: S,M; L is the third)
 #   PYTORCH_MODES      its modes (default: eager,default; also reduce-overhead,max-autotune)
-#   TIME_BUDGET_S      the whole run's budget in seconds (default: 480)
+#   TIME_BUDGET_S      the whole run's budget in seconds (default: 570)
 #   TIME_SCALE         multiplies every ceiling and the budget (default: 1; a
 #                      2-core machine without a GPU needs about 8 for the build)
 set -uo pipefail
@@ -67,7 +71,7 @@ FILTER="${SANITIZER_FILTER:-*CudaSanitizerSweep.*}"
 PYTORCH_SIZES="${PYTORCH_SIZES:-S,M}"
 PYTORCH_MODES="${PYTORCH_MODES:-eager,default}"
 SCALE="${TIME_SCALE:-1}"
-BUDGET=$(( ${TIME_BUDGET_S:-480} * SCALE ))
+BUDGET=$(( ${TIME_BUDGET_S:-570} * SCALE ))
 DEADLINE=$(( SECONDS + BUDGET ))
 
 LOGS="$BUILD/gpu-check-logs"
@@ -80,6 +84,7 @@ FASHION_DIRS=("$DEPS/usr/share/datasets/fashion-mnist" /usr/share/datasets/fashi
 rows=()
 failed=0
 build_ok=0
+python_ok=0
 torch_ok=0
 pkg_config=""
 nvcc=""
@@ -433,17 +438,44 @@ stage_train() {
   finish "$(status_of $rc)" "$source; last metrics row: ${last:-none} (exit $rc)"
 }
 
+# The Python package, installed by pip without the network (the bundle's
+# wheels, into python3's own environment: the machine is a fresh one), with
+# the CUDA backend; then its pytest suite, whose CUDA tests run only here.
+stage_python() {
+  begin "python package" 90 || { no_time; return; }
+  if [[ $build_ok -ne 1 ]]; then finish SKIP "libvae not built"; return; fi
+  local log="$LOGS/python.log" rc=0 summary
+  local args=(-Cbuild-dir="$BUILD-python" -Ccmake.define.VAE_ENABLE_CUDA=ON
+              -Ccmake.define.CMAKE_CUDA_ARCHITECTURES="$ARCH")
+  if [[ -n "$nvcc" ]]; then args+=(-Ccmake.define.CMAKE_CUDA_COMPILER="$nvcc"); fi
+  if [[ -d "$DEPS/usr" ]]; then args+=(-Ccmake.define.CMAKE_PREFIX_PATH="$DEPS/usr"); fi
+  if [[ -n "$pkg_config" ]]; then args+=(-Ccmake.define.PKG_CONFIG_EXECUTABLE="$pkg_config"); fi
+  # shellcheck disable=SC2016 # the inner script expands its own arguments
+  PIP_BREAK_SYSTEM_PACKAGES=1 CMAKE_BUILD_PARALLEL_LEVEL="$JOBS" timeout "$limit" bash -c '
+    set -e
+    wheels="$1" root="$2"
+    shift 2
+    python3 -m pip install --no-index --find-links "$wheels" scikit-build-core nanobind pytest safetensors
+    python3 -m pip install --no-index --no-deps --no-build-isolation "$@" "$root"
+    cd "$root" && python3 -m pytest tests/python -q -rs' _ "$BUNDLE/wheels" "$ROOT" "${args[@]}" \
+    >"$log" 2>&1 || rc=$?
+  tail -n 12 "$log"
+  details "pip install . and pytest tests/python" "$log"
+  summary="$(grep -E '^[0-9]+ (passed|failed)|(passed|failed).* in [0-9.]+s' "$log" | tail -n 1)"
+  if grep -q "Successfully installed libvae" "$log"; then python_ok=1; fi
+  finish "$(status_of $rc)" "${summary:-no pytest summary} (exit $rc)"
+}
+
 stage_pytorch() {
   begin "pytorch race" 105 || { no_time; return; }
   if [[ $torch_ok -ne 1 ]]; then finish SKIP "PyTorch with CUDA not importable by python3"; return; fi
-  if [[ $build_ok -ne 1 ]]; then finish SKIP "libvae not built"; return; fi
+  if [[ $python_ok -ne 1 ]]; then finish SKIP "the libvae package is not installed"; return; fi
   local log="$LOGS/compare_with_pytorch.log" rc=0 dir data_dir="${FASHION_DIRS[0]}"
   for dir in "${FASHION_DIRS[@]}"; do
     if [[ -d "$dir" ]]; then data_dir="$dir"; break; fi
   done
   PYTHONUNBUFFERED=1 timeout "$limit" python3 "$ROOT/bench/compare_with_pytorch.py" --device cuda \
-    --library "$BUILD/src/libvae.so" --sizes "$PYTORCH_SIZES" --modes "$PYTORCH_MODES" \
-    --data-dir "$data_dir" >"$log" 2>&1 || rc=$?
+    --sizes "$PYTORCH_SIZES" --modes "$PYTORCH_MODES" --data-dir "$data_dir" >"$log" 2>&1 || rc=$?
   tail -n 12 "$log"
   details "compare_with_pytorch.py --sizes $PYTORCH_SIZES --modes $PYTORCH_MODES" "$log"
   local agree
@@ -466,6 +498,7 @@ stage_ctest
 stage_sanitizers
 stage_benchmarks
 stage_train
+stage_python
 stage_pytorch
 
 echo

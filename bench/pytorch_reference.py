@@ -4,12 +4,9 @@ names (a libvae checkpoint loads into it), initialization (nn.Linear's
 default), loss and Adam as libvae, for the side-by-side race
 (compare_with_pytorch.py)."""
 import itertools
-import json
 import math
-import struct
 import time
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -65,29 +62,10 @@ def make_step(model, lr=1e-3):
     return step
 
 
-def read_safetensors(path):
-    """The float32 tensors of a safetensors file as numpy arrays (no
-    dependency beyond numpy: the format is a length, JSON and raw data)."""
-    with open(path, "rb") as f:
-        blob = f.read()
-    (length,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + length])
-    data = blob[8 + length:]
-    tensors = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        assert entry["dtype"] == "F32", entry
-        begin, end = entry["data_offsets"]
-        tensors[name] = np.frombuffer(data[begin:end], dtype="<f4").reshape(entry["shape"])
-    return tensors
-
-
-def load_libvae_checkpoint(model, path):
-    """Loads a libvae checkpoint's parameters (not its optimizer state)."""
-    state = {k: torch.from_numpy(v.copy()) for k, v in read_safetensors(path).items()
-             if not k.startswith("optimizer.")}
-    model.load_state_dict(state, strict=True)
+def load_libvae_state(model, state):
+    """Loads a libvae model's parameters: libvae.VAE.state_dict(), whose names
+    and shapes are this module's."""
+    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state.items()}, strict=True)
 
 
 def median_seconds(run, device, repetitions, warmup=10):
@@ -114,16 +92,13 @@ def median_seconds(run, device, repetitions, warmup=10):
     return times[len(times) // 2]
 
 
-def time_steps(step, batches, eps, device, repetitions, read_loss=False):
-    """Median seconds per step (median_seconds), cycling through the batches;
-    read_loss: copy each step's loss to the host, as a caller that prints it."""
+def time_steps(step, batches, eps, device, repetitions):
+    """Median seconds per step (median_seconds), cycling through the batches."""
     calls = itertools.count()
 
     def run():
         i = next(calls)
-        loss = step(batches[i % len(batches)], eps[i % len(eps)])
-        if read_loss:
-            float(loss)
+        step(batches[i % len(batches)], eps[i % len(eps)])
 
     return median_seconds(run, device, repetitions)
 

@@ -1,0 +1,271 @@
+"""libvae.VAE: a model and its optimizer, trained by the library."""
+import os
+import tempfile
+import time
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _libvae, _safetensors
+from ._errors import InvalidArgumentError
+from ._libvae import Option as O
+from ._options import Option, named
+from ._progress import EpochProgress
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class Evaluation(NamedTuple):
+    """ELBO = reconstruction - KL, in nats: per row (arrays) or means (floats)."""
+
+    elbo: Any
+    reconstruction: Any
+    kl: Any
+
+
+def _array(x: Any, name: str) -> Any:
+    """x as the extension takes it: NumPy arrays and DLPack producers (torch,
+    CuPy, JAX) as they are, since nanobind converts a dtype or an order once
+    where it must; anything else through NumPy."""
+    if isinstance(x, np.ndarray) or hasattr(x, "__dlpack__"):
+        return x
+    try:
+        return np.asarray(x)
+    except (TypeError, ValueError) as e:
+        raise InvalidArgumentError(f"{name}: expected an array of numbers, got {type(x).__name__}") from e
+
+
+def _is_bytes(x: Any) -> bool:
+    return str(getattr(x, "dtype", "")).replace("torch.", "") == "uint8"
+
+
+class VAE:
+    """A variational autoencoder (MLP encoder and decoder) with its Adam
+    optimizer, trained by libvae on the CPU or a CUDA GPU.
+
+    Arrays in: anything NumPy reads, or any DLPack producer (on the GPU too,
+    for the CUDA backend), of shape (n, input_dim) (z: (n, latent_dim));
+    C-contiguous float32 passes without a copy. Arrays out: NumPy, on the host.
+    Every call releases the GIL; a model is used by one thread at a time (the
+    others wait), and distinct models train at once on distinct threads.
+    """
+
+    input_dim = Option(O.INPUT_DIM, int)
+    latent_dim = Option(O.LATENT_DIM, int)
+    max_batch = Option(O.MAX_BATCH, int)
+    likelihood = Option(O.LIKELIHOOD, str, _libvae.LIKELIHOODS)
+    variance = Option(O.VARIANCE, str, _libvae.VARIANCES)
+    log_variance = Option(O.LOG_VARIANCE, float)
+    activation = Option(O.ACTIVATION, str, _libvae.ACTIVATIONS)
+    backend = Option(O.BACKEND, str, _libvae.BACKENDS)
+    device = Option(O.DEVICE, int)
+    seed = Option(O.SEED, int)
+    samples = Option(O.SAMPLES, int)
+    objective = Option(O.OBJECTIVE, str, _libvae.OBJECTIVES, settable=True)
+    update = Option(O.UPDATE, str, _libvae.UPDATES, settable=True)
+    learning_rate = Option(O.LEARNING_RATE, float, settable=True)
+    eps = Option(O.ADAM_EPSILON, float, settable=True)
+    kl_weight = Option(O.KL_WEIGHT, float, settable=True)
+    threads = Option(O.THREADS, int, settable=True)
+    tf32 = Option(O.TF32, bool, settable=True)
+    steps = Option(O.STEPS, int)
+    epochs = Option(O.EPOCHS, int)
+    skipped_steps = Option(O.SKIPPED_STEPS, int)
+
+    _beta1 = Option(O.ADAM_BETA1, float, settable=True)
+    _beta2 = Option(O.ADAM_BETA2, float, settable=True)
+
+    def __init__(self, input_dim: int = 784, latent_dim: int = 20, hidden: Sequence[int] = (400,),
+                 likelihood: str = "bernoulli", variance: str = "fixed", log_variance: float = 0.0,
+                 activation: str = "relu", backend: str = "auto", device: int = 0, seed: int = 1,
+                 max_batch: int = 128, samples: int = 1, objective: str = "elbo",
+                 learning_rate: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, kl_weight: float = 1.0, threads: int = 1, tf32: bool = False):
+        arguments = dict(locals())  # each option's argument, by its property's name
+        config = _libvae.Config()
+        config.set_hidden_layers([int(w) for w in hidden])
+        for name, value in arguments.items():
+            option = getattr(VAE, name, None)
+            if isinstance(option, Option):
+                option.apply(config, value)
+        beta1, beta2 = betas
+        VAE._beta1.apply(config, beta1)
+        VAE._beta2.apply(config, beta2)
+        self._trainer = _libvae.Trainer(config)
+        self._hidden = tuple(int(w) for w in hidden)
+
+    @classmethod
+    def _of(cls, trainer: _libvae.Trainer, hidden: Tuple[int, ...]) -> "VAE":
+        model = cls.__new__(cls)
+        model._trainer = trainer
+        model._hidden = hidden
+        return model
+
+    @property
+    def hidden(self) -> Tuple[int, ...]:
+        """The encoder's hidden widths, input side first; the decoder mirrors them."""
+        return self._hidden
+
+    @property
+    def betas(self) -> Tuple[float, float]:
+        """Adam's (beta1, beta2)."""
+        return self._beta1, self._beta2
+
+    @betas.setter
+    def betas(self, betas: Tuple[float, float]) -> None:
+        beta1, beta2 = betas
+        old = self._beta1
+        self._beta1 = beta1
+        try:
+            self._beta2 = beta2
+        except BaseException:
+            self._beta1 = old
+            raise
+
+    @property
+    def parameter_count(self) -> int:
+        return self._trainer.parameter_count()
+
+    def __repr__(self) -> str:
+        return (f"libvae.VAE(input_dim={self.input_dim}, latent_dim={self.latent_dim}, "
+                f"hidden={self.hidden}, likelihood={self.likelihood!r}, backend={self.backend!r}, "
+                f"steps={self.steps})")
+
+    # ---- steps and evaluation -------------------------------------------------
+
+    def train_step(self, x: Any, return_loss: bool = True) -> Optional[float]:
+        """One Adam step on the rows of x (at most max_batch); the mean loss per
+        row in nats. return_loss=False queues the step (on a GPU) without
+        waiting for its loss, and returns None."""
+        return self._trainer.train_step(_array(x, "x"), return_loss)
+
+    def evaluate(self, x: Any) -> Evaluation:
+        """Per row: the ELBO, E_q log p(x|z) and KL(q(z|x) || p(z)), in nats."""
+        return Evaluation(*self._trainer.evaluate(_array(x, "x")))
+
+    def log_likelihood(self, x: Any, k: int = 1000, estimator: str = "importance") -> np.ndarray:
+        """Per row, an estimate of log p(x) (nats) from k samples of z, drawn
+        from q(z|x) ("importance") or from the prior ("prior")."""
+        return self._trainer.log_likelihood(_array(x, "x"), k, named(_libvae.ESTIMATORS, estimator, "estimator"))
+
+    def encode(self, x: Any) -> Tuple[np.ndarray, np.ndarray]:
+        """q(z|x)'s mean and log variance, (n, latent_dim) each."""
+        return self._trainer.encode(_array(x, "x"))
+
+    def decode(self, z: Any) -> np.ndarray:
+        """The decoder's means (Bernoulli: probabilities) for the rows of z."""
+        return self._trainer.decode(_array(z, "z"))
+
+    def sample(self, n: int) -> np.ndarray:
+        """The decoder's means for n draws z ~ N(0, I)."""
+        return self._trainer.sample(n)
+
+    # ---- datasets and epochs ---------------------------------------------------
+
+    def dataset(self, data: Any, transform: Optional[str] = None, name: str = "data") -> _libvae.Dataset:
+        """data held by the backend (on the GPU for CUDA) for train_epoch and
+        the dataset evaluations. uint8 data stays bytes and is transformed at
+        each use: "binarize" (x ~ Bernoulli(y/255); the default for a Bernoulli
+        model), "dequantize" (x = (y+u)/256; the default otherwise) or "scale"
+        (x = y/255). Float data is used as it is, with transform None."""
+        data = _array(data, name)
+        if _is_bytes(data):
+            if transform is None:
+                transform = "binarize" if self.likelihood == "bernoulli" else "dequantize"
+            code = named(_libvae.BYTE_TRANSFORMS, transform, "transform")
+            return self._trainer.dataset_u8(data, code, name)
+        if transform is not None:
+            raise InvalidArgumentError(
+                f"transform: {transform!r} applies to uint8 data; {name} has dtype "
+                f"{getattr(data, 'dtype', type(data).__name__)} and is used as it is")
+        return self._trainer.dataset(_array(data, name), name)
+
+    def train_epoch(self, dataset: _libvae.Dataset, batch_size: int = 128, progress: Any = None) -> float:
+        """One pass over dataset in a shuffled order, batch_size rows a step;
+        the mean loss per row. progress(rows_done, rows_total, mean_loss) is
+        called up to 65 times. Ctrl-C takes effect when the epoch ends."""
+        return self._trainer.train_epoch(dataset, batch_size, progress)
+
+    def evaluate_dataset(self, dataset: _libvae.Dataset) -> Evaluation:
+        """Means over the dataset's rows of evaluate()'s figures."""
+        return Evaluation(*self._trainer.evaluate_dataset(dataset))
+
+    def log_likelihood_dataset(self, dataset: _libvae.Dataset, k: int = 1000,
+                               estimator: str = "importance") -> float:
+        return self._trainer.log_likelihood_dataset(dataset, k, named(_libvae.ESTIMATORS, estimator, "estimator"))
+
+    def fit(self, data: Any, epochs: int = 10, batch_size: int = 128, transform: Optional[str] = None,
+            validation: Any = None, progress: bool = True) -> List[Dict[str, float]]:
+        """Trains for `epochs` epochs over data (see dataset() for transform);
+        returns one dict of metrics per epoch: epoch, loss, seconds and, with
+        validation data, validation_elbo, validation_reconstruction and
+        validation_kl (means, nats). Ctrl-C stops at the end of the epoch
+        under way (the library finishes an epoch it has begun), with the model
+        as trained so far, and raises KeyboardInterrupt."""
+        train = self.dataset(data, transform)
+        held_out = None if validation is None else self.dataset(validation, transform, "validation")
+        history = []
+        for index in range(1, epochs + 1):
+            display = EpochProgress(f"epoch {index}/{epochs}", len(train)) if progress else None
+            start = time.perf_counter()
+            metrics: Dict[str, float] = {}
+            try:
+                loss = self.train_epoch(train, batch_size, display.update if display else None)
+                metrics = {"epoch": self.epochs, "loss": loss, "seconds": time.perf_counter() - start}
+                if held_out is not None:
+                    elbo, reconstruction, kl = self.evaluate_dataset(held_out)
+                    metrics.update(validation_elbo=elbo, validation_reconstruction=reconstruction,
+                                   validation_kl=kl)
+            finally:
+                if display:
+                    display.close(metrics)
+            history.append(metrics)
+        return history
+
+    # ---- parameters and checkpoints ------------------------------------------------
+
+    def parameters(self) -> np.ndarray:
+        """All parameters as one flat float32 array (a copy)."""
+        return self._trainer.get_parameters()
+
+    def set_parameters(self, values: Any) -> None:
+        """Replaces all parameters with a flat array of parameter_count values."""
+        self._trainer.set_parameters(_array(values, "parameters"))
+
+    def save(self, path: PathLike) -> None:
+        """A safetensors checkpoint (parameters, optimizer state, counters),
+        written atomically; libvae.load() resumes it exactly."""
+        self._trainer.save(os.fspath(path))
+
+    def state_dict(self) -> Dict[str, np.ndarray]:
+        """The parameters by their PyTorch names and shapes (encoder.0.weight:
+        (hidden[0], input_dim), ...), as a checkpoint holds them."""
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "model.safetensors")
+            self.save(path)
+            tensors, _ = _safetensors.read(path)
+        return {name: t for name, t in tensors.items() if not name.startswith("optimizer.")}
+
+    def to_torch(self) -> Any:
+        """A torch.nn.Module with these layers and weights: encode, decode and
+        forward as here (needs PyTorch)."""
+        from ._torch import to_torch
+        return to_torch(self)
+
+    def set_cuda_stream(self, stream: Any) -> None:
+        """Queues the model's GPU work on the caller's CUDA stream: a
+        cudaStream_t as an int, or an object with .cuda_stream (torch) or .ptr
+        (CuPy); None returns to the model's own stream."""
+        if stream is None:
+            handle = 0
+        else:
+            handle = getattr(stream, "cuda_stream", getattr(stream, "ptr", stream))
+        self._trainer.set_cuda_stream(int(handle))
+
+
+def load(path: PathLike, backend: str = "auto") -> VAE:
+    """A model from a checkpoint of VAE.save() or vae-train, with its optimizer
+    state and counters, on the backend named ("auto": CUDA where available)."""
+    trainer = _libvae.Trainer.load(os.fspath(path), named(_libvae.BACKENDS, backend, "backend"))
+    widths = _safetensors.read_metadata(path).get("hidden_layers", "")
+    return VAE._of(trainer, tuple(int(w) for w in widths.split(",") if w))

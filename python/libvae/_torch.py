@@ -1,0 +1,58 @@
+"""VAE.to_torch(): the model as a torch.nn.Module, for serving a model trained
+by libvae inside a PyTorch program. Imported only when asked for."""
+from typing import Tuple
+
+import torch
+from torch import nn
+
+
+class TorchVAE(nn.Module):
+    """libvae's network in PyTorch: encoder.i and decoder.i are nn.Linear named
+    as the checkpoint's tensors (the encoder's last layer gives mu and log
+    sigma^2 side by side), decoder.log_variance a learned Gaussian variance."""
+
+    def __init__(self, input_dim: int, latent_dim: int, hidden: Tuple[int, ...], likelihood: str,
+                 activation: str, log_variance_shape: Tuple[int, ...]):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.likelihood = likelihood
+        self.activation = torch.relu if activation == "relu" else torch.tanh
+        widths = [input_dim, *hidden]
+        self.encoder = nn.ModuleList([nn.Linear(a, b) for a, b in zip(widths, widths[1:])]
+                                     + [nn.Linear(widths[-1], 2 * latent_dim)])
+        back = [latent_dim, *reversed(hidden)]
+        self.decoder = nn.ModuleList([nn.Linear(a, b) for a, b in zip(back, back[1:])]
+                                     + [nn.Linear(back[-1], input_dim)])
+        if log_variance_shape:
+            self.decoder.log_variance = nn.Parameter(torch.zeros(log_variance_shape))
+
+    def encode(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """q(z|x)'s mean and log variance."""
+        h = x
+        for layer in self.encoder[:-1]:
+            h = self.activation(layer(h))
+        mu, logvar = self.encoder[-1](h).split(self.latent_dim, dim=-1)
+        return mu, logvar
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """The decoder's means: Bernoulli probabilities, or Gaussian means."""
+        h = z
+        for layer in self.decoder[:-1]:
+            h = self.activation(layer(h))
+        out = self.decoder[-1](h)
+        return torch.sigmoid(out) if self.likelihood == "bernoulli" else out
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(decoded means of z ~ q(z|x), mu, logvar), one sample per row."""
+        mu, logvar = self.encode(x)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        return self.decode(z), mu, logvar
+
+
+def to_torch(model) -> TorchVAE:
+    state = model.state_dict()
+    log_variance = state.get("decoder.log_variance")
+    module = TorchVAE(model.input_dim, model.latent_dim, model.hidden, model.likelihood,
+                      model.activation, tuple(log_variance.shape) if log_variance is not None else ())
+    module.load_state_dict({name: torch.from_numpy(t.copy()) for name, t in state.items()}, strict=True)
+    return module

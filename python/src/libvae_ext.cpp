@@ -1,0 +1,459 @@
+// libvae._libvae: nanobind bindings over the public C API (include/vae/vae.h)
+// and nothing else of the library. The Python layer (python/libvae/) builds
+// the user's API on these classes.
+//
+// Arrays in are float32 (uint8 for byte datasets) in C order, on the host or,
+// for the CUDA backend, on the GPU: NumPy arrays and DLPack producers pass
+// without a copy where dtype and order match, and nanobind converts others
+// once. Arrays out are NumPy arrays on the host.
+#include <algorithm>
+#include <cstdint>
+#include <exception>
+#include <initializer_list>
+#include <limits>
+#include <memory>
+#include <new>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
+
+#include "trainer_handle.h"
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace libvae_ext {
+namespace {
+
+using Floats = nb::ndarray<const float, nb::c_contig>;
+using Bytes = nb::ndarray<const uint8_t, nb::c_contig>;
+using NumpyFloats = nb::ndarray<nb::numpy, float>;
+
+template <class Array>
+std::string shape_of(const Array& a) {
+  std::ostringstream s;
+  s << '(';
+  for (size_t i = 0; i < a.ndim(); ++i) s << (i ? ", " : "") << a.shape(i);
+  s << (a.ndim() == 1 ? ",)" : ")");
+  return s.str();
+}
+
+// The rows of a, which must be an (n, width) array with n >= 1.
+template <class Array>
+int64_t rows_of(const Array& a, const std::string& name, int64_t width) {
+  if (a.ndim() != 2 || static_cast<int64_t>(a.shape(1)) != width || a.shape(0) == 0) {
+    invalid_argument(name + ": expected an array of shape (n, " + std::to_string(width) +
+                     ") with n >= 1, got shape " + shape_of(a));
+  }
+  return static_cast<int64_t>(a.shape(0));
+}
+
+// A new NumPy float32 array that owns its memory.
+NumpyFloats new_array(std::initializer_list<size_t> shape) {
+  size_t size = 1;
+  for (size_t extent : shape) {
+    if (extent != 0 && size > std::numeric_limits<size_t>::max() / sizeof(float) / extent) {
+      throw StatusError(VAE_ERROR_OUT_OF_MEMORY, "the result would not fit in memory");
+    }
+    size *= extent;
+  }
+  std::unique_ptr<float[]> data;
+  try {
+    data = std::make_unique<float[]>(size);
+  } catch (const std::bad_alloc&) {
+    throw StatusError(VAE_ERROR_OUT_OF_MEMORY,
+                      "out of host memory for a result of " + std::to_string(size) + " floats");
+  }
+  nb::capsule owner(data.get(),
+                    [](void* p) noexcept { std::unique_ptr<float[]>(static_cast<float*>(p)); });
+  return NumpyFloats(data.release(), shape, owner);
+}
+
+// A vae_config, used while a trainer is made. Its calls keep the GIL: they
+// do no work, and the GIL is what lets one thread at a time use the object.
+class Config {
+ public:
+  Config() {
+    vae_config* c = nullptr;
+    outcome_of(vae_config_create(&c)).check();
+    config_.reset(c);
+  }
+  void set_int(vae_option option, int64_t value) {
+    outcome_of(vae_config_set_int(config_.get(), option, value)).check();
+  }
+  void set_float(vae_option option, double value) {
+    outcome_of(vae_config_set_float(config_.get(), option, value)).check();
+  }
+  void set_hidden_layers(const std::vector<int32_t>& widths) {
+    const auto count = static_cast<int32_t>(
+        std::min<size_t>(widths.size(), std::numeric_limits<int32_t>::max()));
+    outcome_of(vae_config_set_hidden_layers(config_.get(), widths.data(), count)).check();
+  }
+  const vae_config* get() const { return config_.get(); }
+
+ private:
+  std::unique_ptr<vae_config, decltype(&vae_config_destroy)> config_{nullptr, &vae_config_destroy};
+};
+
+// A vae_dataset. It keeps its trainer alive, since the C API destroys a
+// dataset before its trainer. Destroying one frees only its own memory (the
+// CUDA backend captures its graphs thread-locally), so it needs no hold on the
+// trainer, which another thread may be using.
+class Dataset {
+ public:
+  using Ptr = std::unique_ptr<vae_dataset, decltype(&vae_dataset_destroy)>;
+  Dataset(std::shared_ptr<TrainerHandle> trainer, Ptr dataset, int64_t rows)
+      : trainer_(std::move(trainer)), dataset_(std::move(dataset)), rows_(rows) {}
+  vae_dataset* get() const { return dataset_.get(); }
+  int64_t rows() const { return rows_; }
+
+ private:
+  std::shared_ptr<TrainerHandle> trainer_;  // declared first: destroyed after dataset_
+  Ptr dataset_;
+  int64_t rows_;
+};
+
+// Relays an epoch's progress calls to a Python callable and checks there for
+// signals. A Ctrl-C, or an exception of the callable, is kept and raised when
+// the epoch returns: the C API runs an epoch to its end.
+class ProgressRelay {
+ public:
+  explicit ProgressRelay(nb::object callback) : callback_(std::move(callback)) {}
+
+  static void call(void* self, int64_t rows_done, int64_t rows_total, double mean_loss) noexcept {
+    static_cast<ProgressRelay*>(self)->report(rows_done, rows_total, mean_loss);
+  }
+
+  void raise_pending() {
+    if (pending_) std::rethrow_exception(std::exchange(pending_, nullptr));
+  }
+
+ private:
+  void report(int64_t rows_done, int64_t rows_total, double mean_loss) noexcept {
+    nb::gil_scoped_acquire gil;
+    if (pending_) return;
+    try {
+      if (PyErr_CheckSignals() != 0) throw nb::python_error();
+      if (!callback_.is_none()) callback_(rows_done, rows_total, mean_loss);
+    } catch (...) {
+      pending_ = std::current_exception();
+    }
+  }
+
+  nb::object callback_;
+  std::exception_ptr pending_;
+};
+
+class Trainer {
+ public:
+  explicit Trainer(const Config& config) : Trainer(create(config)) {}
+
+  static Trainer load(const std::string& path, int backend) {
+    vae_trainer* t = nullptr;
+    run_without_gil([&] { return outcome_of(vae_load(path.c_str(), backend, &t)); }).check();
+    return Trainer(TrainerPtr(t, &vae_destroy));
+  }
+
+  int64_t get_int(vae_option option) const {
+    int64_t value = 0;
+    run([&](vae_trainer* t) { return outcome_of(vae_get_int(t, option, &value)); });
+    return value;
+  }
+  double get_float(vae_option option) const {
+    double value = 0;
+    run([&](vae_trainer* t) { return outcome_of(vae_get_float(t, option, &value)); });
+    return value;
+  }
+  void set_int(vae_option option, int64_t value) {
+    run([&](vae_trainer* t) { return outcome_of(vae_set_int(t, option, value)); });
+  }
+  void set_float(vae_option option, double value) {
+    run([&](vae_trainer* t) { return outcome_of(vae_set_float(t, option, value)); });
+  }
+
+  std::optional<float> train_step(const Floats& x, bool return_loss) {
+    const int64_t n = rows_of(x, "x", input_dim_);
+    float loss = 0;
+    run([&](vae_trainer* t) {
+      return outcome_of(vae_train_step(t, x.data(), n, return_loss ? &loss : nullptr));
+    });
+    return return_loss ? std::optional<float>(loss) : std::nullopt;
+  }
+
+  std::tuple<NumpyFloats, NumpyFloats, NumpyFloats> evaluate(const Floats& x) {
+    const int64_t n = rows_of(x, "x", input_dim_);
+    NumpyFloats elbo = new_array({size_t(n)}), reconstruction = new_array({size_t(n)}),
+                kl = new_array({size_t(n)});
+    run([&](vae_trainer* t) {
+      return outcome_of(vae_evaluate(t, x.data(), n, elbo.data(), reconstruction.data(), kl.data()));
+    });
+    return {elbo, reconstruction, kl};
+  }
+
+  NumpyFloats log_likelihood(const Floats& x, int32_t k, int estimator) {
+    const int64_t n = rows_of(x, "x", input_dim_);
+    NumpyFloats log_px = new_array({size_t(n)});
+    run([&](vae_trainer* t) {
+      return outcome_of(vae_log_likelihood(t, x.data(), n, k, estimator, log_px.data()));
+    });
+    return log_px;
+  }
+
+  std::tuple<NumpyFloats, NumpyFloats> encode(const Floats& x) {
+    const int64_t n = rows_of(x, "x", input_dim_);
+    NumpyFloats mu = new_array({size_t(n), size_t(latent_dim_)});
+    NumpyFloats logvar = new_array({size_t(n), size_t(latent_dim_)});
+    run([&](vae_trainer* t) {
+      return outcome_of(vae_encode(t, x.data(), n, mu.data(), logvar.data()));
+    });
+    return {mu, logvar};
+  }
+
+  NumpyFloats decode(const Floats& z) {
+    const int64_t n = rows_of(z, "z", latent_dim_);
+    NumpyFloats mean = new_array({size_t(n), size_t(input_dim_)});
+    run([&](vae_trainer* t) { return outcome_of(vae_decode(t, z.data(), n, mean.data())); });
+    return mean;
+  }
+
+  NumpyFloats sample(int64_t n) {
+    if (n < 1) invalid_argument("n: the number of samples must be >= 1, got " + std::to_string(n));
+    NumpyFloats mean = new_array({size_t(n), size_t(input_dim_)});
+    run([&](vae_trainer* t) { return outcome_of(vae_sample(t, n, mean.data())); });
+    return mean;
+  }
+
+  int64_t parameter_count() const {
+    int64_t count = 0;
+    run([&](vae_trainer* t) { return outcome_of(vae_parameter_count(t, &count)); });
+    return count;
+  }
+
+  NumpyFloats get_parameters() const {
+    const int64_t count = parameter_count();
+    NumpyFloats values = new_array({size_t(count)});
+    run([&](vae_trainer* t) { return outcome_of(vae_get_parameters(t, values.data(), count)); });
+    return values;
+  }
+
+  void set_parameters(const Floats& values) {
+    const int64_t count = parameter_count();
+    if (values.ndim() != 1 || static_cast<int64_t>(values.shape(0)) != count) {
+      invalid_argument("parameters: expected an array of shape (" + std::to_string(count) +
+                       ",), got shape " + shape_of(values));
+    }
+    run([&](vae_trainer* t) { return outcome_of(vae_set_parameters(t, values.data(), count)); });
+  }
+
+  void save(const std::string& path) const {
+    run([&](vae_trainer* t) { return outcome_of(vae_save(t, path.c_str())); });
+  }
+
+  void set_cuda_stream(uintptr_t stream) {
+    run([&](vae_trainer* t) {
+      return outcome_of(vae_set_cuda_stream(t, reinterpret_cast<void*>(stream)));
+    });
+  }
+
+  Dataset dataset(const Floats& x, const std::string& name) {
+    const int64_t n = rows_of(x, name, input_dim_);
+    vae_dataset* ds = nullptr;
+    run([&](vae_trainer* t) { return outcome_of(vae_dataset_create(t, x.data(), n, &ds)); });
+    return Dataset(handle_, Dataset::Ptr(ds, &vae_dataset_destroy), n);
+  }
+
+  Dataset dataset_u8(const Bytes& y, int transform, const std::string& name) {
+    const int64_t n = rows_of(y, name, input_dim_);
+    vae_dataset* ds = nullptr;
+    run([&](vae_trainer* t) {
+      return outcome_of(vae_dataset_create_u8(t, y.data(), n, transform, &ds));
+    });
+    return Dataset(handle_, Dataset::Ptr(ds, &vae_dataset_destroy), n);
+  }
+
+  float train_epoch(const Dataset& ds, int64_t batch, nb::object progress) {
+    ProgressRelay relay(std::move(progress));
+    float loss = 0;
+    const Outcome epoch = handle_->run([&](vae_trainer* t) {
+      Outcome set = outcome_of(vae_set_progress(t, &ProgressRelay::call, &relay));
+      if (set.status != VAE_OK) return set;
+      Outcome trained = outcome_of(vae_train_epoch(t, ds.get(), batch, &loss));
+      Outcome cleared = outcome_of(vae_set_progress(t, nullptr, nullptr));
+      return trained.status != VAE_OK ? trained : cleared;
+    });
+    relay.raise_pending();
+    epoch.check();
+    return loss;
+  }
+
+  std::tuple<double, double, double> evaluate_dataset(const Dataset& ds) {
+    double elbo = 0, reconstruction = 0, kl = 0;
+    run([&](vae_trainer* t) {
+      return outcome_of(vae_evaluate_dataset(t, ds.get(), &elbo, &reconstruction, &kl));
+    });
+    return {elbo, reconstruction, kl};
+  }
+
+  double log_likelihood_dataset(const Dataset& ds, int32_t k, int estimator) {
+    double mean = 0;
+    run([&](vae_trainer* t) {
+      return outcome_of(vae_log_likelihood_dataset(t, ds.get(), k, estimator, &mean));
+    });
+    return mean;
+  }
+
+ private:
+  explicit Trainer(TrainerPtr trainer)
+      : handle_(std::make_shared<TrainerHandle>(std::move(trainer))),
+        input_dim_(get_int(VAE_OPT_INPUT_DIM)),
+        latent_dim_(get_int(VAE_OPT_LATENT_DIM)) {}
+
+  static TrainerPtr create(const Config& config) {
+    vae_trainer* t = nullptr;
+    run_without_gil([&] { return outcome_of(vae_create(config.get(), &t)); }).check();
+    return TrainerPtr(t, &vae_destroy);
+  }
+
+  template <class Call>
+  void run(Call&& call) const {
+    handle_->run(std::forward<Call>(call)).check();
+  }
+
+  std::shared_ptr<TrainerHandle> handle_;
+  int64_t input_dim_;
+  int64_t latent_dim_;
+};
+
+// Raises a StatusError as libvae's exception class of its status.
+void translate_status_error(const std::exception_ptr& p, void*) {
+  try {
+    std::rethrow_exception(p);
+  } catch (const StatusError& e) {
+    nb::object error_class;
+    try {
+      error_class = nb::module_::import_("libvae._errors").attr("error_class")(int(e.status()));
+    } catch (const nb::python_error&) {
+      // Only where this module is loaded outside its package (stubgen does).
+      error_class = nb::borrow(PyExc_RuntimeError);
+    }
+    PyErr_SetString(error_class.ptr(), e.what());
+  }
+}
+
+nb::dict names(std::initializer_list<std::pair<const char*, int>> entries) {
+  nb::dict d;
+  for (const auto& [name, value] : entries) d[name] = value;
+  return d;
+}
+
+}  // namespace
+}  // namespace libvae_ext
+
+NB_MODULE(_libvae, m) {
+  using namespace libvae_ext;
+  m.doc() = "Bindings of libvae's C API (vae.h); the libvae package is the API to use.";
+  nb::register_exception_translator(translate_status_error);
+
+  nb::enum_<vae_status>(m, "Status", nb::is_arithmetic())
+      .value("OK", VAE_OK)
+      .value("INVALID_ARGUMENT", VAE_ERROR_INVALID_ARGUMENT)
+      .value("OUT_OF_MEMORY", VAE_ERROR_OUT_OF_MEMORY)
+      .value("DEVICE", VAE_ERROR_DEVICE)
+      .value("IO", VAE_ERROR_IO)
+      .value("FORMAT", VAE_ERROR_FORMAT)
+      .value("NUMERICAL", VAE_ERROR_NUMERICAL)
+      .value("UNSUPPORTED", VAE_ERROR_UNSUPPORTED)
+      .value("INTERNAL", VAE_ERROR_INTERNAL);
+  nb::enum_<vae_option>(m, "Option", nb::is_arithmetic())
+      .value("INPUT_DIM", VAE_OPT_INPUT_DIM)
+      .value("LATENT_DIM", VAE_OPT_LATENT_DIM)
+      .value("MAX_BATCH", VAE_OPT_MAX_BATCH)
+      .value("LIKELIHOOD", VAE_OPT_LIKELIHOOD)
+      .value("VARIANCE", VAE_OPT_VARIANCE)
+      .value("LOG_VARIANCE", VAE_OPT_LOG_VARIANCE)
+      .value("ACTIVATION", VAE_OPT_ACTIVATION)
+      .value("BACKEND", VAE_OPT_BACKEND)
+      .value("DEVICE", VAE_OPT_DEVICE)
+      .value("SEED", VAE_OPT_SEED)
+      .value("LEARNING_RATE", VAE_OPT_LEARNING_RATE)
+      .value("ADAM_BETA1", VAE_OPT_ADAM_BETA1)
+      .value("ADAM_BETA2", VAE_OPT_ADAM_BETA2)
+      .value("ADAM_EPSILON", VAE_OPT_ADAM_EPSILON)
+      .value("KL_WEIGHT", VAE_OPT_KL_WEIGHT)
+      .value("SAMPLES", VAE_OPT_SAMPLES)
+      .value("OBJECTIVE", VAE_OPT_OBJECTIVE)
+      .value("UPDATE", VAE_OPT_UPDATE)
+      .value("THREADS", VAE_OPT_THREADS)
+      .value("TF32", VAE_OPT_TF32)
+      .value("STEPS", VAE_OPT_STEPS)
+      .value("EPOCHS", VAE_OPT_EPOCHS)
+      .value("SKIPPED_STEPS", VAE_OPT_SKIPPED_STEPS);
+
+  // The C API's enumerators by the names the Python API takes.
+  m.attr("LIKELIHOODS") = names(
+      {{"bernoulli", VAE_LIKELIHOOD_BERNOULLI}, {"gaussian", VAE_LIKELIHOOD_GAUSSIAN}});
+  m.attr("VARIANCES") = names({{"fixed", VAE_VARIANCE_FIXED},
+                               {"shared", VAE_VARIANCE_LEARNED_SHARED},
+                               {"per-dim", VAE_VARIANCE_LEARNED_PER_DIM}});
+  m.attr("ACTIVATIONS") = names({{"relu", VAE_ACTIVATION_RELU}, {"tanh", VAE_ACTIVATION_TANH}});
+  m.attr("BACKENDS") = names(
+      {{"auto", VAE_BACKEND_AUTO}, {"cpu", VAE_BACKEND_CPU}, {"cuda", VAE_BACKEND_CUDA}});
+  m.attr("OBJECTIVES") = names({{"elbo", VAE_OBJECTIVE_ELBO}, {"iwae", VAE_OBJECTIVE_IWAE}});
+  m.attr("UPDATES") = names(
+      {{"all", VAE_UPDATE_ALL}, {"encoder", VAE_UPDATE_ENCODER}, {"decoder", VAE_UPDATE_DECODER}});
+  m.attr("ESTIMATORS") = names(
+      {{"prior", VAE_ESTIMATOR_PRIOR}, {"importance", VAE_ESTIMATOR_IMPORTANCE}});
+  m.attr("BYTE_TRANSFORMS") = names({{"scale", VAE_BYTES_SCALE},
+                                     {"binarize", VAE_BYTES_BINARIZE},
+                                     {"dequantize", VAE_BYTES_DEQUANTIZE}});
+  m.attr("MAX_HIDDEN_LAYERS") = VAE_MAX_HIDDEN_LAYERS;
+
+  m.def("version", &vae_version, "VAE_VERSION of the library loaded: major*10000 + minor*100 + patch.");
+  m.def("status_string", [](vae_status s) { return std::string(vae_status_string(s)); },
+        "status"_a, "The C API's fixed text for a status.");
+
+  nb::class_<Config>(m, "Config", "A vae_config: the model and its training, before a trainer exists.")
+      .def(nb::init<>())
+      .def("set_int", &Config::set_int, "option"_a, "value"_a)
+      .def("set_float", &Config::set_float, "option"_a, "value"_a)
+      .def("set_hidden_layers", &Config::set_hidden_layers, "widths"_a);
+
+  nb::class_<Dataset>(m, "Dataset", "Rows held by one trainer's backend (vae_dataset).")
+      .def_prop_ro("rows", &Dataset::rows)
+      .def("__len__", &Dataset::rows);
+
+  nb::class_<Trainer>(m, "Trainer", "A vae_trainer; each call holds it, without the GIL.")
+      .def(nb::init<const Config&>(), "config"_a)
+      .def_static("load", &Trainer::load, "path"_a, "backend"_a)
+      .def("get_int", &Trainer::get_int, "option"_a)
+      .def("get_float", &Trainer::get_float, "option"_a)
+      .def("set_int", &Trainer::set_int, "option"_a, "value"_a)
+      .def("set_float", &Trainer::set_float, "option"_a, "value"_a)
+      .def("train_step", &Trainer::train_step, "x"_a, "return_loss"_a = true)
+      .def("evaluate", &Trainer::evaluate, "x"_a)
+      .def("log_likelihood", &Trainer::log_likelihood, "x"_a, "k"_a, "estimator"_a)
+      .def("encode", &Trainer::encode, "x"_a)
+      .def("decode", &Trainer::decode, "z"_a)
+      .def("sample", &Trainer::sample, "n"_a)
+      .def("parameter_count", &Trainer::parameter_count)
+      .def("get_parameters", &Trainer::get_parameters)
+      .def("set_parameters", &Trainer::set_parameters, "values"_a)
+      .def("save", &Trainer::save, "path"_a)
+      .def("set_cuda_stream", &Trainer::set_cuda_stream, "stream"_a)
+      .def("dataset", &Trainer::dataset, "x"_a, "name"_a = "data")
+      .def("dataset_u8", &Trainer::dataset_u8, "y"_a, "transform"_a, "name"_a = "data")
+      .def("train_epoch", &Trainer::train_epoch, "dataset"_a, "batch"_a, "progress"_a = nb::none())
+      .def("evaluate_dataset", &Trainer::evaluate_dataset, "dataset"_a)
+      .def("log_likelihood_dataset", &Trainer::log_likelihood_dataset, "dataset"_a, "k"_a,
+           "estimator"_a);
+}
