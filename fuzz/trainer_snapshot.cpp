@@ -23,6 +23,21 @@ std::string getter_answers(vae_trainer* t, int option) {
          std::to_string(bits);
 }
 
+struct Checkpoint {
+  std::map<std::string, std::string> metadata;        // configuration and counters
+  std::map<std::string, std::vector<float>> tensors;  // parameters and moments
+};
+
+Checkpoint parse(const Bytes& bytes) {
+  static MemoryFile file;
+  file.assign(bytes.data(), bytes.size());
+  vae::SafetensorsFile parsed = vae::read_safetensors(file.path());
+  Checkpoint c;
+  c.metadata = std::move(parsed.metadata);
+  for (auto& [name, tensor] : parsed.tensors) c.tensors[name] = std::move(tensor.data);
+  return c;
+}
+
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
@@ -42,12 +57,11 @@ void add_differences(const Map& a, const Map& b, const std::string& prefix, Same
 }  // namespace
 
 Snapshot take_snapshot(vae_trainer* t, const std::string& path) {
-  require(vae_save(t, path.c_str()) == VAE_OK,
-          std::string("vae_save of a live trainer failed: ") + vae_last_error());
-  vae::SafetensorsFile file = vae::read_safetensors(path);
+  if (vae_save(t, path.c_str()) != VAE_OK) {
+    finding(std::string("vae_save of a live trainer failed: ") + vae_last_error());
+  }
   Snapshot s;
-  s.metadata = std::move(file.metadata);
-  for (auto& [name, tensor] : file.tensors) s.tensors[name] = std::move(tensor.data);
+  s.checkpoint = read_bytes(path);
   for (int option = kFirstOption; option <= kLastOption; ++option) {
     s.options[option] = getter_answers(t, option);
   }
@@ -57,8 +71,11 @@ Snapshot take_snapshot(vae_trainer* t, const std::string& path) {
 std::vector<std::string> differences(const Snapshot& before, const Snapshot& after) {
   std::vector<std::string> out;
   const auto equal = [](const auto& a, const auto& b) { return a == b; };
-  add_differences(before.metadata, after.metadata, "", equal, out);
-  add_differences(before.tensors, after.tensors, "", same_bits, out);
+  if (before.checkpoint != after.checkpoint) {
+    const Checkpoint a = parse(before.checkpoint), b = parse(after.checkpoint);
+    add_differences(a.metadata, b.metadata, "", equal, out);
+    add_differences(a.tensors, b.tensors, "", same_bits, out);
+  }
   std::map<std::string, std::string> a, b;
   for (const auto& [option, text] : before.options) a[std::to_string(option)] = text;
   for (const auto& [option, text] : after.options) b[std::to_string(option)] = text;
@@ -67,8 +84,9 @@ std::vector<std::string> differences(const Snapshot& before, const Snapshot& aft
 }
 
 int64_t counter(const Snapshot& s, const std::string& key) {
-  const auto it = s.metadata.find(key);
-  require(it != s.metadata.end(), "the checkpoint has no " + key);
+  const Checkpoint c = parse(s.checkpoint);
+  const auto it = c.metadata.find(key);
+  if (it == c.metadata.end()) finding("the checkpoint has no " + key);
   return std::stoll(it->second);
 }
 
