@@ -69,20 +69,16 @@ ApiSession::Outcome ApiSession::set_option(bool as_float) {
   o.option = program_.option();
   int64_t threads = 0;
   if (vae_get_int(t_, VAE_OPT_THREADS, &threads) != VAE_OK) finding("vae_get_int(THREADS) failed");
-  const auto changes_threads = [&](double value) {
-    return o.option == VAE_OPT_THREADS && value != static_cast<double>(threads) &&
-           skip_known_defect(KnownDefect::kThreadsChangeOnLiveTrainer);
-  };
   if (as_float) {
     const double value = program_.double_value();
-    const bool huge = !std::isnan(value) && std::fabs(value) >= 9.2e18 &&
-                      skip_known_defect(KnownDefect::kHugeDoubleToInteger);
-    if (changes_threads(value) || huge) return o;
-    o.status = vae_set_float(t_, o.option, value);
+    if (!skip_known_defect_of_setting(o.option, value, true, threads)) {
+      o.status = vae_set_float(t_, o.option, value);
+    }
   } else {
     const int64_t value = program_.int_value();
-    if (changes_threads(static_cast<double>(value))) return o;
-    o.status = vae_set_int(t_, o.option, value);
+    if (!skip_known_defect_of_setting(o.option, static_cast<double>(value), false, threads)) {
+      o.status = vae_set_int(t_, o.option, value);
+    }
   }
   return o;
 }

@@ -5,8 +5,12 @@
 // Delete this file and its uses once the fixes of issue 10 are merged.
 #pragma once
 
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+
+#include "vae/vae.h"
 
 namespace vae_fuzz {
 
@@ -24,6 +28,20 @@ inline bool skip_known_defect(KnownDefect) {
     return value != nullptr && std::strcmp(value, "1") == 0;
   }();
   return skip;
+}
+
+// Whether to skip setting `option` to `value` (given as a double when
+// as_double) on a trainer running `threads` threads (0: on a configuration).
+inline bool skip_known_defect_of_setting(int option, double value, bool as_double, int64_t threads) {
+  const bool float_option = option == VAE_OPT_LOG_VARIANCE ||
+                            (option >= VAE_OPT_LEARNING_RATE && option <= VAE_OPT_KL_WEIGHT);
+  if (as_double && !float_option && std::isfinite(value) && std::fabs(value) >= 9.2e18) {
+    return skip_known_defect(KnownDefect::kHugeDoubleToInteger);
+  }
+  if (option == VAE_OPT_THREADS && threads > 0 && value != static_cast<double>(threads)) {
+    return skip_known_defect(KnownDefect::kThreadsChangeOnLiveTrainer);
+  }
+  return false;
 }
 
 }  // namespace vae_fuzz

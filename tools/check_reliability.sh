@@ -67,9 +67,10 @@ fail_stage() {
 configure_and_build() {
   local folder=$1 cc=$2 cxx=$3
   shift 3
+  mkdir -p "$folder"
   cmake -S . -B "$folder" -G Ninja -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVAE_ENABLE_CUDA=OFF -DVAE_BUILD_BENCHMARKS=OFF "$@" \
-    >"$folder.configure.log" 2>&1 || { cat "$folder.configure.log"; return 1; }
+    >"$folder/configure.log" 2>&1 || { cat "$folder/configure.log"; return 1; }
   cmake --build "$folder"
 }
 
@@ -94,8 +95,14 @@ run_fuzzer() {
   local target=$1
   local corpus=build-asan/fuzz-corpus/$target findings=build-asan/fuzz-findings
   mkdir -p "$corpus" "$findings"
+  # Inputs up to a few times the size of the largest seed.
+  local max_len=4096
+  case $target in
+    checkpoint_load) max_len=16384 ;;
+    api_calls) max_len=1024 ;;
+  esac
   local status=0
-  build-asan/fuzz/fuzz_"$target" -max_total_time="$fuzz_seconds" -timeout=30 \
+  build-asan/fuzz/fuzz_"$target" -max_total_time="$fuzz_seconds" -max_len="$max_len" -timeout=30 \
     -rss_limit_mb=2560 -malloc_limit_mb=1024 -print_final_stats=1 \
     -artifact_prefix="$findings/$target-" "$corpus" fuzz/corpus/"$target" \
     >build-asan/fuzz-logs/"$target".log 2>&1 || status=$?
