@@ -1,0 +1,96 @@
+// One run of fuzz_api_calls: a small CPU trainer built from the program's
+// first bytes, then the program's calls on it, each checked against the C
+// API's contract (vae.h): a call that fails returns a documented status with
+// a message and changes nothing; a call that succeeds changes only what it
+// is for (a step: the parameters, moments and step counters; an evaluation:
+// the draw counter; a setter: its option; a getter or a save: nothing).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "api_program.h"
+#include "fuzz_support.h"
+#include "trainer_snapshot.h"
+#include "vae/vae.h"
+
+namespace vae_fuzz {
+
+class ApiSession {
+ public:
+  ApiSession(ByteReader& program, const ScratchDirectory& scratch);
+  ~ApiSession();
+  ApiSession(const ApiSession&) = delete;
+  ApiSession& operator=(const ApiSession&) = delete;
+
+  // Runs calls until the program ends or `max_calls` have run.
+  void run(int max_calls);
+
+ private:
+  // What a successful call may change.
+  enum class Effect { kNothing, kOption, kDraw, kStep, kParameters, kEpoch };
+  struct Outcome {
+    vae_status status = VAE_OK;
+    Effect effect = Effect::kNothing;
+    int option = 0;        // kOption: which
+    int64_t steps = 0;     // kEpoch: the steps it takes
+  };
+  struct Dataset {
+    vae_dataset* handle;
+    vae_trainer* owner;
+    int64_t rows;
+  };
+  struct ProgressLog {
+    int64_t done = 0;
+    int64_t total = 0;
+  };
+
+  void build_trainer();
+  void configure_randomly(vae_config* config);
+  Outcome call(Op op);
+  void check(Op op, const Outcome& outcome, const Snapshot& before, const Snapshot& after) const;
+
+  Outcome set_option(bool as_float);
+  Outcome get_option(bool as_float);
+  Outcome train_step();
+  Outcome evaluate();
+  Outcome log_likelihood();
+  Outcome encode();
+  Outcome decode();
+  Outcome sample();
+  Outcome get_parameters();
+  Outcome set_parameters();
+  Outcome parameter_count();
+  Outcome save();
+  Outcome load();
+  Outcome load_damaged();
+  Outcome create_dataset(bool bytes);
+  Outcome destroy_dataset();
+  Outcome dataset_size();
+  Outcome train_epoch();
+  Outcome evaluate_dataset();
+  Outcome log_likelihood_dataset();
+  Outcome set_progress();
+  Outcome foreign_dataset();
+  Outcome status_string();
+
+  std::vector<float> floats(int64_t rows, int64_t width) {
+    return program_.floats(static_cast<std::size_t>(rows * width));
+  }
+  Dataset* pick_dataset();
+  int32_t pick_k();
+  void destroy_datasets_of(const vae_trainer* owner);
+  static void record_progress(void* log, int64_t done, int64_t total, double mean_loss);
+
+  ByteReader& program_;
+  const ScratchDirectory& scratch_;
+  vae_config* config_ = nullptr;
+  vae_trainer* t_ = nullptr;
+  vae_trainer* other_ = nullptr;  // owns the datasets of another trainer
+  std::vector<Dataset> datasets_;
+  ProgressLog progress_;
+  int64_t dim_ = 0, latent_ = 0, max_batch_ = 0, parameters_ = 0;
+};
+
+}  // namespace vae_fuzz

@@ -1,0 +1,32 @@
+// A trainer's whole observable state, for fuzz_api_calls to compare before
+// and after each call: its checkpoint (parameters, both Adam moments, the
+// configuration and every counter, as vae_save writes them) and what
+// vae_get_int and vae_get_float answer for each option.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "vae/vae.h"
+
+namespace vae_fuzz {
+
+struct Snapshot {
+  std::vector<std::uint8_t> checkpoint;  // the bytes vae_save wrote
+  std::map<int, std::string> options;    // option -> what the getters answer
+};
+
+// Saves t to `path` (which must succeed) and reads everything back.
+Snapshot take_snapshot(vae_trainer* t, const std::string& path);
+
+// What differs between two snapshots: metadata keys and tensor names
+// (tensors compared bit for bit), and "option N" for each option. The
+// checkpoints are only parsed when their bytes differ.
+std::vector<std::string> differences(const Snapshot& before, const Snapshot& after);
+
+// A counter of the checkpoint metadata ("libvae.steps", ...).
+int64_t counter(const Snapshot& s, const std::string& key);
+
+}  // namespace vae_fuzz
