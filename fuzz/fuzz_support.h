@@ -7,9 +7,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -58,14 +61,17 @@ class MemoryFile {
   int fd_;
 };
 
-// A fresh directory under /dev/shm (or TMPDIR) for the process's lifetime.
+// A fresh directory under /dev/shm (or TMPDIR) for the process's lifetime,
+// named after the process: a fuzzer killed at its time limit cannot remove
+// its own, so each new one removes those of processes that are gone.
 class ScratchDirectory {
  public:
   ScratchDirectory() {
     const char* shm = "/dev/shm";
     const char* tmp = std::getenv("TMPDIR");
-    std::string base = std::filesystem::is_directory(shm) ? shm : tmp ? tmp : "/tmp";
-    std::string name = base + "/vae-fuzz-XXXXXX";
+    const std::string base = std::filesystem::is_directory(shm) ? shm : tmp ? tmp : "/tmp";
+    remove_orphans(base);
+    std::string name = base + "/" + kPrefix + std::to_string(::getpid()) + "-XXXXXX";
     require(::mkdtemp(name.data()) != nullptr, "mkdtemp failed in " + base);
     path_ = name;
   }
@@ -79,6 +85,20 @@ class ScratchDirectory {
   std::string file(const std::string& name) const { return path_ + "/" + name; }
 
  private:
+  static constexpr const char* kPrefix = "vae-fuzz-";
+
+  static void remove_orphans(const std::string& base) {
+    std::error_code ignored;
+    for (const auto& entry : std::filesystem::directory_iterator(base, ignored)) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind(kPrefix, 0) != 0) continue;
+      const long pid = std::strtol(name.c_str() + std::strlen(kPrefix), nullptr, 10);
+      if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+        std::filesystem::remove_all(entry.path(), ignored);
+      }
+    }
+  }
+
   std::string path_;
 };
 
