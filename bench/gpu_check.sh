@@ -24,12 +24,14 @@
 #   dependencies       15       3    dpkg -x of 15 .debs (15 MB packed, 113 MB unpacked)
 #   configure          40      15    CMake's compiler, CUDA and package checks
 #   build             105      60    61 build steps, 350 s of compiling on a loaded
-#                                    2-core dev machine (the 7 .cu files, 18 kernels
+#                                    2-core dev machine (the 8 .cu files, 25 kernels
 #                                    for sm_90 alone, 7-9 s each; the longest step
 #                                    32 s), so 25 s of work per core on 16 plus the
 #                                    longest chain; then gtest discovery
-#   ctest              60      15    84 CPU tests (the longest 1.5 s) and 33 CUDA
-#                                    tests, -j16; the "cuda tests" row reads its log
+#   ctest              60      25    132 CPU tests (the longest, the damaged-checkpoint
+#                                    sweep and the allocation-failure loops, 5-15 s
+#                                    here) and 42 CUDA tests, -j16; the "cuda tests"
+#                                    row reads its log
 #   sanitizers         90      40    memcheck, racecheck, initcheck, synccheck at once,
 #                                    each over *CudaSanitizerSweep.* (every kernel once,
 #                                    small sizes: each ~10-40x slower than plain)
