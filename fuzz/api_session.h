@@ -49,7 +49,8 @@ class ApiSession {
   void build_trainer();
   void configure_randomly(vae_config* config);
   Outcome call(Op op);
-  void check(Op op, const Outcome& outcome, const Snapshot& before, const Snapshot& after) const;
+  void check(Op op, const Outcome& outcome, const std::string& message, const Snapshot& before,
+             const Snapshot& after) const;
 
   Outcome set_option(bool as_float);
   Outcome get_option(bool as_float);

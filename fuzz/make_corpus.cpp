@@ -76,11 +76,14 @@ void save_model(const Model& m, const fs::path& path) {
   vae_destroy(t);
 }
 
-// A copy of a checkpoint with its metadata or values edited.
+// A copy of a checkpoint with its metadata or values edited. The copy has
+// no data checksum (which is optional), so the edited values reach the
+// checks behind it instead of the checksum's.
 template <class Edit>
 void edited_copy(const fs::path& from, const fs::path& to, Edit edit) {
   vae::SafetensorsFile file = vae::read_safetensors(from);
   edit(file);
+  file.metadata.erase("libvae.data_crc32");
   vae::write_safetensors(to, file);
 }
 

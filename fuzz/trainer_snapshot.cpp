@@ -10,7 +10,7 @@ namespace {
 
 // Options 1..22 and a few that do not exist: the getters' statuses count too.
 constexpr int kFirstOption = -1;
-constexpr int kLastOption = VAE_OPT_EPOCHS + 1;
+constexpr int kLastOption = VAE_OPT_SKIPPED_STEPS + 1;
 
 std::string getter_answers(vae_trainer* t, int option) {
   int64_t i = 0;
@@ -73,7 +73,12 @@ std::vector<std::string> differences(const Snapshot& before, const Snapshot& aft
   const auto equal = [](const auto& a, const auto& b) { return a == b; };
   if (before.checkpoint != after.checkpoint) {
     const Checkpoint a = parse(before.checkpoint), b = parse(after.checkpoint);
-    add_differences(a.metadata, b.metadata, "", equal, out);
+    // The data checksum follows the tensors, which are compared themselves.
+    const auto metadata = [](Checkpoint c) {
+      c.metadata.erase("libvae.data_crc32");
+      return c.metadata;
+    };
+    add_differences(metadata(a), metadata(b), "", equal, out);
     add_differences(a.tensors, b.tensors, "", same_bits, out);
   }
   std::map<std::string, std::string> a, b;
@@ -81,6 +86,12 @@ std::vector<std::string> differences(const Snapshot& before, const Snapshot& aft
   for (const auto& [option, text] : after.options) b[std::to_string(option)] = text;
   add_differences(a, b, "option ", equal, out);
   return out;
+}
+
+int64_t skipped_steps(const Snapshot& s) {
+  const auto it = s.options.find(VAE_OPT_SKIPPED_STEPS);
+  if (it == s.options.end()) finding("the snapshot has no VAE_OPT_SKIPPED_STEPS");
+  return std::stoll(it->second.substr(it->second.find(':') + 1));
 }
 
 int64_t counter(const Snapshot& s, const std::string& key) {

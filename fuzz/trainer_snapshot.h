@@ -28,5 +28,7 @@ std::vector<std::string> differences(const Snapshot& before, const Snapshot& aft
 
 // A counter of the checkpoint metadata ("libvae.steps", ...).
 int64_t counter(const Snapshot& s, const std::string& key);
+// What vae_get_int answered for VAE_OPT_SKIPPED_STEPS.
+int64_t skipped_steps(const Snapshot& s);
 
 }  // namespace vae_fuzz
