@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cpu/thread_pool.h"
@@ -21,7 +22,16 @@ using vae::ThreadPool;
 using vae::ThreadStartFault;
 
 // Threads of this process, from /proc/self/task.
+// The threads of this process. A sanitizer's runtime may start a thread of
+// its own when the process first starts one, so one thread is started and
+// joined first: the counts before and after a test then differ only by the
+// pool's workers.
 int process_threads() {
+  static const bool warmed_up = [] {
+    std::thread([] {}).join();
+    return true;
+  }();
+  static_cast<void>(warmed_up);
   DIR* dir = opendir("/proc/self/task");
   if (dir == nullptr) return -1;
   int count = 0;
