@@ -379,9 +379,12 @@ ApiSession::Outcome ApiSession::foreign_dataset() {
   Outcome o;
   if (other_ == nullptr && vae_create(config_, &other_) != VAE_OK) finding("second vae_create failed");
   const int64_t n = 1 + static_cast<int64_t>(program_.choice(static_cast<std::size_t>(max_batch_)));
-  const std::vector<float> x = floats(n, dim_);
+  // Valid rows for any likelihood: this dataset must be made.
+  const std::vector<float> x(static_cast<std::size_t>(n * dim_), 0.5f);
   vae_dataset* ds = nullptr;
-  if (vae_dataset_create(other_, x.data(), n, &ds) != VAE_OK) finding("vae_dataset_create failed");
+  if (vae_dataset_create(other_, x.data(), n, &ds) != VAE_OK) {
+    finding(std::string("vae_dataset_create of valid rows failed: ") + vae_last_error());
+  }
   datasets_.push_back({ds, other_, n});
   return o;
 }
