@@ -142,7 +142,7 @@ report_fuzzer() {
   local log=build-asan/fuzz-logs/$1.log
   local runs corpus
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  corpus=$(grep -oE 'corp: [0-9]+/[0-9]+[a-zA-Z]*' "$log" | tail -1)
+  corpus=$(grep -oE 'corp: [0-9]+/[0-9]+[a-zA-Z]*' "$log" | tail -1 || true)
   echo "     fuzz_$1: ${runs:-?} executions, ${corpus:-corpus ?}"
 }
 
