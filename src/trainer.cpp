@@ -120,11 +120,6 @@ void Trainer::check_rows(int64_t n, int64_t limit, const char* name) const {
   if (n < 1 || n > limit) invalid_argument(range_message(name, 1, limit, n));
 }
 
-NoiseKey Trainer::key(NoiseStream stream, int64_t counter, int64_t offset) const {
-  return NoiseKey{static_cast<uint64_t>(config_.seed), static_cast<uint64_t>(counter), stream,
-                  static_cast<uint64_t>(offset)};
-}
-
 void Trainer::report_skipped(const StepState& s, const char* what, int64_t epoch_steps) {
   const int64_t skipped = s.skipped - reported_skipped_;
   if (skipped <= 0) return;  // nothing to say, and nothing allocated

@@ -146,7 +146,12 @@ class Trainer {
 
   // Checks a caller's data pointer: not null, and host memory on the CPU backend.
   void check_pointer(const void* p, const char* name) const;
-  NoiseKey key(NoiseStream stream, int64_t counter, int64_t offset = 0) const;
+  // Inline, like every member the backends' TrainerImpl calls: the CUDA
+  // module links none of this class's out-of-line code (src/cuda_module.h).
+  NoiseKey key(NoiseStream stream, int64_t counter, int64_t offset = 0) const {
+    return NoiseKey{static_cast<uint64_t>(config_.seed), static_cast<uint64_t>(counter), stream,
+                    static_cast<uint64_t>(offset)};
+  }
 
   Config config_;
   int64_t epochs_ = 0;  // Counters::epochs

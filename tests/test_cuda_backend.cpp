@@ -66,7 +66,7 @@ std::string step_case_name(const ::testing::TestParamInfo<StepCase>& info) {
 class CudaStep : public ::testing::TestWithParam<StepCase> {};
 
 TEST_P(CudaStep, MatchesCpuUnderTheSameNoise) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   const StepCase& k = GetParam();
   Config c = testing::small_config(12, 3, {7, 5}, 6);
   c.likelihood = k.likelihood;
@@ -122,7 +122,7 @@ INSTANTIATE_TEST_SUITE_P(
     step_case_name);
 
 TEST(CudaTraining, UpdateModesAndReluMatchCpu) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   for (int update : {VAE_UPDATE_ENCODER, VAE_UPDATE_DECODER, VAE_UPDATE_ALL}) {
     Config c = testing::small_config(12, 3, {9}, 6);
     c.activation = VAE_ACTIVATION_RELU;
@@ -146,7 +146,7 @@ TEST(CudaTraining, UpdateModesAndReluMatchCpu) {
 }
 
 TEST(CudaTraining, EvaluationCallsMatchCpu) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   Config c = testing::small_config(12, 3, {7, 5}, 6);
   c.samples = 2;
   auto cpu = make_cpu_trainer_impl(c);
@@ -182,7 +182,7 @@ TEST(CudaTraining, EvaluationCallsMatchCpu) {
 }
 
 TEST(CudaTraining, HundredStepsFromOneSeedAreBitIdentical) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   Config c = testing::small_config(40, 4, {64, 32}, 32);
   c.backend = VAE_BACKEND_CUDA;
   c.samples = 2;
@@ -216,7 +216,7 @@ TEST(CudaTraining, HundredStepsFromOneSeedAreBitIdentical) {
 }
 
 TEST(CudaTraining, DatasetEpochsMatchCpu) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   Config c = testing::small_config(16, 3, {24}, 8);
   const auto u = testing::uniform(30 * 16, 75, 0.0f, 255.99f);
   std::vector<uint8_t> bytes(u.size());
@@ -253,7 +253,7 @@ void train_steps(Trainer& t, const std::vector<float>& x, int64_t n, int steps) 
 }
 
 TEST(CudaCheckpoint, SavedOnCudaContinuesOnCpuAndBack) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   Config c = testing::small_config(16, 3, {24}, 8);
   c.likelihood = VAE_LIKELIHOOD_GAUSSIAN;
   c.variance = VAE_VARIANCE_LEARNED_PER_DIM;
@@ -289,7 +289,7 @@ TEST(CudaCheckpoint, SavedOnCudaContinuesOnCpuAndBack) {
 // Host and device pointers.
 
 TEST(CudaPointers, HostAndDeviceMemoryGiveTheSameResults) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   Config c = testing::small_config(12, 3, {7, 5}, 6);
   c.backend = VAE_BACKEND_CUDA;
   c.samples = 2;
@@ -350,7 +350,7 @@ TEST(CudaPointers, HostAndDeviceMemoryGiveTheSameResults) {
 }
 
 TEST(CudaPointers, PointerIsDeviceTellsMemoryApart) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   std::vector<float> host(4);
   DeviceArray device(16);
   EXPECT_FALSE(pointer_is_device(host.data()));
@@ -363,7 +363,7 @@ TEST(CudaPointers, PointerIsDeviceTellsMemoryApart) {
 }
 
 TEST(CudaPointers, CpuBackendRefusesDevicePointers) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   vae_config* config = nullptr;
   ASSERT_EQ(vae_config_create(&config), VAE_OK);
   ASSERT_EQ(vae_config_set_int(config, VAE_OPT_INPUT_DIM, 8), VAE_OK);
@@ -391,7 +391,7 @@ TEST(CudaPointers, CpuBackendRefusesDevicePointers) {
 // Devices and options.
 
 TEST(CudaDevice, OutOfRangeOrdinalIsADeviceError) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   int count = 0;
   ASSERT_EQ(cudaGetDeviceCount(&count), cudaSuccess);
   Config c = testing::small_config();
@@ -408,7 +408,7 @@ TEST(CudaDevice, OutOfRangeOrdinalIsADeviceError) {
 }
 
 TEST(CudaDevice, Tf32StepsStayCloseToFp32) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   Config c = testing::small_config(64, 4, {96}, 16);
   c.backend = VAE_BACKEND_CUDA;
   auto fp32 = Trainer::create(c);
@@ -428,7 +428,7 @@ TEST(CudaDevice, Tf32StepsStayCloseToFp32) {
 // or device memory: refused naming row and column where the call waits,
 // skipped and counted where it does not; nothing changes either way.
 TEST(CudaDevice, RefusedInputChangesNothing) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   Config c = testing::small_config();
   c.backend = VAE_BACKEND_CUDA;
   auto t = Trainer::create(c);

@@ -17,9 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "backend_factory.h"
 #include "cuda_test_support.h"
-#include "device_pointer.h"
 #include "error.h"
 #include "vae/vae.h"
 
@@ -131,7 +129,7 @@ constexpr double kGemmTol = 1e-5;     // products of a few dozen terms in anothe
 // Each primitive against the CPU backend.
 
 TEST(CudaPrimitives, LinearForwardMatchesCpu) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   for (Activation a : {Activation::kRelu, Activation::kTanh, Activation::kIdentity}) {
     Primitives p(primitive_config(12));
     LinearLayer layer;
@@ -151,7 +149,7 @@ TEST(CudaPrimitives, LinearForwardMatchesCpu) {
 }
 
 TEST(CudaPrimitives, LinearBackwardMatchesCpu) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   for (Activation in_act : {Activation::kIdentity, Activation::kRelu, Activation::kTanh}) {
     for (int mode = 0; mode < 3; ++mode) {  // 0: grads and dx, 1: grads only, 2: dx only
       Primitives p(primitive_config(12));
@@ -180,7 +178,7 @@ TEST(CudaPrimitives, LinearBackwardMatchesCpu) {
 }
 
 TEST(CudaPrimitives, LatentForwardMatchesCpu) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   for (bool injected : {false, true}) {
     Primitives p(primitive_config(12));
     const int64_t n = 5, samples = 3, latent = 4;
@@ -204,7 +202,7 @@ TEST(CudaPrimitives, LatentForwardMatchesCpu) {
 }
 
 TEST(CudaPrimitives, StandardNormalMatchesCpu) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   Primitives p(primitive_config(12));
   const Pair out = p.take(1001);
   const NoiseKey key{7, 123456789012ull, NoiseStream::kPrior, 5};
@@ -214,7 +212,7 @@ TEST(CudaPrimitives, StandardNormalMatchesCpu) {
 }
 
 TEST(CudaPrimitives, LikelihoodForwardMatchesCpu) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   const int64_t dim = 301, n = 5, samples = 3, rows = n * samples;
   const std::vector<std::pair<bool, int>> cases = {{false, VAE_VARIANCE_FIXED},
                                                    {true, VAE_VARIANCE_FIXED},
@@ -240,7 +238,7 @@ TEST(CudaPrimitives, LikelihoodForwardMatchesCpu) {
 }
 
 TEST(CudaPrimitives, CombineSamplesMatchesCpu) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   for (int objective : {VAE_OBJECTIVE_ELBO, VAE_OBJECTIVE_IWAE}) {
     Primitives p(primitive_config(12));
     const int64_t n = 7, samples = 3;
@@ -259,7 +257,7 @@ TEST(CudaPrimitives, CombineSamplesMatchesCpu) {
 }
 
 TEST(CudaPrimitives, LikelihoodBackwardMatchesCpu) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   const int64_t dim = 77, n = 6, samples = 3, rows = n * samples;
   struct Case {
     bool gaussian;
@@ -296,7 +294,7 @@ TEST(CudaPrimitives, LikelihoodBackwardMatchesCpu) {
 }
 
 TEST(CudaPrimitives, LatentBackwardMatchesCpu) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   for (int objective : {VAE_OBJECTIVE_ELBO, VAE_OBJECTIVE_IWAE}) {
     Primitives p(primitive_config(12));
     const int64_t n = 5, samples = 3, latent = 4;
@@ -316,7 +314,7 @@ TEST(CudaPrimitives, LatentBackwardMatchesCpu) {
 }
 
 TEST(CudaPrimitives, MeanMatchesCpu) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   for (int64_t n : {1, 7, 300, 1000}) {
     Primitives p(primitive_config(12));
     const Pair v = p.input(testing::uniform(static_cast<size_t>(n), 23, 50.0f, 150.0f));
@@ -336,7 +334,7 @@ bool step_is_bad(const Ops& ops, const float* loss, const float* g, size_t begin
 }
 
 TEST(CudaPrimitives, CheckStepMatchesCpu) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   Primitives p(primitive_config(12));
   const size_t count = 5000;
   const Pair loss = p.input({1.5f});
@@ -366,7 +364,7 @@ TEST(CudaPrimitives, CheckStepMatchesCpu) {
 // crosses the encoder/decoder split, then the counters; and nothing at all
 // for a bad step.
 TEST(CudaPrimitives, AdamAndTheStepCountersMatchCpu) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   Primitives p(primitive_config(12));
   const size_t count = 3000;
   const Pair param = p.input(testing::uniform(count, 25, -1.0f, 1.0f));
@@ -416,7 +414,7 @@ TEST(CudaPrimitives, AdamAndTheStepCountersMatchCpu) {
 }
 
 TEST(CudaPrimitives, OutputMeanMatchesCpu) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   for (bool gaussian : {false, true}) {
     Primitives p(primitive_config(12));
     const Pair out = p.input(testing::normal(999, 29));
@@ -428,7 +426,7 @@ TEST(CudaPrimitives, OutputMeanMatchesCpu) {
 }
 
 TEST(CudaPrimitives, LogMeanExpMatchesCpu) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   for (int estimator : {VAE_ESTIMATOR_PRIOR, VAE_ESTIMATOR_IMPORTANCE}) {
     Primitives p(primitive_config(12));
     const int64_t n = 9, samples = 4;
@@ -454,7 +452,7 @@ TEST(CudaPrimitives, LogMeanExpMatchesCpu) {
 }
 
 TEST(CudaPrimitives, ElboTermsSplitAndFillMatchCpu) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   Primitives p(primitive_config(12));
   const int64_t n = 11, samples = 3, latent = 5;
   const Pair nll = p.input(testing::uniform(static_cast<size_t>(n * samples), 50, 5.0f, 15.0f));
@@ -481,7 +479,7 @@ TEST(CudaPrimitives, ElboTermsSplitAndFillMatchCpu) {
 }
 
 TEST(CudaPrimitives, GatherRowsMatchesCpu) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   const int64_t rows = 23, dim = 19, n = 6, first = 9;
   const auto floats = testing::uniform(static_cast<size_t>(rows * dim), 60);
   const auto u = testing::uniform(static_cast<size_t>(rows * dim), 61, 0.0f, 255.99f);

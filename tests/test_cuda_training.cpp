@@ -15,7 +15,6 @@
 #include <string>
 #include <vector>
 
-#include "backend_factory.h"
 #include "cuda_test_support.h"
 #include "error.h"
 #include "vae/vae.h"
@@ -43,7 +42,7 @@ std::vector<uint8_t> random_bytes(size_t count, uint32_t seed) {
 // so two captured graphs), bytes binarized on the way: the device's
 // permutation, noise and Adam give what the CPU gives.
 TEST(CudaEpoch, ReplayedEpochsMatchTheCpu) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   Config c = testing::small_config(13, 3, {7, 5}, 6);
   c.samples = 2;
   auto gpu = make_cuda_trainer_impl(c);
@@ -70,7 +69,7 @@ TEST(CudaEpoch, ReplayedEpochsMatchTheCpu) {
 // A seed gives the same bits on every run, graphs or not: two trainers, and
 // an epoch's steps against the same steps queued one by one from the host.
 TEST(CudaEpoch, ReplaysAreBitIdentical) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   Config c = testing::small_config(12, 3, {7, 5}, 6);
   auto a = make_cuda_trainer_impl(c);
   auto b = make_cuda_trainer_impl(c);
@@ -88,7 +87,7 @@ TEST(CudaEpoch, ReplaysAreBitIdentical) {
 
 // Live options reach captured steps: a changed learning rate drops the graphs.
 TEST(CudaEpoch, ALiveOptionChangeReachesTheNextStep) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   Config c = testing::small_config(12, 3, {7}, 6);
   auto gpu = make_cuda_trainer_impl(c);
   auto cpu = make_cpu_trainer_impl(c);
@@ -110,7 +109,7 @@ TEST(CudaEpoch, ALiveOptionChangeReachesTheNextStep) {
 // A step queued without a loss pointer is skipped on the device and
 // reported by the next waiting call, as on the CPU (test_step_skipping.cpp).
 TEST(CudaSkip, AStepIsSkippedOnTheDeviceAndReportedLater) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   Config c = testing::small_config(12, 3, {7}, 6);
   c.likelihood = VAE_LIKELIHOOD_GAUSSIAN;
   c.variance = VAE_VARIANCE_LEARNED_SHARED;
@@ -150,7 +149,7 @@ class TestStream {
 // not waited for is read after it is written: the results are those of a
 // trainer given the same rows from the host.
 TEST(CudaStreams, CallerMemoryIsOrderedAfterTheCallersWork) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   Config c = testing::small_config(64, 4, {32}, 64);
   const int64_t n = 64;
   const auto x = testing::binary(static_cast<size_t>(n * c.input_dim), 94);
@@ -180,7 +179,7 @@ TEST(CudaStreams, CallerMemoryIsOrderedAfterTheCallersWork) {
 }
 
 TEST(CudaStreams, TheLegacyStreamAndAnotherDevicesStreamAreRefused) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   auto t = make_cuda_trainer_impl(testing::small_config());
   try {
     t->set_cuda_stream(cudaStreamLegacy);
@@ -213,7 +212,7 @@ void PrintTo(const SweepCase& k, std::ostream* os) { *os << k.name; }
 class CudaSanitizerSweep : public ::testing::TestWithParam<SweepCase> {};
 
 TEST_P(CudaSanitizerSweep, ReachesEveryKernel) {
-  if (!vae::cuda_device_available()) GTEST_SKIP() << "no CUDA device";
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   const SweepCase& k = GetParam();
   Config c = testing::small_config(k.dim, k.latent, k.hidden, 7);
   c.backend = VAE_BACKEND_CUDA;
