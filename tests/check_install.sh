@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# cmake --install into a fresh prefix, then a C program builds against the
+# installed library through pkg-config alone and runs: examples/train.c,
+# compiled with `cc $(pkg-config --cflags --libs vae)`. In a build with the
+# CUDA backend the module must be installed beside libvae.so.
+# Usage: check_install.sh BUILD_DIR SOURCE_DIR C_COMPILER PKG_CONFIG VERSION CUDA(ON|OFF)
+set -euo pipefail
+build=$1
+source=$2
+cc=$3
+pkg_config=$4
+version=$5
+cuda=$6
+
+prefix=$(mktemp -d)
+trap 'rm -rf "$prefix"' EXIT
+cmake --install "$build" --prefix "$prefix" >/dev/null
+pc=$(find "$prefix" -name vae.pc)
+if [[ -z "$pc" ]]; then
+  echo "FAIL: no vae.pc installed under $prefix"
+  exit 1
+fi
+export PKG_CONFIG_PATH
+PKG_CONFIG_PATH="$(dirname "$pc")${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+installed=$("$pkg_config" --modversion vae)
+if [[ "$installed" != "$version" ]]; then
+  echo "FAIL: pkg-config says version $installed, the project is $version"
+  exit 1
+fi
+libdir=$("$pkg_config" --variable=libdir vae)
+if [[ "$cuda" == ON && ! -f "$libdir/libvae_cuda.so" ]]; then
+  echo "FAIL: libvae_cuda.so is not installed beside libvae.so in $libdir"
+  exit 1
+fi
+# shellcheck disable=SC2046 # pkg-config's output is a list of flags
+"$cc" -std=c99 -Wall -Wextra -Werror "$source/examples/train.c" -o "$prefix/train" \
+  $("$pkg_config" --cflags --libs vae) -lm -Wl,-rpath,"$libdir"
+"$prefix/train"
+echo "ok: vae $installed from $pc: examples/train.c built with pkg-config and ran"
