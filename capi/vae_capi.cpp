@@ -92,6 +92,7 @@ const char* vae_status_string(vae_status s) {
     case VAE_ERROR_NUMERICAL: return "non-finite loss or gradient";
     case VAE_ERROR_UNSUPPORTED: return "unsupported";
     case VAE_ERROR_INTERNAL: return "internal error";
+    case VAE_ERROR_INTERRUPTED: return "interrupted";
   }
   return "unknown status";
 }
@@ -239,6 +240,13 @@ vae_status vae_set_cuda_stream(vae_trainer* t, void* stream) {
 
 vae_status vae_set_progress(vae_trainer* t, vae_progress_fn fn, void* user_data) {
   return guarded([&] { trainer(t).set_progress(fn, user_data); });
+}
+
+// Signal-safe: no allocation, no lock, no thread-local state on success.
+vae_status vae_interrupt(vae_trainer* t) {
+  if (t == nullptr) return report(VAE_ERROR_INVALID_ARGUMENT, "", "t: NULL");
+  t->impl->interrupt();
+  return VAE_OK;
 }
 
 vae_status vae_evaluate_dataset(vae_trainer* t, vae_dataset* ds, double* elbo,

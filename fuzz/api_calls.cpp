@@ -57,6 +57,7 @@ ApiSession::Outcome ApiSession::call(Op op) {
     case Op::kSetProgress: return set_progress();
     case Op::kForeignDataset: return foreign_dataset();
     case Op::kStatusString: return status_string();
+    case Op::kInterrupt: return interrupt();
     case Op::kCount: break;
   }
   finding("unknown op");
@@ -325,8 +326,18 @@ ApiSession::Outcome ApiSession::train_epoch() {
   const int64_t batch = program_.rows(max_batch_ + 1);
   const unsigned nulls = program_.null_mask();
   float mean_loss = std::numeric_limits<float>::quiet_NaN();
-  progress_ = ProgressLog{0, d ? d->rows : 0};
+  progress_ = ProgressLog{0, d ? d->rows : 0, t_, interrupt_at_};
   o.status = vae_train_epoch(t_, d ? d->handle : nullptr, batch, unless(nulls, 0, &mean_loss));
+  if (o.status == VAE_ERROR_INTERRUPTED) {
+    require(progress_.interrupted_rows > 0 && progress_.interrupted_rows < progress_.total,
+            "vae_train_epoch returned VAE_ERROR_INTERRUPTED, but nothing interrupted it before its "
+            "last step");
+    require(std::isnan(mean_loss), "an interrupted vae_train_epoch wrote *mean_loss");
+    o.steps = progress_.interrupted_rows / batch;
+  } else if (progress_.interrupted_rows >= 0) {
+    require(progress_.interrupted_rows == progress_.total,
+            "vae_train_epoch ran on after the progress callback interrupted it");
+  }
   if (o.status == VAE_OK) {
     require(d != nullptr && d->owner == t_, "vae_train_epoch trained on another trainer's dataset");
     o.steps = (d->rows + batch - 1) / batch;
@@ -365,12 +376,28 @@ void ApiSession::record_progress(void* user_data, int64_t done, int64_t total, d
           "the progress callback got rows " + std::to_string(done) + " of " + std::to_string(total) +
               " after " + std::to_string(log->done) + " of " + std::to_string(log->total));
   log->done = done;
+  if (++log->calls == log->interrupt_at) {
+    require(vae_interrupt(log->trainer) == VAE_OK, "vae_interrupt from the progress callback failed");
+    log->interrupted_rows = done;
+  }
 }
 
 ApiSession::Outcome ApiSession::set_progress() {
   Outcome o;
   const bool on = program_.one_in(2);
+  if (on) interrupt_at_ = static_cast<int64_t>(program_.choice(4));
   o.status = vae_set_progress(t_, on ? &ApiSession::record_progress : nullptr, &progress_);
+  return o;
+}
+
+// With no long call running, an interrupt changes nothing, and the next
+// epoch runs whole (ApiSession::train_epoch).
+ApiSession::Outcome ApiSession::interrupt() {
+  Outcome o;
+  const unsigned nulls = program_.null_mask();
+  o.status = vae_interrupt(unless(nulls, 0, t_));
+  require(o.status == ((nulls & 1u) != 0 ? VAE_ERROR_INVALID_ARGUMENT : VAE_OK),
+          "vae_interrupt gave the wrong status");
   return o;
 }
 

@@ -42,9 +42,10 @@ enum class Op : std::uint8_t {
   kTrainEpoch,         // dataset, batch, null mask
   kEvaluateDataset,    // dataset, null mask
   kLogLikelihoodDataset,  // dataset, k, estimator, null mask
-  kSetProgress,        // on/off
+  kSetProgress,        // on/off; when on, the progress call that interrupts (0: none)
   kForeignDataset,     // rows, data
   kStatusString,       // int value
+  kInterrupt,          // null mask (no long call runs: no effect)
   kCount
 };
 

@@ -41,7 +41,7 @@ const char* op_name(Op op) {
       "vae_load (damaged file)", "vae_dataset_create", "vae_dataset_create_u8",
       "vae_dataset_destroy", "vae_dataset_size", "vae_train_epoch", "vae_evaluate_dataset",
       "vae_log_likelihood_dataset", "vae_set_progress", "vae_dataset_create (other trainer)",
-      "vae_status_string"};
+      "vae_status_string", "vae_interrupt"};
   static_assert(std::size(names) == static_cast<std::size_t>(Op::kCount));
   return names[static_cast<std::size_t>(op)];
 }
@@ -154,7 +154,10 @@ void ApiSession::check(Op op, const Outcome& outcome, const std::string& message
   const int64_t skipped = skipped_steps(after) - skipped_steps(before);
 
   if (outcome.status != VAE_OK) {
-    require(outcome.status > VAE_OK && outcome.status < VAE_ERROR_INTERNAL,
+    // VAE_ERROR_INTERRUPTED only where the progress callback interrupted
+    // an epoch (ApiSession::train_epoch checks that it did).
+    require((outcome.status > VAE_OK && outcome.status < VAE_ERROR_INTERNAL) ||
+                (outcome.status == VAE_ERROR_INTERRUPTED && op == Op::kTrainEpoch),
             call + " returned status " + std::to_string(outcome.status) + ": " + vae_last_error());
     require(!message.empty(), call + " failed without a message");
     // VAE_ERROR_NUMERICAL reports skipped steps: an epoch runs to its end
@@ -167,6 +170,12 @@ void ApiSession::check(Op op, const Outcome& outcome, const std::string& message
              return step_part(n) || n == kEpochs || n == "option " + std::to_string(VAE_OPT_EPOCHS);
            },
            "reported skipped steps");
+    } else if (outcome.status == VAE_ERROR_INTERRUPTED) {
+      // The steps before the interrupt stay; the epoch is not counted.
+      require(taken + skipped == outcome.steps,
+              call + " was interrupted after " + std::to_string(outcome.steps) +
+                  " steps but counted " + std::to_string(taken + skipped));
+      only(step_part, "was interrupted");
     } else if (outcome.status == VAE_ERROR_NUMERICAL && op == Op::kTrainStep) {
       require(taken + skipped == 1, call + " reported skipped steps but queued no step");
       only(step_part, "reported skipped steps");

@@ -44,6 +44,10 @@ class ApiSession {
   struct ProgressLog {
     int64_t done = 0;
     int64_t total = 0;
+    vae_trainer* trainer = nullptr;
+    int64_t interrupt_at = 0;      // the call that interrupts the epoch (0: none)
+    int64_t calls = 0;
+    int64_t interrupted_rows = -1;  // rows done when it interrupted (-1: it did not)
   };
 
   void build_trainer();
@@ -75,6 +79,7 @@ class ApiSession {
   Outcome set_progress();
   Outcome foreign_dataset();
   Outcome status_string();
+  Outcome interrupt();
 
   std::vector<float> floats(int64_t rows, int64_t width) {
     return program_.floats(static_cast<std::size_t>(rows * width));
@@ -91,6 +96,7 @@ class ApiSession {
   vae_trainer* other_ = nullptr;  // owns the datasets of another trainer
   std::vector<Dataset> datasets_;
   ProgressLog progress_;
+  int64_t interrupt_at_ = 0;  // ProgressLog::interrupt_at of the epochs to come
   int64_t dim_ = 0, latent_ = 0, max_batch_ = 0, parameters_ = 0;
 };
 

@@ -227,7 +227,7 @@ void write_programs(const fs::path& dir) {
   ProgramWriter epochs = program(gaussian);
   epochs.op(Op::kDatasetCreate).rows(7).floats(1, 1).no_nulls();
   epochs.op(Op::kDatasetCreateBytes).rows(5).byte_data(2).byte(3).no_nulls();  // dequantize
-  epochs.op(Op::kSetProgress).byte(0);
+  epochs.op(Op::kSetProgress).byte(0).byte(0);  // on, never interrupting
   epochs.op(Op::kTrainEpoch).byte(0).rows(2).no_nulls();
   epochs.op(Op::kTrainEpoch).byte(1).rows(3).no_nulls();
   epochs.op(Op::kEvaluateDataset).byte(1).no_nulls();
@@ -254,6 +254,18 @@ void write_programs(const fs::path& dir) {
   refused.op(Op::kEvaluate).rows(2).floats(2, 0).byte(224 + 1);  // x NULL
   refused.op(Op::kStatusString).int_value(3);
   vae_fuzz::write_bytes(dir / "refused_calls", refused.bytes());
+
+  // vae_interrupt from the progress callback after the second step of four,
+  // and with no epoch running.
+  ProgramWriter interrupted = program(bernoulli);
+  interrupted.op(Op::kDatasetCreate).rows(7).floats(1, 0).no_nulls();
+  interrupted.op(Op::kSetProgress).byte(0).byte(2);
+  interrupted.op(Op::kTrainEpoch).byte(0).rows(2).no_nulls();  // interrupted: 2 steps taken
+  interrupted.op(Op::kSetProgress).byte(1);                   // off
+  interrupted.op(Op::kInterrupt).no_nulls();
+  interrupted.op(Op::kTrainEpoch).byte(0).rows(2).no_nulls();  // runs whole
+  interrupted.op(Op::kEvaluateDataset).byte(0).no_nulls();
+  vae_fuzz::write_bytes(dir / "interrupted_epoch", interrupted.bytes());
 
   // Issue 10, defect 1: the thread count changed after a step at 2 threads.
   TrainerChoices threaded = bernoulli;

@@ -3,6 +3,7 @@
 // all-or-nothing step). The backends implement the virtual primitives.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -69,6 +70,10 @@ class Trainer {
     progress_ = fn;
     progress_user_data_ = user_data;
   }
+  // Asks the long call running (train_epoch, evaluate_dataset,
+  // log_likelihood_dataset) to stop at its next check (vae.h,
+  // vae_interrupt); any thread, and signal handlers, may call it.
+  void interrupt() noexcept { interrupt_requested_.store(true, std::memory_order_relaxed); }
   void evaluate_dataset(const Dataset& ds, double* elbo, double* reconstruction, double* kl);
   void log_likelihood_dataset(const Dataset& ds, int32_t k, int estimator, double* mean);
 
@@ -182,6 +187,17 @@ class Trainer {
   void advance_step_bounds(int64_t steps);
   // Set while vae_train_epoch runs: its progress callback may not train.
   bool in_epoch_ = false;
+  // Set by interrupt(); cleared when a long call begins and when it returns.
+  std::atomic<bool> interrupt_requested_{false};
+  static_assert(std::atomic<bool>::is_always_lock_free, "vae_interrupt must be signal-safe");
+  class InterruptWindow;
+  // Throws Error(VAE_ERROR_INTERRUPTED) naming the call when interrupt()
+  // has been called: `done` of `total` rows were done.
+  void stop_if_interrupted(const char* call, int64_t done, int64_t total) const;
+  // Ends an epoch interrupted before step `step` of `steps`: waits for the
+  // steps queued, resets the epoch's position and loss sums, and throws
+  // Error(VAE_ERROR_INTERRUPTED).
+  [[noreturn]] void stop_epoch(int64_t step, int64_t steps);
   void check_not_in_epoch(const char* call) const;
   template <class Set>
   void change_option(int option, Set&& set);

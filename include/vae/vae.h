@@ -61,7 +61,8 @@ typedef enum vae_status {
   VAE_ERROR_FORMAT = 5,
   VAE_ERROR_NUMERICAL = 6,
   VAE_ERROR_UNSUPPORTED = 7,
-  VAE_ERROR_INTERNAL = 8
+  VAE_ERROR_INTERNAL = 8,
+  VAE_ERROR_INTERRUPTED = 9 /* a long call stopped early at vae_interrupt */
 } vae_status;
 
 /* Options. "set on config" options fix the model's structure; those marked
@@ -262,6 +263,27 @@ typedef void (*vae_progress_fn)(void* user_data, int64_t rows_done, int64_t rows
                                 double mean_loss);
 /* Sets (fn not NULL) or clears (fn NULL) the trainer's progress callback. */
 VAE_API vae_status vae_set_progress(vae_trainer* t, vae_progress_fn fn, void* user_data);
+/* Asks the long call running on t (vae_train_epoch, vae_evaluate_dataset,
+ * vae_log_likelihood_dataset) to stop early, as sqlite3_interrupt does: for
+ * Ctrl-C, a stop button, a time limit. It only sets a flag (a lock-free
+ * atomic) and returns, so it may be called from any thread, from a signal
+ * handler and from the progress callback; t must stay alive meanwhile. The
+ * call in progress returns VAE_ERROR_INTERRUPTED at its next check:
+ *   - vae_train_epoch checks before each step (on the GPU, before queuing
+ *     it; steps already queued complete). The steps taken stay taken and
+ *     VAE_OPT_STEPS counts them; the epoch is not counted (VAE_OPT_EPOCHS
+ *     stays), and the epoch's position and loss sums are reset, so the next
+ *     vae_train_epoch starts a whole epoch, in the same shuffled order (the
+ *     order is keyed by VAE_OPT_EPOCHS). Skipped steps among those taken are
+ *     reported by the next call that reports (vae.h, vae_train_step).
+ *   - vae_evaluate_dataset and vae_log_likelihood_dataset check before each
+ *     chunk of rows and, interrupted, change nothing and write no output.
+ * The flag is cleared when one of these calls begins and when it returns, so
+ * an interrupt while none runs has no effect (and one sent just before a
+ * call begins may be lost). On success vae_interrupt leaves vae_last_error()
+ * as it was; t NULL returns VAE_ERROR_INVALID_ARGUMENT, setting the message
+ * (do not pass NULL from a signal handler). */
+VAE_API vae_status vae_interrupt(vae_trainer* t);
 /* Means over the rows of ds; any output may be NULL. For dequantized bytes the
  * figures are the discrete bound: elbo and reconstruction less D*log(256). */
 VAE_API vae_status vae_evaluate_dataset(vae_trainer* t, vae_dataset* ds, double* elbo,

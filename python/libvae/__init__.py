@@ -8,7 +8,7 @@
 A Python front end to libvae.so's C API (vae.h), which sits beside this
 package; see help(libvae.VAE).
 """
-from ._errors import (DeviceError, Error, FormatError, InputOutputError, InternalError,
+from ._errors import (DeviceError, Error, FormatError, InputOutputError, InternalError, Interrupted,
                       InvalidArgumentError, NumericalError, OutOfMemoryError, UnsupportedError)
 from ._libvae import Dataset, version as _library_version
 from ._model import VAE, Evaluation, load
@@ -18,4 +18,4 @@ __version__ = f"{_v // 10000}.{_v // 100 % 100}.{_v % 100}"
 
 __all__ = ["VAE", "load", "Dataset", "Evaluation", "Error", "InvalidArgumentError",
            "OutOfMemoryError", "DeviceError", "InputOutputError", "FormatError", "NumericalError",
-           "UnsupportedError", "InternalError"]
+           "UnsupportedError", "InternalError", "Interrupted"]

@@ -59,9 +59,18 @@ class InternalError(Error, RuntimeError):
     status = Status.INTERNAL
 
 
+class Interrupted(Error):
+    """VAE.interrupt() stopped an epoch or a dataset evaluation that another
+    thread ran. An epoch keeps the steps it took and is not counted; an
+    evaluation changed nothing. (Ctrl-C raises KeyboardInterrupt itself, which
+    ``except Exception`` lets through, as it should.)"""
+
+    status = Status.INTERRUPTED
+
+
 _BY_STATUS = {cls.status: cls for cls in (
     InvalidArgumentError, OutOfMemoryError, DeviceError, InputOutputError, FormatError,
-    NumericalError, UnsupportedError, InternalError)}
+    NumericalError, UnsupportedError, InternalError, Interrupted)}
 
 
 def error_class(status: int) -> type:

@@ -183,8 +183,19 @@ class VAE:
     def train_epoch(self, dataset: _libvae.Dataset, batch_size: int = 128, progress: Any = None) -> float:
         """One pass over dataset in a shuffled order, batch_size rows a step;
         the mean loss per row. progress(rows_done, rows_total, mean_loss) is
-        called up to 65 times. Ctrl-C takes effect when the epoch ends."""
+        called up to 65 times (after every step of an epoch of at most 64).
+        At each of those calls, a pending Ctrl-C, or an exception progress
+        raises, stops the epoch before its next step and is raised: the
+        steps taken stay (steps counts them), the epoch is not counted
+        (epochs stays), and the next epoch starts from its beginning."""
         return self._trainer.train_epoch(dataset, batch_size, progress)
+
+    def interrupt(self) -> None:
+        """Stops the train_epoch, evaluate_dataset or log_likelihood_dataset
+        that another thread runs on this model before its next step or chunk
+        of rows; that call raises libvae.Interrupted. With none running it
+        does nothing. Safe from any thread (it does not wait for the model)."""
+        self._trainer.interrupt()
 
     def evaluate_dataset(self, dataset: _libvae.Dataset) -> Evaluation:
         """Means over the dataset's rows of evaluate()'s figures."""
@@ -199,28 +210,41 @@ class VAE:
         """Trains for `epochs` epochs over data (see dataset() for transform);
         returns one dict of metrics per epoch: epoch, loss, seconds and, with
         validation data, validation_elbo, validation_reconstruction and
-        validation_kl (means, nats). Ctrl-C stops at the end of the epoch
-        under way (the library finishes an epoch it has begun), with the model
-        as trained so far, and raises KeyboardInterrupt."""
+        validation_kl (means, nats).
+
+        Ctrl-C (with progress=False too) stops the epoch under way before its
+        next step (train_epoch: within a 64th of the epoch) and raises
+        KeyboardInterrupt, with the model intact: the steps taken stay, the
+        stopped epoch is not counted, and the exception's ``history`` holds
+        the metrics of the epochs completed."""
         train = self.dataset(data, transform)
         held_out = None if validation is None else self.dataset(validation, transform, "validation")
-        history = []
-        for index in range(1, epochs + 1):
-            display = EpochProgress(f"epoch {index}/{epochs}", len(train)) if progress else None
-            start = time.perf_counter()
-            metrics: Dict[str, float] = {}
-            try:
-                loss = self.train_epoch(train, batch_size, display.update if display else None)
-                metrics = {"epoch": self.epochs, "loss": loss, "seconds": time.perf_counter() - start}
-                if held_out is not None:
-                    elbo, reconstruction, kl = self.evaluate_dataset(held_out)
-                    metrics.update(validation_elbo=elbo, validation_reconstruction=reconstruction,
-                                   validation_kl=kl)
-            finally:
-                if display:
-                    display.close(metrics)
-            history.append(metrics)
+        history: List[Dict[str, float]] = []
+        try:
+            for index in range(1, epochs + 1):
+                history.append(self._fit_epoch(train, held_out, batch_size,
+                                               f"epoch {index}/{epochs}" if progress else None))
+        except KeyboardInterrupt as stop:
+            stop.history = history  # type: ignore[attr-defined]
+            raise
         return history
+
+    def _fit_epoch(self, train: _libvae.Dataset, held_out: Optional[_libvae.Dataset], batch_size: int,
+                   label: Optional[str]) -> Dict[str, float]:
+        display = EpochProgress(label, len(train)) if label else None
+        start = time.perf_counter()
+        metrics: Dict[str, float] = {}
+        try:
+            loss = self.train_epoch(train, batch_size, display.update if display else None)
+            metrics = {"epoch": self.epochs, "loss": loss, "seconds": time.perf_counter() - start}
+            if held_out is not None:
+                elbo, reconstruction, kl = self.evaluate_dataset(held_out)
+                metrics.update(validation_elbo=elbo, validation_reconstruction=reconstruction,
+                               validation_kl=kl)
+        finally:
+            if display:
+                display.close(metrics)
+        return metrics
 
     # ---- parameters and checkpoints ------------------------------------------------
 

@@ -124,11 +124,13 @@ class Dataset {
 };
 
 // Relays an epoch's progress calls to a Python callable and checks there for
-// signals. A Ctrl-C, or an exception of the callable, is kept and raised when
-// the epoch returns: the C API runs an epoch to its end.
+// signals. A Ctrl-C (the KeyboardInterrupt of Python's SIGINT handler), or an
+// exception of the callable, stops the epoch before its next step
+// (vae_interrupt) and is raised when the epoch returns.
 class ProgressRelay {
  public:
-  explicit ProgressRelay(nb::object callback) : callback_(std::move(callback)) {}
+  ProgressRelay(nb::object callback, vae_trainer* trainer)
+      : callback_(std::move(callback)), trainer_(trainer) {}
 
   static void call(void* self, int64_t rows_done, int64_t rows_total, double mean_loss) noexcept {
     static_cast<ProgressRelay*>(self)->report(rows_done, rows_total, mean_loss);
@@ -147,10 +149,12 @@ class ProgressRelay {
       if (!callback_.is_none()) callback_(rows_done, rows_total, mean_loss);
     } catch (...) {
       pending_ = std::current_exception();
+      static_cast<void>(vae_interrupt(trainer_));  // cannot fail: trainer_ is not null
     }
   }
 
   nb::object callback_;
+  vae_trainer* trainer_;
   std::exception_ptr pending_;
 };
 
@@ -282,7 +286,7 @@ class Trainer {
   }
 
   float train_epoch(const Dataset& ds, int64_t batch, nb::object progress) {
-    ProgressRelay relay(std::move(progress));
+    ProgressRelay relay(std::move(progress), handle_->get());
     float loss = 0;
     const Outcome epoch = handle_->run([&](vae_trainer* t) {
       Outcome set = outcome_of(vae_set_progress(t, &ProgressRelay::call, &relay));
@@ -295,6 +299,11 @@ class Trainer {
     epoch.check();
     return loss;
   }
+
+  // Stops the epoch or dataset evaluation that another thread runs on this
+  // trainer (vae_interrupt): without waiting for the trainer, which that
+  // call holds.
+  void interrupt() { outcome_of(vae_interrupt(handle_->get())).check(); }
 
   std::tuple<double, double, double> evaluate_dataset(const Dataset& ds) {
     double elbo = 0, reconstruction = 0, kl = 0;
@@ -373,7 +382,8 @@ NB_MODULE(_libvae, m) {
       .value("FORMAT", VAE_ERROR_FORMAT)
       .value("NUMERICAL", VAE_ERROR_NUMERICAL)
       .value("UNSUPPORTED", VAE_ERROR_UNSUPPORTED)
-      .value("INTERNAL", VAE_ERROR_INTERNAL);
+      .value("INTERNAL", VAE_ERROR_INTERNAL)
+      .value("INTERRUPTED", VAE_ERROR_INTERRUPTED);
   nb::enum_<vae_option>(m, "Option", nb::is_arithmetic())
       .value("INPUT_DIM", VAE_OPT_INPUT_DIM)
       .value("LATENT_DIM", VAE_OPT_LATENT_DIM)
@@ -453,6 +463,7 @@ NB_MODULE(_libvae, m) {
       .def("dataset", &Trainer::dataset, "x"_a, "name"_a = "data")
       .def("dataset_u8", &Trainer::dataset_u8, "y"_a, "transform"_a, "name"_a = "data")
       .def("train_epoch", &Trainer::train_epoch, "dataset"_a, "batch"_a, "progress"_a = nb::none())
+      .def("interrupt", &Trainer::interrupt)
       .def("evaluate_dataset", &Trainer::evaluate_dataset, "dataset"_a)
       .def("log_likelihood_dataset", &Trainer::log_likelihood_dataset, "dataset"_a, "k"_a,
            "estimator"_a);

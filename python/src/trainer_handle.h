@@ -64,6 +64,10 @@ class TrainerHandle {
   TrainerHandle(const TrainerHandle&) = delete;
   TrainerHandle& operator=(const TrainerHandle&) = delete;
 
+  // The trainer, for vae_interrupt alone: the one call that may be made
+  // while another thread holds it.
+  vae_trainer* get() const { return trainer_.get(); }
+
   // Runs call(trainer) -> Outcome without the GIL, holding the trainer. A
   // call from the thread that holds it already (a progress callback using the
   // model that is training) is refused rather than deadlocked.

@@ -24,6 +24,12 @@ def test_each_status_has_a_class_under_error_and_its_builtin(cls):
     assert libvae._errors.error_class(int(cls.status)) is cls
 
 
+def test_interrupted_is_an_error_and_not_a_keyboard_interrupt():
+    assert libvae._errors.error_class(int(libvae._libvae.Status.INTERRUPTED)) is libvae.Interrupted
+    assert issubclass(libvae.Interrupted, libvae.Error)
+    assert not issubclass(libvae.Interrupted, KeyboardInterrupt)
+
+
 @pytest.fixture
 def trained():
     model = small_model()
@@ -141,7 +147,8 @@ def test_the_cuda_backend_without_a_gpu_is_refused():
     try:
         model = small_model(backend="cuda")
     except libvae.DeviceError as e:  # built with CUDA, but no GPU or driver
-        assert str(e)
+        assert str(e).startswith("CUDA backend unavailable: ") and "insufficient" not in str(e)
+        assert small_model(backend="auto").backend == "cpu"
         return
     except libvae.UnsupportedError as e:  # built without CUDA
         assert "CUDA" in str(e)

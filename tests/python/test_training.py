@@ -1,5 +1,5 @@
 """Training lowers the loss: fit() on a Fashion-MNIST slice, its metrics, and
-Ctrl-C between steps."""
+stopping between steps: Ctrl-C, a failing progress callback, interrupt()."""
 import os
 import signal
 import threading
@@ -59,25 +59,61 @@ def test_progress_reports_rows_and_the_plain_line(capsys):
     assert "epoch 1/1" in capsys.readouterr().err
 
 
-def test_ctrl_c_stops_fit_between_epochs_with_the_model_intact():
+def test_ctrl_c_stops_fit_between_steps_with_the_model_intact(monkeypatch):
+    """A SIGINT at the first progress call of the first epoch: fit stops
+    before the second step and raises KeyboardInterrupt; the step stays."""
+    raised = []
+
+    class SignalAtFirstCall:
+        def __init__(self, label, rows):
+            pass
+
+        def update(self, done, total, loss):
+            if not raised:
+                raised.append(done)
+                signal.raise_signal(signal.SIGINT)
+
+        def close(self, metrics=None):
+            pass
+
+    monkeypatch.setattr(libvae._model, "EpochProgress", SignalAtFirstCall)
     model = small_model()
-    rows = binary_rows(128)
+    rows = binary_rows(640)  # 10 steps of 64 an epoch
+    with pytest.raises(KeyboardInterrupt) as stop:
+        model.fit(rows, epochs=3, batch_size=64, progress=True)
+    assert raised == [64]
+    assert stop.value.history == []
+    assert model.steps == 1 and model.epochs == 0
+    # The model goes on: the next epoch runs whole.
+    history = model.fit(rows, epochs=1, batch_size=64, progress=False)
+    assert [m["epoch"] for m in history] == [1]
+    assert model.steps == 11 and np.isfinite(model.parameters()).all()
+
+
+def test_ctrl_c_stops_fit_without_a_progress_display():
+    """SIGINT from another thread while fit(progress=False) trains: the
+    library's progress calls still check for it."""
+    model = small_model()
+    rows = binary_rows(2048)  # 32 steps of 64 an epoch
     timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:
-        with pytest.raises(KeyboardInterrupt):
-            model.fit(rows, epochs=100000, batch_size=32, progress=False)
+        with pytest.raises(KeyboardInterrupt) as stop:
+            model.fit(rows, epochs=100000, batch_size=64, progress=False)
     finally:
         timer.cancel()
     epochs = model.epochs
     assert 0 < epochs < 100000
-    assert model.steps == 4 * epochs  # only whole epochs: 128 rows in 4 steps each
+    assert len(stop.value.history) == epochs
+    assert [m["epoch"] for m in stop.value.history] == list(range(1, epochs + 1))
+    assert 32 * epochs <= model.steps < 32 * (epochs + 1)
     assert np.isfinite(model.parameters()).all()
+    steps = model.steps
     model.train_step(rows[:32])
-    assert model.steps == 4 * epochs + 1
+    assert model.steps == steps + 1
 
 
-def test_an_exception_of_the_progress_callback_comes_after_the_epoch():
+def test_an_exception_of_the_progress_callback_stops_the_epoch():
     model = small_model()
     dataset = model.dataset(binary_rows(256))
 
@@ -86,7 +122,21 @@ def test_an_exception_of_the_progress_callback_comes_after_the_epoch():
 
     with pytest.raises(RuntimeError, match="the display broke"):
         model.train_epoch(dataset, 32, fail)
-    assert model.epochs == 1 and model.steps == 8
+    assert model.epochs == 0 and model.steps == 1
+    assert model.train_epoch(dataset, 32) > 0
+    assert model.epochs == 1 and model.steps == 9
+
+
+def test_interrupt_from_the_progress_callback_raises_interrupted():
+    model = small_model()
+    dataset = model.dataset(binary_rows(256))
+    with pytest.raises(libvae.Interrupted, match="before step 3 of 8") as stopped:
+        model.train_epoch(dataset, 32, lambda done, total, loss: done == 64 and model.interrupt())
+    assert isinstance(stopped.value, libvae.Error) and not isinstance(stopped.value, KeyboardInterrupt)
+    assert model.epochs == 0 and model.steps == 2
+    model.interrupt()  # with nothing running: no effect
+    model.train_epoch(dataset, 32)
+    assert model.epochs == 1 and model.steps == 10
 
 
 def test_a_progress_callback_cannot_use_its_own_model():
@@ -94,4 +144,4 @@ def test_a_progress_callback_cannot_use_its_own_model():
     dataset = model.dataset(binary_rows(64))
     with pytest.raises(libvae.InvalidArgumentError, match="busy"):
         model.train_epoch(dataset, 32, lambda *_: model.steps)
-    assert model.epochs == 1
+    assert model.epochs == 0 and model.steps == 1
