@@ -1,5 +1,7 @@
-// Telling host memory from GPU memory (cudaPointerGetAttributes where the
-// CUDA backend is built; always host otherwise).
+// Telling host memory from GPU memory: the CUDA module's
+// cudaPointerGetAttributes, asked only in a process that has loaded the
+// NVIDIA driver (no other can hold device memory); always host in a build
+// without the CUDA backend or where the module cannot be loaded.
 #pragma once
 
 namespace vae {

@@ -30,7 +30,8 @@ expect() {
   echo "ok: $name"
 }
 
-run() { "$probe" "$@" 2>&1; }
+run() { env -u VAE_CUDA_MODULE "$probe" "$@" 2>&1; }
+run_with_module() { VAE_CUDA_MODULE=$1 "$probe" "${@:2}" 2>&1; }
 
 out=$(run cpu 2)
 expect "a CPU trainer does not load the CUDA module" "$out" \
@@ -59,31 +60,32 @@ else
     '^status=0 backend=1$' '^error=$'
 fi
 
-# libvae.so copied to a folder without the module.
+# libvae.so copied to a folder without the module, found first on the
+# search path (the rest of it stays: the GPU machine's OpenBLAS is there).
 folder=$(mktemp -d)
 trap 'rm -rf "$folder"' EXIT
 soname=$(readelf -d "$library" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 cp "$library" "$folder/$soname"
-out=$(env -u VAE_CUDA_MODULE LD_LIBRARY_PATH="$folder" "$probe" cuda 2 2>&1)
+out=$(env -u VAE_CUDA_MODULE LD_LIBRARY_PATH="$folder${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$probe" cuda 2 2>&1)
 expect "no module beside libvae.so" "$out" "^library=$folder/$soname\$" '^status=3 backend=-1$' \
   "^error=CUDA backend unavailable: libvae_cuda\\.so was not found beside $soname \\(in $folder/\\) nor on the library search path \\(libvae_cuda\\.so: cannot open"
-out=$(env -u VAE_CUDA_MODULE LD_LIBRARY_PATH="$folder" "$probe" auto 2 2>&1)
+out=$(env -u VAE_CUDA_MODULE LD_LIBRARY_PATH="$folder${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$probe" auto 2 2>&1)
 expect "no module beside libvae.so: AUTO takes the CPU" "$out" '^status=0 backend=1$' '^error=$'
 
-out=$(VAE_CUDA_MODULE=/nonexistent/libvae_cuda.so run cuda 1)
+out=$(run_with_module /nonexistent/libvae_cuda.so cuda 1)
 expect "VAE_CUDA_MODULE names a missing file" "$out" '^status=3 backend=-1$' \
   '^error=CUDA backend unavailable: VAE_CUDA_MODULE=/nonexistent/libvae_cuda\.so could not be loaded \(/nonexistent/libvae_cuda\.so: cannot open'
 
-out=$(VAE_CUDA_MODULE=$library run cuda 1)
+out=$(run_with_module "$library" cuda 1)
 expect "VAE_CUDA_MODULE names a library that is not the module" "$out" '^status=3 backend=-1$' \
   "^error=CUDA backend unavailable: .* is not a CUDA module of this version of libvae \\(it has no vae_cuda_backend_v1\\)\$"
 
-out=$(VAE_CUDA_MODULE=$stale_abi run cuda 1)
+out=$(run_with_module "$stale_abi" cuda 1)
 expect "a module of another ABI is refused" "$out" '^status=3 backend=-1$' \
   "^error=CUDA backend unavailable: .*stale.* is from another build of libvae \\(module ABI 2, build unknown; this libvae needs ABI 1, build [0-9a-f]{16}\\): install libvae\\.so and libvae_cuda\\.so from one build\$"
-out=$(VAE_CUDA_MODULE=$stale_build run auto 3)
+out=$(run_with_module "$stale_build" auto 3)
 expect "a module of another build: AUTO takes the CPU" "$out" '^status=0 backend=1$' '^error=$'
-out=$(VAE_CUDA_MODULE=$stale_build run cuda 1)
+out=$(run_with_module "$stale_build" cuda 1)
 expect "a module of another build is refused" "$out" '^status=3 backend=-1$' \
   "^error=CUDA backend unavailable: .* is from another build of libvae \\(module ABI 1, build 0000000000000000; this libvae needs ABI 1, build [0-9a-f]{16}\\)"
 
