@@ -3,7 +3,8 @@
 # installed library through pkg-config alone and runs: examples/train.c,
 # compiled with `cc $(pkg-config --cflags --libs vae)`. In a build with the
 # CUDA backend the module must be installed beside libvae.so.
-# Usage: check_install.sh BUILD_DIR SOURCE_DIR C_COMPILER PKG_CONFIG VERSION CUDA(ON|OFF)
+# Usage: check_install.sh BUILD_DIR SOURCE_DIR C_COMPILER PKG_CONFIG VERSION CUDA(ON|OFF) [FLAGS]
+#   FLAGS  more compiler flags, one string (a sanitizer build's runtime)
 set -euo pipefail
 build=$1
 source=$2
@@ -11,6 +12,7 @@ cc=$3
 pkg_config=$4
 version=$5
 cuda=$6
+read -r -a flags <<<"${7:-}"
 
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
@@ -34,6 +36,6 @@ if [[ "$cuda" == ON && ! -f "$libdir/libvae_cuda.so" ]]; then
 fi
 # shellcheck disable=SC2046 # pkg-config's output is a list of flags
 "$cc" -std=c99 -Wall -Wextra -Werror "$source/examples/train.c" -o "$prefix/train" \
-  $("$pkg_config" --cflags --libs vae) -lm -Wl,-rpath,"$libdir"
+  $("$pkg_config" --cflags --libs vae) -lm -Wl,-rpath,"$libdir" ${flags[@]+"${flags[@]}"}
 "$prefix/train"
 echo "ok: vae $installed from $pc: examples/train.c built with pkg-config and ran"

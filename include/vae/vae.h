@@ -6,7 +6,10 @@
  * Conventions
  *   - Every function returns a vae_status; VAE_OK is 0. On failure the
  *     trainer is left exactly as it was, and vae_last_error() gives this
- *     thread's message naming the argument and the allowed range.
+ *     thread's message naming the argument and the allowed range. Two
+ *     statuses report training that did happen, as their functions say:
+ *     VAE_ERROR_NUMERICAL (skipped steps) and VAE_ERROR_INTERRUPTED (an
+ *     epoch stopped by vae_interrupt keeps the steps it took).
  *   - Arrays are row-major, one data point per row. On the CUDA backend a data
  *     pointer may be host or device memory; the CPU backend takes host memory.
  *   - Data is checked where it is first read, with no extra pass: a value of

@@ -7,7 +7,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _libvae, _safetensors
-from ._errors import InvalidArgumentError
+from ._errors import Interrupted, InvalidArgumentError
 from ._libvae import Option as O
 from ._options import Option, named
 from ._progress import EpochProgress
@@ -216,7 +216,8 @@ class VAE:
         next step (train_epoch: within a 64th of the epoch) and raises
         KeyboardInterrupt, with the model intact: the steps taken stay, the
         stopped epoch is not counted, and the exception's ``history`` holds
-        the metrics of the epochs completed."""
+        the metrics of the epochs completed. interrupt() from another thread
+        stops it the same way, raising libvae.Interrupted."""
         train = self.dataset(data, transform)
         held_out = None if validation is None else self.dataset(validation, transform, "validation")
         history: List[Dict[str, float]] = []
@@ -224,8 +225,8 @@ class VAE:
             for index in range(1, epochs + 1):
                 history.append(self._fit_epoch(train, held_out, batch_size,
                                                f"epoch {index}/{epochs}" if progress else None))
-        except KeyboardInterrupt as stop:
-            stop.history = history  # type: ignore[attr-defined]
+        except (KeyboardInterrupt, Interrupted) as stop:
+            stop.history = history  # type: ignore[union-attr]
             raise
         return history
 

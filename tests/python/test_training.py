@@ -139,6 +139,30 @@ def test_interrupt_from_the_progress_callback_raises_interrupted():
     assert model.epochs == 1 and model.steps == 10
 
 
+def test_interrupt_from_another_thread_stops_fit():
+    model = small_model()
+    rows = binary_rows(2048)  # 32 steps of 64 an epoch
+    fitting = threading.Event()
+    stopped = threading.Event()
+
+    def interrupter():
+        fitting.wait()
+        while not stopped.wait(0.01):
+            model.interrupt()
+
+    thread = threading.Thread(target=interrupter)
+    thread.start()
+    try:
+        with pytest.raises(libvae.Interrupted, match="vae_train_epoch: interrupted") as stop:
+            fitting.set()
+            model.fit(rows, epochs=100000, batch_size=64, progress=False)
+    finally:
+        stopped.set()
+        thread.join()
+    assert len(stop.value.history) == model.epochs < 100000
+    assert 32 * model.epochs <= model.steps < 32 * (model.epochs + 1)
+
+
 def test_a_progress_callback_cannot_use_its_own_model():
     model = small_model()
     dataset = model.dataset(binary_rows(64))
