@@ -105,6 +105,14 @@ enum {
   VAE_VARIANCE_LEARNED_PER_DIM = 2
 };
 enum { VAE_ACTIVATION_RELU = 0, VAE_ACTIVATION_TANH = 1 };
+/* The CUDA backend is the module libvae_cuda.so, which libvae.so loads the
+ * first time a trainer asks for CUDA or AUTO: from the path in the
+ * environment variable VAE_CUDA_MODULE when that is set, else from beside
+ * libvae.so, else from the library search path. AUTO takes CUDA where the
+ * module loads and finds a device, and the CPU otherwise (the call succeeds;
+ * VAE_OPT_BACKEND then reads VAE_BACKEND_CPU). CUDA without them returns
+ * VAE_ERROR_DEVICE with a message that says what is missing: the module (or
+ * one of another build of libvae), the NVIDIA driver, or a device. */
 enum { VAE_BACKEND_AUTO = 0, VAE_BACKEND_CPU = 1, VAE_BACKEND_CUDA = 2 };
 enum { VAE_OBJECTIVE_ELBO = 0, VAE_OBJECTIVE_IWAE = 1 };
 enum { VAE_UPDATE_ALL = 0, VAE_UPDATE_ENCODER = 1, VAE_UPDATE_DECODER = 2 };

@@ -216,28 +216,35 @@ class VAE:
         next step (train_epoch: within a 64th of the epoch) and raises
         KeyboardInterrupt, with the model intact: the steps taken stay, the
         stopped epoch is not counted, and the exception's ``history`` holds
-        the metrics of the epochs completed. interrupt() from another thread
-        stops it the same way, raising libvae.Interrupted."""
+        the metrics of the epochs completed (an epoch's validation figures
+        are missing where Ctrl-C came during its validation; and where it came
+        after the epoch's last progress call, in the instant before fit()
+        recorded the epoch, the model's epochs count one more than history).
+        interrupt() from another thread stops fit() the same way, raising
+        libvae.Interrupted."""
         train = self.dataset(data, transform)
         held_out = None if validation is None else self.dataset(validation, transform, "validation")
         history: List[Dict[str, float]] = []
         try:
             for index in range(1, epochs + 1):
-                history.append(self._fit_epoch(train, held_out, batch_size,
-                                               f"epoch {index}/{epochs}" if progress else None))
+                self._fit_epoch(train, held_out, batch_size,
+                                f"epoch {index}/{epochs}" if progress else None, history)
         except (KeyboardInterrupt, Interrupted) as stop:
             stop.history = history  # type: ignore[union-attr]
             raise
         return history
 
     def _fit_epoch(self, train: _libvae.Dataset, held_out: Optional[_libvae.Dataset], batch_size: int,
-                   label: Optional[str]) -> Dict[str, float]:
+                   label: Optional[str], history: List[Dict[str, float]]) -> None:
+        """One epoch of fit(): its metrics go into history as soon as it is
+        trained, the validation figures then."""
         display = EpochProgress(label, len(train)) if label else None
         start = time.perf_counter()
         metrics: Dict[str, float] = {}
         try:
             loss = self.train_epoch(train, batch_size, display.update if display else None)
             metrics = {"epoch": self.epochs, "loss": loss, "seconds": time.perf_counter() - start}
+            history.append(metrics)
             if held_out is not None:
                 elbo, reconstruction, kl = self.evaluate_dataset(held_out)
                 metrics.update(validation_elbo=elbo, validation_reconstruction=reconstruction,
@@ -245,7 +252,6 @@ class VAE:
         finally:
             if display:
                 display.close(metrics)
-        return metrics
 
     # ---- parameters and checkpoints ------------------------------------------------
 

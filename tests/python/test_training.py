@@ -104,8 +104,11 @@ def test_ctrl_c_stops_fit_without_a_progress_display():
         timer.cancel()
     epochs = model.epochs
     assert 0 < epochs < 100000
-    assert len(stop.value.history) == epochs
-    assert [m["epoch"] for m in stop.value.history] == list(range(1, epochs + 1))
+    # Every epoch fit() recorded is one the model counts; a SIGINT in the
+    # instant between an epoch's last progress call and its record leaves
+    # it counted but not recorded (fit's docstring).
+    recorded = [m["epoch"] for m in stop.value.history]
+    assert recorded == list(range(1, len(recorded) + 1)) and epochs - 1 <= len(recorded) <= epochs
     assert 32 * epochs <= model.steps < 32 * (epochs + 1)
     assert np.isfinite(model.parameters()).all()
     steps = model.steps
