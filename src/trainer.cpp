@@ -9,6 +9,7 @@
 #include "checkpoint.h"
 #include "device_pointer.h"
 #include "error.h"
+#include "interrupt_window.h"
 #include "parameter_layout.h"
 
 namespace vae {
@@ -385,41 +386,6 @@ bool progress_due(int64_t done, int64_t steps) {
 
 }  // namespace
 
-// The span of a long call, in which an interrupt counts: the flag is
-// cleared as it begins and as it returns (vae.h, vae_interrupt).
-class Trainer::InterruptWindow {
- public:
-  explicit InterruptWindow(std::atomic<bool>& flag) : flag_(flag) { flag_.store(false); }
-  ~InterruptWindow() { flag_.store(false); }
-  InterruptWindow(const InterruptWindow&) = delete;
-  InterruptWindow& operator=(const InterruptWindow&) = delete;
-
- private:
-  std::atomic<bool>& flag_;
-};
-
-void Trainer::stop_if_interrupted(const char* call, int64_t done, int64_t total) const {
-  if (!interrupt_requested_.load(std::memory_order_relaxed)) return;
-  MessageStream m;
-  m << call << ": interrupted by vae_interrupt after " << done << " of " << total
-    << " rows; nothing changed and no output was written";
-  fail(VAE_ERROR_INTERRUPTED, m.str());
-}
-
-void Trainer::stop_epoch(int64_t step, int64_t steps) {
-  StepState s = read_step_state();
-  s.cursor = 0;
-  s.loss_rows = 0;
-  s.loss_sum = 0;
-  write_step_state(s);
-  MessageStream m;
-  m << "vae_train_epoch: interrupted by vae_interrupt before step " << step + 1 << " of "
-    << steps << "; the " << step << " steps before it ran and stay (VAE_OPT_STEPS is "
-    << s.steps << "), the epoch was not counted (VAE_OPT_EPOCHS is " << epochs_
-    << ") and the next one starts from its beginning";
-  fail(VAE_ERROR_INTERRUPTED, m.str());
-}
-
 void Trainer::train_epoch(Dataset& ds, int64_t batch, float* mean_loss) {
   check_not_in_epoch("vae_train_epoch");
   check_dataset(ds);
@@ -434,10 +400,10 @@ void Trainer::train_epoch(Dataset& ds, int64_t batch, float* mean_loss) {
   const int64_t steps = (ds.rows + batch - 1) / batch;
   check_counter_room("epoch count (VAE_OPT_EPOCHS)", epochs_, 1);
   check_step_room(steps);
-  const InterruptWindow window(interrupt_requested_);
+  const InterruptWindow window(&interrupt_requested_);
   begin_epoch(ds, key(NoiseStream::kShuffle, epochs_));
   for (int64_t step = 0; step < steps; ++step) {
-    if (interrupt_requested_.load(std::memory_order_relaxed)) stop_epoch(step, steps);
+    if (epoch_interrupted()) stop_epoch(step, steps);
     const int64_t first = step * batch;
     const int64_t rows = std::min(batch, ds.rows - first);
     enqueue_step(nullptr, &ds, rows, nullptr);
@@ -471,7 +437,7 @@ void Trainer::evaluate_dataset(const Dataset& ds, double* elbo, double* reconstr
   std::vector<float> r(e.size()), k(e.size());
   double sum_e = 0, sum_r = 0, sum_k = 0;
   const int64_t per_row = config_.samples * config_.latent_dim;
-  const InterruptWindow window(interrupt_requested_);
+  const InterruptWindow window(&interrupt_requested_);
   for (int64_t first = 0; first < ds.rows; first += config_.max_batch) {
     stop_if_interrupted("vae_evaluate_dataset", first, ds.rows);
     const int64_t rows = std::min(config_.max_batch, ds.rows - first);
@@ -501,7 +467,7 @@ void Trainer::log_likelihood_dataset(const Dataset& ds, int32_t k, int estimator
   check_draw_room();
   std::vector<float> lp(static_cast<size_t>(config_.max_batch));
   double sum = 0;
-  const InterruptWindow window(interrupt_requested_);
+  const InterruptWindow window(&interrupt_requested_);
   for (int64_t first = 0; first < ds.rows; first += config_.max_batch) {
     stop_if_interrupted("vae_log_likelihood_dataset", first, ds.rows);
     const int64_t rows = std::min(config_.max_batch, ds.rows - first);

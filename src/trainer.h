@@ -187,13 +187,14 @@ class Trainer {
   void advance_step_bounds(int64_t steps);
   // Set while vae_train_epoch runs: its progress callback may not train.
   bool in_epoch_ = false;
-  // Set by interrupt(); cleared when a long call begins and when it returns.
+  // Set by interrupt(); cleared when a long call begins and when it returns
+  // (InterruptWindow). The rest is in trainer_interrupt.cpp.
   std::atomic<bool> interrupt_requested_{false};
   static_assert(std::atomic<bool>::is_always_lock_free, "vae_interrupt must be signal-safe");
-  class InterruptWindow;
   // Throws Error(VAE_ERROR_INTERRUPTED) naming the call when interrupt()
   // has been called: `done` of `total` rows were done.
   void stop_if_interrupted(const char* call, int64_t done, int64_t total) const;
+  bool epoch_interrupted() const;
   // Ends an epoch interrupted before step `step` of `steps`: waits for the
   // steps queued, resets the epoch's position and loss sums, and throws
   // Error(VAE_ERROR_INTERRUPTED).
