@@ -1,0 +1,226 @@
+#include "cpu/cpu_loops.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "cpu/poly_math.h"
+
+// Each float loop is compiled three times, and the loader's ifunc resolver
+// picks the widest the processor runs (GCC and Clang on x86-64 Linux).
+#if defined(__x86_64__) && defined(__linux__)
+#define VAE_CPU_CLONES __attribute__((flatten, target_clones("avx512f", "avx2", "default")))
+#else
+#define VAE_CPU_CLONES __attribute__((flatten))
+#endif
+
+namespace vae {
+namespace cpu_loops {
+namespace {
+
+constexpr int kLanes = 16;
+
+// The sum of element(0), ..., element(count - 1) in the fixed order of
+// cpu_loops.h: 16 partial sums in order, then pairwise.
+template <class T, class Element>
+inline T lane_sum(int64_t count, Element&& element) {
+  T lane[kLanes] = {};
+  int64_t d = 0;
+  for (; d + kLanes <= count; d += kLanes) {
+    for (int j = 0; j < kLanes; ++j) lane[j] += element(d + j);
+  }
+  for (int j = 0; d + j < count; ++j) lane[j] += element(d + j);
+  for (int width = kLanes / 2; width > 0; width /= 2) {
+    for (int j = 0; j < width; ++j) lane[j] += lane[j + width];
+  }
+  return lane[0];
+}
+
+template <class T, class Math>
+inline T likelihood_row_impl(const Likelihood& lik, const T* learned_log_variance, const T* out,
+                             const T* x, int64_t dim, T* grad, T scale) {
+  if (!lik.gaussian) {
+    if (grad == nullptr) {
+      return lane_sum<T>(dim, [&](int64_t d) { return bernoulli_nll<T, Math>(x[d], out[d]); });
+    }
+    return lane_sum<T>(dim, [&](int64_t d) {
+      T g;
+      const T nll = bernoulli_nll_and_grad<T, Math>(x[d], out[d], &g);
+      grad[d] = g * scale;
+      return nll;
+    });
+  }
+  if (lik.variance == VAE_VARIANCE_LEARNED_PER_DIM) {
+    const T* v = learned_log_variance;
+    if (grad == nullptr) {
+      return lane_sum<T>(dim, [&](int64_t d) { return gaussian_nll(x[d], out[d], v[d]); });
+    }
+    return lane_sum<T>(dim, [&](int64_t d) {
+      T g;
+      const T nll = gaussian_nll_and_grad_mean(x[d], out[d], v[d], &g);
+      grad[d] = g * scale;
+      return nll;
+    });
+  }
+  // One log variance for every dimension: its precision once.
+  const T v = lik.log_variance(learned_log_variance, 0);
+  const T precision = std::exp(-v);
+  if (grad == nullptr) {
+    return lane_sum<T>(dim, [&](int64_t d) { return gaussian_nll(x[d], out[d], v, precision); });
+  }
+  return lane_sum<T>(dim, [&](int64_t d) {
+    T g;
+    const T nll = gaussian_nll_and_grad_mean(x[d], out[d], v, precision, &g);
+    grad[d] = g * scale;
+    return nll;
+  });
+}
+
+template <class T>
+inline void copy_bias_impl(T* y, const T* bias, int64_t rows, int64_t c0, int64_t c1,
+                           int64_t ld) {
+  for (int64_t r = 0; r < rows; ++r) {
+    std::memcpy(y + r * ld + c0, bias + c0, sizeof(T) * static_cast<size_t>(c1 - c0));
+  }
+}
+
+template <class T>
+inline void activate_block_impl(T* y, Activation act, int64_t rows, int64_t c0, int64_t c1,
+                                int64_t ld) {
+  for (int64_t r = 0; r < rows; ++r) {
+    T* __restrict row = y + r * ld;
+    switch (act) {
+      case Activation::kRelu:
+        for (int64_t c = c0; c < c1; ++c) row[c] = activate(row[c], Activation::kRelu);
+        break;
+      case Activation::kTanh:
+        for (int64_t c = c0; c < c1; ++c) row[c] = activate(row[c], Activation::kTanh);
+        break;
+      default:
+        return;
+    }
+  }
+}
+
+template <class T>
+inline void activation_grad_block_impl(T* dx, const T* y, Activation act, int64_t rows, int64_t c0,
+                                       int64_t c1, int64_t ld) {
+  for (int64_t r = 0; r < rows; ++r) {
+    T* __restrict d = dx + r * ld;
+    const T* __restrict out = y + r * ld;
+    switch (act) {
+      case Activation::kRelu:
+        for (int64_t c = c0; c < c1; ++c) {
+          d[c] *= activation_grad_from_output(out[c], Activation::kRelu);
+        }
+        break;
+      case Activation::kTanh:
+        for (int64_t c = c0; c < c1; ++c) {
+          d[c] *= activation_grad_from_output(out[c], Activation::kTanh);
+        }
+        break;
+      default:
+        return;
+    }
+  }
+}
+
+template <class T>
+inline void column_sums_impl(const T* v, int64_t rows, int64_t c0, int64_t c1, int64_t ld,
+                             T* sums) {
+  T* __restrict s = sums;
+  for (int64_t c = c0; c < c1; ++c) s[c] = v[c];
+  for (int64_t r = 1; r < rows; ++r) {
+    const T* __restrict row = v + r * ld;
+    for (int64_t c = c0; c < c1; ++c) s[c] += row[c];
+  }
+}
+
+// x * 0 is 0 for finite x and NaN for NaN or infinity, and NaN != NaN; an
+// integer count, which the compiler may reorder, where a floating-point sum
+// could not be.
+template <class T>
+inline size_t count_not_finite_impl(const T* v, size_t begin, size_t end) {
+  size_t bad = 0;
+  for (size_t e = begin; e < end; ++e) bad += !(v[e] * T(0) == T(0));
+  return bad;
+}
+
+template <class T>
+inline void adam_range_impl(T* p, const T* g, T* m, T* v, size_t begin, size_t end,
+                            const AdamStep& step) {
+  T* __restrict pr = p;
+  const T* __restrict gr = g;
+  T* __restrict mr = m;
+  T* __restrict vr = v;
+  for (size_t e = begin; e < end; ++e) adam_update(&pr[e], gr[e], &mr[e], &vr[e], step);
+}
+
+}  // namespace
+
+VAE_CPU_CLONES float likelihood_row(const Likelihood& lik, const float* learned_log_variance,
+                                    const float* out, const float* x, int64_t dim, float* grad,
+                                    float scale) {
+  return likelihood_row_impl<float, PolyMath>(lik, learned_log_variance, out, x, dim, grad,
+                                              scale);
+}
+double likelihood_row(const Likelihood& lik, const double* learned_log_variance,
+                      const double* out, const double* x, int64_t dim, double* grad,
+                      double scale) {
+  return likelihood_row_impl<double, StdMath>(lik, learned_log_variance, out, x, dim, grad,
+                                              scale);
+}
+
+VAE_CPU_CLONES void copy_bias(float* y, const float* bias, int64_t rows, int64_t c0, int64_t c1,
+                              int64_t ld) {
+  copy_bias_impl(y, bias, rows, c0, c1, ld);
+}
+void copy_bias(double* y, const double* bias, int64_t rows, int64_t c0, int64_t c1,
+               int64_t ld) {
+  copy_bias_impl(y, bias, rows, c0, c1, ld);
+}
+
+VAE_CPU_CLONES void activate_block(float* y, Activation act, int64_t rows, int64_t c0, int64_t c1,
+                                   int64_t ld) {
+  activate_block_impl(y, act, rows, c0, c1, ld);
+}
+void activate_block(double* y, Activation act, int64_t rows, int64_t c0, int64_t c1,
+                    int64_t ld) {
+  activate_block_impl(y, act, rows, c0, c1, ld);
+}
+
+VAE_CPU_CLONES void activation_grad_block(float* dx, const float* y, Activation act, int64_t rows,
+                                          int64_t c0, int64_t c1, int64_t ld) {
+  activation_grad_block_impl(dx, y, act, rows, c0, c1, ld);
+}
+void activation_grad_block(double* dx, const double* y, Activation act, int64_t rows, int64_t c0,
+                           int64_t c1, int64_t ld) {
+  activation_grad_block_impl(dx, y, act, rows, c0, c1, ld);
+}
+
+VAE_CPU_CLONES void column_sums(const float* v, int64_t rows, int64_t c0, int64_t c1, int64_t ld,
+                                float* sums) {
+  column_sums_impl(v, rows, c0, c1, ld, sums);
+}
+void column_sums(const double* v, int64_t rows, int64_t c0, int64_t c1, int64_t ld,
+                 double* sums) {
+  column_sums_impl(v, rows, c0, c1, ld, sums);
+}
+
+VAE_CPU_CLONES size_t count_not_finite(const float* v, size_t begin, size_t end) {
+  return count_not_finite_impl(v, begin, end);
+}
+size_t count_not_finite(const double* v, size_t begin, size_t end) {
+  return count_not_finite_impl(v, begin, end);
+}
+
+VAE_CPU_CLONES void adam_range(float* p, const float* g, float* m, float* v, size_t begin,
+                               size_t end, const AdamStep& step) {
+  adam_range_impl(p, g, m, v, begin, end, step);
+}
+void adam_range(double* p, const double* g, double* m, double* v, size_t begin, size_t end,
+                const AdamStep& step) {
+  adam_range_impl(p, g, m, v, begin, end, step);
+}
+
+}  // namespace cpu_loops
+}  // namespace vae
