@@ -142,9 +142,8 @@ void CpuOps<T>::latent_forward(const T* mu_logvar, int64_t n, int64_t samples, i
 template <class T>
 void CpuOps<T>::standard_normal(const NoiseKey& key, int64_t count, T* out) const {
   pool_.run(count, [&](int64_t begin, int64_t end) {
-    for (int64_t e = begin; e < end; ++e) {
-      out[e] = T(vae::standard_normal(key, static_cast<uint64_t>(e)));
-    }
+    NormalSequence normal(key);
+    for (int64_t e = begin; e < end; ++e) out[e] = T(normal.at(static_cast<uint64_t>(e)));
   }, 1024);
 }
 
