@@ -1,5 +1,6 @@
 #include "cpu/cpu_loops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -18,19 +19,27 @@ namespace cpu_loops {
 namespace {
 
 constexpr int kLanes = 16;
+constexpr int64_t kChunk = 256;  // a multiple of kLanes
 
 // The sum of element(0), ..., element(count - 1) in the fixed order of
-// cpu_loops.h: 16 partial sums in order, then pairwise.
+// cpu_loops.h: 16 partial sums in order, then pairwise. The terms of a chunk
+// are computed first, in a plain loop the compiler vectorizes at any width,
+// then added into the partial sums.
 template <class T, class Element>
 inline T lane_sum(int64_t count, Element&& element) {
   T lane[kLanes] = {};
-  int64_t d = 0;
-  for (; d + kLanes <= count; d += kLanes) {
-    for (int j = 0; j < kLanes; ++j) lane[j] += element(d + j);
+  T terms[kChunk];
+  for (int64_t first = 0; first < count; first += kChunk) {
+    const int64_t width = std::min(kChunk, count - first);
+    for (int64_t j = 0; j < width; ++j) terms[j] = element(first + j);
+    int64_t j = 0;
+    for (; j + kLanes <= width; j += kLanes) {
+      for (int l = 0; l < kLanes; ++l) lane[l] += terms[j + l];
+    }
+    for (int l = 0; j + l < width; ++l) lane[l] += terms[j + l];
   }
-  for (int j = 0; d + j < count; ++j) lane[j] += element(d + j);
   for (int width = kLanes / 2; width > 0; width /= 2) {
-    for (int j = 0; j < width; ++j) lane[j] += lane[j + width];
+    for (int l = 0; l < width; ++l) lane[l] += lane[l + width];
   }
   return lane[0];
 }
