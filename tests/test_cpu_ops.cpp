@@ -68,7 +68,9 @@ void check_layer(const LayerCase& lc, int threads, double tolerance) {
   ops.linear_forward(layer, params.data(), x.data(), y.data(), lc.rows);
   ops.linear_backward(layer, params.data(), x.data(), lc.input_activation, dy.data(),
                       grads.data(), dx.data(), lc.rows);
-  auto w = [&](int64_t o, int64_t i) { return static_cast<double>(params[static_cast<size_t>(o * lc.in + i)]); };
+  auto w = [&](int64_t o, int64_t i) {
+    return static_cast<double>(params[static_cast<size_t>(o * lc.in + i)]);
+  };
   auto at = [](const std::vector<T>& v, int64_t r, int64_t c, int64_t width) {
     return static_cast<double>(v[static_cast<size_t>(r * width + c)]);
   };
@@ -157,6 +159,46 @@ TEST(CpuLoops, LikelihoodRowsAgreeWithTheSharedFormula) {
     }
     EXPECT_NEAR(gauss, expected, 1e-6 * magnitude) << dim;
   }
+}
+
+// Every instruction set's version rounds the same way: no fused multiply-add
+// and the same order of the partial sums, so the results are bit-identical.
+TEST(CpuLoops, EveryInstructionSetGivesTheSameBits) {
+  using cpu_loops::Isa;
+  std::vector<Isa> isas = {Isa::kBaseline};
+  if (cpu_loops::best_isa() != Isa::kBaseline) isas.push_back(Isa::kAvx2);
+  if (cpu_loops::best_isa() == Isa::kAvx512) isas.push_back(Isa::kAvx512);
+  const int64_t dim = 789;
+  const auto logits = testing::uniform(static_cast<size_t>(dim), 8, -90.0f, 90.0f);
+  const auto x = testing::uniform(static_cast<size_t>(dim), 9);
+  Likelihood bernoulli;
+  std::vector<float> base_grad(static_cast<size_t>(dim)), grad(base_grad.size());
+  const float base = cpu_loops::likelihood_row_for(Isa::kBaseline, bernoulli, nullptr,
+                                                   logits.data(), x.data(), dim, base_grad.data(),
+                                                   0.5f);
+  const size_t count = 5000;
+  const auto g = testing::normal(count, 10);
+  const auto m0 = testing::normal(count, 11);
+  const auto v0 = testing::uniform(count, 12);
+  const auto p0 = testing::normal(count, 13);
+  AdamStep step{0.9, 0.999, 1e-8, 1e-3 / (1 - 0.9), std::sqrt(1 - 0.999)};
+  std::vector<float> base_p = p0, base_m = m0, base_v = v0;
+  cpu_loops::adam_range_for(Isa::kBaseline, base_p.data(), g.data(), base_m.data(),
+                            base_v.data(), 3, count, step);
+  for (Isa isa : isas) {
+    SCOPED_TRACE(static_cast<int>(isa));
+    EXPECT_EQ(cpu_loops::likelihood_row_for(isa, bernoulli, nullptr, logits.data(), x.data(), dim,
+                                            grad.data(), 0.5f),
+              base);
+    EXPECT_EQ(grad, base_grad);
+    std::vector<float> p = p0, m = m0, v = v0;
+    cpu_loops::adam_range_for(isa, p.data(), g.data(), m.data(), v.data(), 3, count, step);
+    EXPECT_EQ(p, base_p);
+    EXPECT_EQ(m, base_m);
+    EXPECT_EQ(v, base_v);
+  }
+  EXPECT_EQ(base_p[0], p0[0]);  // outside the range
+  EXPECT_NE(base_p[3], p0[3]);
 }
 
 }  // namespace

@@ -40,8 +40,8 @@ TEST(PolyMath, ExpIsWithinTwoUlpsOnItsDomain) {
     if (exact >= kSmallestNormal) {
       worst = std::max(worst, ulps(got, exact));
     } else {
-      worst_subnormal = std::max(worst_subnormal,
-                                 std::fabs(static_cast<long double>(got) - exact) / kSmallestSubnormal);
+      const long double error = std::fabs(static_cast<long double>(got) - exact);
+      worst_subnormal = std::max(worst_subnormal, error / kSmallestSubnormal);
     }
   }
   EXPECT_LE(worst, 2.0L);

@@ -6,13 +6,9 @@
 
 #include "cpu/poly_math.h"
 
-// Each float loop is compiled three times, and the loader's ifunc resolver
-// picks the widest the processor runs (GCC and Clang on x86-64 Linux).
-#if defined(__x86_64__) && defined(__linux__)
-#define VAE_CPU_CLONES __attribute__((flatten, target_clones("avx512f", "avx2", "default")))
-#else
-#define VAE_CPU_CLONES __attribute__((flatten))
-#endif
+// The loops' bodies are forced inline, so each instruction set's version of
+// a float loop compiles them for that set.
+#define VAE_INLINE __attribute__((always_inline)) inline
 
 namespace vae {
 namespace cpu_loops {
@@ -26,7 +22,7 @@ constexpr int64_t kChunk = 256;  // a multiple of kLanes
 // are computed first, in a plain loop the compiler vectorizes at any width,
 // then added into the partial sums.
 template <class T, class Element>
-inline T lane_sum(int64_t count, Element&& element) {
+VAE_INLINE T lane_sum(int64_t count, Element&& element) {
   T lane[kLanes] = {};
   T terms[kChunk];
   for (int64_t first = 0; first < count; first += kChunk) {
@@ -45,8 +41,8 @@ inline T lane_sum(int64_t count, Element&& element) {
 }
 
 template <class T, class Math>
-inline T likelihood_row_impl(const Likelihood& lik, const T* learned_log_variance, const T* out,
-                             const T* x, int64_t dim, T* grad, T scale) {
+VAE_INLINE T likelihood_row_impl(const Likelihood& lik, const T* learned_log_variance,
+                                 const T* out, const T* x, int64_t dim, T* grad, T scale) {
   if (!lik.gaussian) {
     if (grad == nullptr) {
       return lane_sum<T>(dim, [&](int64_t d) { return bernoulli_nll<T, Math>(x[d], out[d]); });
@@ -85,16 +81,16 @@ inline T likelihood_row_impl(const Likelihood& lik, const T* learned_log_varianc
 }
 
 template <class T>
-inline void copy_bias_impl(T* y, const T* bias, int64_t rows, int64_t c0, int64_t c1,
-                           int64_t ld) {
+VAE_INLINE void copy_bias_impl(T* y, const T* bias, int64_t rows, int64_t c0, int64_t c1,
+                               int64_t ld) {
   for (int64_t r = 0; r < rows; ++r) {
     std::memcpy(y + r * ld + c0, bias + c0, sizeof(T) * static_cast<size_t>(c1 - c0));
   }
 }
 
 template <class T>
-inline void activate_block_impl(T* y, Activation act, int64_t rows, int64_t c0, int64_t c1,
-                                int64_t ld) {
+VAE_INLINE void activate_block_impl(T* y, Activation act, int64_t rows, int64_t c0, int64_t c1,
+                                    int64_t ld) {
   for (int64_t r = 0; r < rows; ++r) {
     T* __restrict row = y + r * ld;
     switch (act) {
@@ -111,8 +107,8 @@ inline void activate_block_impl(T* y, Activation act, int64_t rows, int64_t c0, 
 }
 
 template <class T>
-inline void activation_grad_block_impl(T* dx, const T* y, Activation act, int64_t rows, int64_t c0,
-                                       int64_t c1, int64_t ld) {
+VAE_INLINE void activation_grad_block_impl(T* dx, const T* y, Activation act, int64_t rows,
+                                           int64_t c0, int64_t c1, int64_t ld) {
   for (int64_t r = 0; r < rows; ++r) {
     T* __restrict d = dx + r * ld;
     const T* __restrict out = y + r * ld;
@@ -134,8 +130,8 @@ inline void activation_grad_block_impl(T* dx, const T* y, Activation act, int64_
 }
 
 template <class T>
-inline void column_sums_impl(const T* v, int64_t rows, int64_t c0, int64_t c1, int64_t ld,
-                             T* sums) {
+VAE_INLINE void column_sums_impl(const T* v, int64_t rows, int64_t c0, int64_t c1, int64_t ld,
+                                 T* sums) {
   T* __restrict s = sums;
   for (int64_t c = c0; c < c1; ++c) s[c] = v[c];
   for (int64_t r = 1; r < rows; ++r) {
@@ -148,15 +144,15 @@ inline void column_sums_impl(const T* v, int64_t rows, int64_t c0, int64_t c1, i
 // integer count, which the compiler may reorder, where a floating-point sum
 // could not be.
 template <class T>
-inline size_t count_not_finite_impl(const T* v, size_t begin, size_t end) {
+VAE_INLINE size_t count_not_finite_impl(const T* v, size_t begin, size_t end) {
   size_t bad = 0;
   for (size_t e = begin; e < end; ++e) bad += !(v[e] * T(0) == T(0));
   return bad;
 }
 
 template <class T>
-inline void adam_range_impl(T* p, const T* g, T* m, T* v, size_t begin, size_t end,
-                            const AdamStep& step) {
+VAE_INLINE void adam_range_impl(T* p, const T* g, T* m, T* v, size_t begin, size_t end,
+                                const AdamStep& step) {
   T* __restrict pr = p;
   const T* __restrict gr = g;
   T* __restrict mr = m;
@@ -164,13 +160,77 @@ inline void adam_range_impl(T* p, const T* g, T* m, T* v, size_t begin, size_t e
   for (size_t e = begin; e < end; ++e) adam_update(&pr[e], gr[e], &mr[e], &vr[e], step);
 }
 
+#if defined(__x86_64__)
+#define VAE_TARGET_AVX512 __attribute__((target("avx512f")))
+#define VAE_TARGET_AVX2 __attribute__((target("avx2")))
+
+VAE_TARGET_AVX512 float likelihood_row_avx512(const Likelihood& lik, const float* log_variance,
+                                              const float* out, const float* x, int64_t dim,
+                                              float* grad, float scale) {
+  return likelihood_row_impl<float, PolyMath>(lik, log_variance, out, x, dim, grad, scale);
+}
+VAE_TARGET_AVX2 float likelihood_row_avx2(const Likelihood& lik, const float* log_variance,
+                                          const float* out, const float* x, int64_t dim,
+                                          float* grad, float scale) {
+  return likelihood_row_impl<float, PolyMath>(lik, log_variance, out, x, dim, grad, scale);
+}
+VAE_TARGET_AVX512 void adam_range_avx512(float* p, const float* g, float* m, float* v,
+                                         size_t begin, size_t end, const AdamStep& step) {
+  adam_range_impl(p, g, m, v, begin, end, step);
+}
+VAE_TARGET_AVX2 void adam_range_avx2(float* p, const float* g, float* m, float* v, size_t begin,
+                                     size_t end, const AdamStep& step) {
+  adam_range_impl(p, g, m, v, begin, end, step);
+}
+#endif
+
+// The processor's widest, found once.
+Isa chosen_isa() {
+  static const Isa isa = best_isa();
+  return isa;
+}
+
 }  // namespace
 
-VAE_CPU_CLONES float likelihood_row(const Likelihood& lik, const float* learned_log_variance,
-                                    const float* out, const float* x, int64_t dim, float* grad,
-                                    float scale) {
+Isa best_isa() {
+#if defined(__x86_64__)
+  // Checks that the operating system saves the registers too.
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return Isa::kAvx512;
+  if (__builtin_cpu_supports("avx2")) return Isa::kAvx2;
+#endif
+  return Isa::kBaseline;
+}
+
+float likelihood_row_for(Isa isa, const Likelihood& lik, const float* learned_log_variance,
+                         const float* out, const float* x, int64_t dim, float* grad,
+                         float scale) {
+#if defined(__x86_64__)
+  if (isa == Isa::kAvx512) {
+    return likelihood_row_avx512(lik, learned_log_variance, out, x, dim, grad, scale);
+  }
+  if (isa == Isa::kAvx2) {
+    return likelihood_row_avx2(lik, learned_log_variance, out, x, dim, grad, scale);
+  }
+#endif
+  static_cast<void>(isa);
   return likelihood_row_impl<float, PolyMath>(lik, learned_log_variance, out, x, dim, grad,
                                               scale);
+}
+
+void adam_range_for(Isa isa, float* p, const float* g, float* m, float* v, size_t begin,
+                    size_t end, const AdamStep& step) {
+#if defined(__x86_64__)
+  if (isa == Isa::kAvx512) return adam_range_avx512(p, g, m, v, begin, end, step);
+  if (isa == Isa::kAvx2) return adam_range_avx2(p, g, m, v, begin, end, step);
+#endif
+  static_cast<void>(isa);
+  adam_range_impl(p, g, m, v, begin, end, step);
+}
+
+float likelihood_row(const Likelihood& lik, const float* learned_log_variance, const float* out,
+                     const float* x, int64_t dim, float* grad, float scale) {
+  return likelihood_row_for(chosen_isa(), lik, learned_log_variance, out, x, dim, grad, scale);
 }
 double likelihood_row(const Likelihood& lik, const double* learned_log_variance,
                       const double* out, const double* x, int64_t dim, double* grad,
@@ -179,26 +239,31 @@ double likelihood_row(const Likelihood& lik, const double* learned_log_variance,
                                               scale);
 }
 
-VAE_CPU_CLONES void copy_bias(float* y, const float* bias, int64_t rows, int64_t c0, int64_t c1,
-                              int64_t ld) {
+void adam_range(float* p, const float* g, float* m, float* v, size_t begin, size_t end,
+                const AdamStep& step) {
+  adam_range_for(chosen_isa(), p, g, m, v, begin, end, step);
+}
+void adam_range(double* p, const double* g, double* m, double* v, size_t begin, size_t end,
+                const AdamStep& step) {
+  adam_range_impl(p, g, m, v, begin, end, step);
+}
+
+void copy_bias(float* y, const float* bias, int64_t rows, int64_t c0, int64_t c1, int64_t ld) {
   copy_bias_impl(y, bias, rows, c0, c1, ld);
 }
-void copy_bias(double* y, const double* bias, int64_t rows, int64_t c0, int64_t c1,
-               int64_t ld) {
+void copy_bias(double* y, const double* bias, int64_t rows, int64_t c0, int64_t c1, int64_t ld) {
   copy_bias_impl(y, bias, rows, c0, c1, ld);
 }
 
-VAE_CPU_CLONES void activate_block(float* y, Activation act, int64_t rows, int64_t c0, int64_t c1,
-                                   int64_t ld) {
+void activate_block(float* y, Activation act, int64_t rows, int64_t c0, int64_t c1, int64_t ld) {
   activate_block_impl(y, act, rows, c0, c1, ld);
 }
-void activate_block(double* y, Activation act, int64_t rows, int64_t c0, int64_t c1,
-                    int64_t ld) {
+void activate_block(double* y, Activation act, int64_t rows, int64_t c0, int64_t c1, int64_t ld) {
   activate_block_impl(y, act, rows, c0, c1, ld);
 }
 
-VAE_CPU_CLONES void activation_grad_block(float* dx, const float* y, Activation act, int64_t rows,
-                                          int64_t c0, int64_t c1, int64_t ld) {
+void activation_grad_block(float* dx, const float* y, Activation act, int64_t rows, int64_t c0,
+                           int64_t c1, int64_t ld) {
   activation_grad_block_impl(dx, y, act, rows, c0, c1, ld);
 }
 void activation_grad_block(double* dx, const double* y, Activation act, int64_t rows, int64_t c0,
@@ -206,29 +271,18 @@ void activation_grad_block(double* dx, const double* y, Activation act, int64_t 
   activation_grad_block_impl(dx, y, act, rows, c0, c1, ld);
 }
 
-VAE_CPU_CLONES void column_sums(const float* v, int64_t rows, int64_t c0, int64_t c1, int64_t ld,
-                                float* sums) {
+void column_sums(const float* v, int64_t rows, int64_t c0, int64_t c1, int64_t ld, float* sums) {
   column_sums_impl(v, rows, c0, c1, ld, sums);
 }
-void column_sums(const double* v, int64_t rows, int64_t c0, int64_t c1, int64_t ld,
-                 double* sums) {
+void column_sums(const double* v, int64_t rows, int64_t c0, int64_t c1, int64_t ld, double* sums) {
   column_sums_impl(v, rows, c0, c1, ld, sums);
 }
 
-VAE_CPU_CLONES size_t count_not_finite(const float* v, size_t begin, size_t end) {
+size_t count_not_finite(const float* v, size_t begin, size_t end) {
   return count_not_finite_impl(v, begin, end);
 }
 size_t count_not_finite(const double* v, size_t begin, size_t end) {
   return count_not_finite_impl(v, begin, end);
-}
-
-VAE_CPU_CLONES void adam_range(float* p, const float* g, float* m, float* v, size_t begin,
-                               size_t end, const AdamStep& step) {
-  adam_range_impl(p, g, m, v, begin, end, step);
-}
-void adam_range(double* p, const double* g, double* m, double* v, size_t begin, size_t end,
-                const AdamStep& step) {
-  adam_range_impl(p, g, m, v, begin, end, step);
 }
 
 }  // namespace cpu_loops

@@ -1,9 +1,10 @@
 // The CPU backend's element loops over rows and flat buffers, written for
-// the compiler to vectorize. The float versions (training) are compiled for
-// AVX-512, AVX2 and the baseline instruction set and the best one the
-// processor has is picked when the library loads; their likelihood uses the
-// polynomial exp and log1p of poly_math.h. The double versions (the
-// finite-difference tests) use the standard library's.
+// the compiler to vectorize. The two that compute the most per element, the
+// likelihood rows and Adam, are compiled in float for AVX-512, AVX2 and the
+// baseline instruction set, and the widest the processor runs is picked on
+// first use (cpu_loops.cpp); the float likelihood uses the polynomial exp
+// and log1p of poly_math.h. The double versions (the finite-difference
+// tests) use the standard library's.
 //
 // A sum over a row keeps 16 partial sums, lane j taking elements j, j + 16,
 // ... in order, then adds them pairwise: the same order for every
@@ -55,6 +56,18 @@ void adam_range(float* p, const float* g, float* m, float* v, size_t begin, size
                 const AdamStep& step);
 void adam_range(double* p, const double* g, double* m, double* v, size_t begin, size_t end,
                 const AdamStep& step);
+
+// The instruction sets the float likelihood rows and Adam are compiled for.
+enum class Isa { kBaseline, kAvx2, kAvx512 };
+// The widest of them this processor runs (always kBaseline off x86-64).
+Isa best_isa();
+// The likelihood rows and Adam as compiled for `isa`, which the processor
+// must run: the entry points above call best_isa()'s; tests compare them.
+float likelihood_row_for(Isa isa, const Likelihood& lik, const float* learned_log_variance,
+                         const float* out, const float* x, int64_t dim, float* grad,
+                         float scale);
+void adam_range_for(Isa isa, float* p, const float* g, float* m, float* v, size_t begin,
+                    size_t end, const AdamStep& step);
 
 }  // namespace cpu_loops
 }  // namespace vae
