@@ -17,7 +17,7 @@
 namespace vae {
 namespace {
 
-TEST(GemmBlocks, PartsCoverTheProductOnceOnCutsOfSixteen) {
+TEST(GemmBlocks, PartsCoverTheProductOnceOnTheKernelsTiles) {
   for (int64_t m : {1, 16, 37, 128, 400, 1024}) {
     for (int64_t n : {1, 20, 40, 400, 784}) {
       for (int parts = 1; parts <= 5; ++parts) {
@@ -25,8 +25,8 @@ TEST(GemmBlocks, PartsCoverTheProductOnceOnCutsOfSixteen) {
         for (int p = 0; p < parts; ++p) {
           const GemmBlock b = gemm_block(m, n, p, parts);
           if (b.empty()) continue;
-          EXPECT_TRUE(b.r0 == 0 || b.r0 % kGemmCut == 0);
-          EXPECT_TRUE(b.c0 == 0 || b.c0 % kGemmCut == 0);
+          EXPECT_EQ(b.r0 % kGemmRowCut, 0);
+          EXPECT_EQ(b.c0 % kGemmColumnCut, 0);
           for (int64_t r = b.r0; r < b.r1; ++r) {
             for (int64_t c = b.c0; c < b.c1; ++c) ++hits[static_cast<size_t>(r * n + c)];
           }
@@ -36,6 +36,8 @@ TEST(GemmBlocks, PartsCoverTheProductOnceOnCutsOfSixteen) {
     }
   }
   EXPECT_EQ(gemm_parts(128, 400, 784, 2), 2);
+  EXPECT_EQ(gemm_block(128, 400, 0, 2).c1, 200);  // S's layers halve exactly
+  EXPECT_EQ(gemm_block(400, 784, 1, 2).c0, 392);
   EXPECT_EQ(gemm_parts(128, 400, 784, 16), 12);  // 400 / 32 bands
   EXPECT_EQ(gemm_parts(8, 8, 8, 4), 1);
 }

@@ -95,7 +95,7 @@ void CpuOps<T>::linear_backward(const LinearLayer& layer, const T* params, const
     if (grads != nullptr) {
       if (part < w_parts) run_gemm_block(w, gemm_block(w.m, w.n, part, w_parts));
       int64_t o0 = 0, o1 = 0;
-      part_range(layer.out, part, parts, kGemmCut, &o0, &o1);
+      part_range(layer.out, part, parts, kGemmColumnCut, &o0, &o1);
       if (o0 < o1) cpu_loops::column_sums(dy, rows, o0, o1, layer.out, grads + layer.bias);
     }
     if (part < d_parts) {

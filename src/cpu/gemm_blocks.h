@@ -36,10 +36,14 @@ struct GemmBlock {
   bool empty() const { return r0 >= r1 || c0 >= c1; }
 };
 
-// Cuts fall on multiples of 16 rows or columns (OpenBLAS's kernels work in
-// tiles of up to 16), and a part gets at least 32 of them and 2^17
+// Cuts fall on multiples of 8 columns or 4 rows: OpenBLAS computes the
+// row-major C as the column-major C^T, whose single-precision kernels work
+// in tiles of 16 (or 8) of our columns by 4 of our rows, and a part cut
+// elsewhere would add an edge tile. Finer than 16 columns so that 400 or 784
+// columns halve exactly. A part gets at least 32 rows or columns and 2^17
 // multiply-adds: below that a hand-off costs more than it saves.
-constexpr int64_t kGemmCut = 16;
+constexpr int64_t kGemmColumnCut = 8;
+constexpr int64_t kGemmRowCut = 4;
 constexpr int64_t kGemmMinBand = 32;
 constexpr int64_t kGemmMinWork = int64_t{1} << 17;
 
@@ -62,10 +66,10 @@ inline void part_range(int64_t count, int p, int parts, int64_t cut, int64_t* be
 inline GemmBlock gemm_block(int64_t m, int64_t n, int p, int parts) {
   GemmBlock block;
   if (m >= n) {
-    part_range(m, p, parts, kGemmCut, &block.r0, &block.r1);
+    part_range(m, p, parts, kGemmRowCut, &block.r0, &block.r1);
     block.c1 = n;
   } else {
-    part_range(n, p, parts, kGemmCut, &block.c0, &block.c1);
+    part_range(n, p, parts, kGemmColumnCut, &block.c0, &block.c1);
     block.r1 = m;
   }
   return block;
