@@ -23,10 +23,26 @@ VAE_HD T log1p_unit(T e) {
   return std::log(u) + (e - (u - T(1))) / u;
 }
 
+// The elementary functions the Bernoulli formulas below are written with:
+// std::exp and log1p_unit, on the host and in the CUDA kernels. The CPU
+// backend's float loops pass PolyMath (src/cpu/poly_math.h), polynomials
+// that vectorize, as Math; the formulas stay these.
+struct StdMath {
+  // e^x, called only with x <= 0.
+  template <class T>
+  VAE_HD static T exp_nonpositive(T x) {
+    return std::exp(x);
+  }
+  template <class T>
+  VAE_HD static T log1p_unit(T e) {
+    return vae::log1p_unit(e);
+  }
+};
+
 // softplus(l) = log(1 + e^l) = max(l, 0) + log1p(e^-|l|): no overflow at any l.
-template <class T>
+template <class T, class Math = StdMath>
 VAE_HD T softplus(T l) {
-  return (l > T(0) ? l : T(0)) + log1p_unit(std::exp(-std::fabs(l)));
+  return (l > T(0) ? l : T(0)) + Math::log1p_unit(Math::exp_nonpositive(-std::fabs(l)));
 }
 
 // sigmoid(l) = 1 / (1 + e^-l), evaluated through e^-|l| <= 1.
@@ -37,9 +53,9 @@ VAE_HD T sigmoid(T l) {
 }
 
 // Bernoulli with logit l: -log p(x|l) = softplus(l) - x l.
-template <class T>
+template <class T, class Math = StdMath>
 VAE_HD T bernoulli_nll(T x, T l) {
-  return softplus(l) - x * l;
+  return softplus<T, Math>(l) - x * l;
 }
 
 // d(-log p)/dl = sigmoid(l) - x.
@@ -51,20 +67,26 @@ VAE_HD T bernoulli_nll_grad(T x, T l) {
 // Both at once from one exponential, for training: with e = e^-|l|,
 // softplus(l) = max(l, 0) + log1p(e) and sigmoid(l) = 1/(1 + e) for l >= 0,
 // e/(1 + e) otherwise.
-template <class T>
+template <class T, class Math = StdMath>
 VAE_HD T bernoulli_nll_and_grad(T x, T l, T* grad) {
-  const T e = std::exp(-std::fabs(l));
+  const T e = Math::exp_nonpositive(-std::fabs(l));
   const T s = (l >= T(0) ? T(1) : e) / (T(1) + e);
   *grad = s - x;
-  return (l > T(0) ? l : T(0)) + log1p_unit(e) - x * l;
+  return (l > T(0) ? l : T(0)) + Math::log1p_unit(e) - x * l;
 }
 
 // Gaussian with mean m and log variance v:
-// -log p(x|m, v) = 1/2 ((x - m)^2 e^-v + v + log 2 pi).
+// -log p(x|m, v) = 1/2 ((x - m)^2 e^-v + v + log 2 pi). The forms that take
+// the precision e^-v let a loop over rows compute it once per dimension.
+template <class T>
+VAE_HD T gaussian_nll(T x, T m, T v, T precision) {
+  const T d = x - m;
+  return T(0.5) * (d * d * precision + v + T(kLog2Pi));
+}
+
 template <class T>
 VAE_HD T gaussian_nll(T x, T m, T v) {
-  const T d = x - m;
-  return T(0.5) * (d * d * std::exp(-v) + v + T(kLog2Pi));
+  return gaussian_nll(x, m, v, std::exp(-v));
 }
 
 // d(-log p)/dm = (m - x) e^-v.
@@ -75,18 +97,27 @@ VAE_HD T gaussian_nll_grad_mean(T x, T m, T v) {
 
 // Both at once, for training.
 template <class T>
-VAE_HD T gaussian_nll_and_grad_mean(T x, T m, T v, T* grad) {
+VAE_HD T gaussian_nll_and_grad_mean(T x, T m, T v, T precision, T* grad) {
   const T d = x - m;
-  const T precision = std::exp(-v);
   *grad = -d * precision;
   return T(0.5) * (d * d * precision + v + T(kLog2Pi));
 }
 
-// d(-log p)/dv = 1/2 (1 - (x - m)^2 e^-v).
+template <class T>
+VAE_HD T gaussian_nll_and_grad_mean(T x, T m, T v, T* grad) {
+  return gaussian_nll_and_grad_mean(x, m, v, std::exp(-v), grad);
+}
+
+// d(-log p)/dv = 1/2 (1 - (x - m)^2 e^-v), given the precision e^-v.
+template <class T>
+VAE_HD T gaussian_nll_grad_logvar_from_precision(T x, T m, T precision) {
+  const T d = x - m;
+  return T(0.5) * (T(1) - d * d * precision);
+}
+
 template <class T>
 VAE_HD T gaussian_nll_grad_logvar(T x, T m, T v) {
-  const T d = x - m;
-  return T(0.5) * (T(1) - d * d * std::exp(-v));
+  return gaussian_nll_grad_logvar_from_precision(x, m, std::exp(-v));
 }
 
 // One latent dimension's analytic KL(N(mu, e^l) || N(0, 1)) = 1/2 (mu^2 + e^l - l - 1).

@@ -189,4 +189,28 @@ class UniformSequence {
   Philox4 words_{};
 };
 
+// Element after element of one standard normal array, computing each
+// Philox block and Box-Muller pair once for its four elements: the same
+// numbers as standard_normal(key, i), for a loop that walks the indices in
+// order.
+class NormalSequence {
+ public:
+  explicit NormalSequence(const NoiseKey& key) : key_(key) {}
+  float at(uint64_t i) {
+    i += key_.offset;
+    if ((i >> 2) != block_) {
+      block_ = i >> 2;
+      const Philox4 r = philox_block(key_, block_);
+      box_muller(r.v[0], r.v[1], &normals_[0], &normals_[1]);
+      box_muller(r.v[2], r.v[3], &normals_[2], &normals_[3]);
+    }
+    return normals_[i & 3];
+  }
+
+ private:
+  NoiseKey key_;
+  uint64_t block_ = ~uint64_t{0};
+  float normals_[4] = {};
+};
+
 }  // namespace vae

@@ -179,6 +179,15 @@ TEST(Philox, UniformSequenceGivesTheSameNumbersAsSingleDraws) {
   for (uint64_t i = 0; i < 1000; ++i) EXPECT_EQ(sequence.at(i), standard_uniform(key, i)) << i;
 }
 
+TEST(Philox, NormalSequenceGivesTheSameNumbersAsSingleDraws) {
+  const NoiseKey key{13, 4, NoiseStream::kLatent, 7};
+  NormalSequence sequence(key);
+  for (uint64_t i = 0; i < 1000; ++i) EXPECT_EQ(sequence.at(i), standard_normal(key, i)) << i;
+  // Starting anywhere, as a thread's part of an array does.
+  NormalSequence from_middle(key);
+  for (uint64_t i = 501; i < 600; ++i) EXPECT_EQ(from_middle.at(i), standard_normal(key, i)) << i;
+}
+
 TEST(ByteTransform, BinarizedMeansAreNearTheIntensity) {
   const NoiseKey key{5, 1, NoiseStream::kBytes, 0};
   for (int y : {0, 1, 51, 128, 200, 254, 255}) {

@@ -7,28 +7,11 @@
 #include <cmath>
 #include <cstring>
 
+#include "cpu/cpu_loops.h"
+#include "cpu/gemm_blocks.h"
+
 namespace vae {
 namespace {
-
-// C[m, n] = alpha op(A) op(B) + beta C, row-major.
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha,
-              a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
-              static_cast<blasint>(ldc));
-}
-
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
-          int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha,
-              a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
-              static_cast<blasint>(ldc));
-}
-
-// Rows of C that make a GEMM part worth handing to a thread.
-constexpr int64_t kGemmMinRows = 16;
 
 // Rows of `width` elements that make a part worth handing to a thread.
 int64_t min_rows(int64_t width) { return std::max<int64_t>(1, 4096 / std::max<int64_t>(1, width)); }
@@ -38,67 +21,92 @@ int64_t min_rows(int64_t width) { return std::max<int64_t>(1, 4096 / std::max<in
 // OpenBLAS's thread count is one setting for the whole process, and its
 // results depend on it: trainers with different counts in different threads
 // would change each other's numbers. So OpenBLAS runs single-threaded and the
-// pool splits each product by rows of C, a split fixed by the thread count.
+// pool's threads each compute a block of every product (gemm_blocks.h).
 template <class T>
 void CpuOps<T>::begin_call() const {
   openblas_set_num_threads(1);
 }
 
-// C[m, n] = alpha op(A) op(B) + beta C, row-major, rows of C in parallel:
-// rows r of C take rows r of op(A), which are rows of A, or columns when ta.
-template <class T>
-void CpuOps<T>::parallel_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha,
-                              const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c,
-                              int64_t ldc) const {
-  pool_.run(m, [&](int64_t begin, int64_t end) {
-    gemm(ta, tb, end - begin, n, k, alpha, a + (ta ? begin : begin * lda), lda, b, ldb, beta,
-         c + begin * ldc, ldc);
-  }, kGemmMinRows);
-}
-
+// One hand-off per layer: each thread copies the bias into its block of y,
+// adds its block of the product and applies the activation while the block
+// is still in its cache.
 template <class T>
 void CpuOps<T>::linear_forward(const LinearLayer& layer, const T* params, const T* x, T* y,
                                int64_t rows) const {
-  const T* w = params + layer.weight;
-  const T* b = params + layer.bias;
-  const int64_t rows_per_part = min_rows(layer.out);
-  pool_.run(rows, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) std::memcpy(y + r * layer.out, b, sizeof(T) * layer.out);
-  }, rows_per_part);
-  parallel_gemm(false, true, rows, layer.out, layer.in, T(1), x, layer.in, w, layer.in, T(1), y,
-       layer.out);
-  if (layer.activation != Activation::kIdentity) {
-    pool_.run(rows * layer.out, [&](int64_t begin, int64_t end) {
-      for (int64_t e = begin; e < end; ++e) y[e] = activate(y[e], layer.activation);
-    });
-  }
+  Gemm<T> g;
+  g.tb = true;
+  g.m = rows;
+  g.n = layer.out;
+  g.k = layer.in;
+  g.a = x;
+  g.lda = layer.in;
+  g.b = params + layer.weight;
+  g.ldb = layer.in;
+  g.beta = T(1);
+  g.c = y;
+  g.ldc = layer.out;
+  const T* bias = params + layer.bias;
+  const int parts = gemm_parts(g.m, g.n, g.k, pool_.threads());
+  pool_.run(parts, [&](int64_t part, int64_t) {
+    const GemmBlock block = gemm_block(g.m, g.n, static_cast<int>(part), parts);
+    if (block.empty()) return;
+    T* c = y + block.r0 * g.ldc;
+    const int64_t block_rows = block.r1 - block.r0;
+    cpu_loops::copy_bias(c, bias, block_rows, block.c0, block.c1, g.ldc);
+    run_gemm_block(g, block);
+    cpu_loops::activate_block(c, layer.activation, block_rows, block.c0, block.c1, g.ldc);
+  }, 1);
 }
 
+// One hand-off per layer: thread p computes part p of dW, the bias
+// gradient's sums over its share of the outputs (each in row order) and part
+// p of dx, to which it applies the activation's derivative at once.
 template <class T>
 void CpuOps<T>::linear_backward(const LinearLayer& layer, const T* params, const T* x,
                                 Activation input_activation, const T* dy, T* grads, T* dx,
                                 int64_t rows) const {
-  if (grads != nullptr) {
-    parallel_gemm(true, false, layer.out, layer.in, rows, T(1), dy, layer.out, x, layer.in, T(0),
-         grads + layer.weight, layer.in);
-    T* db = grads + layer.bias;
-    std::memcpy(db, dy, sizeof(T) * layer.out);
-    for (int64_t r = 1; r < rows; ++r) {
-      const T* row = dy + r * layer.out;
-      for (int64_t o = 0; o < layer.out; ++o) db[o] += row[o];
+  Gemm<T> w;  // dW = dy^T x
+  w.ta = true;
+  w.m = layer.out;
+  w.n = layer.in;
+  w.k = rows;
+  w.a = dy;
+  w.lda = layer.out;
+  w.b = x;
+  w.ldb = layer.in;
+  w.c = grads != nullptr ? grads + layer.weight : nullptr;
+  w.ldc = layer.in;
+  Gemm<T> d;  // dx = dy W
+  d.m = rows;
+  d.n = layer.in;
+  d.k = layer.out;
+  d.a = dy;
+  d.lda = layer.out;
+  d.b = params + layer.weight;
+  d.ldb = layer.in;
+  d.c = dx;
+  d.ldc = layer.in;
+  const int threads = pool_.threads();
+  const int w_parts = grads != nullptr ? gemm_parts(w.m, w.n, w.k, threads) : 0;
+  const int d_parts = dx != nullptr ? gemm_parts(d.m, d.n, d.k, threads) : 0;
+  const int parts = std::max({1, w_parts, d_parts});
+  pool_.run(parts, [&](int64_t part64, int64_t) {
+    const int part = static_cast<int>(part64);
+    if (grads != nullptr) {
+      if (part < w_parts) run_gemm_block(w, gemm_block(w.m, w.n, part, w_parts));
+      int64_t o0 = 0, o1 = 0;
+      part_range(layer.out, part, parts, kGemmColumnCut, &o0, &o1);
+      if (o0 < o1) cpu_loops::column_sums(dy, rows, o0, o1, layer.out, grads + layer.bias);
     }
-  }
-  if (dx != nullptr) {
-    parallel_gemm(false, false, rows, layer.in, layer.out, T(1), dy, layer.out, params + layer.weight,
-         layer.in, T(0), dx, layer.in);
-    if (input_activation != Activation::kIdentity) {
-      pool_.run(rows * layer.in, [&](int64_t begin, int64_t end) {
-        for (int64_t e = begin; e < end; ++e) {
-          dx[e] *= activation_grad_from_output(x[e], input_activation);
-        }
-      });
+    if (part < d_parts) {
+      const GemmBlock block = gemm_block(d.m, d.n, part, d_parts);
+      if (block.empty()) return;
+      run_gemm_block(d, block);
+      cpu_loops::activation_grad_block(dx + block.r0 * layer.in, x + block.r0 * layer.in,
+                                       input_activation, block.r1 - block.r0, block.c0, block.c1,
+                                       layer.in);
     }
-  }
+  }, 1);
 }
 
 template <class T>
@@ -133,7 +141,10 @@ void CpuOps<T>::latent_forward(const T* mu_logvar, int64_t n, int64_t samples, i
 
 template <class T>
 void CpuOps<T>::standard_normal(const NoiseKey& key, int64_t count, T* out) const {
-  for (int64_t e = 0; e < count; ++e) out[e] = T(vae::standard_normal(key, static_cast<uint64_t>(e)));
+  pool_.run(count, [&](int64_t begin, int64_t end) {
+    NormalSequence normal(key);
+    for (int64_t e = begin; e < end; ++e) out[e] = T(normal.at(static_cast<uint64_t>(e)));
+  }, 1024);
 }
 
 template <class T>
@@ -142,21 +153,9 @@ void CpuOps<T>::likelihood_forward(const Likelihood& lik, const T* learned_log_v
                                    int64_t dim, T* nll, T* grad, T grad_scale) const {
   pool_.run(rows, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      const T* o = out + r * dim;
-      const T* xr = x + (r % n) * dim;
-      T sum = 0;
-      if (grad == nullptr) {
-        for (int64_t d = 0; d < dim; ++d) {
-          sum += lik.nll(xr[d], o[d], lik.log_variance(learned_log_variance, d));
-        }
-      } else {
-        T* g = grad + r * dim;
-        for (int64_t d = 0; d < dim; ++d) {
-          sum += lik.nll_and_grad(xr[d], o[d], lik.log_variance(learned_log_variance, d), &g[d]);
-          g[d] *= grad_scale;
-        }
-      }
-      nll[r] = sum;
+      nll[r] = cpu_loops::likelihood_row(lik, learned_log_variance, out + r * dim,
+                                         x + (r % n) * dim, dim,
+                                         grad != nullptr ? grad + r * dim : nullptr, grad_scale);
     }
   }, min_rows(dim));
 }
@@ -185,24 +184,34 @@ void CpuOps<T>::likelihood_backward(const Likelihood& lik, const T* learned_log_
     }, min_rows(dim));
   }
   if (d_log_variance == nullptr) return;
-  // The learned log variance's gradient sums over rows, in row order.
-  const bool shared = lik.variance == VAE_VARIANCE_LEARNED_SHARED;
-  std::memset(d_log_variance, 0, sizeof(T) * (shared ? 1 : dim));
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* o = out + r * dim;
-    const T* xr = x + (r % n) * dim;
-    const T scale = weight[r] / T(n);
-    T row_sum = 0;
-    for (int64_t d = 0; d < dim; ++d) {
-      const T gv =
-          scale * gaussian_nll_grad_logvar(xr[d], o[d], lik.log_variance(learned_log_variance, d));
-      if (shared) {
-        row_sum += gv;
-      } else {
-        d_log_variance[d] += gv;
-      }
+  // The learned log variance's gradient sums over rows, in row order; the
+  // precisions e^-v are computed once per dimension.
+  auto term = [&](int64_t r, int64_t d, T precision) {
+    return weight[r] / T(n) *
+           gaussian_nll_grad_logvar_from_precision(x[(r % n) * dim + d], out[r * dim + d],
+                                                   precision);
+  };
+  if (lik.variance == VAE_VARIANCE_LEARNED_SHARED) {
+    const T precision = std::exp(-learned_log_variance[0]);
+    T sum = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      T row_sum = 0;
+      for (int64_t d = 0; d < dim; ++d) row_sum += term(r, d, precision);
+      sum += row_sum;
     }
-    if (shared) d_log_variance[0] += row_sum;
+    *d_log_variance = sum;
+    return;
+  }
+  constexpr int64_t kChunk = 256;
+  T precision[kChunk];
+  for (int64_t d0 = 0; d0 < dim; d0 += kChunk) {
+    const int64_t width = std::min(kChunk, dim - d0);
+    for (int64_t j = 0; j < width; ++j) precision[j] = std::exp(-learned_log_variance[d0 + j]);
+    T* sums = d_log_variance + d0;
+    std::fill_n(sums, width, T(0));
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t j = 0; j < width; ++j) sums[j] += term(r, d0 + j, precision[j]);
+    }
   }
 }
 
@@ -227,14 +236,10 @@ void CpuOps<T>::mean(const T* v, int64_t n, T* out) const {
 
 template <class T>
 void CpuOps<T>::check_step(const T* loss, const T* g, size_t begin, size_t end) const {
-  // x * 0 is 0 for finite x and NaN for NaN or infinity; comparing the
-  // products with themselves finds NaN. Counting is a plain integer sum the
-  // compiler vectorizes, where a floating-point sum could not be reordered.
   std::atomic<size_t> bad{!(*loss * T(0) == T(0)) ? size_t{1} : size_t{0}};
   pool_.run(static_cast<int64_t>(end - begin), [&](int64_t first, int64_t last) {
-    size_t part = 0;
-    for (int64_t e = first; e < last; ++e) part += !(g[begin + e] * T(0) == T(0));
-    bad += part;
+    bad += cpu_loops::count_not_finite(g, begin + static_cast<size_t>(first),
+                                       begin + static_cast<size_t>(last));
   });
   if (bad != 0) state_.bad = 1;
 }
@@ -243,16 +248,12 @@ template <class T>
 void CpuOps<T>::adam(T* p, const T* g, T* m, T* v, size_t begin, size_t split,
                      size_t end) const {
   if (state_.bad != 0) return;
-  T* __restrict pr = p;
-  const T* __restrict gr = g;
-  T* __restrict mr = m;
-  T* __restrict vr = v;
   const AdamStep encoder = state_.encoder, decoder = state_.decoder;
   pool_.run(static_cast<int64_t>(end - begin), [&](int64_t first, int64_t last) {
     const size_t lo = begin + static_cast<size_t>(first), hi = begin + static_cast<size_t>(last);
     const size_t mid = std::min(std::max(split, lo), hi);
-    for (size_t e = lo; e < mid; ++e) adam_update(&pr[e], gr[e], &mr[e], &vr[e], encoder);
-    for (size_t e = mid; e < hi; ++e) adam_update(&pr[e], gr[e], &mr[e], &vr[e], decoder);
+    cpu_loops::adam_range(p, g, m, v, lo, mid, encoder);
+    cpu_loops::adam_range(p, g, m, v, mid, hi, decoder);
   });
 }
 

@@ -153,10 +153,7 @@ class CpuOps {
                    const StepState* epoch, T* x) const;
 
  private:
-  void parallel_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
-                     int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) const;
-
-  // The trainer's threads: they run the GEMMs' row blocks and the element loops.
+  // The trainer's threads: they run the products' blocks and the element loops.
   mutable ThreadPool pool_;
   std::vector<T> arena_;
   mutable StepState state_{};

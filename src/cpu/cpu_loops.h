@@ -1,0 +1,73 @@
+// The CPU backend's element loops over rows and flat buffers, written for
+// the compiler to vectorize. The two that compute the most per element, the
+// likelihood rows and Adam, are compiled in float for AVX-512, AVX2 and the
+// baseline instruction set, and the widest the processor runs is picked on
+// first use (cpu_loops.cpp); the float likelihood uses the polynomial exp
+// and log1p of poly_math.h. The double versions (the finite-difference
+// tests) use the standard library's.
+//
+// A sum over a row keeps 16 partial sums, lane j taking elements j, j + 16,
+// ... in order, then adds them pairwise: the same order for every
+// instruction set, thread count and split. Nothing here rounds differently
+// on different instruction sets: cpu_loops.cpp is compiled without
+// contracting a * b + c into a fused multiply-add.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "element_math.h"
+#include "model_math.h"
+
+namespace vae {
+namespace cpu_loops {
+
+// -log p(x | out) of one row of dim elements, summed as above; when grad is
+// not null, also grad[d] = scale * d(-log p)/d out[d].
+float likelihood_row(const Likelihood& lik, const float* learned_log_variance, const float* out,
+                     const float* x, int64_t dim, float* grad, float scale);
+double likelihood_row(const Likelihood& lik, const double* learned_log_variance,
+                      const double* out, const double* x, int64_t dim, double* grad,
+                      double scale);
+
+// y[r * ld + c] for rows [0, rows), columns [c0, c1): bias[c] copied in
+// (before a product adds to it), or act applied in place (after).
+void copy_bias(float* y, const float* bias, int64_t rows, int64_t c0, int64_t c1, int64_t ld);
+void copy_bias(double* y, const double* bias, int64_t rows, int64_t c0, int64_t c1, int64_t ld);
+void activate_block(float* y, Activation act, int64_t rows, int64_t c0, int64_t c1, int64_t ld);
+void activate_block(double* y, Activation act, int64_t rows, int64_t c0, int64_t c1, int64_t ld);
+
+// dx[r * ld + c] *= act'(y[r * ld + c]) for the same block.
+void activation_grad_block(float* dx, const float* y, Activation act, int64_t rows, int64_t c0,
+                           int64_t c1, int64_t ld);
+void activation_grad_block(double* dx, const double* y, Activation act, int64_t rows, int64_t c0,
+                           int64_t c1, int64_t ld);
+
+// sums[c] = the sum over rows r, in row order, of v[r * ld + c], for c in [c0, c1).
+void column_sums(const float* v, int64_t rows, int64_t c0, int64_t c1, int64_t ld, float* sums);
+void column_sums(const double* v, int64_t rows, int64_t c0, int64_t c1, int64_t ld, double* sums);
+
+// How many of v[begin, end) are not finite.
+size_t count_not_finite(const float* v, size_t begin, size_t end);
+size_t count_not_finite(const double* v, size_t begin, size_t end);
+
+// Adam (element_math.h) over [begin, end) of the flat buffers.
+void adam_range(float* p, const float* g, float* m, float* v, size_t begin, size_t end,
+                const AdamStep& step);
+void adam_range(double* p, const double* g, double* m, double* v, size_t begin, size_t end,
+                const AdamStep& step);
+
+// The instruction sets the float likelihood rows and Adam are compiled for.
+enum class Isa { kBaseline, kAvx2, kAvx512 };
+// The widest of them this processor runs (always kBaseline off x86-64).
+Isa best_isa();
+// The likelihood rows and Adam as compiled for `isa`, which the processor
+// must run: the entry points above call best_isa()'s; tests compare them.
+float likelihood_row_for(Isa isa, const Likelihood& lik, const float* learned_log_variance,
+                         const float* out, const float* x, int64_t dim, float* grad,
+                         float scale);
+void adam_range_for(Isa isa, float* p, const float* g, float* m, float* v, size_t begin,
+                    size_t end, const AdamStep& step);
+
+}  // namespace cpu_loops
+}  // namespace vae
