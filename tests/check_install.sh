@@ -3,7 +3,7 @@
 # installed library through pkg-config alone and runs: examples/train.c,
 # compiled with `cc $(pkg-config --cflags --libs vae)`. In a build with the
 # CUDA backend the module must be installed beside libvae.so.
-# Usage: check_install.sh BUILD_DIR SOURCE_DIR C_COMPILER PKG_CONFIG VERSION CUDA(ON|OFF) [FLAGS]
+# Usage: check_install.sh BUILD_DIR SOURCE_DIR C_COMPILER PKG_CONFIG VERSION CUDA(1|0) [FLAGS]
 #   FLAGS  more compiler flags, one string (a sanitizer build's runtime)
 set -euo pipefail
 build=$1
@@ -30,7 +30,7 @@ if [[ "$installed" != "$version" ]]; then
   exit 1
 fi
 libdir=$("$pkg_config" --variable=libdir vae)
-if [[ "$cuda" == ON && ! -f "$libdir/libvae_cuda.so" ]]; then
+if [[ "$cuda" == 1 && ! -f "$libdir/libvae_cuda.so" ]]; then
   echo "FAIL: libvae_cuda.so is not installed beside libvae.so in $libdir"
   exit 1
 fi
