@@ -114,29 +114,36 @@ void CpuOps<T>::latent_forward(const T* mu_logvar, int64_t n, int64_t samples, i
                                const NoiseSource& noise, T* eps, T* z, T* kl,
                                T* kl_sample) const {
   const int64_t rows = n * samples;
-  if (!noise.injected) {
-    NoiseKey key = noise.key;
-    if (noise.counter != nullptr) key.counter = static_cast<uint64_t>(*noise.counter);
-    standard_normal(key, rows * latent, eps);
-  }
-  for (int64_t i = 0; i < n; ++i) {
-    const T* mu = mu_logvar + i * 2 * latent;
-    const T* lv = mu + latent;
-    T sum = 0;
-    for (int64_t j = 0; j < latent; ++j) sum += kl_term(mu[j], lv[j]);
-    kl[i] = sum;
-  }
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* mu = mu_logvar + (r % n) * 2 * latent;
-    const T* lv = mu + latent;
-    T sum = 0;
-    for (int64_t j = 0; j < latent; ++j) {
-      const int64_t e = r * latent + j;
-      z[e] = reparameterize(mu[j], lv[j], eps[e]);
-      sum += sampled_kl_term(z[e], eps[e], lv[j]);
+  NoiseKey key = noise.key;
+  if (noise.counter != nullptr) key.counter = static_cast<uint64_t>(*noise.counter);
+  // One hand-off: each thread draws the noise of its rows, then their z, the
+  // sampled KL and (for rows below n) the analytic KL.
+  pool_.run(rows, [&](int64_t begin, int64_t end) {
+    if (!noise.injected) {
+      NormalSequence normal(key);
+      for (int64_t e = begin * latent; e < end * latent; ++e) {
+        eps[e] = T(normal.at(static_cast<uint64_t>(e)));
+      }
     }
-    kl_sample[r] = sum;
-  }
+    for (int64_t i = begin; i < std::min(end, n); ++i) {
+      const T* mu = mu_logvar + i * 2 * latent;
+      const T* lv = mu + latent;
+      T sum = 0;
+      for (int64_t j = 0; j < latent; ++j) sum += kl_term(mu[j], lv[j]);
+      kl[i] = sum;
+    }
+    for (int64_t r = begin; r < end; ++r) {
+      const T* mu = mu_logvar + (r % n) * 2 * latent;
+      const T* lv = mu + latent;
+      T sum = 0;
+      for (int64_t j = 0; j < latent; ++j) {
+        const int64_t e = r * latent + j;
+        z[e] = reparameterize(mu[j], lv[j], eps[e]);
+        sum += sampled_kl_term(z[e], eps[e], lv[j]);
+      }
+      kl_sample[r] = sum;
+    }
+  }, min_rows(4 * latent));
 }
 
 template <class T>
@@ -219,12 +226,15 @@ template <class T>
 void CpuOps<T>::latent_backward(int objective, int64_t n, int64_t samples, int64_t latent,
                                 double beta, const T* mu_logvar, const T* eps, const T* z,
                                 const T* dz, const T* weight, T* d_mu_logvar) const {
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = 0; j < latent; ++j) {
-      latent_gradient(objective, n, samples, latent, i, j, beta, mu_logvar, eps, z, dz, weight,
-                      &d_mu_logvar[i * 2 * latent + j], &d_mu_logvar[i * 2 * latent + latent + j]);
+  pool_.run(n, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      for (int64_t j = 0; j < latent; ++j) {
+        latent_gradient(objective, n, samples, latent, i, j, beta, mu_logvar, eps, z, dz, weight,
+                        &d_mu_logvar[i * 2 * latent + j],
+                        &d_mu_logvar[i * 2 * latent + latent + j]);
+      }
     }
-  }
+  }, min_rows(4 * latent * samples));
 }
 
 template <class T>

@@ -4,8 +4,10 @@
 // thread computes a band of the product's rows or columns: whichever
 // dimension is the larger, so each thread packs the smaller share of the
 // operands (a band of rows packs all of B, a band of columns all of A). The
-// inner dimension is never cut, so each element of C is the same sum
-// whatever the thread count.
+// inner dimension is never cut, but OpenBLAS picks its kernel by the shape
+// it is given (a small block may take its small-matrix kernels), so results
+// are the same for a given thread count and may differ in the last bits
+// between thread counts, as with OpenBLAS's own threading.
 #pragma once
 
 #include <cblas.h>
