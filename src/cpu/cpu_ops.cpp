@@ -109,7 +109,12 @@ void CpuOps<T>::latent_forward(const T* mu_logvar, int64_t n, int64_t samples, i
   if (!noise.injected) {
     NoiseKey key = noise.key;
     if (noise.counter != nullptr) key.counter = static_cast<uint64_t>(*noise.counter);
-    standard_normal(key, rows * latent, eps);
+    for (int64_t r = 0; r < rows; ++r) {
+      const auto first = static_cast<uint64_t>(noise_row(noise, r, n) * latent);
+      for (int64_t j = 0; j < latent; ++j) {
+        eps[r * latent + j] = T(vae::standard_normal(key, first + static_cast<uint64_t>(j)));
+      }
+    }
   }
   for (int64_t i = 0; i < n; ++i) {
     const T* mu = mu_logvar + i * 2 * latent;
@@ -173,13 +178,13 @@ void CpuOps<T>::combine_samples(int objective, int64_t n, int64_t samples, doubl
 template <class T>
 void CpuOps<T>::likelihood_backward(const Likelihood& lik, const T* learned_log_variance,
                                     const T* out, const T* x, const T* weight, int64_t rows,
-                                    int64_t n, int64_t dim, bool scale_rows, T* dout,
-                                    T* d_log_variance) const {
+                                    int64_t n, int64_t mean_rows, int64_t dim, bool scale_rows,
+                                    T* dout, T* d_log_variance) const {
   if (scale_rows) {
     pool_.run(rows, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
         T* g = dout + r * dim;
-        const T scale = weight[r] / T(n);
+        const T scale = weight[r] / T(mean_rows);
         for (int64_t d = 0; d < dim; ++d) g[d] *= scale;
       }
     }, min_rows(dim));
@@ -191,7 +196,7 @@ void CpuOps<T>::likelihood_backward(const Likelihood& lik, const T* learned_log_
   for (int64_t r = 0; r < rows; ++r) {
     const T* o = out + r * dim;
     const T* xr = x + (r % n) * dim;
-    const T scale = weight[r] / T(n);
+    const T scale = weight[r] / T(mean_rows);
     T row_sum = 0;
     for (int64_t d = 0; d < dim; ++d) {
       const T gv =
@@ -207,13 +212,15 @@ void CpuOps<T>::likelihood_backward(const Likelihood& lik, const T* learned_log_
 }
 
 template <class T>
-void CpuOps<T>::latent_backward(int objective, int64_t n, int64_t samples, int64_t latent,
-                                double beta, const T* mu_logvar, const T* eps, const T* z,
-                                const T* dz, const T* weight, T* d_mu_logvar) const {
+void CpuOps<T>::latent_backward(int objective, int64_t n, int64_t mean_rows, int64_t samples,
+                                int64_t latent, double beta, const T* mu_logvar, const T* eps,
+                                const T* z, const T* dz, const T* weight,
+                                T* d_mu_logvar) const {
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t j = 0; j < latent; ++j) {
-      latent_gradient(objective, n, samples, latent, i, j, beta, mu_logvar, eps, z, dz, weight,
-                      &d_mu_logvar[i * 2 * latent + j], &d_mu_logvar[i * 2 * latent + latent + j]);
+      latent_gradient(objective, n, mean_rows, samples, latent, i, j, beta, mu_logvar, eps, z,
+                      dz, weight, &d_mu_logvar[i * 2 * latent + j],
+                      &d_mu_logvar[i * 2 * latent + latent + j]);
     }
   }
 }
