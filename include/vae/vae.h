@@ -262,8 +262,10 @@ VAE_API vae_status vae_set_cuda_stream(vae_trainer* t, void* stream);
  * Evaluation, likelihoods, encoding, decoding and sampling stay local (no
  * hook call), so one rank may evaluate alone. Checkpoints hold no rank or
  * world size: rank 0 saves, and any number of ranks can resume from the
- * file (vae_load, then VAE_OPT_WORLD_SIZE, VAE_OPT_RANK and the hook). On
- * the CUDA backend, steps with a hook are not captured into CUDA graphs. */
+ * file (vae_load, then VAE_OPT_WORLD_SIZE, VAE_OPT_RANK and the hook); the
+ * file keeps VAE_OPT_MAX_BATCH, so a run that may resume on fewer ranks
+ * gives its trainers room for the larger parts. On the CUDA backend, steps
+ * with a hook are not captured into CUDA graphs. */
 typedef vae_status (*vae_allreduce_fn)(void* user_data, float* buffer, int64_t count,
                                        int on_device, void* stream, char* message,
                                        size_t message_size);
