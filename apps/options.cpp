@@ -302,7 +302,9 @@ Several processes (a vae-train built with MPI; docs/scaling.md):
                               train it: every rank reads the data and trains its part of
                               every batch (--batch is the whole batch); rank 0 alone
                               prints, evaluates, saves and draws; --threads defaults to
-                              the cores over the ranks on the machine
+                              the cores over the ranks on the machine; on the GPU each
+                              rank takes the GPU of its index on the machine (unless
+                              CUDA_VISIBLE_DEVICES is set) and NCCL sums the steps
 
 Run:
   --out DIR                   output directory (default runs/<YYYYmmdd-HHMMSS>)

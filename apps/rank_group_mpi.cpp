@@ -1,8 +1,15 @@
 // The rank group of a vae-train built with MPI: MPI_COMM_WORLD when a
-// launcher started this process, the vae_mpi adapter summing each step.
+// launcher started this process. CPU trainers sum each step through the
+// vae_mpi adapter, CUDA trainers through vae_nccl (when built), one GPU per
+// rank: the rank's local index among the GPUs of its machine, unless the
+// launcher chose with CUDA_VISIBLE_DEVICES.
 #include <mpi.h>
+#include <stdlib.h>
 #include <time.h>
 #include <vae/vae_mpi.h>
+#if defined(VAE_TRAIN_WITH_NCCL)
+#include <vae/vae_nccl.h>
+#endif
 
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +25,11 @@ namespace {
 class MpiRanks final : public RankGroup {
  public:
   MpiRanks(int* argc, char*** argv) {
+    // Before MPI or libvae can start CUDA, which reads it once.
+    const int local_rank = launched_local_rank();
+    if (local_rank >= 0 && std::getenv("CUDA_VISIBLE_DEVICES") == nullptr) {
+      setenv("CUDA_VISIBLE_DEVICES", std::to_string(local_rank).c_str(), 1);
+    }
     if (MPI_Init(argc, argv) != MPI_SUCCESS) throw std::runtime_error("MPI_Init failed");
     if (vae_mpi_create(MPI_COMM_WORLD, &group_) != VAE_OK) {
       const std::string message = vae_mpi_last_error();
@@ -35,6 +47,9 @@ class MpiRanks final : public RankGroup {
     // Rank 0 may still be evaluating or writing pictures: the others wait
     // for it here without spinning, then all finalize together.
     wait_for_all();
+#if defined(VAE_TRAIN_WITH_NCCL)
+    vae_nccl_destroy(nccl_);
+#endif
     vae_mpi_destroy(group_);
     MPI_Finalize();
   }
@@ -46,6 +61,22 @@ class MpiRanks final : public RankGroup {
   int local_size() const override { return local_size_; }
 
   void attach(vae_trainer* trainer) override {
+    int64_t backend = VAE_BACKEND_CPU, device = 0;
+    if (vae_get_int(trainer, VAE_OPT_BACKEND, &backend) != VAE_OK ||
+        vae_get_int(trainer, VAE_OPT_DEVICE, &device) != VAE_OK) {
+      throw std::runtime_error(vae_last_error());
+    }
+    int64_t lowest = backend, highest = backend;
+    MPI_Allreduce(&backend, &lowest, 1, MPI_INT64_T, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(&backend, &highest, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD);
+    if (lowest != highest) {
+      throw std::runtime_error("the ranks train on different backends (some found a GPU, some "
+                               "did not): choose one with --backend");
+    }
+    if (backend == VAE_BACKEND_CUDA) {
+      attach_nccl(trainer, static_cast<int>(device));
+      return;
+    }
     if (vae_mpi_attach(group_, trainer) != VAE_OK) {
       throw std::runtime_error(vae_mpi_last_error());
     }
@@ -70,6 +101,22 @@ class MpiRanks final : public RankGroup {
   }
 
  private:
+#if defined(VAE_TRAIN_WITH_NCCL)
+  void attach_nccl(vae_trainer* trainer, int device) {
+    if (nccl_ == nullptr && vae_nccl_create_mpi(MPI_COMM_WORLD, device, &nccl_) != VAE_OK) {
+      throw std::runtime_error(vae_nccl_last_error());
+    }
+    if (vae_nccl_attach(nccl_, trainer) != VAE_OK) throw std::runtime_error(vae_nccl_last_error());
+  }
+  vae_nccl* nccl_ = nullptr;
+#else
+  [[noreturn]] void attach_nccl(vae_trainer*, int) {
+    throw std::runtime_error(
+        "the CUDA backend on several ranks needs the vae_nccl adapter, which this build lacks "
+        "(NCCL was not found); use --backend cpu");
+  }
+#endif
+
   vae_mpi* group_ = nullptr;
   int local_size_ = 1;
 };
