@@ -125,39 +125,6 @@ NoiseKey Trainer::key(NoiseStream stream, int64_t counter, int64_t offset) const
                   static_cast<uint64_t>(offset)};
 }
 
-void Trainer::note_reported(const StepState& s) {
-  reported_skipped_ = s.skipped;
-  reported_disagreed_ = s.disagreed_steps;
-  reported_refused_ = s.refused_steps;
-}
-
-void Trainer::report_skipped(const StepState& s, const char* what, int64_t epoch_steps) {
-  const int64_t skipped = s.skipped - reported_skipped_;
-  if (skipped <= 0) return;  // nothing to say, and nothing allocated
-  MessageStream m;
-  if (epoch_steps > 0) {
-    m << "epoch " << epochs_ - 1 << " (" << epoch_steps << " steps; the others were taken and the "
-      << "epoch counted)";
-  } else {
-    m << what;
-  }
-  report_disagreement(s, m.str());
-  const int64_t refused = s.refused_steps - reported_refused_;
-  m << ": " << skipped << " step" << (skipped == 1 ? "" : "s")
-    << " since the last report had a loss or gradient that was not finite (or input in device "
-       "memory that the input rule refuses) and changed nothing (check the input, or lower the "
-       "learning rate)";
-  if (refused > 0) {
-    m << "; " << refused << " of them shared with other ranks, skipped by every rank because "
-      << s.refusing_ranks << " rank" << (s.refusing_ranks == 1 ? "" : "s")
-      << " refused its part (its input or arguments: see that rank's error)";
-  }
-  m << "; VAE_OPT_SKIPPED_STEPS is " << s.skipped;
-  const std::string message = m.str();
-  note_reported(s);
-  fail(VAE_ERROR_NUMERICAL, message);
-}
-
 void Trainer::check_not_in_epoch(const char* call) const {
   if (in_epoch_) {
     invalid_argument(std::string(call) +
