@@ -43,8 +43,8 @@ class ThreadRanks {
   }
 
   // The hook: user_data is a Member.
-  static vae_status hook(void* user_data, float* buffer, int64_t count, int on_device, void*,
-                         char* message, size_t message_size) {
+  static int hook(void* user_data, float* buffer, int64_t count, int on_device, void*,
+                  char* message, size_t message_size) {
     auto* m = static_cast<Member*>(user_data);
     if (on_device != 0) return refuse(message, message_size, "device memory");
     return m->ranks->sum(m->rank, buffer, count, message, message_size);

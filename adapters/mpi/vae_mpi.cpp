@@ -41,7 +41,9 @@ vae_status succeeded() {
 std::string mpi_error(int code) {
   char text[MPI_MAX_ERROR_STRING] = {};
   int length = 0;
-  if (MPI_Error_string(code, text, &length) != MPI_SUCCESS) return "MPI error " + std::to_string(code);
+  if (MPI_Error_string(code, text, &length) != MPI_SUCCESS) {
+    return "MPI error " + std::to_string(code);
+  }
   return std::string(text, static_cast<size_t>(std::max(length, 0)));
 }
 
@@ -108,8 +110,8 @@ vae_status vae_mpi_attach(vae_mpi* m, vae_trainer* t) {
   return succeeded();
 }
 
-vae_status vae_mpi_allreduce(void* user_data, float* buffer, int64_t count, int on_device,
-                             void*, char* message, size_t message_size) {
+int vae_mpi_allreduce(void* user_data, float* buffer, int64_t count, int on_device, void*,
+                      char* message, size_t message_size) {
   const auto* m = static_cast<const vae_mpi*>(user_data);
   const auto report = [&](vae_status status, const char* text, const char* detail = "") {
     if (message != nullptr && message_size > 0) {

@@ -21,7 +21,8 @@ struct vae_nccl {
 
 namespace {
 
-static_assert(sizeof(ncclUniqueId) == VAE_NCCL_ID_BYTES, "VAE_NCCL_ID_BYTES is ncclUniqueId's size");
+static_assert(sizeof(ncclUniqueId) == VAE_NCCL_ID_BYTES,
+              "VAE_NCCL_ID_BYTES is ncclUniqueId's size");
 
 // libvae's limit on ranks (VAE_OPT_WORLD_SIZE).
 constexpr int kMaxRanks = 4096;
@@ -202,8 +203,8 @@ vae_status vae_nccl_attach(vae_nccl* n, vae_trainer* t) {
   return succeeded();
 }
 
-vae_status vae_nccl_allreduce(void* user_data, float* buffer, int64_t count, int on_device,
-                              void* stream, char* message, size_t message_size) {
+int vae_nccl_allreduce(void* user_data, float* buffer, int64_t count, int on_device,
+                       void* stream, char* message, size_t message_size) {
   const auto* n = static_cast<const vae_nccl*>(user_data);
   const auto report = [&](vae_status status, const char* text, const char* detail) {
     if (message != nullptr && message_size > 0) {

@@ -222,11 +222,11 @@ VAE_API vae_status vae_set_cuda_stream(vae_trainer* t, void* stream);
  * already divided by the batch's rows, followed by a tail of libvae's own
  * (the step's loss sum and row count, and each rank's vote on what the ranks
  * must agree on); count is the same on every rank of one configuration.
- * On failure the hook returns an error status (VAE_ERROR_DEVICE or
- * VAE_ERROR_IO, say) and may write a message of at most message_size bytes,
- * its NUL included, into message; the step then changes nothing and the call
- * returns that status with the message (a value that is not an error status
- * is reported as VAE_ERROR_DEVICE). An epoch stops at a failed step, after
+ * The hook returns VAE_OK (0), or on failure an error status as an int
+ * (VAE_ERROR_DEVICE or VAE_ERROR_IO, say), and may then write a message of at
+ * most message_size bytes, its NUL included, into message; the step then
+ * changes nothing and the call returns that status with the message (any
+ * other nonzero value is reported as VAE_ERROR_DEVICE). An epoch stops at a failed step, after
  * the steps already taken, and is not counted.
  *
  * Sets (fn not NULL) or clears the trainer's hook. While one is set, every
@@ -266,9 +266,8 @@ VAE_API vae_status vae_set_cuda_stream(vae_trainer* t, void* stream);
  * file keeps VAE_OPT_MAX_BATCH, so a run that may resume on fewer ranks
  * gives its trainers room for the larger parts. On the CUDA backend, steps
  * with a hook are not captured into CUDA graphs. */
-typedef vae_status (*vae_allreduce_fn)(void* user_data, float* buffer, int64_t count,
-                                       int on_device, void* stream, char* message,
-                                       size_t message_size);
+typedef int (*vae_allreduce_fn)(void* user_data, float* buffer, int64_t count, int on_device,
+                                void* stream, char* message, size_t message_size);
 VAE_API vae_status vae_set_allreduce(vae_trainer* t, vae_allreduce_fn fn, void* user_data);
 
 /* ---- parameters and checkpoints ------------------------------------------ */

@@ -50,9 +50,8 @@ VAE_API vae_status vae_mpi_attach(vae_mpi* m, vae_trainer* t);
  * of at most INT_MAX floats. Host memory only: a buffer on the GPU
  * (on_device) returns VAE_ERROR_UNSUPPORTED (use vae_nccl); an MPI failure
  * returns VAE_ERROR_IO with MPI's message. */
-VAE_API vae_status vae_mpi_allreduce(void* user_data, float* buffer, int64_t count,
-                                     int on_device, void* stream, char* message,
-                                     size_t message_size);
+VAE_API int vae_mpi_allreduce(void* user_data, float* buffer, int64_t count, int on_device,
+                              void* stream, char* message, size_t message_size);
 
 /* This thread's message for the last failed vae_mpi_* call, or "". */
 VAE_API const char* vae_mpi_last_error(void);

@@ -61,9 +61,8 @@ VAE_API vae_status vae_nccl_attach(vae_nccl* n, vae_trainer* t);
  * the communicator's asynchronous error. GPU memory only: a host buffer
  * returns VAE_ERROR_UNSUPPORTED (use vae_mpi); an NCCL failure returns
  * VAE_ERROR_DEVICE with NCCL's message. */
-VAE_API vae_status vae_nccl_allreduce(void* user_data, float* buffer, int64_t count,
-                                      int on_device, void* stream, char* message,
-                                      size_t message_size);
+VAE_API int vae_nccl_allreduce(void* user_data, float* buffer, int64_t count, int on_device,
+                               void* stream, char* message, size_t message_size);
 
 /* This thread's message for the last failed vae_nccl_* call, or "". */
 VAE_API const char* vae_nccl_last_error(void);
