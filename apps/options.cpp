@@ -297,6 +297,15 @@ Training:
                               bytes), 0..100000 (default 1000; 0 skips it)
   --ll-rows N                 test rows for the final log-likelihood (default all)
 
+Several processes (a vae-train built with MPI; docs/scaling.md):
+  mpirun -np N vae-train ...  (or srun) trains one model on N ranks as one process would
+                              train it: every rank reads the data and trains its part of
+                              every batch (--batch is the whole batch); rank 0 alone
+                              prints, evaluates, saves and draws; --threads defaults to
+                              the cores over the ranks on the machine; on the GPU each
+                              rank takes the GPU of its index on the machine (unless
+                              CUDA_VISIBLE_DEVICES is set) and NCCL sums the steps
+
 Run:
   --out DIR                   output directory (default runs/<YYYYmmdd-HHMMSS>)
   --resume                    continue the run in --out DIR from its checkpoint up to

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <memory>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -21,6 +22,7 @@
 #include "options.h"
 #include "pictures.h"
 #include "progress.h"
+#include "rank_group.h"
 #include "vae_handles.h"
 
 namespace vae_app {
@@ -314,7 +316,15 @@ void report_log_likelihood(const Options& options, vae_trainer* trainer, const D
   }
 }
 
-void train(const Options& options) {
+// Under mpirun every rank trains its part of each batch (rank_group.h);
+// rank 0 alone evaluates, saves, prints and draws.
+void train(const Options& given, RankGroup& group) {
+  Options options = given;
+  if (!options.was_given("--threads")) {
+    // The ranks on this machine share its cores.
+    options.threads = std::max<std::int64_t>(1, options.threads / group.local_size());
+  }
+  const bool leader = group.rank() == 0;
   const RunFiles files = run_files(options);
   if (options.resume) read_metrics_csv(files.metrics.string());  // refuse a damaged file early
   const DataSets data = load_data(options);
@@ -325,6 +335,7 @@ void train(const Options& options) {
 
   const TrainerHandle trainer = options.resume ? resume_trainer(options, files.checkpoint)
                                                : create_trainer(options, data.train.dim);
+  group.attach(trainer.get());
   const std::int64_t input_dim =
       get_int_option(trainer.get(), VAE_OPT_INPUT_DIM, "VAE_OPT_INPUT_DIM");
   if (input_dim != data.train.dim) {
@@ -350,8 +361,12 @@ void train(const Options& options) {
       options.transform.value_or(gaussian ? VAE_BYTES_DEQUANTIZE : VAE_BYTES_BINARIZE);
   const std::int64_t epochs_done = get_int_option(trainer.get(), VAE_OPT_EPOCHS, "VAE_OPT_EPOCHS");
 
-  fs::create_directories(files.directory);
+  if (leader) fs::create_directories(files.directory);
   print_setup(options, data, trainer.get(), transform, batch, epochs_done, files);
+  if (group.size() > 1) {
+    std::printf("ranks: %d, each training its part of every batch of %lld rows\n", group.size(),
+                static_cast<long long>(batch));
+  }
   const DatasetHandle train_set =
       make_dataset(trainer.get(), data.train, transform, data.train.rows);
   const DatasetHandle test_set = make_dataset(trainer.get(), data.test, transform, data.test.rows);
@@ -373,6 +388,10 @@ void train(const Options& options) {
       float train_loss = 0.0f;
       check(vae_train_epoch(trainer.get(), train_set.get(), batch, &train_loss), "vae_train_epoch");
       const double train_seconds = seconds_since(epoch_start);
+      if (!leader) {
+        group.wait_for_all();  // until rank 0 has evaluated and saved
+        continue;
+      }
 
       progress.show_stage(epoch + 1, "evaluating");
       EpochMetrics metrics;
@@ -389,8 +408,10 @@ void train(const Options& options) {
       progress.finish_epoch(metrics,
                             static_cast<double>(data.train.rows) / std::max(train_seconds, 1e-9),
                             seconds_since(epoch_start));
+      group.wait_for_all();
     }
   }
+  if (!leader) return;
 
   if (options.ll_samples > 0) {
     report_log_likelihood(options, trainer.get(), data.test, test_set.get(), transform);
@@ -413,18 +434,21 @@ void train(const Options& options) {
   }
 }
 
-int run_vae_train(int argc, const char* const* argv) {
+int run_vae_train(int argc, const char* const* argv, RankGroup& group) {
+  // Each rank names itself in its errors.
+  const std::string program =
+      group.size() > 1 ? "vae-train (rank " + std::to_string(group.rank()) + ")" : "vae-train";
   try {
     const Options options = parse_options(argc, argv);
     if (options.help) {
       std::fputs(help_text().c_str(), stdout);
       return 0;
     }
-    train(options);
+    train(options, group);
     return 0;
   } catch (const UsageError& error) {
     std::fflush(stdout);
-    std::fprintf(stderr, "vae-train: %s (try --help)\n", error.what());
+    std::fprintf(stderr, "%s: %s (try --help)\n", program.c_str(), error.what());
     return 2;
   } catch (const MissingDatasetError& error) {
     std::fflush(stdout);
@@ -432,16 +456,34 @@ int run_vae_train(int argc, const char* const* argv) {
     return 2;
   } catch (const std::bad_alloc&) {
     std::fflush(stdout);
-    std::fprintf(stderr, "vae-train: out of memory\n");
+    std::fprintf(stderr, "%s: out of memory\n", program.c_str());
     return 1;
   } catch (const std::exception& error) {
     std::fflush(stdout);
+    std::fprintf(stderr, "%s: %s\n", program.c_str(), error.what());
+    return 1;
+  }
+}
+
+// Joins the ranks (when a launcher started several), and ends them all if
+// this one fails, since the others would wait for it in their next step.
+int run_ranks(int argc, char** argv) {
+  std::unique_ptr<RankGroup> group;
+  try {
+    group = join_rank_group(&argc, &argv);
+  } catch (const std::exception& error) {
     std::fprintf(stderr, "vae-train: %s\n", error.what());
     return 1;
   }
+  if (group->rank() != 0 && std::freopen("/dev/null", "w", stdout) == nullptr) {
+    std::fprintf(stderr, "vae-train: cannot silence the output of rank %d\n", group->rank());
+  }
+  const int status = run_vae_train(argc, argv, *group);
+  if (status != 0 && group->size() > 1) group->abort_all(status);
+  return status;
 }
 
 }  // namespace
 }  // namespace vae_app
 
-int main(int argc, char** argv) { return vae_app::run_vae_train(argc, argv); }
+int main(int argc, char** argv) { return vae_app::run_ranks(argc, argv); }

@@ -238,6 +238,10 @@ vae_status vae_set_cuda_stream(vae_trainer* t, void* stream) {
   return guarded([&] { trainer(t).set_cuda_stream(stream); });
 }
 
+vae_status vae_set_allreduce(vae_trainer* t, vae_allreduce_fn fn, void* user_data) {
+  return guarded([&] { trainer(t).set_allreduce(fn, user_data); });
+}
+
 vae_status vae_set_progress(vae_trainer* t, vae_progress_fn fn, void* user_data) {
   return guarded([&] { trainer(t).set_progress(fn, user_data); });
 }

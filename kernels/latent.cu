@@ -15,25 +15,27 @@ namespace {
 
 // One warp per decoder row r = k n + i, one lane per latent j (j = lane,
 // lane + 32, ...): each lane draws its eps from its own Philox block (the
-// draw of element r Z + j, the same number the CPU draws), forms z and its
-// terms of the two KL sums, and warp_sum adds the lanes' terms in a fixed
-// order. The noise counter is read from the step state when given, so a
-// replayed graph draws new noise at each step.
+// draw of element p Z + j for the row's place p in the batch, the same
+// number the CPU draws), forms z and its terms of the two KL sums, and
+// warp_sum adds the lanes' terms in a fixed order. The noise counter is
+// read from the step state when given, so a replayed graph draws new noise
+// at each step.
 __global__ void latent_forward_kernel(const float* __restrict__ mu_logvar, int n, int rows,
-                                      int latent, bool draw, NoiseKey key,
-                                      const int64_t* __restrict__ counter,
-                                      float* __restrict__ eps, float* __restrict__ z,
-                                      float* __restrict__ kl, float* __restrict__ kl_sample) {
+                                      int latent, NoiseSource noise, float* __restrict__ eps,
+                                      float* __restrict__ z, float* __restrict__ kl,
+                                      float* __restrict__ kl_sample) {
   const int r = static_cast<int>(blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32);
   const int lane = static_cast<int>(threadIdx.x & 31);
   if (r >= rows) return;  // the same for the whole warp
-  if (counter != nullptr) key.counter = static_cast<uint64_t>(*counter);
+  NoiseKey key = noise.key;
+  if (noise.counter != nullptr) key.counter = static_cast<uint64_t>(*noise.counter);
+  const auto first = static_cast<uint64_t>(noise_row(noise, r, n) * latent);
   const float* mu = mu_logvar + (r % n) * 2 * latent;
   const float* lv = mu + latent;
   float sampled = 0.0f, analytic = 0.0f;
   for (int j = lane; j < latent; j += 32) {
     const int e = r * latent + j;
-    if (draw) eps[e] = standard_normal(key, static_cast<uint64_t>(e));
+    if (!noise.injected) eps[e] = standard_normal(key, first + static_cast<uint64_t>(j));
     const float zj = reparameterize(mu[j], lv[j], eps[e]);
     z[e] = zj;
     sampled += sampled_kl_term(zj, eps[e], lv[j]);
@@ -48,8 +50,9 @@ __global__ void latent_forward_kernel(const float* __restrict__ mu_logvar, int n
 }
 
 // One thread per (data point i, latent j): the K samples in order.
-__global__ void latent_backward_kernel(int objective, int64_t n, int64_t samples, int64_t latent,
-                                       double beta, const float* __restrict__ mu_logvar,
+__global__ void latent_backward_kernel(int objective, int64_t n, int64_t mean_rows,
+                                       int64_t samples, int64_t latent, double beta,
+                                       const float* __restrict__ mu_logvar,
                                        const float* __restrict__ eps,
                                        const float* __restrict__ z,
                                        const float* __restrict__ dz,
@@ -59,8 +62,9 @@ __global__ void latent_backward_kernel(int objective, int64_t n, int64_t samples
   if (t >= static_cast<uint32_t>(n * latent)) return;
   const int64_t i = static_cast<int>(t) / static_cast<int>(latent);
   const int64_t j = static_cast<int>(t) % static_cast<int>(latent);
-  latent_gradient(objective, n, samples, latent, i, j, beta, mu_logvar, eps, z, dz, weight,
-                  &d_mu_logvar[i * 2 * latent + j], &d_mu_logvar[i * 2 * latent + latent + j]);
+  latent_gradient(objective, n, mean_rows, samples, latent, i, j, beta, mu_logvar, eps, z, dz,
+                  weight, &d_mu_logvar[i * 2 * latent + j],
+                  &d_mu_logvar[i * 2 * latent + latent + j]);
 }
 
 __global__ void standard_normal_kernel(NoiseKey key, int count, float* __restrict__ out) {
@@ -71,26 +75,27 @@ __global__ void standard_normal_kernel(NoiseKey key, int count, float* __restric
 }  // namespace
 
 cudaError_t launch_latent_forward(const float* mu_logvar, int64_t n, int64_t samples,
-                                  int64_t latent, bool draw, const NoiseKey& key,
-                                  const int64_t* counter, float* eps, float* z, float* kl,
-                                  float* kl_sample, cudaStream_t stream) {
+                                  int64_t latent, const NoiseSource& noise, float* eps,
+                                  float* z, float* kl, float* kl_sample, cudaStream_t stream) {
   const int64_t rows = n * samples;
   if (rows <= 0) return cudaSuccess;
   constexpr int kRowsPerBlock = kThreads / 32;
   latent_forward_kernel<<<blocks_for(rows, kRowsPerBlock), kThreads, 0, stream>>>(
-      mu_logvar, static_cast<int>(n), static_cast<int>(rows), static_cast<int>(latent), draw,
-      key, counter, eps, z, kl, kl_sample);
+      mu_logvar, static_cast<int>(n), static_cast<int>(rows), static_cast<int>(latent), noise,
+      eps, z, kl, kl_sample);
   return cudaGetLastError();
 }
 
-cudaError_t launch_latent_backward(int objective, int64_t n, int64_t samples, int64_t latent,
-                                   double beta, const float* mu_logvar, const float* eps,
-                                   const float* z, const float* dz, const float* weight,
-                                   float* d_mu_logvar, cudaStream_t stream) {
+cudaError_t launch_latent_backward(int objective, int64_t n, int64_t mean_rows, int64_t samples,
+                                   int64_t latent, double beta, const float* mu_logvar,
+                                   const float* eps, const float* z, const float* dz,
+                                   const float* weight, float* d_mu_logvar,
+                                   cudaStream_t stream) {
   const int64_t count = n * latent;
   if (count <= 0) return cudaSuccess;
   latent_backward_kernel<<<blocks_for(count), kThreads, 0, stream>>>(
-      objective, n, samples, latent, beta, mu_logvar, eps, z, dz, weight, d_mu_logvar);
+      objective, n, mean_rows, samples, latent, beta, mu_logvar, eps, z, dz, weight,
+      d_mu_logvar);
   return cudaGetLastError();
 }
 

@@ -40,25 +40,29 @@ __global__ void likelihood_forward_kernel(Likelihood lik, const float* __restric
   if (threadIdx.x == 0) nll[r] = sum;
 }
 
-// dout[r, d] *= weight[r] / n: one thread per element.
-__global__ void scale_rows_kernel(const float* __restrict__ weight, int n, int dim, int count,
-                                  float* __restrict__ dout) {
+// dout[r, d] *= weight[r] / mean_rows: one thread per element. mean_rows
+// comes as a float (the batch of many ranks may pass int's range), the
+// value the CPU backend divides by.
+__global__ void scale_rows_kernel(const float* __restrict__ weight, float mean_rows, int dim,
+                                  int count, float* __restrict__ dout) {
   const uint32_t e = global_index();
   if (e >= static_cast<uint32_t>(count)) return;
-  dout[e] *= weight[static_cast<int>(e) / dim] / static_cast<float>(n);
+  dout[e] *= weight[static_cast<int>(e) / dim] / mean_rows;
 }
 
-// weight[r] / n * d nll_r / d v_d, the summand of the log-variance gradient
-// of dimension d, for launch_column_reduction.
+// weight[r] / mean_rows * d nll_r / d v_d, the summand of the log-variance
+// gradient of dimension d, for launch_column_reduction.
 struct LogVarianceGradient {
   Likelihood lik;
   const float* learned;
   const float* out;
   const float* x;
   const float* weight;
-  int n, dim;
+  int n;
+  float mean_rows;
+  int dim;
   __device__ float operator()(int r, int d) const {
-    const float scale = weight[r] / static_cast<float>(n);
+    const float scale = weight[r] / mean_rows;
     return scale * gaussian_nll_grad_logvar(x[(r % n) * dim + d], out[r * dim + d],
                                             lik.log_variance(learned, d));
   }
@@ -84,20 +88,28 @@ cudaError_t launch_likelihood_forward(const Likelihood& lik, const float* learne
 
 cudaError_t launch_likelihood_backward(const Likelihood& lik, const float* learned_log_variance,
                                        const float* out, const float* x, const float* weight,
-                                       int64_t rows, int64_t n, int64_t dim, bool scale_rows,
-                                       float* dout, float* partial, float* log_variance_sums,
-                                       int sm_count, cudaStream_t stream) {
+                                       int64_t rows, int64_t n, int64_t mean_rows, int64_t dim,
+                                       bool scale_rows, float* dout, float* partial,
+                                       float* log_variance_sums, int sm_count,
+                                       cudaStream_t stream) {
   if (rows <= 0 || dim <= 0) return cudaSuccess;
   if (scale_rows) {
     const int64_t count = rows * dim;
     scale_rows_kernel<<<blocks_for(count), kThreads, 0, stream>>>(
-        weight, static_cast<int>(n), static_cast<int>(dim), static_cast<int>(count), dout);
+        weight, static_cast<float>(mean_rows), static_cast<int>(dim), static_cast<int>(count),
+        dout);
     const cudaError_t launched = cudaGetLastError();
     if (launched != cudaSuccess) return launched;
   }
   if (log_variance_sums == nullptr) return cudaSuccess;
-  const LogVarianceGradient value{lik, learned_log_variance, out, x, weight,
-                                  static_cast<int>(n), static_cast<int>(dim)};
+  const LogVarianceGradient value{lik,
+                                  learned_log_variance,
+                                  out,
+                                  x,
+                                  weight,
+                                  static_cast<int>(n),
+                                  static_cast<float>(mean_rows),
+                                  static_cast<int>(dim)};
   return launch_column_reduction(value, rows, dim, partial, log_variance_sums, sm_count, stream);
 }
 

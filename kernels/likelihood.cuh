@@ -18,15 +18,17 @@ cudaError_t launch_likelihood_forward(const Likelihood& lik, const float* learne
                                       cudaStream_t stream);
 
 // When scale_rows, dout[r, d] (d nll_r / d out[r, d] from the forward
-// kernel) *= weight[r] / n. When log_variance_sums is not null, also
-// log_variance_sums[d] = sum_r weight[r] / n * d nll_r / d v_d (the
-// per-dimension log-variance gradient, in the fixed order of
-// launch_column_reduction; partial is its scratch of kMaxColumnChunks * dim).
+// kernel) *= weight[r] / B (B = mean_rows, the rows the loss is a mean
+// over). When log_variance_sums is not null, also log_variance_sums[d] =
+// sum_r weight[r] / B * d nll_r / d v_d (the per-dimension log-variance
+// gradient, in the fixed order of launch_column_reduction; partial is its
+// scratch of kMaxColumnChunks * dim).
 cudaError_t launch_likelihood_backward(const Likelihood& lik, const float* learned_log_variance,
                                        const float* out, const float* x, const float* weight,
-                                       int64_t rows, int64_t n, int64_t dim, bool scale_rows,
-                                       float* dout, float* partial, float* log_variance_sums,
-                                       int sm_count, cudaStream_t stream);
+                                       int64_t rows, int64_t n, int64_t mean_rows, int64_t dim,
+                                       bool scale_rows, float* dout, float* partial,
+                                       float* log_variance_sums, int sm_count,
+                                       cudaStream_t stream);
 
 // out[e] = the likelihood's mean (Bernoulli: sigmoid of the logit), in place.
 cudaError_t launch_output_mean(const Likelihood& lik, float* out, int64_t count,

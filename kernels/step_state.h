@@ -27,6 +27,11 @@ struct StepState {
   uint64_t refused_index; // then the least refused element of it
   AdamStep encoder;       // this step's Adam constants for [0, split) ...
   AdamStep decoder;       // ... and for [split, end)
+  // Steps shared by ranks (kernels/shared_step.h), counted among `skipped`:
+  int64_t disagreed_steps;  // skipped by every rank because the ranks disagreed
+  int64_t refused_steps;    // skipped by every rank because a rank refused its part
+  int32_t disagreement;     // what the ranks disagreed about in the last such step
+  int32_t refusing_ranks;   // how many ranks refused their part of the last such step
   int64_t cursor;         // rows of this epoch's order already used
   int64_t loss_rows;      // rows of this epoch's taken steps
   double loss_sum;        // sum over this epoch's taken steps of loss * rows

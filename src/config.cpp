@@ -55,8 +55,22 @@ const OptionSpec kOptions[] = {
     {VAE_OPT_TF32, "VAE_OPT_TF32", Kind::kInt, 0, 1, false, false, true, &Config::tf32, nullptr, nullptr},
 };
 
+// The most ranks: the counts the ranks sum in a shared step's tail stay
+// exact in float with up to 4096 (kernels/shared_step.h).
+constexpr double kMaxWorldSize = 4096;
+
+// Where this process stands among the ranks: options of the run, not of the
+// model, so checkpoints leave them out.
+const OptionSpec kRunOptions[] = {
+    {VAE_OPT_RANK, "VAE_OPT_RANK", Kind::kInt, 0, kMaxWorldSize - 1, false, false, true, &Config::rank, nullptr, nullptr},
+    {VAE_OPT_WORLD_SIZE, "VAE_OPT_WORLD_SIZE", Kind::kInt, 1, kMaxWorldSize, false, false, true, &Config::world_size, nullptr, nullptr},
+};
+
 const OptionSpec& find_option(int option) {
   for (const OptionSpec& s : kOptions) {
+    if (s.option == option) return s;
+  }
+  for (const OptionSpec& s : kRunOptions) {
     if (s.option == option) return s;
   }
   if (option == VAE_OPT_STEPS || option == VAE_OPT_EPOCHS || option == VAE_OPT_SKIPPED_STEPS) {
@@ -65,8 +79,8 @@ const OptionSpec& find_option(int option) {
         "of a trainer (vae_get_int)");
   }
   MessageStream m;
-  m << "option: unknown option " << option << " (the VAE_OPT_* values are 1.."
-    << VAE_OPT_TF32 << ")";
+  m << "option: unknown option " << option << " (the VAE_OPT_* values are 1.." << VAE_OPT_TF32
+    << ", " << VAE_OPT_RANK << " and " << VAE_OPT_WORLD_SIZE << ")";
   invalid_argument(m.str());
 }
 
@@ -112,6 +126,7 @@ void Config::set_int(int option, int64_t value, bool live) {
     return;
   }
   check_range(s, static_cast<double>(value));
+  check_rank_fits(option, value);
   if (s.int_member) this->*s.int_member = value;
   if (s.enum_member) this->*s.enum_member = static_cast<int>(value);
 }
@@ -151,6 +166,22 @@ double Config::get_float(int option) const {
   return static_cast<double>(get_int(option));
 }
 
+// The rank stays below the world size, whichever of the two changes.
+void Config::check_rank_fits(int option, int64_t value) const {
+  if (option == VAE_OPT_RANK && value >= world_size) {
+    MessageStream m;
+    m << "value: VAE_OPT_RANK must be below VAE_OPT_WORLD_SIZE (" << world_size << "), got "
+      << value << "; set VAE_OPT_WORLD_SIZE first";
+    invalid_argument(m.str());
+  }
+  if (option == VAE_OPT_WORLD_SIZE && value <= rank) {
+    MessageStream m;
+    m << "value: VAE_OPT_WORLD_SIZE must exceed VAE_OPT_RANK (" << rank << "), got " << value
+      << "; lower VAE_OPT_RANK first";
+    invalid_argument(m.str());
+  }
+}
+
 void Config::set_hidden_layers(const int32_t* widths, int32_t count) {
   if (count < 0 || count > VAE_MAX_HIDDEN_LAYERS) {
     MessageStream m;
@@ -173,6 +204,8 @@ void Config::set_hidden_layers(const int32_t* widths, int32_t count) {
 
 void Config::validate() const {
   for (const OptionSpec& s : kOptions) check_range(s, get_float(s.option));
+  for (const OptionSpec& s : kRunOptions) check_range(s, get_float(s.option));
+  check_rank_fits(VAE_OPT_RANK, rank);
   if (!gaussian() && variance != VAE_VARIANCE_FIXED) {
     invalid_argument(
         "VAE_OPT_VARIANCE: a learned variance needs VAE_OPT_LIKELIHOOD = "

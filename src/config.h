@@ -34,6 +34,10 @@ struct Config {
   int update = VAE_UPDATE_ALL;
   int64_t threads = 1;
   int64_t tf32 = 0;
+  // Data parallelism: this trainer is rank `rank` of `world_size` ranks
+  // (vae_set_allreduce). Not saved: a checkpoint resumes on any number.
+  int64_t rank = 0;
+  int64_t world_size = 1;
 
   Activation hidden_activation() const {
     return activation == VAE_ACTIVATION_TANH ? Activation::kTanh : Activation::kRelu;
@@ -52,9 +56,15 @@ struct Config {
   // Checks the whole configuration (combinations and sizes).
   void validate() const;
 
-  // The configuration as strings, for the checkpoint metadata, and back.
+  // The configuration as strings, for the checkpoint metadata, and back
+  // (all but the rank and world size).
   std::map<std::string, std::string> to_metadata() const;
   static Config from_metadata(const std::map<std::string, std::string>& metadata);
+
+ private:
+  // Throws Error(INVALID_ARGUMENT) unless setting `option` to `value` keeps
+  // the rank below the world size.
+  void check_rank_fits(int option, int64_t value) const;
 };
 
 }  // namespace vae

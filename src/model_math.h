@@ -50,11 +50,26 @@ struct Likelihood {
 // The key's counter is read at run time from `counter` (backend memory, the
 // step state's step count) when that is not null, so a captured step draws
 // new noise at each replay.
+// When ranks share a batch (vae_set_allreduce), the n rows are rows
+// first_row.. of a batch of batch_rows rows, and each row draws the noise of
+// its place in that batch, as one process training the whole batch would;
+// batch_rows is also the count the gradient is a mean over. batch_rows 0:
+// the n rows are the whole batch.
 struct NoiseSource {
   bool injected = false;
   NoiseKey key{};
   const int64_t* counter = nullptr;
+  int64_t first_row = 0;
+  int64_t batch_rows = 0;
 };
+
+// The place among the batch's decoder rows (k * batch_rows + i, sample k of
+// row i) of decoder row r = k n + i of the n rows of `noise`: its noise is
+// elements place * Z .. place * Z + Z - 1 of the draw.
+VAE_HD int64_t noise_row(const NoiseSource& noise, int64_t r, int64_t n) {
+  if (noise.batch_rows == 0) return r;
+  return (r / n) * noise.batch_rows + noise.first_row + r % n;
+}
 
 struct Dataset;
 
@@ -117,21 +132,23 @@ VAE_HD void log_sum_exp_push(T lw, T* top, T* sum) {
   }
 }
 
-// Gradient of the loss with respect to [mu_j | l_j] of one data point, given
-// t_k = dL/dz_k of its K samples as backpropagated from the decoder (already
-// scaled by weight_k / n):
-//   ELBO: dmu = sum_k t_k + beta mu / n
-//         dl  = sum_k 1/2 t_k eps_k sigma + 1/2 beta (e^l - 1) / n
-//   IWAE: the sampled KL adds beta weight_k z_k / n to t_k and -1/2 beta / n to dl
+// Gradient of the loss, a mean over B rows (the n rows given, or the batch
+// of ranks sharing it), with respect to [mu_j | l_j] of one data point,
+// given t_k = dL/dz_k of its K samples as backpropagated from the decoder
+// (already scaled by weight_k / B):
+//   ELBO: dmu = sum_k t_k + beta mu / B
+//         dl  = sum_k 1/2 t_k eps_k sigma + 1/2 beta (e^l - 1) / B
+//   IWAE: the sampled KL adds beta weight_k z_k / B to t_k and -1/2 beta / B to dl
 //         (the weights sum to one).
 template <class T>
-VAE_HD void latent_gradient(int objective, int64_t n, int64_t samples, int64_t latent,
-                            int64_t i, int64_t j, double beta, const T* mu_logvar, const T* eps,
-                            const T* z, const T* dz, const T* weight, T* d_mu, T* d_logvar) {
+VAE_HD void latent_gradient(int objective, int64_t n, int64_t mean_rows, int64_t samples,
+                            int64_t latent, int64_t i, int64_t j, double beta,
+                            const T* mu_logvar, const T* eps, const T* z, const T* dz,
+                            const T* weight, T* d_mu, T* d_logvar) {
   const T mu = mu_logvar[i * 2 * latent + j];
   const T l = mu_logvar[i * 2 * latent + latent + j];
   const T sigma = std::exp(T(0.5) * l);
-  const T b = T(beta) / T(n);
+  const T b = T(beta) / T(mean_rows);
   T gm = 0, gl = 0;
   for (int64_t k = 0; k < samples; ++k) {
     const int64_t e = (k * n + i) * latent + j;

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "model_math.h"
 #include "parameter_layout.h"
+#include "shared_step.h"
 
 namespace vae {
 
@@ -25,6 +26,7 @@ class Network {
   struct Buffers {
     T* params;
     T* grads;
+    T* share_tail;             // [kShareTailFloats] after grads: what ranks sum with them
     T* adam_m;
     T* adam_v;
     T* x;                      // [B, D] the model's input
@@ -88,7 +90,8 @@ class Network {
   // fills kl, kl_sample and nll, and for training (gradient) the
   // likelihood's derivative by the decoder output, in grad_a. The ELBO
   // weights every sample by 1/K, so its derivative is written scaled by the
-  // mean's 1/(K n) at once; the IWAE weights are known only after
+  // mean's 1/(K B) at once (B = mean_rows(n, noise): n, or the rows of the
+  // batch that ranks share); the IWAE weights are known only after
   // combine_samples, and backward applies them.
   void forward(int64_t n, int64_t samples, const NoiseSource& noise, bool gradient,
                int objective = VAE_OBJECTIVE_ELBO) {
@@ -96,7 +99,8 @@ class Network {
     ops_.latent_forward(b_.enc_out.back(), n, samples, latent_, noise, b_.eps, b_.z, b_.kl,
                         b_.kl_sample);
     decode(n * samples);
-    const T scale = objective == VAE_OBJECTIVE_ELBO ? T(1) / T(samples) / T(n) : T(1);
+    const T scale =
+        objective == VAE_OBJECTIVE_ELBO ? T(1) / T(samples) / T(mean_rows(n, noise)) : T(1);
     ops_.likelihood_forward(lik_, learned_log_variance(), b_.dec_out.back(), b_.x, n * samples,
                             n, dim_, b_.nll, gradient ? b_.grad_a : nullptr, scale);
   }
@@ -109,17 +113,19 @@ class Network {
     ops_.mean(b_.row_loss, n, b_.loss);
   }
 
-  // Gradients of b.loss into b.grads, after forward(..., gradient = true):
+  // Gradients of the loss, a mean over `mean_rows` rows (n, or the batch of
+  // ranks sharing it), into b.grads, after forward(..., gradient = true):
   // the decoder's parameters unless the update is encoder-only, the
   // encoder's unless it is decoder-only.
-  void backward(int64_t n, int64_t samples, int objective, double beta, int update) {
+  void backward(int64_t n, int64_t mean_rows, int64_t samples, int objective, double beta,
+                int update) {
     const int64_t rows = n * samples;
     const bool decoder_grads = update != VAE_UPDATE_ENCODER;
     const bool encoder_grads = update != VAE_UPDATE_DECODER;
     T* dy = b_.grad_a;
     T* dx = b_.grad_b;
     ops_.likelihood_backward(lik_, learned_log_variance(), b_.dec_out.back(), b_.x, b_.weight,
-                             rows, n, dim_, objective == VAE_OBJECTIVE_IWAE, dy,
+                             rows, n, mean_rows, dim_, objective == VAE_OBJECTIVE_IWAE, dy,
                              decoder_grads && layout_.log_variance_count > 0
                                  ? b_.grads + layout_.log_variance
                                  : nullptr);
@@ -133,8 +139,8 @@ class Network {
       std::swap(dy, dx);
     }
     if (!encoder_grads) return;
-    ops_.latent_backward(objective, n, samples, latent_, beta, b_.enc_out.back(), b_.eps, b_.z,
-                         dy, b_.weight, b_.d_mu_logvar);
+    ops_.latent_backward(objective, n, mean_rows, samples, latent_, beta, b_.enc_out.back(),
+                         b_.eps, b_.z, dy, b_.weight, b_.d_mu_logvar);
     dy = b_.d_mu_logvar;
     dx = b_.grad_a;
     for (size_t l = layout_.encoder.size(); l-- > 0;) {
@@ -158,13 +164,18 @@ class Network {
     return layout_.log_variance_count > 0 ? b_.params + layout_.log_variance : nullptr;
   }
 
+  // The rows the loss of n rows drawn from `noise` is a mean over.
+  static int64_t mean_rows(int64_t n, const NoiseSource& noise) {
+    return noise.batch_rows > 0 ? noise.batch_rows : n;
+  }
+
  private:
   void allocate() {
     const size_t B = static_cast<size_t>(max_batch_);
     const size_t R = static_cast<size_t>(max_rows_);
     const size_t Z = static_cast<size_t>(latent_);
     const size_t P = layout_.total;
-    size_t total = 4 * P + B * static_cast<size_t>(dim_);
+    size_t total = 4 * P + static_cast<size_t>(kShareTailFloats) + B * static_cast<size_t>(dim_);
     for (const LinearLayer& l : layout_.encoder) total += B * static_cast<size_t>(l.out);
     for (const LinearLayer& l : layout_.decoder) total += R * static_cast<size_t>(l.out);
     total += 2 * R * Z + B + R + R + R + B + 2 * R * static_cast<size_t>(layout_.widest) +
@@ -177,6 +188,7 @@ class Network {
     };
     b_.params = take(P);
     b_.grads = take(P);
+    b_.share_tail = take(static_cast<size_t>(kShareTailFloats));
     b_.adam_m = take(P);
     b_.adam_v = take(P);
     b_.x = take(B * static_cast<size_t>(dim_));

@@ -101,7 +101,7 @@ void Trainer::set_counters(const Counters& c) {
   s.decoder_steps = c.decoder_steps;
   s.skipped = c.skipped_steps;
   write_step_state(s);
-  reported_skipped_ = c.skipped_steps;
+  note_reported(s);
   steps_bound_ = c.steps;
   encoder_bound_ = c.encoder_steps;
   decoder_bound_ = c.decoder_steps;
@@ -119,26 +119,6 @@ void Trainer::check_pointer(const void* p, const char* name) const {
 
 void Trainer::check_rows(int64_t n, int64_t limit, const char* name) const {
   if (n < 1 || n > limit) invalid_argument(range_message(name, 1, limit, n));
-}
-
-void Trainer::report_skipped(const StepState& s, const char* what, int64_t epoch_steps) {
-  const int64_t skipped = s.skipped - reported_skipped_;
-  if (skipped <= 0) return;  // nothing to say, and nothing allocated
-  MessageStream m;
-  if (epoch_steps > 0) {
-    m << "epoch " << epochs_ - 1 << " (" << epoch_steps << " steps; the others were taken and the "
-      << "epoch counted)";
-  } else {
-    m << what;
-  }
-  m << ": " << skipped << " step" << (skipped == 1 ? "" : "s")
-    << " since the last report had a loss or gradient that was not finite (or input in device "
-       "memory that the input rule refuses) and changed nothing (check the input, or lower the "
-       "learning rate); VAE_OPT_SKIPPED_STEPS is "
-    << s.skipped;
-  const std::string message = m.str();
-  reported_skipped_ = s.skipped;
-  fail(VAE_ERROR_NUMERICAL, message);
 }
 
 void Trainer::check_not_in_epoch(const char* call) const {
@@ -171,15 +151,28 @@ void Trainer::check_draw_room() const {
 
 void Trainer::train_step(const float* x, int64_t n, float* loss) {
   check_not_in_epoch("vae_train_step");
-  check_pointer(x, "x");
-  check_rows(n, config_.max_batch, "n");
+  StepPlan plan;
+  std::exception_ptr refusal;
+  if (shares_steps("vae_train_step")) {
+    refusal = plan_shared_step(x, n, &plan);
+  } else {
+    check_pointer(x, "x");
+    check_rows(n, config_.max_batch, "n");
+    plan.x = x;
+    plan.rows = n;
+  }
   check_step_room(1);
-  enqueue_step(x, nullptr, n, nullptr);
+  const std::exception_ptr copy_refusal = enqueue_step(plan);
   advance_step_bounds(1);
+  if (refusal == nullptr) refusal = copy_refusal;
+  if (refusal != nullptr) {
+    note_reported(read_step_state());  // this skip is reported as the refusal it is
+    std::rethrow_exception(refusal);
+  }
   if (loss == nullptr) return;
   const StepState s = read_step_state();
   if (s.input_refused != 0) {
-    reported_skipped_ = s.skipped;  // this skip is reported as the refusal it is
+    note_reported(s);  // this skip is reported as the refusal it is
     refuse_step_input(x, n, s.refused_index);
   }
   report_skipped(s, s.bad != 0 ? "this step" : "this step was taken, but earlier ones", 0);
@@ -192,7 +185,14 @@ void Trainer::train_step_with_noise(const float* x, int64_t n, const float* eps,
   check_pointer(eps, "eps");
   check_rows(n, config_.max_batch, "n");
   check_step_room(1);
-  enqueue_step(x, nullptr, n, eps);
+  if (allreduce_.is_set()) {
+    fail(VAE_ERROR_UNSUPPORTED, "train_step_with_noise: not for steps that ranks share");
+  }
+  StepPlan plan;
+  plan.x = x;
+  plan.rows = n;
+  plan.eps = eps;
+  enqueue_step(plan);
   advance_step_bounds(1);
   const StepState s = read_step_state();
   report_skipped(s, "this step", 0);
@@ -389,7 +389,9 @@ bool progress_due(int64_t done, int64_t steps) {
 void Trainer::train_epoch(Dataset& ds, int64_t batch, float* mean_loss) {
   check_not_in_epoch("vae_train_epoch");
   check_dataset(ds);
-  check_rows(batch, config_.max_batch, "batch");
+  const bool shared = shares_steps("vae_train_epoch");
+  const int64_t world = shared ? config_.world_size : 1;
+  check_rows(batch, config_.max_batch * world, "batch");
   struct EpochRunning {
     bool* flag;
     explicit EpochRunning(bool* f) : flag(f) { *flag = true; }
@@ -406,7 +408,11 @@ void Trainer::train_epoch(Dataset& ds, int64_t batch, float* mean_loss) {
     if (epoch_interrupted()) stop_epoch(step, steps);
     const int64_t first = step * batch;
     const int64_t rows = std::min(batch, ds.rows - first);
-    enqueue_step(nullptr, &ds, rows, nullptr);
+    StepPlan plan;
+    plan.epoch = &ds;
+    plan.rows = rows;
+    if (shared) plan_epoch_step(ds, batch, step, rows, world, &plan);
+    enqueue_step(plan);
     advance_step_bounds(1);
     if (progress_ != nullptr && progress_due(step + 1, steps)) {
       const StepState s = read_step_state();

@@ -5,15 +5,19 @@
 
 #include <atomic>
 #include <cstdint>
+#include <exception>
 #include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "allreduce_hook.h"
+#include "batch_share.h"
 #include "config.h"
 #include "counters.h"
 #include "dataset.h"
 #include "model_math.h"
+#include "shared_step.h"
 #include "step_state.h"
 
 namespace vae {
@@ -74,6 +78,8 @@ class Trainer {
   // log_likelihood_dataset) to stop at its next check (vae.h,
   // vae_interrupt); any thread, and signal handlers, may call it.
   void interrupt() noexcept { interrupt_requested_.store(true, std::memory_order_relaxed); }
+  // Sets (fn not null) or clears the hook that sums each step across ranks.
+  void set_allreduce(vae_allreduce_fn fn, void* user_data);
   void evaluate_dataset(const Dataset& ds, double* elbo, double* reconstruction, double* kl);
   void log_likelihood_dataset(const Dataset& ds, int32_t k, int estimator, double* mean);
 
@@ -114,10 +120,25 @@ class Trainer {
   // naming the row and column of a caller's value that is not finite, or for
   // the Bernoulli likelihood outside [0, 1].
   virtual void stage_input(const Input& in, int64_t n) = 0;
-  // Queues one training step on n rows: the caller's x, or (x null) the next
-  // n rows of the dataset's epoch order. The noise is the injected eps when
-  // eps is not null (tests), else drawn with the backend's step counter.
-  virtual void enqueue_step(const float* x, const Dataset* epoch, int64_t n, const float* eps) = 0;
+  // One training step to queue.
+  struct StepPlan {
+    const float* x = nullptr;        // the caller's rows, or (x null)
+    const Dataset* epoch = nullptr;  // the next rows of the dataset's epoch order
+    int64_t rows = 0;                // this process's rows (0: an empty part of a shared batch)
+    const float* eps = nullptr;      // injected noise (tests), else drawn with the step counter
+    // Set when ranks share the step (an allreduce hook is set):
+    bool shared = false;
+    int64_t world = 1;               // the ranks sharing it
+    BatchShare share;                // where this rank's rows sit in the batch
+    bool refused = false;            // this rank refused its part: it takes part with no rows
+    StepVote vote{};                 // what the ranks must agree on (step_vote.h)
+  };
+  // Queues one training step. A shared step sums its gradient across the
+  // ranks with the hook (whose failure throws, the step changing nothing),
+  // and a rank whose rows are refused as they are copied still takes part
+  // with none: the refusal is returned, to be thrown once the step is
+  // counted; null otherwise.
+  virtual std::exception_ptr enqueue_step(const StepPlan& plan) = 0;
   // Forward, loss and backward of the staged rows under injected noise,
   // without an update; returns the mean loss (tests).
   virtual float forward_backward(int64_t n) = 0;
@@ -161,6 +182,7 @@ class Trainer {
   Config config_;
   int64_t epochs_ = 0;  // Counters::epochs
   int64_t draws_ = 0;   // Counters::draws
+  AllreduceHook allreduce_;
 
  private:
   vae_progress_fn progress_ = nullptr;
@@ -179,7 +201,26 @@ class Trainer {
   // naming the call: `what`, or the epoch just counted when epoch_steps > 0)
   // from the state read after them. Allocates only to report.
   void report_skipped(const StepState& s, const char* what, int64_t epoch_steps);
+  // The skipped steps of s count as reported (a refusal reports its own).
+  void note_reported(const StepState& s);
   int64_t reported_skipped_ = 0;
+  int64_t reported_disagreed_ = 0;  // StepState::disagreed_steps when last reported
+  int64_t reported_refused_ = 0;    // StepState::refused_steps when last reported
+
+  // Ranks sharing steps (trainer_shared.cpp). Whether they do: a hook is
+  // set; without one, a world size above 1 is refused (`call` names it).
+  bool shares_steps(const char* call) const;
+  // A vae_train_step that ranks share: every rank passes the same n. A rank
+  // whose x or n is refused still takes part, with no rows; the refusal is
+  // returned, to be thrown once the step is counted.
+  std::exception_ptr plan_shared_step(const float* x, int64_t n, StepPlan* plan) const;
+  // Step `step` of an epoch over ds in shared batches of `batch` rows, the
+  // batch of this step having `rows` rows.
+  void plan_epoch_step(const Dataset& ds, int64_t batch, int64_t step, int64_t rows,
+                       int64_t world, StepPlan* plan) const;
+  // Reports the shared steps the ranks disagreed about since the last
+  // report (VAE_ERROR_INVALID_ARGUMENT), if any.
+  void report_disagreement(const StepState& s, const std::string& what);
   // At least the step counters of the backend's state (the counts when last
   // set, plus the steps queued since), so their limit is checked without
   // waiting for the device; advance_step_bounds counts `steps` queued steps.

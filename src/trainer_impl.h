@@ -6,8 +6,10 @@
 #pragma once
 
 #include <cmath>
+#include <exception>
 #include <memory>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 #include "caller_rows.h"
@@ -72,19 +74,22 @@ class TrainerImpl final : public Trainer {
     }
   }
 
-  void enqueue_step(const float* x, const Dataset* epoch, int64_t n, const float* eps) override {
-    if (x != nullptr) {
+  std::exception_ptr enqueue_step(const StepPlan& plan) override {
+    if (plan.shared) return enqueue_shared_step(plan);
+    const int64_t n = plan.rows;
+    const Dataset* epoch = plan.epoch;
+    if (plan.x != nullptr) {
       Input in;
-      in.x = x;
+      in.x = plan.x;
       in.step = true;
       stage_input(in, n);
     } else {
       ops_->begin_call();
     }
-    if (eps != nullptr) {
-      upload_noise(eps, n * config_.samples * config_.latent_dim);
+    if (plan.eps != nullptr) {
+      upload_noise(plan.eps, n * config_.samples * config_.latent_dim);
       step_on_staged_rows(n, true, false);
-      return;
+      return nullptr;
     }
     // The same launches every time for a given shape, so the backend may
     // replay them from a captured graph.
@@ -98,6 +103,7 @@ class TrainerImpl final : public Trainer {
       }
       step_on_staged_rows(n, false, epoch != nullptr);
     });
+    return nullptr;
   }
 
   float forward_backward(int64_t n) override {
@@ -271,16 +277,14 @@ class TrainerImpl final : public Trainer {
     const int64_t k = config_.samples;
     net_.forward(n, k, noise, true, config_.objective);
     net_.loss(n, k, config_.objective, config_.kl_weight);
-    net_.backward(n, k, config_.objective, config_.kl_weight, config_.update);
+    net_.backward(n, Network<Ops>::mean_rows(n, noise), k, config_.objective, config_.kl_weight,
+                  config_.update);
   }
 
   // A whole step on the staged rows, decided and counted in the backend's
-  // step state: the finite check, Adam's constants, one Adam launch over the
-  // parameters the update mode moves (nothing when the check failed), and
-  // the counters (and for a step of an epoch, its position and loss sums).
-  // The noise counter is read from the state when it runs.
+  // step state (update). The noise counter is read from the state when it
+  // runs.
   void step_on_staged_rows(int64_t n, bool injected, bool epoch) {
-    auto& b = net_.buffers();
     StepState* s = ops_->step_state();
     NoiseSource noise;
     noise.injected = injected;
@@ -288,6 +292,15 @@ class TrainerImpl final : public Trainer {
     noise.counter = &s->steps;
     ops_->begin_step();
     forward_backward(n, noise);
+    update(n, epoch);
+  }
+
+  // The end of a step whose loss is in b.loss and gradient in b.grads, for
+  // `rows` rows: the finite check, Adam's constants, one Adam launch over
+  // the parameters the update mode moves (nothing when the step is bad),
+  // and the counters (and for a step of an epoch, its position and loss sums).
+  void update(int64_t rows, bool epoch) {
+    auto& b = net_.buffers();
     size_t begin = 0, end = 0;
     net_.update_range(config_.update, &begin, &end);
     ops_->check_step(b.loss, b.grads, begin, end);
@@ -298,7 +311,67 @@ class TrainerImpl final : public Trainer {
     adam.epsilon = config_.adam_epsilon;
     ops_->begin_update(adam);
     ops_->adam(b.params, b.grads, b.adam_m, b.adam_v, begin, net_.layout().encoder_end, end);
-    ops_->end_step(config_.update, n, b.loss, epoch);
+    ops_->end_step(config_.update, rows, b.loss, epoch);
+  }
+
+  // A step that ranks share (vae_set_allreduce). Not captured into a graph:
+  // the hook runs on the host between the launches. The rank's rows (none
+  // when its part is empty or refused) give the gradient of the batch's mean
+  // loss; the tail (kernels/shared_step.h) follows it; the hook sums both
+  // across the ranks; the verdict read from the sums, the finite check of
+  // the summed gradient and Adam then run alike on every rank.
+  std::exception_ptr enqueue_shared_step(const StepPlan& plan) {
+    ops_->begin_call();
+    auto& b = net_.buffers();
+    std::exception_ptr refusal;
+    bool refused = plan.refused;
+    if (plan.x != nullptr && !refused) {
+      Input in;
+      in.x = plan.x;
+      in.step = true;
+      try {
+        stage_input(in, plan.rows);
+      } catch (const Error& e) {
+        if (e.status() != VAE_ERROR_INVALID_ARGUMENT) throw;
+        refusal = std::current_exception();
+        refused = true;
+      }
+    }
+    StepState* s = ops_->step_state();
+    const int64_t n = refused ? 0 : plan.rows;
+    const bool epoch = plan.epoch != nullptr;
+    ops_->begin_step();
+    if (n > 0) {
+      if (epoch) {
+        ops_->gather_rows(*plan.epoch, plan.share.first, n,
+                          key(NoiseStream::kBytes, 0, plan.share.first * config_.input_dim), s,
+                          b.x);
+      }
+      NoiseSource noise;
+      noise.key = key(NoiseStream::kLatent, 0);
+      noise.counter = &s->steps;
+      noise.first_row = plan.share.first;
+      noise.batch_rows = plan.share.batch;
+      forward_backward(n, noise);
+    } else {
+      ops_->fill(b.grads, static_cast<int64_t>(net_.layout().total), T(0));
+    }
+    ops_->write_share_tail(b.row_loss, n, refused, plan.vote, b.share_tail);
+    sum_across_ranks();
+    ops_->accept_share_tail(b.share_tail, plan.world, plan.share.batch, b.loss);
+    update(plan.share.batch, epoch);
+    return refusal;
+  }
+
+  // The gradient and the tail after it, summed across the ranks by the hook.
+  void sum_across_ranks() {
+    if constexpr (std::is_same_v<T, float>) {
+      allreduce_.sum(net_.buffers().grads,
+                     static_cast<int64_t>(net_.layout().total) + kShareTailFloats,
+                     Ops::kDeviceMemory, ops_->stream_handle());
+    } else {
+      fail(VAE_ERROR_INTERNAL, "steps that ranks share run in float");
+    }
   }
 
   // nn.Linear's default: W and b ~ U(-1/sqrt(in), 1/sqrt(in)) (kaiming_uniform

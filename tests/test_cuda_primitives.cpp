@@ -284,9 +284,9 @@ TEST(CudaPrimitives, LikelihoodBackwardMatchesCpu) {
     // The backward pass scales the derivatives the forward pass wrote.
     p.cpu.likelihood_forward(lik, lv.cpu, out.cpu, x.cpu, rows, n, dim, nll.cpu, dout.cpu, 1.0f);
     p.gpu.likelihood_forward(lik, lv.gpu, out.gpu, x.gpu, rows, n, dim, nll.gpu, dout.gpu, 1.0f);
-    p.cpu.likelihood_backward(lik, lv.cpu, out.cpu, x.cpu, weight.cpu, rows, n, dim, true,
+    p.cpu.likelihood_backward(lik, lv.cpu, out.cpu, x.cpu, weight.cpu, rows, n, n, dim, true,
                               dout.cpu, k.log_variance_gradient ? dlv.cpu : nullptr);
-    p.gpu.likelihood_backward(lik, lv.gpu, out.gpu, x.gpu, weight.gpu, rows, n, dim, true,
+    p.gpu.likelihood_backward(lik, lv.gpu, out.gpu, x.gpu, weight.gpu, rows, n, n, dim, true,
                               dout.gpu, k.log_variance_gradient ? dlv.gpu : nullptr);
     EXPECT_TRUE(p.same(dout, kElementTol)) << k.gaussian << " " << k.variance;
     EXPECT_TRUE(p.same(dlv, kElementTol)) << k.gaussian << " " << k.variance;
@@ -305,9 +305,9 @@ TEST(CudaPrimitives, LatentBackwardMatchesCpu) {
     const Pair dz = p.input(testing::normal(rz, 21));
     const Pair weight = p.input(testing::uniform(static_cast<size_t>(n * samples), 22, 0.1f, 1.0f));
     const Pair d = p.take(static_cast<size_t>(n * 2 * latent));
-    p.cpu.latent_backward(objective, n, samples, latent, 0.8, mu_logvar.cpu, eps.cpu, z.cpu,
+    p.cpu.latent_backward(objective, n, n, samples, latent, 0.8, mu_logvar.cpu, eps.cpu, z.cpu,
                           dz.cpu, weight.cpu, d.cpu);
-    p.gpu.latent_backward(objective, n, samples, latent, 0.8, mu_logvar.gpu, eps.gpu, z.gpu,
+    p.gpu.latent_backward(objective, n, n, samples, latent, 0.8, mu_logvar.gpu, eps.gpu, z.gpu,
                           dz.gpu, weight.gpu, d.gpu);
     EXPECT_TRUE(p.same(d, kElementTol)) << objective;
   }

@@ -32,6 +32,7 @@
 #ifndef VAE_VAE_H
 #define VAE_VAE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -94,8 +95,11 @@ typedef enum vae_option {
   /* Read-only counters, for vae_get_int: */
   VAE_OPT_STEPS = 21,        /* optimizer steps taken (train steps that succeeded)       */
   VAE_OPT_EPOCHS = 22,       /* calls of vae_train_epoch that completed                  */
-  VAE_OPT_SKIPPED_STEPS = 23 /* steps skipped for a non-finite loss or gradient since the
+  VAE_OPT_SKIPPED_STEPS = 23,/* steps skipped for a non-finite loss or gradient since the
                                 trainer was created or loaded                           */
+  /* Data parallelism (vae_set_allreduce); not saved in checkpoints: */
+  VAE_OPT_RANK = 25,         /* int, [0, world size), this process's rank, default 0 (may change) */
+  VAE_OPT_WORLD_SIZE = 26    /* int, [1, 4096], ranks training together, default 1 (may change)  */
 } vae_option;
 
 enum { VAE_LIKELIHOOD_BERNOULLI = 0, VAE_LIKELIHOOD_GAUSSIAN = 1 };
@@ -212,6 +216,72 @@ VAE_API vae_status vae_sample(vae_trainer* t, int64_t n, float* mean);
  * The CPU backend returns VAE_ERROR_UNSUPPORTED. */
 VAE_API vae_status vae_set_cuda_stream(vae_trainer* t, void* stream);
 
+/* ---- data parallelism ------------------------------------------------------ */
+/* Several processes (ranks), each with its own trainer, train one model
+ * together: every step, each rank computes the gradient of its part of the
+ * batch and a hook sums the gradients across the ranks, so that every rank
+ * takes the same Adam step. MPI, NCCL, torch.distributed or mpi4py can be the
+ * hook; libvae links none of them (the vae_mpi and vae_nccl adapter libraries
+ * supply hooks: include/vae/vae_mpi.h, vae_nccl.h).
+ *
+ * The hook replaces each of the `count` floats of `buffer` by its sum over
+ * the ranks, and must give every rank bit for bit the same sums
+ * (MPI_Allreduce and ncclAllReduce do). With on_device == 0 the buffer is
+ * host memory and stream is NULL; with on_device == 1 it is memory of the
+ * trainer's GPU and stream is the cudaStream_t the step runs on: queue the
+ * sum on it (ncclAllReduce), or synchronize it before reading the buffer and
+ * return once the sums are written. The buffer is the step's gradient,
+ * already divided by the batch's rows, followed by a tail of libvae's own
+ * (the step's loss sum and row count, and each rank's vote on what the ranks
+ * must agree on); count is the same on every rank of one configuration.
+ * The hook returns VAE_OK (0), or on failure an error status as an int
+ * (VAE_ERROR_DEVICE or VAE_ERROR_IO, say), and may then write a message of at
+ * most message_size bytes, its NUL included, into message; the step then
+ * changes nothing and the call returns that status with the message (any
+ * other nonzero value is reported as VAE_ERROR_DEVICE). An epoch stops at a failed step, after
+ * the steps already taken, and is not counted.
+ *
+ * Sets (fn not NULL) or clears the trainer's hook. While one is set, every
+ * training step calls it once, from the calling thread, with world size 1
+ * too; a trainer with VAE_OPT_WORLD_SIZE > 1 refuses to train without one
+ * (VAE_ERROR_INVALID_ARGUMENT). The trainer must be used as the rank
+ * VAE_OPT_RANK of VAE_OPT_WORLD_SIZE ranks (set on the config, or on a live
+ * trainer: raise WORLD_SIZE before RANK), and every rank must make the same
+ * training calls, in the same order, on trainers of the same configuration
+ * and state (the same seed, or the same checkpoint):
+ *   - vae_train_step: every rank passes the same n; rank r's rows are rows
+ *     r*n .. r*n + n - 1 of a batch of world size * n rows;
+ *   - vae_train_epoch: every rank holds the same dataset; batch is the rows of
+ *     the whole batch (1 <= batch <= world size * max batch), and rank r
+ *     trains rows floor(b r / W) .. floor(b (r + 1) / W) - 1 of each batch of
+ *     b rows of the epoch's order (the last batch may be smaller, and a rank's
+ *     part empty). *mean_loss and the progress callback's figures are the
+ *     whole batch's, on every rank.
+ * Noise is keyed by a row's place in the whole batch and the step count, so
+ * the ranks compute what one process computes on the whole batch, up to the
+ * order of the sums. A step that is not finite anywhere is skipped by every
+ * rank. Each step the ranks also vote on its layout (world size, row counts,
+ * dataset size, batch), their counters and their training options: when
+ * they disagree, or a rank refuses its part (input that is not finite, a
+ * bad argument), the step is skipped by every rank and counted in
+ * VAE_OPT_SKIPPED_STEPS on each, so the ranks stay alike. A rank that
+ * refused returns its own error; when the ranks disagree, every rank
+ * returns VAE_ERROR_INVALID_ARGUMENT naming what they disagree about, when
+ * another rank refused, VAE_ERROR_NUMERICAL (reported as skipped steps are,
+ * vae_train_step). A rank that fails before its hook is called (or stops
+ * calling) leaves the others waiting in the hook, as with any collective.
+ *
+ * Evaluation, likelihoods, encoding, decoding and sampling stay local (no
+ * hook call), so one rank may evaluate alone. Checkpoints hold no rank or
+ * world size: rank 0 saves, and any number of ranks can resume from the
+ * file (vae_load, then VAE_OPT_WORLD_SIZE, VAE_OPT_RANK and the hook); the
+ * file keeps VAE_OPT_MAX_BATCH, so a run that may resume on fewer ranks
+ * gives its trainers room for the larger parts. On the CUDA backend, steps
+ * with a hook are not captured into CUDA graphs. */
+typedef int (*vae_allreduce_fn)(void* user_data, float* buffer, int64_t count, int on_device,
+                                void* stream, char* message, size_t message_size);
+VAE_API vae_status vae_set_allreduce(vae_trainer* t, vae_allreduce_fn fn, void* user_data);
+
 /* ---- parameters and checkpoints ------------------------------------------ */
 VAE_API vae_status vae_parameter_count(const vae_trainer* t, int64_t* count);
 VAE_API vae_status vae_get_parameters(const vae_trainer* t, float* out, int64_t count);
@@ -253,8 +323,9 @@ VAE_API vae_status vae_dataset_create_u8(vae_trainer* t, const uint8_t* y, int64
 VAE_API void vae_dataset_destroy(vae_dataset* ds); /* NULL: no-op */
 VAE_API vae_status vae_dataset_size(const vae_dataset* ds, int64_t* n);
 /* One pass over ds in an order shuffled by the trainer's seed and epoch count,
- * in batches of `batch` rows (1 <= batch <= max batch), the last partial batch
- * included. *mean_loss (may be NULL): the row-weighted mean loss, nats. */
+ * in batches of `batch` rows (1 <= batch <= max batch, or world size * max
+ * batch with a hook: vae_set_allreduce), the last partial batch included.
+ * *mean_loss (may be NULL): the row-weighted mean loss, nats. */
 VAE_API vae_status vae_train_epoch(vae_trainer* t, vae_dataset* ds, int64_t batch,
                                    float* mean_loss);
 /* Called by vae_train_epoch on the calling thread after every step of an

@@ -407,7 +407,9 @@ NB_MODULE(_libvae, m) {
       .value("TF32", VAE_OPT_TF32)
       .value("STEPS", VAE_OPT_STEPS)
       .value("EPOCHS", VAE_OPT_EPOCHS)
-      .value("SKIPPED_STEPS", VAE_OPT_SKIPPED_STEPS);
+      .value("SKIPPED_STEPS", VAE_OPT_SKIPPED_STEPS)
+      .value("RANK", VAE_OPT_RANK)
+      .value("WORLD_SIZE", VAE_OPT_WORLD_SIZE);
 
   // The C API's enumerators by the names the Python API takes.
   m.attr("LIKELIHOODS") = names(

@@ -116,13 +116,17 @@ void CpuOps<T>::latent_forward(const T* mu_logvar, int64_t n, int64_t samples, i
   const int64_t rows = n * samples;
   NoiseKey key = noise.key;
   if (noise.counter != nullptr) key.counter = static_cast<uint64_t>(*noise.counter);
-  // One hand-off: each thread draws the noise of its rows, then their z, the
-  // sampled KL and (for rows below n) the analytic KL.
+  // One hand-off: each thread draws the noise of its rows (row r draws that
+  // of its place noise_row in the shared batch), then their z, the sampled KL
+  // and (for rows below n) the analytic KL.
   pool_.run(rows, [&](int64_t begin, int64_t end) {
     if (!noise.injected) {
       NormalSequence normal(key);
-      for (int64_t e = begin * latent; e < end * latent; ++e) {
-        eps[e] = T(normal.at(static_cast<uint64_t>(e)));
+      for (int64_t r = begin; r < end; ++r) {
+        const auto first = static_cast<uint64_t>(noise_row(noise, r, n) * latent);
+        for (int64_t j = 0; j < latent; ++j) {
+          eps[r * latent + j] = T(normal.at(first + static_cast<uint64_t>(j)));
+        }
       }
     }
     for (int64_t i = begin; i < std::min(end, n); ++i) {
@@ -179,13 +183,13 @@ void CpuOps<T>::combine_samples(int objective, int64_t n, int64_t samples, doubl
 template <class T>
 void CpuOps<T>::likelihood_backward(const Likelihood& lik, const T* learned_log_variance,
                                     const T* out, const T* x, const T* weight, int64_t rows,
-                                    int64_t n, int64_t dim, bool scale_rows, T* dout,
-                                    T* d_log_variance) const {
+                                    int64_t n, int64_t mean_rows, int64_t dim, bool scale_rows,
+                                    T* dout, T* d_log_variance) const {
   if (scale_rows) {
     pool_.run(rows, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
         T* g = dout + r * dim;
-        const T scale = weight[r] / T(n);
+        const T scale = weight[r] / T(mean_rows);
         for (int64_t d = 0; d < dim; ++d) g[d] *= scale;
       }
     }, min_rows(dim));
@@ -194,7 +198,7 @@ void CpuOps<T>::likelihood_backward(const Likelihood& lik, const T* learned_log_
   // The learned log variance's gradient sums over rows, in row order; the
   // precisions e^-v are computed once per dimension.
   auto term = [&](int64_t r, int64_t d, T precision) {
-    return weight[r] / T(n) *
+    return weight[r] / T(mean_rows) *
            gaussian_nll_grad_logvar_from_precision(x[(r % n) * dim + d], out[r * dim + d],
                                                    precision);
   };
@@ -223,14 +227,15 @@ void CpuOps<T>::likelihood_backward(const Likelihood& lik, const T* learned_log_
 }
 
 template <class T>
-void CpuOps<T>::latent_backward(int objective, int64_t n, int64_t samples, int64_t latent,
-                                double beta, const T* mu_logvar, const T* eps, const T* z,
-                                const T* dz, const T* weight, T* d_mu_logvar) const {
+void CpuOps<T>::latent_backward(int objective, int64_t n, int64_t mean_rows, int64_t samples,
+                                int64_t latent, double beta, const T* mu_logvar, const T* eps,
+                                const T* z, const T* dz, const T* weight,
+                                T* d_mu_logvar) const {
   pool_.run(n, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       for (int64_t j = 0; j < latent; ++j) {
-        latent_gradient(objective, n, samples, latent, i, j, beta, mu_logvar, eps, z, dz, weight,
-                        &d_mu_logvar[i * 2 * latent + j],
+        latent_gradient(objective, n, mean_rows, samples, latent, i, j, beta, mu_logvar, eps, z,
+                        dz, weight, &d_mu_logvar[i * 2 * latent + j],
                         &d_mu_logvar[i * 2 * latent + latent + j]);
       }
     }

@@ -18,6 +18,7 @@
 #include "error.h"
 #include "parameter_layout.h"
 #include "permutation.h"
+#include "shared_step.h"
 #include "step_state.h"
 
 namespace vae {
@@ -55,7 +56,8 @@ class CpuOps {
                        int64_t rows) const;
 
   // z = mu + sigma eps for the K samples of each of n rows (rows k*n + i),
-  // the analytic KL per row and the sampled KL per sample.
+  // the analytic KL per row and the sampled KL per sample; row r draws the
+  // noise of its place in the batch (noise_row).
   void latent_forward(const T* mu_logvar, int64_t n, int64_t samples, int64_t latent,
                       const NoiseSource& noise, T* eps, T* z, T* kl, T* kl_sample) const;
   // count draws of N(0, 1).
@@ -70,15 +72,17 @@ class CpuOps {
   void combine_samples(int objective, int64_t n, int64_t samples, double beta, const T* nll,
                        const T* kl, const T* kl_sample, T* weight, T* row_loss) const;
   // dout holds d nll_r / d out_r from likelihood_forward; when
-  // scale_rows, scales row r by weight[r] / n (else it was scaled there).
-  // The learned log-variance gradient (shared or per dimension) when
-  // d_log_variance is not null.
+  // scale_rows, scales row r by weight[r] / mean_rows (else it was scaled
+  // there). The learned log-variance gradient (shared or per dimension) when
+  // d_log_variance is not null. mean_rows: the rows the loss is a mean over
+  // (n, or the batch that ranks share).
   void likelihood_backward(const Likelihood& lik, const T* learned_log_variance, const T* out,
-                           const T* x, const T* weight, int64_t rows, int64_t n, int64_t dim,
-                           bool scale_rows, T* dout, T* d_log_variance) const;
-  void latent_backward(int objective, int64_t n, int64_t samples, int64_t latent, double beta,
-                       const T* mu_logvar, const T* eps, const T* z, const T* dz,
-                       const T* weight, T* d_mu_logvar) const;
+                           const T* x, const T* weight, int64_t rows, int64_t n,
+                           int64_t mean_rows, int64_t dim, bool scale_rows, T* dout,
+                           T* d_log_variance) const;
+  void latent_backward(int objective, int64_t n, int64_t mean_rows, int64_t samples,
+                       int64_t latent, double beta, const T* mu_logvar, const T* eps,
+                       const T* z, const T* dz, const T* weight, T* d_mu_logvar) const;
   // *out = (1/n) sum_i v[i], summed in index order.
   void mean(const T* v, int64_t n, T* out) const;
   // The training step's state and its rules (kernels/step_state.h).
@@ -92,6 +96,21 @@ class CpuOps {
   void end_step(int update, int64_t rows, const T* loss, bool epoch) const {
     vae::end_step(&state_, update, rows, static_cast<float>(*loss), epoch);
   }
+  // A step shared by ranks (kernels/shared_step.h): the tail after the
+  // gradient, its loss sum added in index order as mean() adds; and after
+  // the hook's sum, the verdict and the batch's mean loss into *loss.
+  void write_share_tail(const T* row_loss, int64_t n, bool refused, const StepVote& vote,
+                        T* tail) const {
+    T sum = 0;
+    for (int64_t i = 0; i < n; ++i) sum += row_loss[i];
+    tail[kLossSumSlot] = sum;
+    vae::write_share_tail(tail, n, refused, vote, state_);
+  }
+  void accept_share_tail(const T* tail, int64_t world, int64_t batch_rows, T* loss) const {
+    vae::accept_share_tail(&state_, tail, world, batch_rows, loss);
+  }
+  // What the allreduce hook is told of the stream: the CPU has none.
+  void* stream_handle() const { return nullptr; }
   void begin_epoch() const {
     state_.cursor = 0;
     state_.loss_rows = 0;

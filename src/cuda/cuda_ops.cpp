@@ -13,6 +13,7 @@
 #include "likelihood.cuh"
 #include "objective.cuh"
 #include "reductions.cuh"
+#include "shared_step.cuh"
 #include "step.cuh"
 #include "cuda/cuda_graphs.h"
 
@@ -481,9 +482,8 @@ void CudaOps::linear_backward(const LinearLayer& layer, const float* params, con
 void CudaOps::latent_forward(const float* mu_logvar, int64_t n, int64_t samples, int64_t latent,
                              const NoiseSource& noise, float* eps, float* z, float* kl,
                              float* kl_sample) const {
-  check_cuda(cuda::launch_latent_forward(mu_logvar, n, samples, latent, !noise.injected,
-                                         noise.key, noise.counter, eps, z, kl, kl_sample,
-                                         stream()),
+  check_cuda(cuda::launch_latent_forward(mu_logvar, n, samples, latent, noise, eps, z, kl,
+                                         kl_sample, stream()),
              "latent_forward kernel");
 }
 
@@ -509,8 +509,8 @@ void CudaOps::combine_samples(int objective, int64_t n, int64_t samples, double 
 
 void CudaOps::likelihood_backward(const Likelihood& lik, const float* learned_log_variance,
                                   const float* out, const float* x, const float* weight,
-                                  int64_t rows, int64_t n, int64_t dim, bool scale_rows,
-                                  float* dout, float* d_log_variance) const {
+                                  int64_t rows, int64_t n, int64_t mean_rows, int64_t dim,
+                                  bool scale_rows, float* dout, float* d_log_variance) const {
   // The per-dimension sums over rows (the per-dimension gradient itself, or
   // for one shared scalar the last row of the scratch), then for the shared
   // scalar the sum of those: each in a fixed order.
@@ -520,8 +520,8 @@ void CudaOps::likelihood_backward(const Likelihood& lik, const float* learned_lo
   float* dimension_sums = column_scratch_ + cuda::kMaxColumnChunks * widest_;
   float* sums = d_log_variance == nullptr ? nullptr : shared ? dimension_sums : d_log_variance;
   check_cuda(cuda::launch_likelihood_backward(lik, learned_log_variance, out, x, weight, rows, n,
-                                              dim, scale_rows, dout, partial, sums, sm_count_,
-                                              stream()),
+                                              mean_rows, dim, scale_rows, dout, partial, sums,
+                                              sm_count_, stream()),
              "likelihood_backward kernel");
   if (d_log_variance != nullptr && shared) {
     check_cuda(cuda::launch_sum(dimension_sums, dim, 1.0f, d_log_variance, stream()),
@@ -529,12 +529,12 @@ void CudaOps::likelihood_backward(const Likelihood& lik, const float* learned_lo
   }
 }
 
-void CudaOps::latent_backward(int objective, int64_t n, int64_t samples, int64_t latent,
-                              double beta, const float* mu_logvar, const float* eps,
-                              const float* z, const float* dz, const float* weight,
-                              float* d_mu_logvar) const {
-  check_cuda(cuda::launch_latent_backward(objective, n, samples, latent, beta, mu_logvar, eps, z,
-                                          dz, weight, d_mu_logvar, stream()),
+void CudaOps::latent_backward(int objective, int64_t n, int64_t mean_rows, int64_t samples,
+                              int64_t latent, double beta, const float* mu_logvar,
+                              const float* eps, const float* z, const float* dz,
+                              const float* weight, float* d_mu_logvar) const {
+  check_cuda(cuda::launch_latent_backward(objective, n, mean_rows, samples, latent, beta,
+                                          mu_logvar, eps, z, dz, weight, d_mu_logvar, stream()),
              "latent_backward kernel");
 }
 
@@ -565,6 +565,19 @@ void CudaOps::adam(float* p, const float* g, float* m, float* v, size_t begin, s
 void CudaOps::end_step(int update, int64_t rows, const float* loss, bool epoch) const {
   check_cuda(cuda::launch_end_step(step_state_, update, rows, loss, epoch, stream()),
              "end_step kernel");
+}
+
+void CudaOps::write_share_tail(const float* row_loss, int64_t n, bool refused,
+                               const StepVote& vote, float* tail) const {
+  check_cuda(cuda::launch_write_share_tail(row_loss, n, refused, vote, step_state_, tail,
+                                           stream()),
+             "write_share_tail kernel");
+}
+
+void CudaOps::accept_share_tail(const float* tail, int64_t world, int64_t batch_rows,
+                                float* loss) const {
+  check_cuda(cuda::launch_accept_share_tail(step_state_, tail, world, batch_rows, loss, stream()),
+             "accept_share_tail kernel");
 }
 
 void CudaOps::begin_epoch() const {

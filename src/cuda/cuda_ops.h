@@ -35,6 +35,7 @@
 #include "model_math.h"
 #include "caller_rows.h"
 #include "parameter_layout.h"
+#include "shared_step.h"
 #include "step_state.h"
 
 namespace vae {
@@ -128,11 +129,12 @@ class CudaOps {
                        float* row_loss) const;
   void likelihood_backward(const Likelihood& lik, const float* learned_log_variance,
                            const float* out, const float* x, const float* weight, int64_t rows,
-                           int64_t n, int64_t dim, bool scale_rows, float* dout,
-                           float* d_log_variance) const;
-  void latent_backward(int objective, int64_t n, int64_t samples, int64_t latent, double beta,
-                       const float* mu_logvar, const float* eps, const float* z, const float* dz,
-                       const float* weight, float* d_mu_logvar) const;
+                           int64_t n, int64_t mean_rows, int64_t dim, bool scale_rows,
+                           float* dout, float* d_log_variance) const;
+  void latent_backward(int objective, int64_t n, int64_t mean_rows, int64_t samples,
+                       int64_t latent, double beta, const float* mu_logvar, const float* eps,
+                       const float* z, const float* dz, const float* weight,
+                       float* d_mu_logvar) const;
   // *out = (1/n) sum_i v[i], in a fixed order.
   void mean(const float* v, int64_t n, float* out) const;
 
@@ -145,6 +147,13 @@ class CudaOps {
   void adam(float* p, const float* g, float* m, float* v, size_t begin, size_t split,
             size_t end) const;
   void end_step(int update, int64_t rows, const float* loss, bool epoch) const;
+  // A step shared by ranks (kernels/shared_step.h), on the device.
+  void write_share_tail(const float* row_loss, int64_t n, bool refused, const StepVote& vote,
+                        float* tail) const;
+  void accept_share_tail(const float* tail, int64_t world, int64_t batch_rows,
+                         float* loss) const;
+  // The stream the allreduce hook queues its sum on, as void*.
+  void* stream_handle() const { return static_cast<void*>(stream()); }
   void begin_epoch() const;
   // Wait for the queued work and return the state, or a device value.
   StepState read_step_state() const;
