@@ -233,13 +233,14 @@ VAE_API vae_status vae_set_cuda_stream(vae_trainer* t, void* stream);
  * return once the sums are written. The buffer is the step's gradient,
  * already divided by the batch's rows, followed by a tail of libvae's own
  * (the step's loss sum and row count, and each rank's vote on what the ranks
- * must agree on); count is the same on every rank of one configuration.
+ * must agree on); count is the same on ranks of one configuration and
+ * backend (the CUDA backend's gradient has padding between tensors).
  * The hook returns VAE_OK (0), or on failure an error status as an int
  * (VAE_ERROR_DEVICE or VAE_ERROR_IO, say), and may then write a message of at
  * most message_size bytes, its NUL included, into message; the step then
  * changes nothing and the call returns that status with the message (any
- * other nonzero value is reported as VAE_ERROR_DEVICE). An epoch stops at a failed step, after
- * the steps already taken, and is not counted.
+ * other nonzero value is reported as VAE_ERROR_DEVICE). An epoch stops at a
+ * failed step, after the steps already taken, and is not counted.
  *
  * Sets (fn not NULL) or clears the trainer's hook. While one is set, every
  * training step calls it once, from the calling thread, with world size 1
