@@ -405,7 +405,9 @@ void Trainer::train_epoch(Dataset& ds, int64_t batch, float* mean_loss) {
   const InterruptWindow window(&interrupt_requested_);
   begin_epoch(ds, key(NoiseStream::kShuffle, epochs_));
   for (int64_t step = 0; step < steps; ++step) {
-    if (epoch_interrupted()) stop_epoch(step, steps);
+    // Ranks take each step together: one rank stopping alone would leave the
+    // others waiting in the hook, so a shared epoch runs to its end.
+    if (!shared && epoch_interrupted()) stop_epoch(step, steps);
     const int64_t first = step * batch;
     const int64_t rows = std::min(batch, ds.rows - first);
     StepPlan plan;

@@ -183,6 +183,29 @@ TEST(DataParallel, ASharedEpochTakesUpToTheWorldSizeTimesTheMaximumBatch) {
   EXPECT_EQ(t[1]->counters().steps, 3);
 }
 
+// vae_interrupt from one rank's progress callback does not stop a shared
+// epoch: that rank stopping alone would leave the other waiting in the hook.
+TEST(DataParallel, AnInterruptDoesNotStopASharedEpoch) {
+  const Config c = shared_config(4);
+  ThreadRanks ranks(2);
+  const auto x = testing::binary(24 * 12, 43);
+  std::vector<std::unique_ptr<CpuTrainerF>> t;
+  std::vector<std::unique_ptr<Dataset>> ds;
+  for (int r = 0; r < 2; ++r) {
+    t.push_back(rank_trainer(c, ranks, r));
+    ds.push_back(t[r]->create_dataset(x.data(), 24));
+  }
+  t[0]->set_progress(
+      [](void* user, int64_t, int64_t, double) { static_cast<Trainer*>(user)->interrupt(); },
+      t[0].get());
+  ranks.run([&](int r) { t[r]->train_epoch(*ds[r], 8, nullptr); });
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_EQ(t[r]->counters().steps, 3) << r;
+    EXPECT_EQ(t[r]->counters().epochs, 1) << r;
+  }
+  EXPECT_EQ(ranks.calls(), 3);
+}
+
 // Rank 0 saves after 2-rank steps; one process resumes from the file on the
 // whole batch, and computes what the two ranks compute going on.
 TEST(DataParallel, ATwoRankCheckpointResumesOnOneProcess) {
