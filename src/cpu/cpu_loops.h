@@ -62,7 +62,8 @@ enum class Isa { kBaseline, kAvx2, kAvx512 };
 // The widest of them this processor runs (always kBaseline off x86-64).
 Isa best_isa();
 // The likelihood rows and Adam as compiled for `isa`, which the processor
-// must run: the entry points above call best_isa()'s; tests compare them.
+// must run (Adam's widest is AVX2's): the entry points above call
+// best_isa()'s; tests compare them.
 float likelihood_row_for(Isa isa, const Likelihood& lik, const float* learned_log_variance,
                          const float* out, const float* x, int64_t dim, float* grad,
                          float scale);
