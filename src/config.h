@@ -34,6 +34,7 @@ struct Config {
   int update = VAE_UPDATE_ALL;
   int64_t threads = 1;
   int64_t tf32 = 0;
+  int64_t eval_rows = 0;  // 0: sized from the backend's evaluation budget
 
   Activation hidden_activation() const {
     return activation == VAE_ACTIVATION_TANH ? Activation::kTanh : Activation::kRelu;

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "element_math.h"
+#include "evaluation.h"
 #include "philox.h"
 #include "vae/vae.h"
 
@@ -114,6 +115,78 @@ VAE_HD void log_sum_exp_push(T lw, T* top, T* sum) {
     *top = lw;
   } else {
     *sum += std::exp(lw - *top);
+  }
+}
+
+// ---- evaluation (src/evaluation.h) -----------------------------------------
+
+// Analytic KL(q(z|x) || p(z)) of one data point from its [mu | logvar] row.
+template <class T>
+VAE_HD T analytic_kl(const T* mu_logvar, int64_t latent) {
+  T sum = 0;
+  for (int64_t j = 0; j < latent; ++j) sum += kl_term(mu_logvar[j], mu_logvar[latent + j]);
+  return sum;
+}
+
+// Latent j of pair g of an evaluation: eps (drawn as element g Z + j of the
+// call's noise key; z ~ p(z) itself for the prior estimator), z, and its term
+// of log q(z|x) - log p(z) (zero for the prior estimator).
+template <class T>
+VAE_HD T eval_latent(EvalMode mode, const NoiseKey& key, int64_t g, int64_t latent, int64_t j,
+                     const T* mu_logvar, T* eps, T* z) {
+  const T e = T(standard_normal(key, static_cast<uint64_t>(g * latent + j)));
+  *eps = e;
+  if (mode == EvalMode::kPrior) {
+    *z = e;
+    return T(0);
+  }
+  const T l = mu_logvar[latent + j];
+  *z = reparameterize(mu_logvar[j], l, e);
+  return sampled_kl_term(*z, e, l);
+}
+
+// A pair's value (EvalMode) from -log p(x|z) and log q(z|x) - log p(z).
+template <class T>
+VAE_HD T eval_value(EvalMode mode, T nll, T kl_sample) {
+  return mode == EvalMode::kImportance ? -nll - kl_sample : -nll;
+}
+
+// Chunk row i (data row c.first_pair_row + i) of an evaluation chunk: starts
+// its accumulator, or for a first row begun in an earlier chunk takes it
+// from carry ([top, sum]); adds the values of its pairs in sample order
+// (values[p] for the chunk's pair p); then, when the row ends in this chunk,
+// writes its results at index i (kPrior, kImportance: out0 = log (1/K) sum_k
+// w_k; kElbo: out0 = elbo, out1 = reconstruction, out2 = KL from mu_logvar,
+// the row's [mu | logvar]), else leaves the accumulator in carry.
+template <class T>
+VAE_HD void accumulate_eval_row(EvalMode mode, const EvalChunk& c, int64_t i, const T* values,
+                                const T* mu_logvar, int64_t latent, T* carry, T* out0, T* out1,
+                                T* out2) {
+  const int64_t row = c.first_pair_row + i;
+  const int64_t begin = (row * c.k > c.first_pair ? row * c.k : c.first_pair) - c.first_pair;
+  const int64_t row_end = (row + 1) * c.k - c.first_pair;
+  const int64_t end = row_end < c.pairs ? row_end : c.pairs;
+  const bool continued = i == 0 && c.continues_first();
+  T top = continued ? carry[0] : T(-INFINITY);
+  T sum = continued ? carry[1] : T(0);
+  if (mode == EvalMode::kElbo) {
+    for (int64_t p = begin; p < end; ++p) sum += values[p];
+  } else {
+    for (int64_t p = begin; p < end; ++p) log_sum_exp_push(values[p], &top, &sum);
+  }
+  if (row >= c.done_end()) {
+    carry[0] = top;
+    carry[1] = sum;
+    return;
+  }
+  if (mode == EvalMode::kElbo) {
+    const T kl = analytic_kl(mu_logvar, latent);
+    const T reconstruction = sum / T(c.k);
+    out0[i] = reconstruction - kl;
+    out1[i] = reconstruction;
+    out2[i] = kl;
+  } else {
+    out0[i] = top + std::log(sum) - std::log(T(c.k));
   }
 }
 

@@ -90,8 +90,19 @@ typedef enum vae_option {
   /* Read-only counters, for vae_get_int: */
   VAE_OPT_STEPS = 21,        /* optimizer steps taken (train steps that succeeded)       */
   VAE_OPT_EPOCHS = 22,       /* calls of vae_train_epoch that completed                  */
-  VAE_OPT_SKIPPED_STEPS = 23 /* steps skipped for a non-finite loss or gradient since the
+  VAE_OPT_SKIPPED_STEPS = 23,/* steps skipped for a non-finite loss or gradient since the
                                 trainer was created or loaded                           */
+  /* Evaluation: */
+  VAE_OPT_EVAL_ROWS = 24     /* int, [0, 2^24], default 0               (may change):
+       the decoder rows (one per data row and sample) that vae_evaluate,
+       vae_log_likelihood and their dataset forms work on at a time. 0 sizes
+       the evaluation workspace from memory: about 64 MiB on the CPU backend,
+       256 MiB on the CUDA backend, whatever max_batch and k are. A value is
+       rounded down to a whole number of tiles (256 decoder rows for most
+       models; at least one tile). The workspace is allocated by the first
+       evaluation call and kept. The results do not depend on this option
+       (on the CPU backend not in any bit, nor on VAE_OPT_THREADS; on the
+       CUDA backend the GEMMs' rounding may differ with it).              */
 } vae_option;
 
 enum { VAE_LIKELIHOOD_BERNOULLI = 0, VAE_LIKELIHOOD_GAUSSIAN = 1 };

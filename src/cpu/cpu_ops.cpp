@@ -7,25 +7,10 @@
 #include <cmath>
 #include <cstring>
 
+#include "cpu/blas_gemm.h"
+
 namespace vae {
 namespace {
-
-// C[m, n] = alpha op(A) op(B) + beta C, row-major.
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-          int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha,
-              a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
-              static_cast<blasint>(ldc));
-}
-
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
-          int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha,
-              a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
-              static_cast<blasint>(ldc));
-}
 
 // Rows of C that make a GEMM part worth handing to a thread.
 constexpr int64_t kGemmMinRows = 16;
@@ -259,34 +244,6 @@ void CpuOps<T>::adam(T* p, const T* g, T* m, T* v, size_t begin, size_t split,
 template <class T>
 void CpuOps<T>::output_mean(const Likelihood& lik, T* out, int64_t count) const {
   for (int64_t e = 0; e < count; ++e) out[e] = lik.mean(out[e]);
-}
-
-template <class T>
-void CpuOps<T>::accumulate_log_weights(int estimator, int64_t n, int64_t samples, const T* nll,
-                                       const T* kl_sample, T* top, T* sum) const {
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t k = 0; k < samples; ++k) {
-      const int64_t r = k * n + i;
-      log_sum_exp_push(log_weight(estimator, nll[r], kl_sample[r]), &top[i], &sum[i]);
-    }
-  }
-}
-
-template <class T>
-void CpuOps<T>::finish_log_mean_exp(int64_t n, int64_t samples, const T* top, const T* sum,
-                                    T* out) const {
-  for (int64_t i = 0; i < n; ++i) out[i] = top[i] + std::log(sum[i]) - std::log(T(samples));
-}
-
-template <class T>
-void CpuOps<T>::elbo_terms(int64_t n, int64_t samples, const T* nll, const T* kl,
-                           T* reconstruction, T* elbo) const {
-  for (int64_t i = 0; i < n; ++i) {
-    T sum = 0;
-    for (int64_t k = 0; k < samples; ++k) sum += nll[k * n + i];
-    reconstruction[i] = -sum / T(samples);
-    elbo[i] = reconstruction[i] - kl[i];
-  }
 }
 
 template <class T>

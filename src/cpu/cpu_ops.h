@@ -13,6 +13,8 @@
 #include "caller_rows.h"
 #include "config.h"
 #include "dataset.h"
+#include "eval_buffers.h"
+#include "evaluation.h"
 #include "model_math.h"
 #include "cpu/thread_pool.h"
 #include "error.h"
@@ -111,17 +113,25 @@ class CpuOps {
 
   // out[r] = the likelihood's mean from the decoder output, in place.
   void output_mean(const Likelihood& lik, T* out, int64_t count) const;
-  // Running log-sum-exp over sample chunks of log w = -nll (prior estimator)
-  // or -nll - kl_sample (importance): top/sum hold max and sum exp(lw - max).
-  void accumulate_log_weights(int estimator, int64_t n, int64_t samples, const T* nll,
-                              const T* kl_sample, T* top, T* sum) const;
-  // out[i] = log((1/K) sum_k w_k) = top + log(sum) - log K.
-  void finish_log_mean_exp(int64_t n, int64_t samples, const T* top, const T* sum,
-                           T* out) const;
 
-  // out[i] = -(1/K) sum_k nll (E_q log p(x|z)) and elbo[i] = that - kl[i].
-  void elbo_terms(int64_t n, int64_t samples, const T* nll, const T* kl, T* reconstruction,
-                  T* elbo) const;
+  // Evaluation (src/evaluation.h; defined in cpu_evaluation.cpp). The
+  // workspace budget of VAE_OPT_EVAL_ROWS = 0, in bytes.
+  static constexpr size_t kEvaluationBytes = size_t{64} << 20;
+  // The evaluation workspace: count elements (zeroed), replacing the old;
+  // throws, keeping the old, when memory cannot be had.
+  T* reserve_evaluation(size_t count);
+  void release_evaluation();
+  // The encoder's outputs for `rows` staged rows x, in tiles of kEvalRowTile rows.
+  void encode_tiles(const EvalModel<T>& m, const T* x, int64_t rows,
+                    const std::vector<T*>& enc_out) const;
+  // Each pair's value (EvalMode) in b.values, from the staged rows and their
+  // encoder outputs: its latent (noise from key), decoder and likelihood,
+  // tile by tile.
+  void sample_values(const EvalModel<T>& m, const EvalChunk& c, EvalMode mode,
+                     const NoiseKey& key, const EvalBuffers<T>& b) const;
+  // accumulate_eval_row (src/model_math.h) for each of the chunk's rows.
+  void accumulate_rows(const EvalModel<T>& m, const EvalChunk& c, EvalMode mode,
+                       const EvalBuffers<T>& b) const;
   // [mu | logvar] rows into separate [n, Z] arrays.
   void split_mu_logvar(const T* mu_logvar, int64_t n, int64_t latent, T* mu, T* logvar) const;
   void fill(T* p, int64_t count, T value) const;
@@ -155,10 +165,14 @@ class CpuOps {
  private:
   void parallel_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
                      int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) const;
+  // fn(tile) for tiles [0, tiles), each thread taking the next tile left.
+  template <class F>
+  void run_tiles(int64_t tiles, F&& fn) const;
 
   // The trainer's threads: they run the GEMMs' row blocks and the element loops.
   mutable ThreadPool pool_;
   std::vector<T> arena_;
+  std::vector<T> eval_arena_;
   mutable StepState state_{};
 };
 

@@ -1,0 +1,160 @@
+// The CPU backend's evaluation primitives (src/evaluation.h). The work is cut
+// into tiles fixed by the call alone (kEvalRowTile rows of the encoder,
+// a plan's tile of pairs for the decoder); the threads take tiles as they
+// come free, and each tile runs start to end on one thread: its noise, its
+// GEMMs through single-threaded OpenBLAS, its likelihood while the outputs
+// are in cache. A tile's numbers do not depend on which thread ran it or on
+// the chunk around it, so the results are the same bit for bit whatever
+// VAE_OPT_EVAL_ROWS and VAE_OPT_THREADS are.
+#include <atomic>
+#include <cmath>
+#include <cstring>
+
+#include "cpu/blas_gemm.h"
+#include "cpu/cpu_ops.h"
+#include "cpu/row_nll.h"
+
+namespace vae {
+namespace {
+
+// y[rows, out] = act(x[rows, in] W^T + b) on the calling thread.
+template <class T>
+void tile_linear(const LinearLayer& layer, const T* params, const T* x, T* y, int64_t rows) {
+  const T* b = params + layer.bias;
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(y + r * layer.out, b, sizeof(T) * layer.out);
+  gemm(false, true, rows, layer.out, layer.in, T(1), x, layer.in, params + layer.weight, layer.in,
+       T(1), y, layer.out);
+  if (layer.activation != Activation::kIdentity) {
+    const int64_t count = rows * layer.out;
+    for (int64_t e = 0; e < count; ++e) y[e] = activate(y[e], layer.activation);
+  }
+}
+
+// -log p(x|out) of one decoder row: the vectorized sums for float rows,
+// the element math itself for double.
+float row_nll(const EvalModel<float>& m, const float* x, const float* out, const float* precision,
+              float offset) {
+  return m.likelihood.gaussian ? gaussian_nll_row(x, out, precision, offset, m.dim)
+                               : bernoulli_nll_row(x, out, m.dim);
+}
+
+double row_nll(const EvalModel<double>& m, const double* x, const double* out, const double*,
+               double) {
+  double sum = 0;
+  for (int64_t d = 0; d < m.dim; ++d) {
+    sum += m.likelihood.nll(x[d], out[d], m.likelihood.log_variance(m.learned_log_variance, d));
+  }
+  return sum;
+}
+
+}  // namespace
+
+template <class T>
+T* CpuOps<T>::reserve_evaluation(size_t count) {
+  std::vector<T> larger(count, T(0));
+  eval_arena_.swap(larger);
+  return eval_arena_.data();
+}
+
+template <class T>
+void CpuOps<T>::release_evaluation() {
+  std::vector<T>().swap(eval_arena_);
+}
+
+// fn(tile) for tiles [0, tiles): each thread takes the next tile left.
+template <class T>
+template <class F>
+void CpuOps<T>::run_tiles(int64_t tiles, F&& fn) const {
+  std::atomic<int64_t> next{0};
+  pool_.run(std::min<int64_t>(tiles, pool_.threads()), [&](int64_t, int64_t) {
+    for (int64_t t = next++; t < tiles; t = next++) fn(t);
+  }, 1);
+}
+
+template <class T>
+void CpuOps<T>::encode_tiles(const EvalModel<T>& m, const T* x, int64_t rows,
+                             const std::vector<T*>& enc_out) const {
+  const std::vector<LinearLayer>& layers = m.layout->encoder;
+  run_tiles((rows + kEvalRowTile - 1) / kEvalRowTile, [&](int64_t t) {
+    const int64_t first = t * kEvalRowTile;
+    const int64_t count = std::min(kEvalRowTile, rows - first);
+    const T* in = x + first * m.dim;
+    for (size_t l = 0; l < layers.size(); ++l) {
+      T* out = enc_out[l] + first * layers[l].out;
+      tile_linear(layers[l], m.params, in, out, count);
+      in = out;
+    }
+  });
+}
+
+template <class T>
+void CpuOps<T>::sample_values(const EvalModel<T>& m, const EvalChunk& c, EvalMode mode,
+                              const NoiseKey& key, const EvalBuffers<T>& b) const {
+  const std::vector<LinearLayer>& layers = m.layout->decoder;
+  const int64_t latent = m.latent;
+  const int64_t head = 2 * latent;
+  // A Gaussian's precisions and constant, once per chunk.
+  T offset = 0;
+  if (m.likelihood.gaussian) {
+    double constant = 0;
+    for (int64_t d = 0; d < m.dim; ++d) {
+      const T v = m.likelihood.log_variance(m.learned_log_variance, d);
+      b.precision[d] = std::exp(-v);
+      constant += 0.5 * (static_cast<double>(v) + kLog2Pi);
+    }
+    offset = T(constant);
+  }
+  const T* mu_logvar = b.enc_out.back();
+  run_tiles((c.pairs + c.tile - 1) / c.tile, [&](int64_t t) {
+    const int64_t first = t * c.tile;
+    const int64_t count = std::min(c.tile, c.pairs - first);
+    for (int64_t p = first; p < first + count; ++p) {
+      const int64_t g = c.first_pair + p;
+      const T* row = mu_logvar + (g / c.k - c.first_row) * head;
+      T sum = 0;
+      for (int64_t j = 0; j < latent; ++j) {
+        sum += eval_latent(mode, key, g, latent, j, row, &b.eps[p * latent + j],
+                           &b.z[p * latent + j]);
+      }
+      b.kl_sample[p] = sum;
+    }
+    const T* in = b.z + first * latent;
+    for (size_t l = 0; l < layers.size(); ++l) {
+      T* out = b.dec_out[l] + first * layers[l].out;
+      tile_linear(layers[l], m.params, in, out, count);
+      in = out;
+    }
+    for (int64_t p = first; p < first + count; ++p) {
+      const T* x = b.x + ((c.first_pair + p) / c.k - c.first_row) * m.dim;
+      const T nll = row_nll(m, x, in + (p - first) * m.dim, b.precision, offset);
+      b.values[p] = eval_value(mode, nll, b.kl_sample[p]);
+    }
+  });
+}
+
+template <class T>
+void CpuOps<T>::accumulate_rows(const EvalModel<T>& m, const EvalChunk& c, EvalMode mode,
+                                const EvalBuffers<T>& b) const {
+  const int64_t head = 2 * m.latent;
+  for (int64_t i = 0; i < c.pair_rows(); ++i) {
+    const T* mu_logvar = b.enc_out.back() + (c.first_pair_row + i - c.first_row) * head;
+    accumulate_eval_row(mode, c, i, b.values, mu_logvar, m.latent, b.carry, b.results[0],
+                        b.results[1], b.results[2]);
+  }
+}
+
+// The members defined here (the others are instantiated in cpu_ops.cpp).
+#define VAE_CPU_EVALUATION_MEMBERS(T)                                                           \
+  template T* CpuOps<T>::reserve_evaluation(size_t);                                            \
+  template void CpuOps<T>::release_evaluation();                                                \
+  template void CpuOps<T>::encode_tiles(const EvalModel<T>&, const T*, int64_t,                 \
+                                        const std::vector<T*>&) const;                          \
+  template void CpuOps<T>::sample_values(const EvalModel<T>&, const EvalChunk&, EvalMode,       \
+                                         const NoiseKey&, const EvalBuffers<T>&) const;         \
+  template void CpuOps<T>::accumulate_rows(const EvalModel<T>&, const EvalChunk&, EvalMode,     \
+                                           const EvalBuffers<T>&) const;
+VAE_CPU_EVALUATION_MEMBERS(float)
+VAE_CPU_EVALUATION_MEMBERS(double)
+#undef VAE_CPU_EVALUATION_MEMBERS
+
+}  // namespace vae
