@@ -61,7 +61,9 @@ inline EvalPlan make_eval_plan(int64_t n, int64_t k, int64_t eval_rows, int64_t 
   p.n = n;
   p.k = k;
   p.tile = eval_tile(widest);
-  p.chunk_pairs = std::max(p.tile, eval_rows / p.tile * p.tile);
+  // No more than the call has, in whole tiles.
+  const int64_t call_pairs = (n * k + p.tile - 1) / p.tile * p.tile;
+  p.chunk_pairs = std::min(call_pairs, std::max(p.tile, eval_rows / p.tile * p.tile));
   // The rows a chunk's pairs touch, rounded out to whole row tiles at both ends.
   const int64_t touched = std::min(n, (p.chunk_pairs + k - 1) / k + 1);
   p.row_capacity = std::min(n, touched + 2 * (kEvalRowTile - 1));
