@@ -189,4 +189,32 @@ class UniformSequence {
   Philox4 words_{};
 };
 
+// Element after element of one standard normal array: the same numbers as
+// standard_normal(key, i), for a loop that walks the indices in order,
+// computing each Philox block and each Box-Muller pair once.
+class NormalSequence {
+ public:
+  VAE_HD explicit NormalSequence(const NoiseKey& key) : key_(key) {}
+  VAE_HD float at(uint64_t i) {
+    i += key_.offset;
+    if ((i >> 1) != pair_) {
+      if ((i >> 2) != block_) {
+        block_ = i >> 2;
+        words_ = philox_block(key_, block_);
+      }
+      pair_ = i >> 1;
+      const int lane = static_cast<int>(i & 2);
+      box_muller(words_.v[lane], words_.v[lane + 1], &normals_[0], &normals_[1]);
+    }
+    return normals_[i & 1];
+  }
+
+ private:
+  NoiseKey key_;
+  uint64_t block_ = ~uint64_t{0};
+  uint64_t pair_ = ~uint64_t{0};
+  Philox4 words_{};
+  float normals_[2] = {0.0f, 0.0f};
+};
+
 }  // namespace vae

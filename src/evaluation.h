@@ -35,7 +35,7 @@ enum class EvalMode : int {
 // Pairs per decoder tile, for a model whose widest layer is `widest`: 256,
 // or fewer so that a tile's widest buffer stays below 2^31 elements.
 inline int64_t eval_tile(int64_t widest) {
-  int64_t tile = 256;
+  int64_t tile = 512;
   while (tile > 1 && tile * widest > int64_t{2147483647}) tile /= 2;
   return tile;
 }
@@ -47,7 +47,7 @@ constexpr int64_t kEvalRowTile = 32;
 struct EvalPlan {
   int64_t n = 0;           // data rows of the call
   int64_t k = 0;           // samples per row
-  int64_t tile = 256;      // pairs per tile
+  int64_t tile = 512;      // pairs per tile
   int64_t chunk_pairs = 0; // pairs per chunk: a multiple of tile
   int64_t row_capacity = 0;  // the most data rows a chunk stages
 
@@ -75,7 +75,7 @@ struct EvalChunk {
   int64_t first_pair = 0;  // the call's pair index of the chunk's first pair
   int64_t pairs = 0;
   int64_t k = 0;           // samples per row
-  int64_t tile = 256;
+  int64_t tile = 512;
   // The data rows staged and encoded: whole row tiles from first_row on.
   int64_t first_row = 0;
   int64_t rows = 0;

@@ -128,13 +128,13 @@ VAE_HD T analytic_kl(const T* mu_logvar, int64_t latent) {
   return sum;
 }
 
-// Latent j of pair g of an evaluation: eps (drawn as element g Z + j of the
-// call's noise key; z ~ p(z) itself for the prior estimator), z, and its term
-// of log q(z|x) - log p(z) (zero for the prior estimator).
+// Latent j of pair g of an evaluation, given its noise e (element g Z + j
+// of the call's standard normal array): eps, z (e itself for the prior
+// estimator, z ~ p(z)), and its term of log q(z|x) - log p(z) (zero for the
+// prior estimator).
 template <class T>
-VAE_HD T eval_latent(EvalMode mode, const NoiseKey& key, int64_t g, int64_t latent, int64_t j,
-                     const T* mu_logvar, T* eps, T* z) {
-  const T e = T(standard_normal(key, static_cast<uint64_t>(g * latent + j)));
+VAE_HD T eval_latent(EvalMode mode, T e, int64_t latent, int64_t j, const T* mu_logvar, T* eps,
+                     T* z) {
   *eps = e;
   if (mode == EvalMode::kPrior) {
     *z = e;

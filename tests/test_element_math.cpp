@@ -179,6 +179,17 @@ TEST(Philox, UniformSequenceGivesTheSameNumbersAsSingleDraws) {
   for (uint64_t i = 0; i < 1000; ++i) EXPECT_EQ(sequence.at(i), standard_uniform(key, i)) << i;
 }
 
+TEST(Philox, NormalSequenceGivesTheSameNumbersAsSingleDraws) {
+  const NoiseKey key{13, 4, NoiseStream::kEvalLatent, 5};
+  NormalSequence sequence(key);
+  for (uint64_t i = 0; i < 1000; ++i) EXPECT_EQ(sequence.at(i), standard_normal(key, i)) << i;
+  // Walks that start anywhere and skip ahead.
+  for (uint64_t start : {1, 2, 3, 7}) {
+    NormalSequence from(key);
+    for (uint64_t i = start; i < 200; i += 3) EXPECT_EQ(from.at(i), standard_normal(key, i)) << i;
+  }
+}
+
 TEST(ByteTransform, BinarizedMeansAreNearTheIntensity) {
   const NoiseKey key{5, 1, NoiseStream::kBytes, 0};
   for (int y : {0, 1, 51, 128, 200, 254, 255}) {

@@ -17,32 +17,46 @@
 namespace vae {
 namespace {
 
-// y[rows, out] = act(x[rows, in] W^T + b) on the calling thread.
-template <class T>
-void tile_linear(const LinearLayer& layer, const T* params, const T* x, T* y, int64_t rows) {
-  const T* b = params + layer.bias;
-  for (int64_t r = 0; r < rows; ++r) std::memcpy(y + r * layer.out, b, sizeof(T) * layer.out);
-  gemm(false, true, rows, layer.out, layer.in, T(1), x, layer.in, params + layer.weight, layer.in,
-       T(1), y, layer.out);
-  if (layer.activation != Activation::kIdentity) {
-    const int64_t count = rows * layer.out;
-    for (int64_t e = 0; e < count; ++e) y[e] = activate(y[e], layer.activation);
+// y[r, o] = act(y[r, o] + b[o]).
+template <class T, Activation kActivation>
+void add_bias_activate(const T* b, T* y, int64_t rows, int64_t out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    T* row = y + r * out;
+    for (int64_t o = 0; o < out; ++o) row[o] = activate(row[o] + b[o], kActivation);
   }
 }
 
-// -log p(x|out) of one decoder row: the vectorized sums for float rows,
-// the element math itself for double.
-float row_nll(const EvalModel<float>& m, const float* x, const float* out, const float* precision,
-              float offset) {
-  return m.likelihood.gaussian ? gaussian_nll_row(x, out, precision, offset, m.dim)
-                               : bernoulli_nll_row(x, out, m.dim);
+// y[rows, out] = x[rows, in] W^T on the calling thread, then with `finish`
+// the bias and the activation (the decoder's output layer leaves both to
+// the likelihood, which reads each output once anyway).
+template <class T>
+void tile_linear(const LinearLayer& layer, const T* params, const T* x, T* y, int64_t rows,
+                 bool finish) {
+  gemm(false, true, rows, layer.out, layer.in, T(1), x, layer.in, params + layer.weight, layer.in,
+       T(0), y, layer.out);
+  if (!finish) return;
+  const T* b = params + layer.bias;
+  switch (layer.activation) {
+    case Activation::kRelu: add_bias_activate<T, Activation::kRelu>(b, y, rows, layer.out); break;
+    case Activation::kTanh: add_bias_activate<T, Activation::kTanh>(b, y, rows, layer.out); break;
+    default: add_bias_activate<T, Activation::kIdentity>(b, y, rows, layer.out); break;
+  }
 }
 
-double row_nll(const EvalModel<double>& m, const double* x, const double* out, const double*,
-               double) {
+// -log p(x|out + bias) of one decoder row: the vectorized sums for float
+// rows, the element math itself for double.
+float row_nll(const EvalModel<float>& m, const float* x, const float* out, const float* bias,
+              const float* precision, float offset) {
+  return m.likelihood.gaussian ? gaussian_nll_row(x, out, bias, precision, offset, m.dim)
+                               : bernoulli_nll_row(x, out, bias, m.dim);
+}
+
+double row_nll(const EvalModel<double>& m, const double* x, const double* out,
+               const double* bias, const double*, double) {
   double sum = 0;
   for (int64_t d = 0; d < m.dim; ++d) {
-    sum += m.likelihood.nll(x[d], out[d], m.likelihood.log_variance(m.learned_log_variance, d));
+    sum += m.likelihood.nll(x[d], out[d] + bias[d],
+                            m.likelihood.log_variance(m.learned_log_variance, d));
   }
   return sum;
 }
@@ -81,7 +95,7 @@ void CpuOps<T>::encode_tiles(const EvalModel<T>& m, const T* x, int64_t rows,
     const T* in = x + first * m.dim;
     for (size_t l = 0; l < layers.size(); ++l) {
       T* out = enc_out[l] + first * layers[l].out;
-      tile_linear(layers[l], m.params, in, out, count);
+      tile_linear(layers[l], m.params, in, out, count, true);
       in = out;
     }
   });
@@ -108,25 +122,27 @@ void CpuOps<T>::sample_values(const EvalModel<T>& m, const EvalChunk& c, EvalMod
   run_tiles((c.pairs + c.tile - 1) / c.tile, [&](int64_t t) {
     const int64_t first = t * c.tile;
     const int64_t count = std::min(c.tile, c.pairs - first);
+    NormalSequence noise(key);
     for (int64_t p = first; p < first + count; ++p) {
       const int64_t g = c.first_pair + p;
       const T* row = mu_logvar + (g / c.k - c.first_row) * head;
       T sum = 0;
       for (int64_t j = 0; j < latent; ++j) {
-        sum += eval_latent(mode, key, g, latent, j, row, &b.eps[p * latent + j],
-                           &b.z[p * latent + j]);
+        const T e = T(noise.at(static_cast<uint64_t>(g * latent + j)));
+        sum += eval_latent(mode, e, latent, j, row, &b.eps[p * latent + j], &b.z[p * latent + j]);
       }
       b.kl_sample[p] = sum;
     }
     const T* in = b.z + first * latent;
     for (size_t l = 0; l < layers.size(); ++l) {
       T* out = b.dec_out[l] + first * layers[l].out;
-      tile_linear(layers[l], m.params, in, out, count);
+      tile_linear(layers[l], m.params, in, out, count, l + 1 < layers.size());
       in = out;
     }
+    const T* bias = m.params + layers.back().bias;
     for (int64_t p = first; p < first + count; ++p) {
       const T* x = b.x + ((c.first_pair + p) / c.k - c.first_row) * m.dim;
-      const T nll = row_nll(m, x, in + (p - first) * m.dim, b.precision, offset);
+      const T nll = row_nll(m, x, in + (p - first) * m.dim, bias, b.precision, offset);
       b.values[p] = eval_value(mode, nll, b.kl_sample[p]);
     }
   });

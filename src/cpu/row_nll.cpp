@@ -111,45 +111,52 @@ VAE_INLINE float lane_sum(Floats v) {
   return sum;
 }
 
-VAE_INLINE float bernoulli_body(const float* x, const float* logits, int64_t dim) {
-  Floats acc = splat(0.0f);
-  int64_t d = 0;
-  for (; d + kLanes <= dim; d += kLanes) acc += bernoulli_terms(load(x + d), load(logits + d));
-  float sum = lane_sum(acc);
-  for (; d < dim; ++d) sum += bernoulli_nll(x[d], logits[d]);
-  return sum;
-}
-
-VAE_INLINE float gaussian_body(const float* x, const float* mean, const float* precision,
-                               float offset, int64_t dim) {
+VAE_INLINE float bernoulli_body(const float* x, const float* out, const float* bias,
+                                int64_t dim) {
   Floats acc = splat(0.0f);
   int64_t d = 0;
   for (; d + kLanes <= dim; d += kLanes) {
-    const Floats diff = load(x + d) - load(mean + d);
+    acc += bernoulli_terms(load(x + d), load(out + d) + load(bias + d));
+  }
+  float sum = lane_sum(acc);
+  for (; d < dim; ++d) sum += bernoulli_nll(x[d], out[d] + bias[d]);
+  return sum;
+}
+
+VAE_INLINE float gaussian_body(const float* x, const float* out, const float* bias,
+                               const float* precision, float offset, int64_t dim) {
+  Floats acc = splat(0.0f);
+  int64_t d = 0;
+  for (; d + kLanes <= dim; d += kLanes) {
+    const Floats diff = load(x + d) - (load(out + d) + load(bias + d));
     acc += diff * diff * load(precision + d);
   }
   float sum = lane_sum(acc);
-  for (; d < dim; ++d) sum += (x[d] - mean[d]) * (x[d] - mean[d]) * precision[d];
+  for (; d < dim; ++d) {
+    const float diff = x[d] - (out[d] + bias[d]);
+    sum += diff * diff * precision[d];
+  }
   return 0.5f * sum + offset;
 }
 
-float bernoulli_baseline(const float* x, const float* logits, int64_t dim) {
-  return bernoulli_body(x, logits, dim);
+float bernoulli_baseline(const float* x, const float* out, const float* bias, int64_t dim) {
+  return bernoulli_body(x, out, bias, dim);
 }
-float gaussian_baseline(const float* x, const float* mean, const float* precision, float offset,
-                        int64_t dim) {
-  return gaussian_body(x, mean, precision, offset, dim);
+float gaussian_baseline(const float* x, const float* out, const float* bias,
+                        const float* precision, float offset, int64_t dim) {
+  return gaussian_body(x, out, bias, precision, offset, dim);
 }
 
 #if defined(__x86_64__)
-__attribute__((target("avx2,fma"))) float bernoulli_avx2(const float* x, const float* logits,
-                                                         int64_t dim) {
-  return bernoulli_body(x, logits, dim);
+__attribute__((target("avx2,fma"))) float bernoulli_avx2(const float* x, const float* out,
+                                                         const float* bias, int64_t dim) {
+  return bernoulli_body(x, out, bias, dim);
 }
-__attribute__((target("avx2,fma"))) float gaussian_avx2(const float* x, const float* mean,
+__attribute__((target("avx2,fma"))) float gaussian_avx2(const float* x, const float* out,
+                                                        const float* bias,
                                                         const float* precision, float offset,
                                                         int64_t dim) {
-  return gaussian_body(x, mean, precision, offset, dim);
+  return gaussian_body(x, out, bias, precision, offset, dim);
 }
 
 bool have_avx2() {
@@ -160,19 +167,19 @@ bool have_avx2() {
 
 }  // namespace
 
-float bernoulli_nll_row(const float* x, const float* logits, int64_t dim) {
+float bernoulli_nll_row(const float* x, const float* out, const float* bias, int64_t dim) {
 #if defined(__x86_64__)
-  if (have_avx2()) return bernoulli_avx2(x, logits, dim);
+  if (have_avx2()) return bernoulli_avx2(x, out, bias, dim);
 #endif
-  return bernoulli_baseline(x, logits, dim);
+  return bernoulli_baseline(x, out, bias, dim);
 }
 
-float gaussian_nll_row(const float* x, const float* mean, const float* precision, float offset,
-                       int64_t dim) {
+float gaussian_nll_row(const float* x, const float* out, const float* bias,
+                       const float* precision, float offset, int64_t dim) {
 #if defined(__x86_64__)
-  if (have_avx2()) return gaussian_avx2(x, mean, precision, offset, dim);
+  if (have_avx2()) return gaussian_avx2(x, out, bias, precision, offset, dim);
 #endif
-  return gaussian_baseline(x, mean, precision, offset, dim);
+  return gaussian_baseline(x, out, bias, precision, offset, dim);
 }
 
 float exp_nonpositive_poly(float v) { return exp_nonpositive<float, uint32_t>(v); }

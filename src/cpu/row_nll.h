@@ -12,13 +12,14 @@
 
 namespace vae {
 
-// sum_d softplus(l_d) - x_d l_d over dim logits l.
-float bernoulli_nll_row(const float* x, const float* logits, int64_t dim);
+// sum_d softplus(l_d) - x_d l_d over dim logits l = out + bias.
+float bernoulli_nll_row(const float* x, const float* out, const float* bias, int64_t dim);
 
-// sum_d 1/2 (x_d - m_d)^2 precision_d + offset: a Gaussian's -log p with
-// precision_d = e^-v_d and offset = 1/2 sum_d (v_d + log 2 pi).
-float gaussian_nll_row(const float* x, const float* mean, const float* precision, float offset,
-                       int64_t dim);
+// sum_d 1/2 (x_d - m_d)^2 precision_d + offset over dim means m = out +
+// bias: a Gaussian's -log p with precision_d = e^-v_d and offset = 1/2 sum_d
+// (v_d + log 2 pi).
+float gaussian_nll_row(const float* x, const float* out, const float* bias,
+                       const float* precision, float offset, int64_t dim);
 
 // exp(v) for v <= 0 and log1p(e) for e in [0, 1] as the rows above compute
 // them, one value at a time (for the tests).
