@@ -32,7 +32,7 @@ struct EvalBuffers {
   std::vector<T*> dec_out;       // per decoder layer [P, out]; the last is the output
   T* values = nullptr;           // [P] each pair's value (EvalMode)
   T* precision = nullptr;        // [D] e^-v of a Gaussian's log variances (CPU backend)
-  T* carry = nullptr;            // [2] the accumulator of a row cut by the chunk's end
+  T* carry = nullptr;            // [4] a cut row's accumulator: into a chunk, out of it
   T* results[3] = {};            // [R] each: the results of the rows done in the chunk
 };
 

@@ -115,7 +115,7 @@ class Evaluator {
     for (size_t l = 0; l < net.decoder.size(); ++l) b->dec_out[l] = take(pairs * net.decoder[l].out);
     b->values = take(pairs);
     b->precision = take(dim_);
-    b->carry = take(2);
+    b->carry = take(4);
     for (T*& r : b->results) r = take(rows);
     return used;
   }

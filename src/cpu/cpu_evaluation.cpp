@@ -6,6 +6,7 @@
 // are in cache. A tile's numbers do not depend on which thread ran it or on
 // the chunk around it, so the results are the same bit for bit whatever
 // VAE_OPT_EVAL_ROWS and VAE_OPT_THREADS are.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -154,9 +155,11 @@ void CpuOps<T>::accumulate_rows(const EvalModel<T>& m, const EvalChunk& c, EvalM
   const int64_t head = 2 * m.latent;
   for (int64_t i = 0; i < c.pair_rows(); ++i) {
     const T* mu_logvar = b.enc_out.back() + (c.first_pair_row + i - c.first_row) * head;
-    accumulate_eval_row(mode, c, i, b.values, mu_logvar, m.latent, b.carry, b.results[0],
-                        b.results[1], b.results[2]);
+    accumulate_eval_row(mode, c, i, b.values, mu_logvar, m.latent, b.carry, b.carry + 2,
+                        b.results[0], b.results[1], b.results[2]);
   }
+  // The cut row's accumulator goes into the next chunk.
+  std::copy_n(b.carry + 2, 2, b.carry);
 }
 
 // The members defined here (the others are instantiated in cpu_ops.cpp).
