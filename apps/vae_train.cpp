@@ -61,17 +61,35 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// The progress callback of one epoch: redraws its training bar.
-struct TrainingBar {
+// The progress callbacks of one epoch: they redraw its bar as the training
+// rows, then the evaluation rows, go by.
+struct EpochBar {
   EpochProgress* progress;
   std::int64_t epoch;
   Clock::time_point start;
 
-  static void update(void* user_data, std::int64_t rows_done, std::int64_t rows_total,
-                     double mean_loss) {
-    const auto* bar = static_cast<const TrainingBar*>(user_data);
+  static void training(void* user_data, std::int64_t rows_done, std::int64_t rows_total,
+                       double mean_loss) {
+    const auto* bar = static_cast<const EpochBar*>(user_data);
     bar->progress->show_training(bar->epoch, rows_done, rows_total, mean_loss,
                                  seconds_since(bar->start));
+  }
+  static void evaluation(void* user_data, std::int64_t rows_done, std::int64_t rows_total,
+                         double) {
+    const auto* bar = static_cast<const EpochBar*>(user_data);
+    bar->progress->show_evaluation(bar->epoch, rows_done, rows_total, seconds_since(bar->start));
+  }
+};
+
+// The progress callback of the log-likelihood estimate.
+struct TaskBar {
+  TaskProgress* progress;
+  Clock::time_point start;
+
+  static void update(void* user_data, std::int64_t rows_done, std::int64_t rows_total,
+                     double running_mean) {
+    const auto* bar = static_cast<const TaskBar*>(user_data);
+    bar->progress->update(rows_done, rows_total, running_mean, seconds_since(bar->start));
   }
 };
 
@@ -303,10 +321,16 @@ void report_log_likelihood(const Options& options, vae_trainer* trainer, const D
   std::fflush(stdout);
   const auto start = Clock::now();
   double log_likelihood = 0.0;
-  check(vae_log_likelihood_dataset(trainer, subset ? subset.get() : test_set,
-                                   static_cast<std::int32_t>(options.ll_samples),
-                                   VAE_ESTIMATOR_IMPORTANCE, &log_likelihood),
-        "vae_log_likelihood_dataset");
+  {
+    TaskProgress progress(isatty(STDOUT_FILENO) != 0, "log-likelihood");
+    TaskBar bar{&progress, start};
+    check(vae_set_progress(trainer, &TaskBar::update, &bar), "vae_set_progress");
+    const vae_status status = vae_log_likelihood_dataset(
+        trainer, subset ? subset.get() : test_set, static_cast<std::int32_t>(options.ll_samples),
+        VAE_ESTIMATOR_IMPORTANCE, &log_likelihood);
+    check(vae_set_progress(trainer, nullptr, nullptr), "vae_set_progress");
+    check(status, "vae_log_likelihood_dataset");
+  }
   std::printf("test log-likelihood: %.2f nats (%.1f s)\n", log_likelihood, seconds_since(start));
   if (test.type == ElementType::uint8 && transform == VAE_BYTES_DEQUANTIZE) {
     std::printf("bits per dimension: %.4f\n",
@@ -368,13 +392,15 @@ void train(const Options& options) {
             "vae_set_float(VAE_OPT_KL_WEIGHT)");
       check(vae_set_int(trainer.get(), VAE_OPT_UPDATE, update_for_epoch(options.schedule, epoch)),
             "vae_set_int(VAE_OPT_UPDATE)");
-      TrainingBar bar{&progress, epoch + 1, epoch_start};
-      check(vae_set_progress(trainer.get(), &TrainingBar::update, &bar), "vae_set_progress");
+      EpochBar bar{&progress, epoch + 1, epoch_start};
+      check(vae_set_progress(trainer.get(), &EpochBar::training, &bar), "vae_set_progress");
       float train_loss = 0.0f;
       check(vae_train_epoch(trainer.get(), train_set.get(), batch, &train_loss), "vae_train_epoch");
       const double train_seconds = seconds_since(epoch_start);
 
       progress.show_stage(epoch + 1, "evaluating");
+      bar.start = Clock::now();
+      check(vae_set_progress(trainer.get(), &EpochBar::evaluation, &bar), "vae_set_progress");
       EpochMetrics metrics;
       metrics.epoch = epoch + 1;
       metrics.train_loss = train_loss;
@@ -382,6 +408,7 @@ void train(const Options& options) {
       check(vae_evaluate_dataset(trainer.get(), test_set.get(), &metrics.test_elbo,
                                  &metrics.test_reconstruction, &metrics.test_kl),
             "vae_evaluate_dataset");
+      check(vae_set_progress(trainer.get(), nullptr, nullptr), "vae_set_progress");
       progress.show_stage(epoch + 1, "saving");
       check(vae_save(trainer.get(), files.checkpoint.c_str()),
             "vae_save(" + files.checkpoint.string() + ")");
