@@ -17,6 +17,7 @@
 #include "data_loader.h"
 #include "data_matrix.h"
 #include "image_grid.h"
+#include "loss_plot.h"
 #include "metrics_csv.h"
 #include "options.h"
 #include "pictures.h"
@@ -427,16 +428,17 @@ void train(const Options& options) {
     std::printf("writing %s\n", path.c_str());
     return path;
   };
-  write_loss_png(read_metrics_csv(files.metrics.string()), picture("loss.png"));
+  const std::string model = model_description(trainer.get(), options.hidden);
+  write_loss_png(read_metrics_csv(files.metrics.string()), model, picture("loss.png"));
   // Bytes scale to [0, 1]; float data shows its own range.
   const GrayRange gray = data.test.type == ElementType::uint8
                              ? GrayRange{}
                              : fitting_gray_range(rows_as_floats(
                                    data.test, 0, std::min(data.test.rows, kGrayRangeRows)));
-  write_samples_png(trainer.get(), gray, picture("samples.png"));
-  write_reconstructions_png(trainer.get(), data.test, gray, picture("reconstructions.png"));
+  write_samples_png(trainer.get(), gray, model, picture("samples.png"));
+  write_reconstructions_png(trainer.get(), data.test, gray, model, picture("reconstructions.png"));
   if (get_int_option(trainer.get(), VAE_OPT_LATENT_DIM, "VAE_OPT_LATENT_DIM") == 2) {
-    write_manifold_png(trainer.get(), gray, picture("manifold.png"));
+    write_manifold_png(trainer.get(), gray, model, picture("manifold.png"));
   }
 }
 
