@@ -5,7 +5,7 @@
 // pair g = r K + s is sample s of data row r. Its noise is element
 // g Z + j (latent j) of the call's noise array, so a pair draws the same
 // numbers however the call is cut. A chunk is a run of pairs that starts at a
-// multiple of the tile (kEvalTile pairs, the CPU backend's unit of work) and
+// multiple of the tile (eval_tile pairs, the CPU backend's unit of work) and
 // holds the evaluation rows (VAE_OPT_EVAL_ROWS, rounded down to whole
 // tiles); it stages and encodes the data rows of its pairs, rounded out to
 // whole row tiles (kEvalRowTile rows). Tiles are fixed by the call alone, so
@@ -32,7 +32,7 @@ enum class EvalMode : int {
   kElbo = 2,        // z ~ q(z|x), value log p(x|z); mean, and the analytic KL
 };
 
-// Pairs per decoder tile, for a model whose widest layer is `widest`: 256,
+// Pairs per decoder tile, for a model whose widest layer is `widest`: 512,
 // or fewer so that a tile's widest buffer stays below 2^31 elements.
 inline int64_t eval_tile(int64_t widest) {
   int64_t tile = 512;

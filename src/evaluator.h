@@ -27,7 +27,7 @@ class Evaluator {
   // The sizes of a call over n rows with k samples each; eval_rows is
   // VAE_OPT_EVAL_ROWS, 0 for the backend's budget (Ops::kEvaluationBytes).
   EvalPlan plan(int64_t n, int64_t k, int64_t eval_rows) const {
-    const int64_t rows = eval_rows > 0 ? eval_rows : automatic_rows();
+    const int64_t rows = eval_rows > 0 ? eval_rows : automatic_rows(k);
     return make_eval_plan(n, k, rows, net_.layout().widest);
   }
 
@@ -87,11 +87,12 @@ class Evaluator {
     for (const LinearLayer& l : net_.layout().encoder) e += l.out;
     return e;
   }
-  // As many pairs as the budget holds when each pair has a row of its own
-  // (k = 1, the most rows a chunk of pairs stages).
-  int64_t automatic_rows() const {
+  // As many pairs as the budget holds, with a row for every k of them (a
+  // chunk of pairs stages about that many rows).
+  int64_t automatic_rows(int64_t k) const {
     const int64_t bytes = static_cast<int64_t>(Ops::kEvaluationBytes);
-    return bytes / static_cast<int64_t>(sizeof(T)) / (pair_elements() + row_elements());
+    const int64_t per_pair = pair_elements() + (row_elements() + k - 1) / k;
+    return bytes / static_cast<int64_t>(sizeof(T)) / per_pair;
   }
 
   // The workspace's elements for `pairs` pairs and `rows` rows, pointing

@@ -53,10 +53,10 @@ class CudaEvaluation : public ::testing::TestWithParam<bool> {
 TEST_P(CudaEvaluation, EstimatesAndElboMatchCpu) {
   Config c = config_for(GetParam());
   const auto params = testing::uniform(ParameterLayout(c).packed_total, 61, -0.5f, 0.5f);
-  for (const Shape& shape : {Shape{13, 50}, Shape{3, 700}, Shape{300, 1}, Shape{1, 1}}) {
+  for (const Shape& shape : {Shape{13, 50}, Shape{3, 700}, Shape{1300, 1}, Shape{1, 1}}) {
     const auto x = data_for(c, shape.rows, 62);
     const size_t rows = static_cast<size_t>(shape.rows);
-    for (int64_t eval_rows : {0, 256, 300, 777}) {
+    for (int64_t eval_rows : {0, 512, 1100, 1600}) {
       c.eval_rows = eval_rows;
       auto cpu = make_cpu_trainer_impl(c);
       auto gpu = make_cuda_trainer_impl(c);
@@ -81,7 +81,7 @@ TEST_P(CudaEvaluation, EstimatesAndElboMatchCpu) {
 
 TEST_P(CudaEvaluation, DatasetMeansMatchCpuWithProgress) {
   Config c = config_for(GetParam());
-  c.eval_rows = 256;
+  c.eval_rows = 512;
   const auto params = testing::uniform(ParameterLayout(c).packed_total, 71, -0.5f, 0.5f);
   const int64_t rows = 301;
   const auto x = data_for(c, rows, 72);
@@ -123,7 +123,7 @@ TEST_P(CudaEvaluation, EvalRowsChangeOnlyTheRounding) {
   const int64_t rows = 37;
   const auto x = data_for(c, rows, 82);
   std::vector<float> first;
-  for (int64_t eval_rows : {0, 1, 512, 1000}) {
+  for (int64_t eval_rows : {0, 1, 1100, 2000}) {
     c.eval_rows = eval_rows;
     auto gpu = make_cuda_trainer_impl(c);
     gpu->set_parameters(params.data(), static_cast<int64_t>(params.size()));

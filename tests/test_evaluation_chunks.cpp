@@ -192,13 +192,14 @@ NoiseKey call_key(const Config& c, NoiseStream stream, int64_t draw) {
 
 // (rows, samples) shapes whose pairs the chunk sizes below cut in every way:
 // chunks that end inside a row, rows longer than a chunk, a last chunk that
-// is partial, one pair per row.
+// is partial, one pair per row (the models' tile is 512 pairs).
 struct Shape {
   int64_t rows;
   int32_t k;
 };
-const Shape kShapes[] = {{13, 50}, {3, 700}, {300, 1}, {1, 1}, {40, 7}};
-const int64_t kEvalRows[] = {0, 1, 256, 300, 777};
+const Shape kShapes[] = {{13, 50}, {3, 700}, {1300, 1}, {1, 1}, {90, 7}};
+// Chunks of one tile (512 pairs here), two, three.
+const int64_t kEvalRows[] = {0, 1, 512, 1100, 1600};
 
 class EvaluationChunks : public ::testing::TestWithParam<bool> {
  protected:
@@ -238,7 +239,7 @@ TEST_P(EvaluationChunks, ElboEqualsThePlainComputation) {
     c.samples = samples;
     const auto params = random_parameters(ParameterLayout(c).packed_total, 21);
     const Reference ref(c, params);
-    const int64_t rows = 37;
+    const int64_t rows = 200;
     const auto x = data_for(c, rows, 22);
     for (int64_t eval_rows : kEvalRows) {
       auto t = trainer_with<CpuTrainerD>(c, eval_rows, 3, params);
@@ -286,16 +287,16 @@ TEST_P(EvaluationChunks, SameBitsWhateverTheChunkAndThreads) {
   c.latent_dim = 4;
   c.samples = 5;
   const auto params = random_parameters(ParameterLayout(c).packed_total, 41);
-  const int64_t rows = 37;
+  const int64_t rows = 75;
   const auto x = data_for(c, rows, 42);
   std::vector<float> first_lp, first_elbo;
-  for (int64_t eval_rows : {0, 1, 256, 300, 1000, 4096}) {
+  for (int64_t eval_rows : {0, 1, 512, 600, 1000, 4096}) {
     for (int64_t threads : {1, 2, 3}) {
       auto t = trainer_with<CpuTrainerF>(c, 0, threads, params);
       // Set on the live trainer: the option may change.
       t->set_int(VAE_OPT_EVAL_ROWS, eval_rows);
       std::vector<float> lp(rows), elbo(rows);
-      // 37 x 7 = 259 pairs: a tile of 256 and one of 3.
+      // 75 x 7 = 525 pairs: a tile of 512 and one of 13.
       t->log_likelihood(x.data(), rows, 7, VAE_ESTIMATOR_IMPORTANCE, lp.data());
       t->evaluate(x.data(), rows, elbo.data(), nullptr, nullptr);
       if (first_lp.empty()) {
@@ -340,11 +341,11 @@ TEST_P(EvaluationChunks, EachSampleTheSameWhateverTheChunkAndThreads) {
   c.hidden = {500};
   c.latent_dim = 4;
   const auto params = random_parameters(ParameterLayout(c).packed_total, 43);
-  const int64_t rows = 37;
-  const int64_t k = 7;  // 259 pairs: a tile of 256 and one of 3
+  const int64_t rows = 75;
+  const int64_t k = 7;  // 525 pairs: a tile of 512 and one of 13
   const auto x = data_for(c, rows, 44);
   const std::vector<float> first = pair_values(c, params, x, rows, k, 0, 1);
-  for (int64_t eval_rows : {1, 256, 300, 1000}) {
+  for (int64_t eval_rows : {1, 512, 600, 1100}) {
     for (int64_t threads : {1, 2, 3}) {
       const std::vector<float> values = pair_values(c, params, x, rows, k, eval_rows, threads);
       EXPECT_EQ(std::memcmp(values.data(), first.data(), sizeof(float) * first.size()), 0)
@@ -360,7 +361,7 @@ TEST_P(EvaluationChunks, DatasetMeansAreTheRowsMeans) {
   const int64_t rows = 23;
   const int32_t k = 40;
   const auto x = data_for(c, rows, 52);
-  auto t = trainer_with<CpuTrainerD>(c, 256, 2, params);
+  auto t = trainer_with<CpuTrainerD>(c, 512, 2, params);
   auto ds = t->create_dataset(x.data(), rows);
   double mean = 0;
   t->log_likelihood_dataset(*ds, k, VAE_ESTIMATOR_IMPORTANCE, &mean);

@@ -98,7 +98,7 @@ typedef enum vae_option {
        vae_log_likelihood and their dataset forms work on at a time. 0 sizes
        the evaluation workspace from memory: about 64 MiB on the CPU backend,
        256 MiB on the CUDA backend, whatever max_batch and k are. A value is
-       rounded down to a whole number of tiles (256 decoder rows for most
+       rounded down to a whole number of tiles (512 decoder rows for most
        models; at least one tile). The workspace is allocated by the first
        evaluation call and kept. The results do not depend on this option
        (on the CPU backend not in any bit, nor on VAE_OPT_THREADS; on the
