@@ -8,9 +8,9 @@
 namespace vae_fuzz {
 namespace {
 
-// Options 1..22 and a few that do not exist: the getters' statuses count too.
+// Options 1..24 and a few that do not exist: the getters' statuses count too.
 constexpr int kFirstOption = -1;
-constexpr int kLastOption = VAE_OPT_SKIPPED_STEPS + 1;
+constexpr int kLastOption = VAE_OPT_EVAL_ROWS + 1;
 
 std::string getter_answers(vae_trainer* t, int option) {
   int64_t i = 0;
