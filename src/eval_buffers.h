@@ -21,15 +21,17 @@ struct EvalModel {
   int64_t latent = 0;
 };
 
-// R = a plan's row capacity, P = its pairs per chunk.
+// R = a plan's row capacity, P = its pairs per chunk, S = the pairs the
+// backend decodes at once (its decoder_rows: P on the GPU, a tile per thread
+// on the CPU).
 template <class T>
 struct EvalBuffers {
   T* x = nullptr;                // [R, D] the staged rows
   std::vector<T*> enc_out;       // per encoder layer [R, out]; the last is [mu | logvar]
-  T* eps = nullptr;              // [P, Z]
-  T* z = nullptr;                // [P, Z]
+  T* eps = nullptr;              // [S, Z]
+  T* z = nullptr;                // [S, Z]
+  std::vector<T*> dec_out;       // per decoder layer [S, out]; the last is the output
   T* kl_sample = nullptr;        // [P] log q(z|x) - log p(z)
-  std::vector<T*> dec_out;       // per decoder layer [P, out]; the last is the output
   T* values = nullptr;           // [P] each pair's value (EvalMode)
   T* precision = nullptr;        // [D] e^-v of a Gaussian's log variances (CPU backend)
   T* carry = nullptr;            // [4] a cut row's accumulator: into a chunk, out of it

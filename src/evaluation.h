@@ -50,6 +50,7 @@ struct EvalPlan {
   int64_t tile = 512;      // pairs per tile
   int64_t chunk_pairs = 0; // pairs per chunk: a multiple of tile
   int64_t row_capacity = 0;  // the most data rows a chunk stages
+  int64_t decoder_rows = 0;  // pairs the backend decodes at once (Ops::eval_decoder_rows)
 
   int64_t pairs() const { return n * k; }
   int64_t chunks() const { return (pairs() + chunk_pairs - 1) / chunk_pairs; }

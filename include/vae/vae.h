@@ -96,13 +96,14 @@ typedef enum vae_option {
   VAE_OPT_EVAL_ROWS = 24     /* int, [0, 2^24], default 0               (may change):
        the decoder rows (one per data row and sample) that vae_evaluate,
        vae_log_likelihood and their dataset forms work on at a time. 0 sizes
-       the evaluation workspace from memory: about 64 MiB on the CPU backend,
-       256 MiB on the CUDA backend, whatever max_batch and k are. A value is
-       rounded down to a whole number of tiles (512 decoder rows for most
-       models; at least one tile). The workspace is allocated by the first
-       evaluation call and kept. The results do not depend on this option
-       (on the CPU backend not in any bit, nor on VAE_OPT_THREADS; on the
-       CUDA backend the GEMMs' rounding may differ with it).              */
+       them from memory, whatever max_batch and k are: a workspace of at
+       most 64 MiB on the CPU backend (and at most 65,536 rows), 256 MiB on
+       the CUDA backend. A value is rounded down to a whole number of tiles
+       (512 decoder rows for most models; at least one tile). The workspace
+       is allocated by the first evaluation call and kept. The results do
+       not depend on this option (on the CPU backend not in any bit, nor on
+       VAE_OPT_THREADS; on the CUDA backend the GEMMs' rounding may differ
+       with it).                                                          */
 } vae_option;
 
 enum { VAE_LIKELIHOOD_BERNOULLI = 0, VAE_LIKELIHOOD_GAUSSIAN = 1 };

@@ -76,13 +76,13 @@ void CpuOps<T>::release_evaluation() {
   std::vector<T>().swap(eval_arena_);
 }
 
-// fn(tile) for tiles [0, tiles): each thread takes the next tile left.
+// One part per thread, so a part's index is its thread's slot.
 template <class T>
 template <class F>
 void CpuOps<T>::run_tiles(int64_t tiles, F&& fn) const {
   std::atomic<int64_t> next{0};
-  pool_.run(std::min<int64_t>(tiles, pool_.threads()), [&](int64_t, int64_t) {
-    for (int64_t t = next++; t < tiles; t = next++) fn(t);
+  pool_.run(std::min<int64_t>(tiles, pool_.threads()), [&](int64_t slot, int64_t) {
+    for (int64_t t = next++; t < tiles; t = next++) fn(slot, t);
   }, 1);
 }
 
@@ -90,7 +90,7 @@ template <class T>
 void CpuOps<T>::encode_tiles(const EvalModel<T>& m, const T* x, int64_t rows,
                              const std::vector<T*>& enc_out) const {
   const std::vector<LinearLayer>& layers = m.layout->encoder;
-  run_tiles((rows + kEvalRowTile - 1) / kEvalRowTile, [&](int64_t t) {
+  run_tiles((rows + kEvalRowTile - 1) / kEvalRowTile, [&](int64_t, int64_t t) {
     const int64_t first = t * kEvalRowTile;
     const int64_t count = std::min(kEvalRowTile, rows - first);
     const T* in = x + first * m.dim;
@@ -120,30 +120,35 @@ void CpuOps<T>::sample_values(const EvalModel<T>& m, const EvalChunk& c, EvalMod
     offset = T(constant);
   }
   const T* mu_logvar = b.enc_out.back();
-  run_tiles((c.pairs + c.tile - 1) / c.tile, [&](int64_t t) {
+  run_tiles((c.pairs + c.tile - 1) / c.tile, [&](int64_t slot, int64_t t) {
     const int64_t first = t * c.tile;
     const int64_t count = std::min(c.tile, c.pairs - first);
+    // This thread's tile of the decoder's buffers: rows slot * tile ...
+    const int64_t scratch = slot * c.tile;
+    T* eps = b.eps + scratch * latent;
+    T* z = b.z + scratch * latent;
     NormalSequence noise(key);
-    for (int64_t p = first; p < first + count; ++p) {
-      const int64_t g = c.first_pair + p;
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t g = c.first_pair + first + i;
       const T* row = mu_logvar + (g / c.k - c.first_row) * head;
       T sum = 0;
       for (int64_t j = 0; j < latent; ++j) {
         const T e = T(noise.at(static_cast<uint64_t>(g * latent + j)));
-        sum += eval_latent(mode, e, latent, j, row, &b.eps[p * latent + j], &b.z[p * latent + j]);
+        sum += eval_latent(mode, e, latent, j, row, &eps[i * latent + j], &z[i * latent + j]);
       }
-      b.kl_sample[p] = sum;
+      b.kl_sample[first + i] = sum;
     }
-    const T* in = b.z + first * latent;
+    const T* in = z;
     for (size_t l = 0; l < layers.size(); ++l) {
-      T* out = b.dec_out[l] + first * layers[l].out;
+      T* out = b.dec_out[l] + scratch * layers[l].out;
       tile_linear(layers[l], m.params, in, out, count, l + 1 < layers.size());
       in = out;
     }
     const T* bias = m.params + layers.back().bias;
-    for (int64_t p = first; p < first + count; ++p) {
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t p = first + i;
       const T* x = b.x + ((c.first_pair + p) / c.k - c.first_row) * m.dim;
-      const T nll = row_nll(m, x, in + (p - first) * m.dim, bias, b.precision, offset);
+      const T nll = row_nll(m, x, in + i * m.dim, bias, b.precision, offset);
       b.values[p] = eval_value(mode, nll, b.kl_sample[p]);
     }
   });

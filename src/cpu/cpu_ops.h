@@ -115,8 +115,14 @@ class CpuOps {
   void output_mean(const Likelihood& lik, T* out, int64_t count) const;
 
   // Evaluation (src/evaluation.h; defined in cpu_evaluation.cpp). The
-  // workspace budget of VAE_OPT_EVAL_ROWS = 0, in bytes.
+  // workspace budget of VAE_OPT_EVAL_ROWS = 0, in bytes, and the most pairs
+  // a chunk then takes (about 0.1 s of work for the default model).
   static constexpr size_t kEvaluationBytes = size_t{64} << 20;
+  static constexpr size_t kEvaluationMaxPairs = size_t{1} << 16;
+  // The pairs decoded at once: a tile per thread, each reusing its buffers.
+  int64_t eval_decoder_rows(int64_t chunk_pairs, int64_t tile) const {
+    return std::min(chunk_pairs, tile * pool_.threads());
+  }
   // The evaluation workspace: count elements (zeroed), replacing the old;
   // throws, keeping the old, when memory cannot be had.
   T* reserve_evaluation(size_t count);
@@ -126,7 +132,7 @@ class CpuOps {
                     const std::vector<T*>& enc_out) const;
   // Each pair's value (EvalMode) in b.values, from the staged rows and their
   // encoder outputs: its latent (noise from key), decoder and likelihood,
-  // tile by tile.
+  // tile by tile, each thread in its own tile of the decoder's buffers.
   void sample_values(const EvalModel<T>& m, const EvalChunk& c, EvalMode mode,
                      const NoiseKey& key, const EvalBuffers<T>& b) const;
   // accumulate_eval_row (src/model_math.h) for each of the chunk's rows.
@@ -165,7 +171,8 @@ class CpuOps {
  private:
   void parallel_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
                      int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) const;
-  // fn(tile) for tiles [0, tiles), each thread taking the next tile left.
+  // fn(slot, tile) for tiles [0, tiles), each thread taking the next tile
+  // left; slot (< the thread count) is the running thread's own.
   template <class F>
   void run_tiles(int64_t tiles, F&& fn) const;
 

@@ -160,12 +160,15 @@ class CudaOps {
   void output_mean(const Likelihood& lik, float* out, int64_t count) const;
 
   // Evaluation (src/evaluation.h), as CpuOps's: the workspace budget of
-  // VAE_OPT_EVAL_ROWS = 0 in bytes; the evaluation workspace, a device
+  // VAE_OPT_EVAL_ROWS = 0 in bytes and the most pairs a chunk then takes;
+  // the pairs decoded at once (a whole chunk); the evaluation workspace, a device
   // allocation of its own made by the first evaluation call (waits for the
   // queued work before it frees an old one); the encoder over the staged
   // rows; each pair's value (the latent kernel, the decoder's GEMMs over the
   // chunk's pairs, the likelihood kernel); the rows' accumulators.
   static constexpr size_t kEvaluationBytes = size_t{256} << 20;
+  static constexpr size_t kEvaluationMaxPairs = size_t{1} << 20;
+  int64_t eval_decoder_rows(int64_t chunk_pairs, int64_t) const { return chunk_pairs; }
   float* reserve_evaluation(size_t count);
   void release_evaluation();
   void encode_tiles(const EvalModel<float>& m, const float* x, int64_t rows,
