@@ -1,10 +1,11 @@
 // The CPU backend's vectorized likelihood rows (src/cpu/row_nll.h) against
 // the element math they stand for, term by term and summed, over logits and
-// lengths that reach every part of the code: the eight-lane body, the tail,
-// the far tails of exp, and e^-|l| near 0 and 1.
+// lengths that reach every part of the code: each vector width this machine
+// runs, the tail, the far tails of exp, and e^-|l| near 0 and 1.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <vector>
 
 #include "cpu/row_nll.h"
@@ -33,6 +34,15 @@ TEST(RowNll, Log1pSeriesIsWithinThreeTenMillionths) {
 
 // The sums of each length 1..40 over logits from -120 to 120 (beyond the
 // clamp of exp), against the element math in double.
+TEST(RowNll, EveryPathOfThisMachineIsChecked) {
+  const std::vector<int> lanes = row_nll_lanes();
+  ASSERT_FALSE(lanes.empty());
+  EXPECT_EQ(lanes.back(), 0);  // the baseline runs everywhere
+  std::printf("[ row_nll ] vector paths checked here: ");
+  for (int l : lanes) std::printf("%d ", l);
+  std::printf("\n");
+}
+
 TEST(RowNll, BernoulliRowsMatchTheElementMath) {
   const auto logits = testing::uniform(4000, 1, -120.0f, 120.0f);
   const auto small = testing::uniform(4000, 2, -3.0f, 3.0f);
@@ -44,15 +54,18 @@ TEST(RowNll, BernoulliRowsMatchTheElementMath) {
         double want = 0, scale = 0;
         for (int64_t d = start; d < start + dim; ++d) {
           const auto e = static_cast<size_t>(d);
-          const double term =
-              bernoulli_nll(static_cast<double>(x[e]),
-                            static_cast<double>((*out)[e] + bias[e]));
+          const double logit = static_cast<double>((*out)[e] + bias[e]);
+          const double term = bernoulli_nll(static_cast<double>(x[e]), logit);
           want += term;
-          scale += std::fabs(term);
+          // softplus(l) and x l are each about |l|: float rounds at that size.
+          scale += std::fabs(term) + std::fabs(logit);
         }
-        const float got = bernoulli_nll_row(x.data() + start, out->data() + start,
-                                            bias.data() + start, dim);
-        EXPECT_NEAR(got, want, 4e-7 * scale + 1e-6) << "dim " << dim << " start " << start;
+        for (int lanes : row_nll_lanes()) {
+          const float got = bernoulli_nll_row_at(lanes, x.data() + start, out->data() + start,
+                                                 bias.data() + start, dim);
+          EXPECT_NEAR(got, want, 4e-7 * scale + 1e-6)
+              << "lanes " << lanes << " dim " << dim << " start " << start;
+        }
       }
     }
   }
@@ -76,9 +89,18 @@ TEST(RowNll, GaussianRowsMatchTheElementMath) {
       scale += std::fabs(term);
       offset += 0.5 * (static_cast<double>(log_variance[e]) + kLog2Pi);
     }
-    const float got = gaussian_nll_row(x.data(), out.data(), bias.data(), precision.data(),
-                                       static_cast<float>(offset), dim);
-    EXPECT_NEAR(got, want, 4e-7 * scale + 1e-5) << "dim " << dim;
+    for (int lanes : row_nll_lanes()) {
+      const float got = gaussian_nll_row_at(lanes, x.data(), out.data(), bias.data(),
+                                            precision.data(), static_cast<float>(offset), dim);
+      EXPECT_NEAR(got, want, 4e-7 * scale + 1e-5) << "lanes " << lanes << " dim " << dim;
+    }
+  }
+  // The entry points take the widest path.
+  const float widest = gaussian_nll_row_at(row_nll_lanes().front(), x.data(), out.data(),
+                                           bias.data(), precision.data(), 1.0f, 784);
+  EXPECT_EQ(gaussian_nll_row(x.data(), out.data(), bias.data(), precision.data(), 1.0f, 784),
+            widest);
+  {
   }
 }
 
