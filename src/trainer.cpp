@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <utility>
 
@@ -68,10 +69,12 @@ void Trainer::change_option(int option, Set&& set) {
 }
 
 void Trainer::set_int(int option, int64_t value) {
+  check_not_in_evaluation("vae_set_int");
   change_option(option, [&](Config& c) { c.set_int(option, value, true); });
 }
 
 void Trainer::set_float(int option, double value) {
+  check_not_in_evaluation("vae_set_float");
   change_option(option, [&](Config& c) { c.set_float(option, value, true); });
 }
 
@@ -121,6 +124,14 @@ void Trainer::check_rows(int64_t n, int64_t limit, const char* name) const {
   if (n < 1 || n > limit) invalid_argument(range_message(name, 1, limit, n));
 }
 
+void Trainer::check_not_in_evaluation(const char* call) const {
+  if (in_evaluation_callback_ != nullptr) {
+    invalid_argument(std::string(call) + ": called from the progress callback of " +
+                     in_evaluation_callback_ +
+                     ", which may not change the trainer or draw its noise while the call runs");
+  }
+}
+
 void Trainer::check_not_in_epoch(const char* call) const {
   if (in_epoch_) {
     invalid_argument(std::string(call) +
@@ -150,6 +161,7 @@ void Trainer::check_draw_room() const {
 }
 
 void Trainer::train_step(const float* x, int64_t n, float* loss) {
+  check_not_in_evaluation("vae_train_step");
   check_not_in_epoch("vae_train_step");
   StepPlan plan;
   std::exception_ptr refusal;
@@ -180,6 +192,7 @@ void Trainer::train_step(const float* x, int64_t n, float* loss) {
 }
 
 void Trainer::train_step_with_noise(const float* x, int64_t n, const float* eps, float* loss) {
+  check_not_in_evaluation("train_step_with_noise");
   check_not_in_epoch("train_step_with_noise");
   check_pointer(x, "x");
   check_pointer(eps, "eps");
@@ -219,58 +232,117 @@ void Trainer::check_outputs(std::initializer_list<const void*> outputs) const {
 
 void Trainer::evaluate(const float* x, int64_t n, float* elbo, float* reconstruction,
                        float* kl) {
+  check_not_in_evaluation("vae_evaluate");
   check_pointer(x, "x");
   check_rows(n, kMaxRows, "n");
   check_outputs({elbo, reconstruction, kl});
+  check_pairs(n, config_.samples);
   check_draw_room();
-  const int64_t d = config_.input_dim;
-  const int64_t per_row = config_.samples * config_.latent_dim;
-  for (int64_t first = 0; first < n; first += config_.max_batch) {
-    const int64_t rows = std::min(config_.max_batch, n - first);
-    Input in;
-    in.x = x + first * d;
-    in.first = first;
-    stage_input(in, rows);
-    NoiseSource noise;
-    noise.key = key(NoiseStream::kEvalLatent, draws_, first * per_row);
-    evaluate_rows(rows, noise, elbo ? elbo + first : nullptr,
-                  reconstruction ? reconstruction + first : nullptr, kl ? kl + first : nullptr);
-  }
-  ++draws_;
+  EvalCall call;
+  call.x = x;
+  call.n = n;
+  call.k = config_.samples;
+  call.mode = EvalMode::kElbo;
+  call.out[0] = elbo;
+  call.out[1] = reconstruction;
+  call.out[2] = kl;
+  call.name = "vae_evaluate";
+  run_evaluation(call);
 }
 
 void Trainer::log_likelihood(const float* x, int64_t n, int32_t k, int estimator,
                              float* log_px) {
+  check_not_in_evaluation("vae_log_likelihood");
   check_pointer(x, "x");
   check_rows(n, kMaxRows, "n");
   if (k < 1) invalid_argument(range_message("k", 1, std::numeric_limits<int32_t>::max(), k));
   check_estimator(estimator);
   check_pointer(log_px, "log_px");
+  check_pairs(n, k);
   check_draw_room();
+  EvalCall call;
+  call.x = x;
+  call.n = n;
+  call.k = k;
+  call.mode = estimator == VAE_ESTIMATOR_PRIOR ? EvalMode::kPrior : EvalMode::kImportance;
+  call.out[0] = log_px;
+  call.name = "vae_log_likelihood";
+  run_evaluation(call);
+}
+
+void Trainer::check_pairs(int64_t n, int64_t k) const {
+  const double indices = static_cast<double>(n) * static_cast<double>(k) *
+                         static_cast<double>(config_.latent_dim);
+  if (indices >= 4.6e18) {
+    MessageStream m;
+    m << "n * k * latent_dim = " << indices << " noise draws: must be below 2^62";
+    invalid_argument(m.str());
+  }
+}
+
+namespace {
+
+// Whether a progress callback runs after part `done` (1-based) of `parts`:
+// after every part of at most 64, else when a 64th of them completes.
+bool progress_due(int64_t done, int64_t parts) {
+  constexpr int64_t kReports = 64;
+  return done == parts || parts <= kReports || done * kReports / parts != (done - 1) * kReports / parts;
+}
+
+}  // namespace
+
+// The chunks of one evaluation call (src/evaluation.h). Its noise is keyed
+// by the call's draw counter: the latent noise by the pair, the byte
+// transform's by the row, so no chunking changes a number.
+void Trainer::run_evaluation(const EvalCall& call) {
+  const EvalPlan plan = evaluation_plan(call.n, call.k);
   const int64_t d = config_.input_dim;
-  for (int64_t first = 0; first < n; first += config_.max_batch) {
-    const int64_t rows = std::min(config_.max_batch, n - first);
+  // A dataset's results come to the host chunk by chunk, to be summed.
+  std::vector<float> host[3];
+  float* out[3] = {};
+  for (int m = 0; m < 3; ++m) {
+    if (call.out[m] == nullptr) continue;
+    if (call.dataset != nullptr) {
+      host[m].resize(static_cast<size_t>(plan.row_capacity));
+      out[m] = host[m].data();
+    } else {
+      out[m] = call.out[m];
+    }
+  }
+  begin_evaluation(plan);
+  const NoiseKey noise =
+      key(call.mode == EvalMode::kPrior ? NoiseStream::kPrior : NoiseStream::kEvalLatent, draws_);
+  // A dataset's evaluation stops at vae_interrupt before a chunk (vae.h).
+  std::optional<InterruptWindow> window;
+  if (call.dataset != nullptr) window.emplace(&interrupt_requested_);
+  const int64_t chunks = plan.chunks();
+  for (int64_t index = 0; index < chunks; ++index) {
+    const EvalChunk c = eval_chunk(plan, index);
+    if (call.dataset != nullptr) stop_if_interrupted(call.name, c.first_pair_row, call.n);
     Input in;
-    in.x = x + first * d;
-    in.first = first;
-    stage_input(in, rows);
-    log_likelihood_rows(rows, k, estimator, estimator_key(estimator, first, k), log_px + first);
+    in.first = c.first_row;
+    if (call.dataset != nullptr) {
+      in.dataset = call.dataset;
+      in.bytes = key(NoiseStream::kEvalBytes, draws_, c.first_row * d);
+    } else {
+      in.x = call.x + c.first_row * d;
+    }
+    evaluate_chunk(in, c, call.mode, noise, out, call.dataset != nullptr ? c.first_pair_row : 0);
+    if (call.dataset == nullptr) continue;
+    const int64_t done = c.done_end() - c.first_pair_row;
+    for (int m = 0; m < 3; ++m) {
+      for (int64_t i = 0; i < done && out[m] != nullptr; ++i) call.sums[m] += out[m][i];
+    }
+    if (progress_ != nullptr && progress_due(index + 1, chunks)) {
+      const int64_t rows = c.done_end();
+      const double mean =
+          rows > 0 ? call.sums[0] / static_cast<double>(rows) - discrete_offset(*call.dataset) : 0.0;
+      in_evaluation_callback_ = call.name;
+      progress_(progress_user_data_, rows, call.n, mean);
+      in_evaluation_callback_ = nullptr;
+    }
   }
   ++draws_;
-}
-
-NoiseKey Trainer::estimator_key(int estimator, int64_t first, int32_t k) const {
-  // Rows first.. of this call draw from element first * k * latent on.
-  return key(estimator == VAE_ESTIMATOR_PRIOR ? NoiseStream::kPrior : NoiseStream::kEvalLatent,
-             draws_, first * int64_t{k} * config_.latent_dim);
-}
-
-void Trainer::stage_evaluation_rows(const Dataset& ds, int64_t first, int64_t rows) {
-  Input in;
-  in.dataset = &ds;
-  in.first = first;
-  in.bytes = key(NoiseStream::kEvalBytes, draws_, first * ds.dim);
-  stage_input(in, rows);
 }
 
 void Trainer::check_estimator(int estimator) const {
@@ -311,6 +383,7 @@ void Trainer::decode(const float* z, int64_t n, float* mean) {
 }
 
 void Trainer::sample(int64_t n, float* mean) {
+  check_not_in_evaluation("vae_sample");
   check_rows(n, kMaxRows, "n");
   check_pointer(mean, "mean");
   check_draw_room();
@@ -332,6 +405,7 @@ void Trainer::get_parameters(float* out, int64_t count) const {
 }
 
 void Trainer::set_parameters(const float* in, int64_t count) {
+  check_not_in_evaluation("vae_set_parameters");
   check_pointer(in, "in");
   const int64_t total = parameter_count();
   if (count != total) invalid_argument(range_message("count", total, total, count));
@@ -375,18 +449,8 @@ void Trainer::check_dataset(const Dataset& ds) const {
   }
 }
 
-namespace {
-
-// Whether the progress callback runs after step `done` (1-based) of `steps`:
-// after every step of a short epoch, else when a 64th of the epoch completes.
-bool progress_due(int64_t done, int64_t steps) {
-  constexpr int64_t kReports = 64;
-  return done == steps || steps <= kReports || done * kReports / steps != (done - 1) * kReports / steps;
-}
-
-}  // namespace
-
 void Trainer::train_epoch(Dataset& ds, int64_t batch, float* mean_loss) {
+  check_not_in_evaluation("vae_train_epoch");
   check_not_in_epoch("vae_train_epoch");
   check_dataset(ds);
   const bool shared = shares_steps("vae_train_epoch");
@@ -439,51 +503,47 @@ double Trainer::discrete_offset(const Dataset& ds) const {
 
 void Trainer::evaluate_dataset(const Dataset& ds, double* elbo, double* reconstruction,
                                double* kl) {
+  check_not_in_evaluation("vae_evaluate_dataset");
   check_dataset(ds);
+  check_pairs(ds.rows, config_.samples);
   check_draw_room();
-  std::vector<float> e(static_cast<size_t>(config_.max_batch));
-  std::vector<float> r(e.size()), k(e.size());
-  double sum_e = 0, sum_r = 0, sum_k = 0;
-  const int64_t per_row = config_.samples * config_.latent_dim;
-  const InterruptWindow window(&interrupt_requested_);
-  for (int64_t first = 0; first < ds.rows; first += config_.max_batch) {
-    stop_if_interrupted("vae_evaluate_dataset", first, ds.rows);
-    const int64_t rows = std::min(config_.max_batch, ds.rows - first);
-    stage_evaluation_rows(ds, first, rows);
-    NoiseSource noise;
-    noise.key = key(NoiseStream::kEvalLatent, draws_, first * per_row);
-    evaluate_rows(rows, noise, e.data(), r.data(), k.data());
-    for (int64_t i = 0; i < rows; ++i) {
-      sum_e += e[static_cast<size_t>(i)];
-      sum_r += r[static_cast<size_t>(i)];
-      sum_k += k[static_cast<size_t>(i)];
-    }
-  }
-  ++draws_;
+  double sums[3] = {0, 0, 0};
+  float all = 0;
+  EvalCall call;
+  call.dataset = &ds;
+  call.n = ds.rows;
+  call.k = config_.samples;
+  call.mode = EvalMode::kElbo;
+  for (float*& out : call.out) out = &all;  // not null: all three results are summed
+  call.sums = sums;
+  call.name = "vae_evaluate_dataset";
+  run_evaluation(call);
   const double rows = static_cast<double>(ds.rows);
   const double offset = discrete_offset(ds);
-  if (elbo != nullptr) *elbo = sum_e / rows - offset;
-  if (reconstruction != nullptr) *reconstruction = sum_r / rows - offset;
-  if (kl != nullptr) *kl = sum_k / rows;
+  if (elbo != nullptr) *elbo = sums[0] / rows - offset;
+  if (reconstruction != nullptr) *reconstruction = sums[1] / rows - offset;
+  if (kl != nullptr) *kl = sums[2] / rows;
 }
 
 void Trainer::log_likelihood_dataset(const Dataset& ds, int32_t k, int estimator, double* mean) {
+  check_not_in_evaluation("vae_log_likelihood_dataset");
   check_dataset(ds);
   if (k < 1) invalid_argument(range_message("k", 1, std::numeric_limits<int32_t>::max(), k));
   check_estimator(estimator);
   if (mean == nullptr) invalid_argument("mean: NULL");
+  check_pairs(ds.rows, k);
   check_draw_room();
-  std::vector<float> lp(static_cast<size_t>(config_.max_batch));
   double sum = 0;
-  const InterruptWindow window(&interrupt_requested_);
-  for (int64_t first = 0; first < ds.rows; first += config_.max_batch) {
-    stop_if_interrupted("vae_log_likelihood_dataset", first, ds.rows);
-    const int64_t rows = std::min(config_.max_batch, ds.rows - first);
-    stage_evaluation_rows(ds, first, rows);
-    log_likelihood_rows(rows, k, estimator, estimator_key(estimator, first, k), lp.data());
-    for (int64_t i = 0; i < rows; ++i) sum += lp[static_cast<size_t>(i)];
-  }
-  ++draws_;
+  float summed = 0;
+  EvalCall call;
+  call.dataset = &ds;
+  call.n = ds.rows;
+  call.k = k;
+  call.mode = estimator == VAE_ESTIMATOR_PRIOR ? EvalMode::kPrior : EvalMode::kImportance;
+  call.out[0] = &summed;  // not null: the estimates are summed
+  call.sums = &sum;
+  call.name = "vae_log_likelihood_dataset";
+  run_evaluation(call);
   *mean = sum / static_cast<double>(ds.rows) - discrete_offset(ds);
 }
 
