@@ -33,7 +33,6 @@ struct EvalBuffers {
   std::vector<T*> dec_out;       // per decoder layer [S, out]; the last is the output
   T* kl_sample = nullptr;        // [P] log q(z|x) - log p(z)
   T* values = nullptr;           // [P] each pair's value (EvalMode)
-  T* precision = nullptr;        // [D] e^-v of a Gaussian's log variances (CPU backend)
   T* carry = nullptr;            // [4] a cut row's accumulator: into a chunk, out of it
   T* results[3] = {};            // [R] each: the results of the rows done in the chunk
 };

@@ -142,7 +142,6 @@ class Evaluator {
     for (size_t l = 0; l < net.decoder.size(); ++l) b->dec_out[l] = take(decoded * net.decoder[l].out);
     b->kl_sample = take(size.chunk_pairs);
     b->values = take(size.chunk_pairs);
-    b->precision = take(dim_);
     b->carry = take(4);
     for (T*& r : b->results) r = take(rows);
     return used;

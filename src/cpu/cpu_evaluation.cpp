@@ -12,8 +12,8 @@
 #include <cstring>
 
 #include "cpu/blas_gemm.h"
+#include "cpu/cpu_loops.h"
 #include "cpu/cpu_ops.h"
-#include "cpu/row_nll.h"
 
 namespace vae {
 namespace {
@@ -42,24 +42,6 @@ void tile_linear(const LinearLayer& layer, const T* params, const T* x, T* y, in
     case Activation::kTanh: add_bias_activate<T, Activation::kTanh>(b, y, rows, layer.out); break;
     default: add_bias_activate<T, Activation::kIdentity>(b, y, rows, layer.out); break;
   }
-}
-
-// -log p(x|out + bias) of one decoder row: the vectorized sums for float
-// rows, the element math itself for double.
-float row_nll(const EvalModel<float>& m, const float* x, const float* out, const float* bias,
-              const float* precision, float offset) {
-  return m.likelihood.gaussian ? gaussian_nll_row(x, out, bias, precision, offset, m.dim)
-                               : bernoulli_nll_row(x, out, bias, m.dim);
-}
-
-double row_nll(const EvalModel<double>& m, const double* x, const double* out,
-               const double* bias, const double*, double) {
-  double sum = 0;
-  for (int64_t d = 0; d < m.dim; ++d) {
-    sum += m.likelihood.nll(x[d], out[d] + bias[d],
-                            m.likelihood.log_variance(m.learned_log_variance, d));
-  }
-  return sum;
 }
 
 }  // namespace
@@ -108,17 +90,6 @@ void CpuOps<T>::sample_values(const EvalModel<T>& m, const EvalChunk& c, EvalMod
   const std::vector<LinearLayer>& layers = m.layout->decoder;
   const int64_t latent = m.latent;
   const int64_t head = 2 * latent;
-  // A Gaussian's precisions and constant, once per chunk.
-  T offset = 0;
-  if (m.likelihood.gaussian) {
-    double constant = 0;
-    for (int64_t d = 0; d < m.dim; ++d) {
-      const T v = m.likelihood.log_variance(m.learned_log_variance, d);
-      b.precision[d] = std::exp(-v);
-      constant += 0.5 * (static_cast<double>(v) + kLog2Pi);
-    }
-    offset = T(constant);
-  }
   const T* mu_logvar = b.enc_out.back();
   run_tiles((c.pairs + c.tile - 1) / c.tile, [&](int64_t slot, int64_t t) {
     const int64_t first = t * c.tile;
@@ -148,7 +119,9 @@ void CpuOps<T>::sample_values(const EvalModel<T>& m, const EvalChunk& c, EvalMod
     for (int64_t i = 0; i < count; ++i) {
       const int64_t p = first + i;
       const T* x = b.x + ((c.first_pair + p) / c.k - c.first_row) * m.dim;
-      const T nll = row_nll(m, x, in + i * m.dim, bias, b.precision, offset);
+      // The training step's likelihood row, adding the output bias.
+      const T nll = cpu_loops::likelihood_row(m.likelihood, m.learned_log_variance,
+                                              in + i * m.dim, x, m.dim, nullptr, T(1), bias);
       b.values[p] = eval_value(mode, nll, b.kl_sample[p]);
     }
   });
