@@ -198,7 +198,11 @@ class Trainer {
   void check_rows(int64_t n, int64_t limit, const char* name) const;
   void check_outputs(std::initializer_list<const void*> outputs) const;
   void check_estimator(int estimator) const;
+  void check_samples(int32_t k) const;
   void check_dataset(const Dataset& ds) const;
+  // Whether a progress callback runs after part `done` (1-based) of `parts`
+  // of a call: at most 65 times a call.
+  static bool progress_due(int64_t done, int64_t parts);
   // One evaluation call over n rows with k samples each, of the caller's x
   // or of ds: writes each row's results into out (caller arrays, rows from
   // 0), or with ds adds them into sums[m] for each out[m] not null and
