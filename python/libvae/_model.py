@@ -201,13 +201,17 @@ class VAE:
 
     def evaluate_dataset(self, dataset: _libvae.Dataset, progress: Any = None) -> Evaluation:
         """Means over the dataset's rows of evaluate()'s figures.
-        progress(rows_done, rows_total, mean_elbo) is called up to 65 times."""
+        progress(rows_done, rows_total, mean_elbo) is called up to 65 times;
+        at those calls a pending Ctrl-C, or an exception progress raises,
+        stops the evaluation before its next chunk and is raised."""
         return Evaluation(*self._trainer.evaluate_dataset(dataset, progress))
 
     def log_likelihood_dataset(self, dataset: _libvae.Dataset, k: int = 1000,
                                estimator: str = "importance", progress: Any = None) -> float:
         """The mean over the dataset's rows of log_likelihood()'s estimates.
-        progress(rows_done, rows_total, mean_so_far) is called up to 65 times."""
+        progress(rows_done, rows_total, mean_so_far) is called up to 65 times;
+        at those calls a pending Ctrl-C, or an exception progress raises,
+        stops the estimate before its next chunk and is raised."""
         return self._trainer.log_likelihood_dataset(
             dataset, k, named(_libvae.ESTIMATORS, estimator, "estimator"), progress)
 

@@ -194,3 +194,23 @@ def test_dataset_evaluations_report_progress_and_do_not_depend_on_eval_rows():
     a, b = small_model(eval_rows=512), small_model(eval_rows=0)
     b.set_parameters(a.parameters())
     assert np.array_equal(a.log_likelihood(rows, k=30), b.log_likelihood(rows, k=30))
+
+
+def test_an_exception_in_an_evaluations_progress_stops_it_and_changes_nothing():
+    rows = binary_rows(600)
+    model, twin = small_model(eval_rows=512), small_model(eval_rows=512)
+    dataset, twin_dataset = model.dataset(rows), twin.dataset(rows)
+
+    class Stop(Exception):
+        pass
+
+    def stop(done, total, mean):
+        raise Stop
+
+    # 30,000 pairs in chunks of 512: the first call stops the second chunk.
+    with pytest.raises(Stop):
+        model.log_likelihood_dataset(dataset, k=50, progress=stop)
+    with pytest.raises(Stop):
+        model.evaluate_dataset(dataset, progress=stop)
+    # No noise was drawn: the next estimate is the twin's first.
+    assert model.log_likelihood_dataset(dataset, k=50) == twin.log_likelihood_dataset(twin_dataset, k=50)
