@@ -12,11 +12,11 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <random>
 #include <thread>
 #include <vector>
 
 #include "backend_factory.h"
+#include "bench_rows.h"
 #include "parameter_layout.h"
 #include "trainer.h"
 
@@ -29,14 +29,6 @@ vae::Config default_config(int64_t threads) {
   c.backend = VAE_BACKEND_CPU;
   c.threads = threads;
   return c;
-}
-
-std::vector<float> binary_rows(int64_t rows, int64_t dim) {
-  std::mt19937 rng(1);
-  std::bernoulli_distribution bit(0.3);
-  std::vector<float> x(static_cast<size_t>(rows * dim));
-  for (float& v : x) v = bit(rng) ? 1.0f : 0.0f;
-  return x;
 }
 
 void log_likelihood(benchmark::State& state) {
