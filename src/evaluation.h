@@ -62,9 +62,12 @@ inline EvalPlan make_eval_plan(int64_t n, int64_t k, int64_t eval_rows, int64_t 
   p.n = n;
   p.k = k;
   p.tile = eval_tile(widest);
-  // No more than the call has, in whole tiles.
+  // No more than the call has, in whole tiles, nor than keeps every buffer
+  // below 2^31 elements (as Config::validate keeps the training's).
   const int64_t call_pairs = (n * k + p.tile - 1) / p.tile * p.tile;
-  p.chunk_pairs = std::min(call_pairs, std::max(p.tile, eval_rows / p.tile * p.tile));
+  const int64_t fits = (int64_t{2147483647} / widest - 2 * kEvalRowTile) / p.tile * p.tile;
+  p.chunk_pairs = std::min({call_pairs, std::max(p.tile, fits),
+                            std::max(p.tile, eval_rows / p.tile * p.tile)});
   // The rows a chunk's pairs touch, rounded out to whole row tiles at both ends.
   const int64_t touched = std::min(n, (p.chunk_pairs + k - 1) / k + 1);
   p.row_capacity = std::min(n, touched + 2 * (kEvalRowTile - 1));

@@ -383,6 +383,40 @@ TEST_P(EvaluationChunks, DatasetMeansAreTheRowsMeans) {
   EXPECT_NEAR(kl, want[2], 1e-6 * std::max(1.0, std::fabs(want[2])));
 }
 
+TEST(EvaluationPlan, ChunksCoverThePairsInWholeTiles) {
+  // 10 rows of 700 samples in chunks of two tiles (1024 pairs).
+  const EvalPlan p = make_eval_plan(10, 700, 1100, 784);
+  EXPECT_EQ(p.tile, 512);
+  EXPECT_EQ(p.chunk_pairs, 1024);
+  EXPECT_EQ(p.chunks(), 7);  // 7000 pairs
+  int64_t next = 0, done = 0;
+  for (int64_t i = 0; i < p.chunks(); ++i) {
+    const EvalChunk c = eval_chunk(p, i);
+    EXPECT_EQ(c.first_pair, next);
+    EXPECT_EQ(c.first_pair % p.tile, 0);
+    EXPECT_EQ(c.first_pair_row, c.first_pair / 700);
+    EXPECT_EQ(c.continues_first(), c.first_pair % 700 != 0);
+    // The staged rows: whole row tiles around the pairs' rows.
+    EXPECT_EQ(c.first_row % kEvalRowTile, 0);
+    EXPECT_LE(c.first_row, c.first_pair_row);
+    EXPECT_GT(c.first_row + c.rows, c.last_pair_row);
+    EXPECT_LE(c.rows, p.row_capacity);
+    EXPECT_EQ(c.first_pair_row, done);  // every row before its first is done
+    done = c.done_end();
+    next = c.first_pair + c.pairs;
+  }
+  EXPECT_EQ(next, 7000);
+  EXPECT_EQ(done, 10);
+  // At least a tile; no more than the call; no buffer past 2^31 elements.
+  EXPECT_EQ(make_eval_plan(10, 700, 1, 784).chunk_pairs, 512);
+  EXPECT_EQ(make_eval_plan(3, 5, 1 << 24, 784).chunk_pairs, 512);
+  const EvalPlan wide = make_eval_plan(1 << 20, 1, 1 << 24, 1 << 20);
+  EXPECT_EQ(wide.tile, 512);
+  EXPECT_LE((wide.chunk_pairs + 2 * kEvalRowTile) * (int64_t{1} << 20), int64_t{2147483647});
+  EXPECT_GT(wide.chunk_pairs, 0);
+  EXPECT_EQ(make_eval_plan(4, 1, 0, int64_t{1} << 24).tile, 64);
+}
+
 INSTANTIATE_TEST_SUITE_P(Likelihoods, EvaluationChunks, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& param) {
                            return param.param ? "Gaussian" : "Bernoulli";

@@ -104,7 +104,8 @@ typedef enum vae_option {
        them from memory, whatever max_batch and k are: a workspace of at
        most 64 MiB on the CPU backend (and at most 65,536 rows), 256 MiB on
        the CUDA backend. A value is rounded down to a whole number of tiles
-       (512 decoder rows for most models; at least one tile). The workspace
+       (512 decoder rows for most models; at least one tile), and lowered
+       where a buffer would pass 2^31 elements. The workspace
        is allocated by the first evaluation call and kept. The results do
        not depend on this option (on the CPU backend not in any bit, nor on
        VAE_OPT_THREADS; on the CUDA backend the GEMMs' rounding may differ
