@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "plots.h"
 #include "png_writer.h"
@@ -49,13 +50,17 @@ void write_loss_png(const std::vector<EpochMetrics>& rows, const std::string& mo
   labels.right_negates_left =
       both.width() <= kSharedScaleSqueeze * std::max(loss_span.width(), negated_elbo_span.width());
   labels.title = "loss per epoch, " + model;
+  if (!rows.empty()) {
+    labels.title += ", epochs " + std::to_string(rows.front().epoch) + "-" +
+                    std::to_string(rows.back().epoch);
+  }
   labels.left_title = "train loss, nats";
   train_loss.name = "train loss (left)";
   if (labels.right_negates_left) {
-    labels.right_title = "test ELBO, nats (one scale: -left)";
+    labels.right_title = "test ELBO, nats (= -left)";
     test_elbo.name = "test ELBO (right, the left negated)";
   } else {
-    labels.right_title = "test ELBO, nats (a scale of its own)";
+    labels.right_title = "test ELBO, nats (own scale)";
     test_elbo.name = "test ELBO (right)";
   }
   const LinePlot plot =
