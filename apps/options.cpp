@@ -253,7 +253,7 @@ std::string help_text() {
 Trains a variational autoencoder with libvae, writing into the output directory:
   checkpoint.safetensors  the trainer after each epoch (resume from it with --resume)
   metrics.csv             epoch,train_loss,test_elbo,test_reconstruction,test_kl,seconds
-  loss.png                train_loss (red) and -test_elbo (blue) per epoch
+  loss.png                the train loss and the test ELBO per epoch, with their scales
   samples.png             an 8x8 grid of decoded draws z ~ p(z)
   reconstructions.png     test inputs, each beside its reconstruction decode(mu(x))
   manifold.png            for a 2-D latent: decodes over a 20x20 grid of normal quantiles

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <cstdio>
 
+#include "caption.h"
 #include "normal_quantile.h"
-#include "plots.h"
 #include "png_writer.h"
 #include "vae_handles.h"
 
@@ -18,10 +18,6 @@ constexpr int kReconstructionPairsPerRow = 4;
 constexpr int kManifoldSide = 20;
 constexpr double kManifoldLowQuantile = 0.05;
 constexpr double kManifoldHighQuantile = 0.95;
-constexpr int kLossPlotWidth = 640;
-constexpr int kLossPlotHeight = 400;
-constexpr Rgb kTrainLossColor{214, 39, 40};
-constexpr Rgb kTestLossColor{31, 119, 180};
 
 struct ModelShape {
   std::int64_t input_dim;
@@ -58,21 +54,71 @@ int grid_columns(std::int64_t dim, int square_columns, int strip_columns) {
   return square_side(dim) > 0 ? square_columns : strip_columns;
 }
 
+std::string epoch_text(const vae_trainer* trainer) {
+  return "epoch " + std::to_string(get_int_option(trainer, VAE_OPT_EPOCHS, "VAE_OPT_EPOCHS"));
+}
+
+// The parameters of an MLP VAE with these widths (as ParameterLayout counts).
+std::int64_t parameter_count(std::int64_t input, const std::vector<std::int32_t>& hidden,
+                             std::int64_t latent, std::int64_t learned_log_variances) {
+  std::int64_t count = learned_log_variances;
+  std::int64_t in = input;
+  for (std::int32_t width : hidden) {
+    count += (in + 1) * width;
+    in = width;
+  }
+  count += (in + 1) * 2 * latent;
+  in = latent;
+  for (auto it = hidden.rbegin(); it != hidden.rend(); ++it) {
+    count += (in + 1) * *it;
+    in = *it;
+  }
+  return count + (in + 1) * input;
+}
+
 }  // namespace
 
-void write_samples_png(vae_trainer* trainer, const GrayRange& gray, const std::string& path) {
+std::string model_description(const vae_trainer* trainer,
+                               const std::vector<std::int32_t>& hidden) {
+  const std::int64_t input = get_int_option(trainer, VAE_OPT_INPUT_DIM, "VAE_OPT_INPUT_DIM");
+  const std::int64_t latent = get_int_option(trainer, VAE_OPT_LATENT_DIM, "VAE_OPT_LATENT_DIM");
+  const bool gaussian = get_int_option(trainer, VAE_OPT_LIKELIHOOD, "VAE_OPT_LIKELIHOOD") ==
+                        VAE_LIKELIHOOD_GAUSSIAN;
+  const std::int64_t variance =
+      gaussian ? get_int_option(trainer, VAE_OPT_VARIANCE, "VAE_OPT_VARIANCE")
+               : std::int64_t{VAE_VARIANCE_FIXED};
+  const std::int64_t learned = variance == VAE_VARIANCE_LEARNED_PER_DIM ? input
+                               : variance == VAE_VARIANCE_LEARNED_SHARED ? 1
+                                                                         : 0;
+  std::int64_t count = 0;
+  check(vae_parameter_count(trainer, &count), "vae_parameter_count");
+  std::string widths = std::to_string(input);
+  if (parameter_count(input, hidden, latent, learned) == count) {
+    for (std::int32_t w : hidden) widths += "-" + std::to_string(w);
+    widths += "-" + std::to_string(latent);
+  } else {
+    widths += "-...-" + std::to_string(latent) + " (" + std::to_string(count) + " parameters)";
+  }
+  const bool iwae =
+      get_int_option(trainer, VAE_OPT_OBJECTIVE, "VAE_OPT_OBJECTIVE") == VAE_OBJECTIVE_IWAE;
+  return widths + (gaussian ? " gaussian" : " bernoulli") + (iwae ? ", iwae" : ", elbo");
+}
+
+void write_samples_png(vae_trainer* trainer, const GrayRange& gray, const std::string& model,
+                       const std::string& path) {
   const ModelShape shape = model_shape(trainer);
   const std::int64_t rows = std::int64_t{kSampleGridSide} * kSampleGridSide;
   std::vector<float> means(static_cast<std::size_t>(rows * shape.input_dim));
   in_batches(rows, shape.max_batch, [&](std::int64_t first, std::int64_t count) {
     check(vae_sample(trainer, count, means.data() + first * shape.input_dim), "vae_sample");
   });
-  write_png(path, tile_images(means, rows, shape.input_dim,
-                              grid_columns(shape.input_dim, kSampleGridSide, 1), gray));
+  write_png(path, captioned(tile_images(means, rows, shape.input_dim,
+                                        grid_columns(shape.input_dim, kSampleGridSide, 1), gray),
+                            {"samples: decoded z ~ p(z)", model, epoch_text(trainer)}));
 }
 
 void write_reconstructions_png(vae_trainer* trainer, const DataMatrix& test, const GrayRange& gray,
-                               const std::string& path) {
+                               const std::string& model, const std::string& path) {
   const ModelShape shape = model_shape(trainer);
   const std::int64_t rows = std::min(kReconstructedRows, test.rows);
   const std::vector<float> inputs = rows_as_floats(test, 0, rows);
@@ -95,11 +141,14 @@ void write_reconstructions_png(vae_trainer* trainer, const DataMatrix& test, con
                  reconstructions.begin() + static_cast<std::ptrdiff_t>((row + 1) * dim));
   }
   write_png(path,
-            tile_images(pairs, 2 * rows, shape.input_dim,
-                        grid_columns(shape.input_dim, 2 * kReconstructionPairsPerRow, 2), gray));
+            captioned(tile_images(pairs, 2 * rows, shape.input_dim,
+                                  grid_columns(shape.input_dim, 2 * kReconstructionPairsPerRow, 2),
+                                  gray),
+                      {"test rows, each beside decode(mu(x))", model, epoch_text(trainer)}));
 }
 
-void write_manifold_png(vae_trainer* trainer, const GrayRange& gray, const std::string& path) {
+void write_manifold_png(vae_trainer* trainer, const GrayRange& gray, const std::string& model,
+                        const std::string& path) {
   const ModelShape shape = model_shape(trainer);
   std::vector<double> quantiles(kManifoldSide);
   for (int i = 0; i < kManifoldSide; ++i) {
@@ -116,27 +165,11 @@ void write_manifold_png(vae_trainer* trainer, const GrayRange& gray, const std::
       z.push_back(static_cast<float>(quantiles[static_cast<std::size_t>(kManifoldSide - 1 - row)]));
     }
   }
-  write_png(path, tile_images(decode(trainer, shape, z, rows), rows, shape.input_dim,
-                              grid_columns(shape.input_dim, kManifoldSide, 1), gray));
-}
-
-void write_loss_png(const std::vector<EpochMetrics>& rows, const std::string& path) {
-  Curve train_loss{"train_loss", kTrainLossColor, {}, {}};
-  Curve negative_test_elbo{"-test_elbo", kTestLossColor, {}, {}};
-  for (const EpochMetrics& row : rows) {
-    train_loss.x.push_back(static_cast<double>(row.epoch));
-    train_loss.y.push_back(row.train_loss);
-    negative_test_elbo.x.push_back(static_cast<double>(row.epoch));
-    negative_test_elbo.y.push_back(-row.test_elbo);
-  }
-  const LinePlot plot =
-      plot_curves({train_loss, negative_test_elbo}, kLossPlotWidth, kLossPlotHeight, 1.0);
-  write_png(path, plot.image);
-  std::printf(
-      "%s: red = train_loss, blue = -test_elbo (nats); x: epoch %g to %g (grid every %g), "
-      "y: %g to %g (grid every %g)\n",
-      path.c_str(), plot.axes.x_min, plot.axes.x_max, plot.axes.x_step, plot.axes.y_min,
-      plot.axes.y_max, plot.axes.y_step);
+  write_png(path, captioned(tile_images(decode(trainer, shape, z, rows), rows, shape.input_dim,
+                                        grid_columns(shape.input_dim, kManifoldSide, 1), gray),
+                            {"decoded z grid: normal quantiles 0.05..0.95, z1 rightwards, "
+                             "z2 upwards",
+                             model, epoch_text(trainer)}));
 }
 
 }  // namespace vae_app

@@ -2,32 +2,26 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+
+#include "bitmap_font.h"
 
 namespace vae_app {
 namespace {
 
-constexpr int kMarginLeft = 48;
-constexpr int kMarginRight = 16;
-constexpr int kMarginTop = 16;
-constexpr int kMarginBottom = 40;
+constexpr int kTextScale = 2;
+constexpr int kTextHeight = kGlyphHeight * kTextScale;
+constexpr int kPad = 10;       // between the picture's edge and the text
+constexpr int kGap = 6;        // between neighbouring pieces of text and lines
 constexpr int kTickLength = 5;
+constexpr int kLegendLine = 24;  // length of a legend's line sample
 // Data points keep this many pixels away from the axes.
 constexpr int kInset = 8;
 constexpr int kGridLinesWanted = 6;
 constexpr Rgb kBlack{0, 0, 0};
-constexpr Rgb kGridGray{220, 220, 220};
-
-// The step of 1, 2 or 5 times a power of ten nearest above span / lines.
-double round_step(double span, int lines) {
-  const double raw = span / lines;
-  const double power = std::pow(10.0, std::floor(std::log10(raw)));
-  for (const double factor : {1.0, 2.0, 5.0}) {
-    if (factor * power >= raw) return factor * power;
-  }
-  return 10.0 * power;
-}
+constexpr Rgb kGridGray{225, 225, 225};
 
 struct Range {
   double low = 0.0;
@@ -41,8 +35,8 @@ struct Range {
   }
 };
 
-// Widens [low, high] to whole grid steps of at least min_step; returns the step.
-double snap_to_grid(Range& range, double min_step) {
+// The range widened to whole grid steps of at least min_step.
+AxisScale snap_to_grid(Range range, double min_step) {
   if (range.empty) {
     range = Range{0.0, 1.0, false};
   } else if (range.high - range.low <= 1e-12 * std::max(1.0, std::fabs(range.low))) {
@@ -50,10 +44,11 @@ double snap_to_grid(Range& range, double min_step) {
     range.low -= pad;
     range.high += pad;
   }
-  const double step = std::max(min_step, round_step(range.high - range.low, kGridLinesWanted));
-  range.low = std::floor(range.low / step) * step;
-  range.high = std::ceil(range.high / step) * step;
-  return step;
+  AxisScale s;
+  s.step = std::max(min_step, nice_step(range.high - range.low, kGridLinesWanted));
+  s.min = std::floor(range.low / s.step) * s.step;
+  s.max = std::ceil(range.high / s.step) * s.step;
+  return s;
 }
 
 class Canvas {
@@ -96,70 +91,175 @@ class Canvas {
     }
   }
 
+  void text(int x, int y, const std::string& s, TextDirection direction = TextDirection::kRightward) {
+    draw_text(image_, x, y, s, kBlack, kTextScale, direction);
+  }
+
  private:
   Image& image_;
 };
 
+std::vector<std::string> labels_of(const AxisScale& s, double sign) {
+  std::vector<std::string> labels;
+  for (double v : tick_values(s.min, s.max, s.step)) labels.push_back(tick_label(sign * v, s.step));
+  return labels;
+}
+
+int widest(const std::vector<std::string>& texts) {
+  int w = 0;
+  for (const std::string& t : texts) w = std::max(w, text_width(t, kTextScale));
+  return w;
+}
+
 }  // namespace
 
-LinePlot plot_curves(const std::vector<Curve>& curves, int width, int height, double min_x_step) {
-  if (width < 64 || height < 64) throw std::invalid_argument("plot_curves: canvas too small");
-  Range x_range;
-  Range y_range;
+double nice_step(double span, int lines) {
+  const double raw = span / std::max(lines, 1);
+  if (!(raw > 0.0) || !std::isfinite(raw)) return 1.0;
+  const double power = std::pow(10.0, std::floor(std::log10(raw)));
+  for (const double factor : {1.0, 2.0, 5.0}) {
+    if (factor * power >= raw * (1.0 - 1e-12)) return factor * power;
+  }
+  return 10.0 * power;
+}
+
+std::vector<double> tick_values(double low, double high, double step) {
+  std::vector<double> ticks;
+  if (!(step > 0.0)) return ticks;
+  const auto count = static_cast<long long>(std::llround((high - low) / step));
+  for (long long i = 0; i <= count; ++i) ticks.push_back(low + static_cast<double>(i) * step);
+  return ticks;
+}
+
+std::string tick_label(double value, double step) {
+  if (std::fabs(value) < 1e-9 * step) value = 0.0;  // no "-0"
+  const int decimals = std::max(0, static_cast<int>(std::ceil(-std::log10(step) - 1e-9)));
+  char text[32];
+  if (decimals > 6 || std::fabs(value) >= 1e7) {
+    std::snprintf(text, sizeof text, "%.4g", value);
+  } else {
+    std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  }
+  return text;
+}
+
+LinePlot plot_curves(const std::vector<Curve>& curves, const PlotLabels& labels, int width,
+                     int height, double min_x_step) {
+  if (width < 200 || height < 150) throw std::invalid_argument("plot_curves: canvas too small");
+  Range x_range, left_range, right_range;
+  bool has_right = false;
   for (const Curve& curve : curves) {
     if (curve.x.size() != curve.y.size()) {
       throw std::invalid_argument("plot_curves: curve '" + curve.name + "' has " +
                                   std::to_string(curve.x.size()) + " x values and " +
                                   std::to_string(curve.y.size()) + " y values");
     }
+    has_right = has_right || curve.right_axis;
     for (std::size_t i = 0; i < curve.x.size(); ++i) {
-      if (std::isfinite(curve.x[i]) && std::isfinite(curve.y[i])) {
-        x_range.include(curve.x[i]);
-        y_range.include(curve.y[i]);
+      if (!std::isfinite(curve.x[i]) || !std::isfinite(curve.y[i])) continue;
+      x_range.include(curve.x[i]);
+      if (!curve.right_axis) {
+        left_range.include(curve.y[i]);
+      } else if (labels.right_negates_left) {
+        left_range.include(-curve.y[i]);
+      } else {
+        right_range.include(curve.y[i]);
       }
     }
   }
   LinePlot plot;
-  plot.axes.x_step = snap_to_grid(x_range, min_x_step);
-  plot.axes.y_step = snap_to_grid(y_range, 0.0);
-  plot.axes.x_min = x_range.low;
-  plot.axes.x_max = x_range.high;
-  plot.axes.y_min = y_range.low;
-  plot.axes.y_max = y_range.high;
+  PlotAxes& axes = plot.axes;
+  axes.x = snap_to_grid(x_range, min_x_step);
+  axes.left = snap_to_grid(left_range, 0.0);
+  axes.has_right = has_right;
+  if (has_right) {
+    axes.right = labels.right_negates_left
+                     ? AxisScale{-axes.left.max, -axes.left.min, axes.left.step}
+                     : snap_to_grid(right_range, 0.0);
+  }
+
+  // The margins hold the numbers and titles.
+  const std::vector<std::string> left_labels = labels_of(axes.left, 1.0);
+  const std::vector<std::string> right_labels =
+      has_right ? labels_of(labels.right_negates_left ? axes.left : axes.right,
+                            labels.right_negates_left ? -1.0 : 1.0)
+                : std::vector<std::string>{};
+  const int left = kPad + kTextHeight + kGap + widest(left_labels) + kGap + kTickLength;
+  const int right = width - (has_right ? kTickLength + kGap + widest(right_labels) + kGap +
+                                             kTextHeight + kPad
+                                       : 3 * kPad);
+  const int top = kPad + kTextHeight + kGap + kTextHeight + 2 * kGap;
+  const int bottom = height - (kTickLength + kGap + kTextHeight + kGap + kTextHeight + kPad);
 
   plot.image = Image(width, height, 3, 255);  // white
   Canvas canvas(plot.image);
-  const int left = kMarginLeft;
-  const int right = width - kMarginRight;
-  const int top = kMarginTop;
-  const int bottom = height - kMarginBottom;
   const auto to_x = [&](double x) {
     return left + kInset +
-           static_cast<int>(std::lround((x - x_range.low) / (x_range.high - x_range.low) *
+           static_cast<int>(std::lround((x - axes.x.min) / (axes.x.max - axes.x.min) *
                                         (right - left - 2 * kInset)));
   };
-  const auto to_y = [&](double y) {
+  const auto to_y = [&](double y, const AxisScale& s) {
     return bottom - kInset -
-           static_cast<int>(std::lround((y - y_range.low) / (y_range.high - y_range.low) *
-                                        (bottom - top - 2 * kInset)));
+           static_cast<int>(std::lround((y - s.min) / (s.max - s.min) * (bottom - top - 2 * kInset)));
   };
 
-  const double x_lines = std::round((x_range.high - x_range.low) / plot.axes.x_step);
-  for (int i = 0; i <= static_cast<int>(x_lines); ++i) {
-    const int x = to_x(x_range.low + i * plot.axes.x_step);
+  // Grid, ticks and numbers.
+  for (double v : tick_values(axes.x.min, axes.x.max, axes.x.step)) {
+    const int x = to_x(v);
     canvas.line(x, top, x, bottom, 1, kGridGray);
     canvas.line(x, bottom, x, bottom + kTickLength, 1, kBlack);
+    const std::string label = tick_label(v, axes.x.step);
+    canvas.text(x - text_width(label, kTextScale) / 2, bottom + kTickLength + kGap, label);
   }
-  const double y_lines = std::round((y_range.high - y_range.low) / plot.axes.y_step);
-  for (int i = 0; i <= static_cast<int>(y_lines); ++i) {
-    const int y = to_y(y_range.low + i * plot.axes.y_step);
+  const std::vector<double> left_ticks = tick_values(axes.left.min, axes.left.max, axes.left.step);
+  for (std::size_t i = 0; i < left_ticks.size(); ++i) {
+    const int y = to_y(left_ticks[i], axes.left);
     canvas.line(left, y, right, y, 1, kGridGray);
     canvas.line(left - kTickLength, y, left, y, 1, kBlack);
+    canvas.text(left - kTickLength - kGap - text_width(left_labels[i], kTextScale),
+                y - kTextHeight / 2, left_labels[i]);
+    if (has_right && labels.right_negates_left) {
+      canvas.line(right, y, right + kTickLength, y, 1, kBlack);
+      canvas.text(right + kTickLength + kGap, y - kTextHeight / 2, right_labels[i]);
+    }
+  }
+  if (has_right && !labels.right_negates_left) {
+    const std::vector<double> ticks = tick_values(axes.right.min, axes.right.max, axes.right.step);
+    for (std::size_t i = 0; i < ticks.size(); ++i) {
+      const int y = to_y(ticks[i], axes.right);
+      canvas.line(right, y, right + kTickLength, y, 1, kBlack);
+      canvas.text(right + kTickLength + kGap, y - kTextHeight / 2, right_labels[i]);
+    }
   }
   canvas.line(left, top, left, bottom, 1, kBlack);
   canvas.line(left, bottom, right, bottom, 1, kBlack);
+  if (has_right) canvas.line(right, top, right, bottom, 1, kBlack);
 
+  // Titles: the axes', the picture's in the top-left corner, the legend under it.
+  canvas.text((left + right - text_width(labels.x_title, kTextScale)) / 2,
+              height - kPad - kTextHeight, labels.x_title);
+  canvas.text(kPad, (top + bottom + text_width(labels.left_title, kTextScale)) / 2,
+              labels.left_title, TextDirection::kUpward);
+  if (has_right) {
+    canvas.text(width - kPad - kTextHeight,
+                (top + bottom + text_width(labels.right_title, kTextScale)) / 2,
+                labels.right_title, TextDirection::kUpward);
+  }
+  canvas.text(kPad, kPad, labels.title);
+  int legend_x = left;
+  const int legend_y = kPad + kTextHeight + kGap;
   for (const Curve& curve : curves) {
+    const int middle = legend_y + kTextHeight / 2;
+    canvas.line(legend_x, middle, legend_x + kLegendLine, middle, 2, curve.color);
+    canvas.fill_square(legend_x + kLegendLine / 2, middle, 2, curve.color);
+    canvas.text(legend_x + kLegendLine + kGap, legend_y, curve.name);
+    legend_x += kLegendLine + kGap + text_width(curve.name, kTextScale) + 4 * kGap;
+  }
+
+  // The curves.
+  for (const Curve& curve : curves) {
+    const bool mirrored = curve.right_axis && labels.right_negates_left;
+    const AxisScale& scale = curve.right_axis && !mirrored ? axes.right : axes.left;
     bool have_previous = false;
     int previous_x = 0;
     int previous_y = 0;
@@ -169,7 +269,7 @@ LinePlot plot_curves(const std::vector<Curve>& curves, int width, int height, do
         continue;
       }
       const int x = to_x(curve.x[i]);
-      const int y = to_y(curve.y[i]);
+      const int y = to_y(mirrored ? -curve.y[i] : curve.y[i], scale);
       if (have_previous) canvas.line(previous_x, previous_y, x, y, 2, curve.color);
       canvas.fill_square(x, y, 2, curve.color);
       have_previous = true;

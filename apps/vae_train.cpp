@@ -18,6 +18,7 @@
 #include "data_loader.h"
 #include "data_matrix.h"
 #include "image_grid.h"
+#include "loss_plot.h"
 #include "metrics_csv.h"
 #include "options.h"
 #include "pictures.h"
@@ -63,17 +64,35 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// The progress callback of one epoch: redraws its training bar.
-struct TrainingBar {
+// The progress callbacks of one epoch: they redraw its bar as the training
+// rows, then the evaluation rows, go by.
+struct EpochBar {
   EpochProgress* progress;
   std::int64_t epoch;
   Clock::time_point start;
 
-  static void update(void* user_data, std::int64_t rows_done, std::int64_t rows_total,
-                     double mean_loss) {
-    const auto* bar = static_cast<const TrainingBar*>(user_data);
+  static void training(void* user_data, std::int64_t rows_done, std::int64_t rows_total,
+                       double mean_loss) {
+    const auto* bar = static_cast<const EpochBar*>(user_data);
     bar->progress->show_training(bar->epoch, rows_done, rows_total, mean_loss,
                                  seconds_since(bar->start));
+  }
+  static void evaluation(void* user_data, std::int64_t rows_done, std::int64_t rows_total,
+                         double) {
+    const auto* bar = static_cast<const EpochBar*>(user_data);
+    bar->progress->show_evaluation(bar->epoch, rows_done, rows_total, seconds_since(bar->start));
+  }
+};
+
+// The progress callback of the log-likelihood estimate.
+struct TaskBar {
+  TaskProgress* progress;
+  Clock::time_point start;
+
+  static void update(void* user_data, std::int64_t rows_done, std::int64_t rows_total,
+                     double running_mean) {
+    const auto* bar = static_cast<const TaskBar*>(user_data);
+    bar->progress->update(rows_done, rows_total, running_mean, seconds_since(bar->start));
   }
 };
 
@@ -305,10 +324,16 @@ void report_log_likelihood(const Options& options, vae_trainer* trainer, const D
   std::fflush(stdout);
   const auto start = Clock::now();
   double log_likelihood = 0.0;
-  check(vae_log_likelihood_dataset(trainer, subset ? subset.get() : test_set,
-                                   static_cast<std::int32_t>(options.ll_samples),
-                                   VAE_ESTIMATOR_IMPORTANCE, &log_likelihood),
-        "vae_log_likelihood_dataset");
+  {
+    TaskProgress progress(isatty(STDOUT_FILENO) != 0, "log-likelihood");
+    TaskBar bar{&progress, start};
+    check(vae_set_progress(trainer, &TaskBar::update, &bar), "vae_set_progress");
+    const vae_status status = vae_log_likelihood_dataset(
+        trainer, subset ? subset.get() : test_set, static_cast<std::int32_t>(options.ll_samples),
+        VAE_ESTIMATOR_IMPORTANCE, &log_likelihood);
+    check(vae_set_progress(trainer, nullptr, nullptr), "vae_set_progress");
+    check(status, "vae_log_likelihood_dataset");
+  }
   std::printf("test log-likelihood: %.2f nats (%.1f s)\n", log_likelihood, seconds_since(start));
   if (test.type == ElementType::uint8 && transform == VAE_BYTES_DEQUANTIZE) {
     std::printf("bits per dimension: %.4f\n",
@@ -383,8 +408,8 @@ void train(const Options& given, RankGroup& group) {
             "vae_set_float(VAE_OPT_KL_WEIGHT)");
       check(vae_set_int(trainer.get(), VAE_OPT_UPDATE, update_for_epoch(options.schedule, epoch)),
             "vae_set_int(VAE_OPT_UPDATE)");
-      TrainingBar bar{&progress, epoch + 1, epoch_start};
-      check(vae_set_progress(trainer.get(), &TrainingBar::update, &bar), "vae_set_progress");
+      EpochBar bar{&progress, epoch + 1, epoch_start};
+      check(vae_set_progress(trainer.get(), &EpochBar::training, &bar), "vae_set_progress");
       float train_loss = 0.0f;
       check(vae_train_epoch(trainer.get(), train_set.get(), batch, &train_loss), "vae_train_epoch");
       const double train_seconds = seconds_since(epoch_start);
@@ -394,6 +419,8 @@ void train(const Options& given, RankGroup& group) {
       }
 
       progress.show_stage(epoch + 1, "evaluating");
+      bar.start = Clock::now();
+      check(vae_set_progress(trainer.get(), &EpochBar::evaluation, &bar), "vae_set_progress");
       EpochMetrics metrics;
       metrics.epoch = epoch + 1;
       metrics.train_loss = train_loss;
@@ -401,6 +428,7 @@ void train(const Options& given, RankGroup& group) {
       check(vae_evaluate_dataset(trainer.get(), test_set.get(), &metrics.test_elbo,
                                  &metrics.test_reconstruction, &metrics.test_kl),
             "vae_evaluate_dataset");
+      check(vae_set_progress(trainer.get(), nullptr, nullptr), "vae_set_progress");
       progress.show_stage(epoch + 1, "saving");
       check(vae_save(trainer.get(), files.checkpoint.c_str()),
             "vae_save(" + files.checkpoint.string() + ")");
@@ -421,16 +449,17 @@ void train(const Options& given, RankGroup& group) {
     std::printf("writing %s\n", path.c_str());
     return path;
   };
-  write_loss_png(read_metrics_csv(files.metrics.string()), picture("loss.png"));
+  const std::string model = model_description(trainer.get(), options.hidden);
+  write_loss_png(read_metrics_csv(files.metrics.string()), model, picture("loss.png"));
   // Bytes scale to [0, 1]; float data shows its own range.
   const GrayRange gray = data.test.type == ElementType::uint8
                              ? GrayRange{}
                              : fitting_gray_range(rows_as_floats(
                                    data.test, 0, std::min(data.test.rows, kGrayRangeRows)));
-  write_samples_png(trainer.get(), gray, picture("samples.png"));
-  write_reconstructions_png(trainer.get(), data.test, gray, picture("reconstructions.png"));
+  write_samples_png(trainer.get(), gray, model, picture("samples.png"));
+  write_reconstructions_png(trainer.get(), data.test, gray, model, picture("reconstructions.png"));
   if (get_int_option(trainer.get(), VAE_OPT_LATENT_DIM, "VAE_OPT_LATENT_DIM") == 2) {
-    write_manifold_png(trainer.get(), gray, picture("manifold.png"));
+    write_manifold_png(trainer.get(), gray, model, picture("manifold.png"));
   }
 }
 

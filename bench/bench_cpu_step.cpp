@@ -6,10 +6,10 @@
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
-#include <random>
 #include <vector>
 
 #include "backend_factory.h"
+#include "bench_rows.h"
 #include "parameter_layout.h"
 #include "trainer.h"
 
@@ -35,14 +35,6 @@ vae::Config config_for(const Size& s, int64_t threads) {
   c.max_batch = s.batch;
   c.threads = threads;
   return c;
-}
-
-std::vector<float> binary_rows(int64_t rows, int64_t dim) {
-  std::mt19937 rng(1);
-  std::bernoulli_distribution bit(0.3);
-  std::vector<float> x(static_cast<size_t>(rows * dim));
-  for (float& v : x) v = bit(rng) ? 1.0f : 0.0f;
-  return x;
 }
 
 void step(benchmark::State& state, const Size& s) {

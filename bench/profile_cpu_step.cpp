@@ -6,10 +6,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <random>
 #include <vector>
 
 #include "backend_factory.h"
+#include "bench_rows.h"
 #include "trainer.h"
 
 int main(int argc, char** argv) {
@@ -31,10 +31,7 @@ int main(int argc, char** argv) {
   }
   try {
     auto trainer = vae::make_cpu_trainer(c);
-    std::mt19937 rng(1);
-    std::bernoulli_distribution bit(0.3);
-    std::vector<float> x(static_cast<size_t>(c.max_batch * c.input_dim));
-    for (float& v : x) v = bit(rng) ? 1.0f : 0.0f;
+    const std::vector<float> x = binary_rows(c.max_batch, c.input_dim);
     float loss = 0;
     for (long s = 0; s < steps; ++s) trainer->train_step(x.data(), c.max_batch, &loss);
     std::printf("%ld steps, last loss %.6f\n", steps, static_cast<double>(loss));

@@ -326,7 +326,7 @@ ApiSession::Outcome ApiSession::train_epoch() {
   const int64_t batch = program_.rows(max_batch_ + 1);
   const unsigned nulls = program_.null_mask();
   float mean_loss = std::numeric_limits<float>::quiet_NaN();
-  progress_ = ProgressLog{0, d ? d->rows : 0, t_, interrupt_at_};
+  progress_ = ProgressLog{0, d ? d->rows : 0, false, t_, interrupt_at_};
   o.status = vae_train_epoch(t_, d ? d->handle : nullptr, batch, unless(nulls, 0, &mean_loss));
   if (o.status == VAE_ERROR_INTERRUPTED) {
     require(progress_.interrupted_rows > 0 && progress_.interrupted_rows < progress_.total,
@@ -352,6 +352,7 @@ ApiSession::Outcome ApiSession::evaluate_dataset() {
   Dataset* d = pick_dataset();
   const unsigned nulls = program_.null_mask();
   double elbo = 0, reconstruction = 0, kl = 0;
+  progress_ = ProgressLog{0, d ? d->rows : 0, true};
   o.status = vae_evaluate_dataset(t_, d ? d->handle : nullptr, unless(nulls, 0, &elbo),
                                   unless(nulls, 1, &reconstruction), unless(nulls, 2, &kl));
   return o;
@@ -365,6 +366,7 @@ ApiSession::Outcome ApiSession::log_likelihood_dataset() {
   const int estimator = static_cast<int>(program_.choice(4)) - 1;
   const unsigned nulls = program_.null_mask();
   double mean = 0;
+  progress_ = ProgressLog{0, d ? d->rows : 0, true};
   o.status = vae_log_likelihood_dataset(t_, d ? d->handle : nullptr, k, estimator,
                                         unless(nulls, 0, &mean));
   return o;
@@ -372,7 +374,8 @@ ApiSession::Outcome ApiSession::log_likelihood_dataset() {
 
 void ApiSession::record_progress(void* user_data, int64_t done, int64_t total, double mean_loss) {
   auto* log = static_cast<ProgressLog*>(user_data);
-  require(total == log->total && done > log->done && done <= total && std::isfinite(mean_loss),
+  const bool next = log->evaluation ? done >= log->done : done > log->done && std::isfinite(mean_loss);
+  require(total == log->total && next && done <= total,
           "the progress callback got rows " + std::to_string(done) + " of " + std::to_string(total) +
               " after " + std::to_string(log->done) + " of " + std::to_string(log->total));
   log->done = done;

@@ -41,9 +41,14 @@ class ApiSession {
     vae_trainer* owner;
     int64_t rows;
   };
+  // What the progress callback may report next: an epoch's steps report
+  // more rows each time and a finite mean loss; an evaluation's chunks
+  // report rows that never go back (a row may span chunks), and a mean of
+  // any value (an estimate may be -inf for a model that makes x impossible).
   struct ProgressLog {
     int64_t done = 0;
     int64_t total = 0;
+    bool evaluation = false;
     vae_trainer* trainer = nullptr;
     int64_t interrupt_at = 0;      // the call that interrupts the epoch (0: none)
     int64_t calls = 0;

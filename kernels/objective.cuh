@@ -14,17 +14,4 @@ cudaError_t launch_combine_samples(int objective, int64_t n, int64_t samples, do
                                    const float* nll, const float* kl, const float* kl_sample,
                                    float* weight, float* row_loss, cudaStream_t stream);
 
-// The running log-sum-exp of the estimator's log weights over a chunk of samples.
-cudaError_t launch_accumulate_log_weights(int estimator, int64_t n, int64_t samples,
-                                          const float* nll, const float* kl_sample, float* top,
-                                          float* sum, cudaStream_t stream);
-
-// out[i] = top[i] + log(sum[i]) - log K.
-cudaError_t launch_finish_log_mean_exp(int64_t n, int64_t samples, const float* top,
-                                       const float* sum, float* out, cudaStream_t stream);
-
-// reconstruction[i] = -(1/K) sum_k nll[k n + i], elbo[i] = reconstruction[i] - kl[i].
-cudaError_t launch_elbo_terms(int64_t n, int64_t samples, const float* nll, const float* kl,
-                              float* reconstruction, float* elbo, cudaStream_t stream);
-
 }  // namespace vae::cuda

@@ -53,6 +53,7 @@ const OptionSpec kOptions[] = {
     {VAE_OPT_UPDATE, "VAE_OPT_UPDATE", Kind::kInt, 0, 2, false, false, true, nullptr, nullptr, &Config::update},
     {VAE_OPT_THREADS, "VAE_OPT_THREADS", Kind::kInt, 1, 256, false, false, true, &Config::threads, nullptr, nullptr},
     {VAE_OPT_TF32, "VAE_OPT_TF32", Kind::kInt, 0, 1, false, false, true, &Config::tf32, nullptr, nullptr},
+    {VAE_OPT_EVAL_ROWS, "VAE_OPT_EVAL_ROWS", Kind::kInt, 0, 1 << 24, false, false, true, &Config::eval_rows, nullptr, nullptr},
 };
 
 // The most ranks: the counts the ranks sum in a shared step's tail stay
@@ -65,6 +66,10 @@ const OptionSpec kRunOptions[] = {
     {VAE_OPT_RANK, "VAE_OPT_RANK", Kind::kInt, 0, kMaxWorldSize - 1, false, false, true, &Config::rank, nullptr, nullptr},
     {VAE_OPT_WORLD_SIZE, "VAE_OPT_WORLD_SIZE", Kind::kInt, 1, kMaxWorldSize, false, false, true, &Config::world_size, nullptr, nullptr},
 };
+
+// Options that checkpoints written before the option existed lack: a file
+// without one loads with the option's default.
+bool optional_in_metadata(int option) { return option == VAE_OPT_EVAL_ROWS; }
 
 const OptionSpec& find_option(int option) {
   for (const OptionSpec& s : kOptions) {
@@ -80,7 +85,7 @@ const OptionSpec& find_option(int option) {
   }
   MessageStream m;
   m << "option: unknown option " << option << " (the VAE_OPT_* values are 1.." << VAE_OPT_TF32
-    << ", " << VAE_OPT_RANK << " and " << VAE_OPT_WORLD_SIZE << ")";
+    << ", " << VAE_OPT_EVAL_ROWS << ", " << VAE_OPT_RANK << " and " << VAE_OPT_WORLD_SIZE << ")";
   invalid_argument(m.str());
 }
 
@@ -241,7 +246,10 @@ Config Config::from_metadata(const std::map<std::string, std::string>& metadata)
   Config c;
   for (const OptionSpec& s : kOptions) {
     const auto it = metadata.find(s.name);
-    if (it == metadata.end()) fail(VAE_ERROR_FORMAT, std::string("checkpoint metadata lacks ") + s.name);
+    if (it == metadata.end()) {
+      if (optional_in_metadata(s.option)) continue;
+      fail(VAE_ERROR_FORMAT, std::string("checkpoint metadata lacks ") + s.name);
+    }
     // Integers are read as integers, so that a seed past 2^53 comes back exact.
     const std::optional<int64_t> integer =
         s.kind == Kind::kInt ? parse_number<int64_t>(it->second) : std::nullopt;

@@ -34,6 +34,7 @@ struct Config {
   int update = VAE_UPDATE_ALL;
   int64_t threads = 1;
   int64_t tf32 = 0;
+  int64_t eval_rows = 0;  // 0: sized from the backend's evaluation budget
   // Data parallelism: this trainer is rank `rank` of `world_size` ranks
   // (vae_set_allreduce). Not saved: a checkpoint resumes on any number.
   int64_t rank = 0;

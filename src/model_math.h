@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "element_math.h"
+#include "evaluation.h"
 #include "philox.h"
 #include "vae/vae.h"
 
@@ -113,13 +114,6 @@ VAE_HD T combine_samples(int objective, int64_t n, int64_t samples, int64_t i, d
   return -(top + std::log(sum) - std::log(T(samples)));
 }
 
-// The log weight of one sample of a likelihood estimator: log p(x|z) for z ~
-// p(z) (prior), log p(x|z) + log p(z) - log q(z|x) for z ~ q(z|x) (importance).
-template <class T>
-VAE_HD T log_weight(int estimator, T nll, T kl_sample) {
-  return estimator == VAE_ESTIMATOR_PRIOR ? -nll : -nll - kl_sample;
-}
-
 // Adds lw to a running log-sum-exp kept as top = max lw and sum = sum
 // exp(lw - top): every exponent is <= 0, so nothing overflows.
 template <class T>
@@ -129,6 +123,80 @@ VAE_HD void log_sum_exp_push(T lw, T* top, T* sum) {
     *top = lw;
   } else {
     *sum += std::exp(lw - *top);
+  }
+}
+
+// ---- evaluation (src/evaluation.h) -----------------------------------------
+
+// Analytic KL(q(z|x) || p(z)) of one data point from its [mu | logvar] row.
+template <class T>
+VAE_HD T analytic_kl(const T* mu_logvar, int64_t latent) {
+  T sum = 0;
+  for (int64_t j = 0; j < latent; ++j) sum += kl_term(mu_logvar[j], mu_logvar[latent + j]);
+  return sum;
+}
+
+// Latent j of pair g of an evaluation, given its noise e (element g Z + j
+// of the call's standard normal array): eps, z (e itself for the prior
+// estimator, z ~ p(z)), and its term of log q(z|x) - log p(z) (zero for the
+// prior estimator).
+template <class T>
+VAE_HD T eval_latent(EvalMode mode, T e, int64_t latent, int64_t j, const T* mu_logvar, T* eps,
+                     T* z) {
+  *eps = e;
+  if (mode == EvalMode::kPrior) {
+    *z = e;
+    return T(0);
+  }
+  const T l = mu_logvar[latent + j];
+  *z = reparameterize(mu_logvar[j], l, e);
+  return sampled_kl_term(*z, e, l);
+}
+
+// A pair's value (EvalMode) from -log p(x|z) and log q(z|x) - log p(z).
+template <class T>
+VAE_HD T eval_value(EvalMode mode, T nll, T kl_sample) {
+  return mode == EvalMode::kImportance ? -nll - kl_sample : -nll;
+}
+
+// Chunk row i (data row c.first_pair_row + i) of an evaluation chunk: starts
+// its accumulator, or for a first row begun in an earlier chunk takes it
+// from carry_in ([top, sum]); adds the values of its pairs in sample order
+// (values[p] for the chunk's pair p); then, when the row ends in this chunk,
+// writes its results at index i (kPrior, kImportance: out0 = log (1/K) sum_k
+// w_k; kElbo: out0 = elbo, out1 = reconstruction, out2 = KL from mu_logvar,
+// the row's [mu | logvar]), else leaves its accumulator in carry_out. Only
+// row 0 reads carry_in and only the last row writes carry_out, so the rows
+// may run at once when the two do not overlap.
+template <class T>
+VAE_HD void accumulate_eval_row(EvalMode mode, const EvalChunk& c, int64_t i, const T* values,
+                                const T* mu_logvar, int64_t latent, const T* carry_in,
+                                T* carry_out, T* out0, T* out1, T* out2) {
+  const int64_t row = c.first_pair_row + i;
+  const int64_t begin = (row * c.k > c.first_pair ? row * c.k : c.first_pair) - c.first_pair;
+  const int64_t row_end = (row + 1) * c.k - c.first_pair;
+  const int64_t end = row_end < c.pairs ? row_end : c.pairs;
+  const bool continued = i == 0 && c.continues_first();
+  T top = continued ? carry_in[0] : T(-INFINITY);
+  T sum = continued ? carry_in[1] : T(0);
+  if (mode == EvalMode::kElbo) {
+    for (int64_t p = begin; p < end; ++p) sum += values[p];
+  } else {
+    for (int64_t p = begin; p < end; ++p) log_sum_exp_push(values[p], &top, &sum);
+  }
+  if (row >= c.done_end()) {
+    carry_out[0] = top;
+    carry_out[1] = sum;
+    return;
+  }
+  if (mode == EvalMode::kElbo) {
+    const T kl = analytic_kl(mu_logvar, latent);
+    const T reconstruction = sum / T(c.k);
+    out0[i] = reconstruction - kl;
+    out1[i] = reconstruction;
+    out2[i] = kl;
+  } else {
+    out0[i] = top + std::log(sum) - std::log(T(c.k));
   }
 }
 

@@ -43,8 +43,6 @@ class Network {
     T* grad_b;
     T* d_mu_logvar;            // [B, 2Z]
     T* loss;                   // [1]
-    T* lse_top;                // [B] running log-sum-exp
-    T* lse_sum;                // [B]
   };
 
   Network(const Config& config, Ops& ops)
@@ -179,7 +177,7 @@ class Network {
     for (const LinearLayer& l : layout_.encoder) total += B * static_cast<size_t>(l.out);
     for (const LinearLayer& l : layout_.decoder) total += R * static_cast<size_t>(l.out);
     total += 2 * R * Z + B + R + R + R + B + 2 * R * static_cast<size_t>(layout_.widest) +
-             2 * B * Z + 1 + 2 * B;
+             2 * B * Z + 1;
     T* next = ops_.allocate(total);
     auto take = [&next](size_t count) {
       T* p = next;
@@ -205,8 +203,6 @@ class Network {
     b_.grad_b = take(R * static_cast<size_t>(layout_.widest));
     b_.d_mu_logvar = take(2 * B * Z);
     b_.loss = take(1);
-    b_.lse_top = take(B);
-    b_.lse_sum = take(B);
   }
 
   ParameterLayout layout_;

@@ -68,10 +68,12 @@ void Trainer::change_option(int option, Set&& set) {
 }
 
 void Trainer::set_int(int option, int64_t value) {
+  check_not_in_evaluation("vae_set_int");
   change_option(option, [&](Config& c) { c.set_int(option, value, true); });
 }
 
 void Trainer::set_float(int option, double value) {
+  check_not_in_evaluation("vae_set_float");
   change_option(option, [&](Config& c) { c.set_float(option, value, true); });
 }
 
@@ -150,6 +152,7 @@ void Trainer::check_draw_room() const {
 }
 
 void Trainer::train_step(const float* x, int64_t n, float* loss) {
+  check_not_in_evaluation("vae_train_step");
   check_not_in_epoch("vae_train_step");
   StepPlan plan;
   std::exception_ptr refusal;
@@ -180,6 +183,7 @@ void Trainer::train_step(const float* x, int64_t n, float* loss) {
 }
 
 void Trainer::train_step_with_noise(const float* x, int64_t n, const float* eps, float* loss) {
+  check_not_in_evaluation("train_step_with_noise");
   check_not_in_epoch("train_step_with_noise");
   check_pointer(x, "x");
   check_pointer(eps, "eps");
@@ -217,60 +221,15 @@ void Trainer::check_outputs(std::initializer_list<const void*> outputs) const {
   }
 }
 
-void Trainer::evaluate(const float* x, int64_t n, float* elbo, float* reconstruction,
-                       float* kl) {
-  check_pointer(x, "x");
-  check_rows(n, kMaxRows, "n");
-  check_outputs({elbo, reconstruction, kl});
-  check_draw_room();
-  const int64_t d = config_.input_dim;
-  const int64_t per_row = config_.samples * config_.latent_dim;
-  for (int64_t first = 0; first < n; first += config_.max_batch) {
-    const int64_t rows = std::min(config_.max_batch, n - first);
-    Input in;
-    in.x = x + first * d;
-    in.first = first;
-    stage_input(in, rows);
-    NoiseSource noise;
-    noise.key = key(NoiseStream::kEvalLatent, draws_, first * per_row);
-    evaluate_rows(rows, noise, elbo ? elbo + first : nullptr,
-                  reconstruction ? reconstruction + first : nullptr, kl ? kl + first : nullptr);
-  }
-  ++draws_;
+// Whether a progress callback runs after part `done` (1-based) of `parts`:
+// after every part of at most 64, else when a 64th of them completes.
+bool Trainer::progress_due(int64_t done, int64_t parts) {
+  constexpr int64_t kReports = 64;
+  return done == parts || parts <= kReports || done * kReports / parts != (done - 1) * kReports / parts;
 }
 
-void Trainer::log_likelihood(const float* x, int64_t n, int32_t k, int estimator,
-                             float* log_px) {
-  check_pointer(x, "x");
-  check_rows(n, kMaxRows, "n");
+void Trainer::check_samples(int32_t k) const {
   if (k < 1) invalid_argument(range_message("k", 1, std::numeric_limits<int32_t>::max(), k));
-  check_estimator(estimator);
-  check_pointer(log_px, "log_px");
-  check_draw_room();
-  const int64_t d = config_.input_dim;
-  for (int64_t first = 0; first < n; first += config_.max_batch) {
-    const int64_t rows = std::min(config_.max_batch, n - first);
-    Input in;
-    in.x = x + first * d;
-    in.first = first;
-    stage_input(in, rows);
-    log_likelihood_rows(rows, k, estimator, estimator_key(estimator, first, k), log_px + first);
-  }
-  ++draws_;
-}
-
-NoiseKey Trainer::estimator_key(int estimator, int64_t first, int32_t k) const {
-  // Rows first.. of this call draw from element first * k * latent on.
-  return key(estimator == VAE_ESTIMATOR_PRIOR ? NoiseStream::kPrior : NoiseStream::kEvalLatent,
-             draws_, first * int64_t{k} * config_.latent_dim);
-}
-
-void Trainer::stage_evaluation_rows(const Dataset& ds, int64_t first, int64_t rows) {
-  Input in;
-  in.dataset = &ds;
-  in.first = first;
-  in.bytes = key(NoiseStream::kEvalBytes, draws_, first * ds.dim);
-  stage_input(in, rows);
 }
 
 void Trainer::check_estimator(int estimator) const {
@@ -311,6 +270,7 @@ void Trainer::decode(const float* z, int64_t n, float* mean) {
 }
 
 void Trainer::sample(int64_t n, float* mean) {
+  check_not_in_evaluation("vae_sample");
   check_rows(n, kMaxRows, "n");
   check_pointer(mean, "mean");
   check_draw_room();
@@ -332,6 +292,7 @@ void Trainer::get_parameters(float* out, int64_t count) const {
 }
 
 void Trainer::set_parameters(const float* in, int64_t count) {
+  check_not_in_evaluation("vae_set_parameters");
   check_pointer(in, "in");
   const int64_t total = parameter_count();
   if (count != total) invalid_argument(range_message("count", total, total, count));
@@ -375,18 +336,8 @@ void Trainer::check_dataset(const Dataset& ds) const {
   }
 }
 
-namespace {
-
-// Whether the progress callback runs after step `done` (1-based) of `steps`:
-// after every step of a short epoch, else when a 64th of the epoch completes.
-bool progress_due(int64_t done, int64_t steps) {
-  constexpr int64_t kReports = 64;
-  return done == steps || steps <= kReports || done * kReports / steps != (done - 1) * kReports / steps;
-}
-
-}  // namespace
-
 void Trainer::train_epoch(Dataset& ds, int64_t batch, float* mean_loss) {
+  check_not_in_evaluation("vae_train_epoch");
   check_not_in_epoch("vae_train_epoch");
   check_dataset(ds);
   const bool shared = shares_steps("vae_train_epoch");
@@ -428,63 +379,6 @@ void Trainer::train_epoch(Dataset& ds, int64_t batch, float* mean_loss) {
       static_cast<float>(s.loss_rows > 0 ? s.loss_sum / static_cast<double>(s.loss_rows) : NAN);
   if (mean_loss != nullptr) *mean_loss = mean;
   report_skipped(s, nullptr, steps);
-}
-
-double Trainer::discrete_offset(const Dataset& ds) const {
-  // log P(y) >= E_u log p((y + u) / 256) - D log 256 (DESIGN.md section 1).
-  return ds.bytes && ds.transform == ByteTransform::kDequantize
-             ? static_cast<double>(ds.dim) * std::log(256.0)
-             : 0.0;
-}
-
-void Trainer::evaluate_dataset(const Dataset& ds, double* elbo, double* reconstruction,
-                               double* kl) {
-  check_dataset(ds);
-  check_draw_room();
-  std::vector<float> e(static_cast<size_t>(config_.max_batch));
-  std::vector<float> r(e.size()), k(e.size());
-  double sum_e = 0, sum_r = 0, sum_k = 0;
-  const int64_t per_row = config_.samples * config_.latent_dim;
-  const InterruptWindow window(&interrupt_requested_);
-  for (int64_t first = 0; first < ds.rows; first += config_.max_batch) {
-    stop_if_interrupted("vae_evaluate_dataset", first, ds.rows);
-    const int64_t rows = std::min(config_.max_batch, ds.rows - first);
-    stage_evaluation_rows(ds, first, rows);
-    NoiseSource noise;
-    noise.key = key(NoiseStream::kEvalLatent, draws_, first * per_row);
-    evaluate_rows(rows, noise, e.data(), r.data(), k.data());
-    for (int64_t i = 0; i < rows; ++i) {
-      sum_e += e[static_cast<size_t>(i)];
-      sum_r += r[static_cast<size_t>(i)];
-      sum_k += k[static_cast<size_t>(i)];
-    }
-  }
-  ++draws_;
-  const double rows = static_cast<double>(ds.rows);
-  const double offset = discrete_offset(ds);
-  if (elbo != nullptr) *elbo = sum_e / rows - offset;
-  if (reconstruction != nullptr) *reconstruction = sum_r / rows - offset;
-  if (kl != nullptr) *kl = sum_k / rows;
-}
-
-void Trainer::log_likelihood_dataset(const Dataset& ds, int32_t k, int estimator, double* mean) {
-  check_dataset(ds);
-  if (k < 1) invalid_argument(range_message("k", 1, std::numeric_limits<int32_t>::max(), k));
-  check_estimator(estimator);
-  if (mean == nullptr) invalid_argument("mean: NULL");
-  check_draw_room();
-  std::vector<float> lp(static_cast<size_t>(config_.max_batch));
-  double sum = 0;
-  const InterruptWindow window(&interrupt_requested_);
-  for (int64_t first = 0; first < ds.rows; first += config_.max_batch) {
-    stop_if_interrupted("vae_log_likelihood_dataset", first, ds.rows);
-    const int64_t rows = std::min(config_.max_batch, ds.rows - first);
-    stage_evaluation_rows(ds, first, rows);
-    log_likelihood_rows(rows, k, estimator, estimator_key(estimator, first, k), lp.data());
-    for (int64_t i = 0; i < rows; ++i) sum += lp[static_cast<size_t>(i)];
-  }
-  ++draws_;
-  *mean = sum / static_cast<double>(ds.rows) - discrete_offset(ds);
 }
 
 }  // namespace vae

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "counters.h"
 #include "dataset.h"
+#include "evaluation.h"
 #include "model_math.h"
 #include "shared_step.h"
 #include "step_state.h"
@@ -152,11 +153,17 @@ class Trainer {
   // Draws this epoch's permutation of the dataset's rows and starts the
   // epoch's position and loss sums.
   virtual void begin_epoch(Dataset& ds, const NoiseKey& key) = 0;
-  // Per staged row: elbo, E_q log p(x|z) and KL; outputs may be null.
-  virtual void evaluate_rows(int64_t n, const NoiseSource& noise, float* elbo,
-                             float* reconstruction, float* kl) = 0;
-  virtual void log_likelihood_rows(int64_t n, int32_t k, int estimator, const NoiseKey& key,
-                                   float* log_px) = 0;
+  // The evaluation calls (src/evaluation.h): the sizes of a call over n rows
+  // with k samples each; readying the evaluation workspace for them (throws,
+  // changing nothing, when memory cannot be had); and one chunk: stages its
+  // rows from `in` (positioned at the chunk's first_row), draws its noise
+  // from `key`, and writes the results of the rows that end in it, row r's
+  // at out[m] + (r - out_base) for each out[m] not null (kPrior and
+  // kImportance: out[0] = log p(x); kElbo: elbo, reconstruction, KL).
+  virtual EvalPlan evaluation_plan(int64_t n, int64_t k) const = 0;
+  virtual void begin_evaluation(const EvalPlan& plan) = 0;
+  virtual void evaluate_chunk(const Input& in, const EvalChunk& c, EvalMode mode,
+                              const NoiseKey& key, float* const out[3], int64_t out_base) = 0;
   virtual void encode_rows(int64_t n, float* mu, float* logvar) = 0;
   // Decodes `rows` latent rows: the caller's z (rows first.. of its array;
   // a value that is not finite is refused), or draws from p(z) with prior.
@@ -191,11 +198,29 @@ class Trainer {
   void check_rows(int64_t n, int64_t limit, const char* name) const;
   void check_outputs(std::initializer_list<const void*> outputs) const;
   void check_estimator(int estimator) const;
-  // The noise of the likelihood estimators and of evaluation-time byte
-  // transforms, keyed by the call's draw counter and the rows' position.
-  NoiseKey estimator_key(int estimator, int64_t first, int32_t k) const;
-  void stage_evaluation_rows(const Dataset& ds, int64_t first, int64_t rows);
+  void check_samples(int32_t k) const;
   void check_dataset(const Dataset& ds) const;
+  // Whether a progress callback runs after part `done` (1-based) of `parts`
+  // of a call: at most 65 times a call.
+  static bool progress_due(int64_t done, int64_t parts);
+  // One evaluation call over n rows with k samples each, of the caller's x
+  // or of ds: writes each row's results into out (caller arrays, rows from
+  // 0), or with ds adds them into sums[m] for each out[m] not null and
+  // reports progress. Counts one noise draw.
+  struct EvalCall {
+    const float* x = nullptr;
+    const Dataset* dataset = nullptr;
+    int64_t n = 0;
+    int64_t k = 0;
+    EvalMode mode = EvalMode::kElbo;
+    float* out[3] = {};
+    double* sums = nullptr;
+    const char* name = "";  // the C API's name of the call
+  };
+  void run_evaluation(const EvalCall& call);
+  // Throws Error(INVALID_ARGUMENT) when an evaluation's noise indices, n k
+  // latent_dim, would reach 2^62.
+  void check_pairs(int64_t n, int64_t k) const;
   double discrete_offset(const Dataset& ds) const;
   // Reports the steps skipped since the last report (VAE_ERROR_NUMERICAL,
   // naming the call: `what`, or the epoch just counted when epoch_steps > 0)
@@ -241,6 +266,11 @@ class Trainer {
   // Error(VAE_ERROR_INTERRUPTED).
   [[noreturn]] void stop_epoch(int64_t step, int64_t steps);
   void check_not_in_epoch(const char* call) const;
+  // The evaluation call whose progress callback is running, or null: the
+  // callback may not change the trainer or draw noise (the call's chunks
+  // after it would see the change).
+  const char* in_evaluation_callback_ = nullptr;
+  void check_not_in_evaluation(const char* call) const;
   template <class Set>
   void change_option(int option, Set&& set);
   // Throw Error(VAE_ERROR_UNSUPPORTED), changing nothing, when `steps` more

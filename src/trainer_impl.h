@@ -14,6 +14,7 @@
 
 #include "caller_rows.h"
 #include "error.h"
+#include "evaluator.h"
 #include "network.h"
 #include "trainer.h"
 
@@ -25,7 +26,10 @@ class TrainerImpl final : public Trainer {
   using T = typename Ops::Scalar;
 
   TrainerImpl(const Config& config, std::unique_ptr<Ops> ops)
-      : Trainer(config), ops_(std::move(ops)), net_(config, *ops_) {
+      : Trainer(config),
+        ops_(std::move(ops)),
+        net_(config, *ops_),
+        evaluator_(*ops_, net_, config.input_dim, config.latent_dim) {
     initialize_parameters();
   }
 
@@ -62,16 +66,16 @@ class TrainerImpl final : public Trainer {
  protected:
   bool device_backend() const override { return Ops::kDeviceMemory; }
 
-  void apply_options(const Config& config) override { ops_->apply_options(config); }
+  // A change of VAE_OPT_EVAL_ROWS gives the evaluation workspace back; the
+  // next evaluation sizes it anew.
+  void apply_options(const Config& config) override {
+    ops_->apply_options(config);
+    if (config.eval_rows != config_.eval_rows) evaluator_.release();
+  }
 
   void stage_input(const Input& in, int64_t n) override {
     ops_->begin_call();
-    auto& b = net_.buffers();
-    if (in.x != nullptr) {
-      upload_caller_rows(b.x, caller_rows("x", in.x, in.first, n, config_.input_dim), in.step);
-    } else {
-      ops_->gather_rows(*in.dataset, in.first, n, in.bytes, nullptr, b.x);
-    }
+    stage_rows(in, n, net_.buffers().x);
   }
 
   std::exception_ptr enqueue_step(const StepPlan& plan) override {
@@ -127,48 +131,27 @@ class TrainerImpl final : public Trainer {
     ops_->begin_epoch();
   }
 
-  void evaluate_rows(int64_t n, const NoiseSource& noise, float* elbo, float* reconstruction,
-                     float* kl) override {
-    auto& b = net_.buffers();
-    net_.forward(n, config_.samples, noise, false);
-    ops_->elbo_terms(n, config_.samples, b.nll, b.kl, b.lse_top, b.lse_sum);
-    const size_t count = static_cast<size_t>(n);
-    if (reconstruction != nullptr) ops_->copy_to_caller(reconstruction, b.lse_top, count);
-    if (elbo != nullptr) ops_->copy_to_caller(elbo, b.lse_sum, count);
-    if (kl != nullptr) ops_->copy_to_caller(kl, b.kl, count);
-    ops_->synchronize();
+  EvalPlan evaluation_plan(int64_t n, int64_t k) const override {
+    return evaluator_.plan(n, k, config_.eval_rows);
   }
 
-  void log_likelihood_rows(int64_t n, int32_t k, int estimator, const NoiseKey& key,
-                           float* log_px) override {
-    auto& b = net_.buffers();
-    const int64_t latent = config_.latent_dim;
-    const bool importance = estimator == VAE_ESTIMATOR_IMPORTANCE;
-    if (importance) net_.encode(n);
-    ops_->fill(b.lse_top, n, -INFINITY);
-    ops_->fill(b.lse_sum, n, T(0));
-    const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(k, net_.max_rows() / n));
-    for (int64_t first = 0; first < k; first += chunk) {
-      const int64_t samples = std::min<int64_t>(chunk, k - first);
-      NoiseKey part = key;
-      part.offset += static_cast<uint64_t>(first * n * latent);
-      if (importance) {
-        NoiseSource noise;
-        noise.key = part;
-        ops_->latent_forward(b.enc_out.back(), n, samples, latent, noise, b.eps, b.z, b.kl,
-                             b.kl_sample);
-      } else {
-        ops_->standard_normal(part, n * samples * latent, b.z);
+  void begin_evaluation(const EvalPlan& plan) override {
+    ops_->begin_call();
+    evaluator_.reserve(plan);
+  }
+
+  void evaluate_chunk(const Input& in, const EvalChunk& c, EvalMode mode, const NoiseKey& key,
+                      float* const out[3], int64_t out_base) override {
+    ops_->begin_call();
+    EvalBuffers<T>& b = evaluator_.buffers();
+    stage_rows(in, c.rows, b.x);
+    evaluator_.run(c, mode, key);
+    const auto done = static_cast<size_t>(c.done_end() - c.first_pair_row);
+    for (int m = 0; m < 3; ++m) {
+      if (out[m] != nullptr && done > 0) {
+        ops_->copy_to_caller(out[m] + (c.first_pair_row - out_base), b.results[m], done);
       }
-      net_.decode(n * samples);
-      ops_->likelihood_forward(net_.likelihood(), net_.learned_log_variance(),
-                               b.dec_out.back(), b.x, n * samples, n, config_.input_dim, b.nll,
-                               nullptr, T(1));
-      ops_->accumulate_log_weights(estimator, n, samples, b.nll, b.kl_sample, b.lse_top,
-                                   b.lse_sum);
     }
-    ops_->finish_log_mean_exp(n, k, b.lse_top, b.lse_sum, b.row_loss);
-    ops_->copy_to_caller(log_px, b.row_loss, static_cast<size_t>(n));
     ops_->synchronize();
   }
 
@@ -246,6 +229,15 @@ class TrainerImpl final : public Trainer {
     r.first_row = first;
     r.bernoulli = !config_.gaussian();
     return r;
+  }
+
+  // n input rows into dst, a workspace buffer.
+  void stage_rows(const Input& in, int64_t n, T* dst) {
+    if (in.x != nullptr) {
+      upload_caller_rows(dst, caller_rows("x", in.x, in.first, n, config_.input_dim), in.step);
+    } else {
+      ops_->gather_rows(*in.dataset, in.first, n, in.bytes, nullptr, dst);
+    }
   }
 
   // Caller rows into the workspace, held to the input rule. Rows the CUDA
@@ -404,6 +396,7 @@ class TrainerImpl final : public Trainer {
 
   std::unique_ptr<Ops> ops_;
   Network<Ops> net_;
+  Evaluator<Ops> evaluator_;
 };
 
 }  // namespace vae

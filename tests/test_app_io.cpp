@@ -1,5 +1,5 @@
 // vae-train's I/O library: the IDX and .npy readers on good and malformed
-// files, the PNG writer, image tiling, line plots, metrics.csv and the normal
+// files, the PNG writer, image tiling, metrics.csv and the normal
 // quantile. Every file is made here, in a fresh temporary directory.
 #include <gtest/gtest.h>
 #include <png.h>
@@ -28,7 +28,6 @@
 #include "metrics_csv.h"
 #include "normal_quantile.h"
 #include "npy_reader.h"
-#include "plots.h"
 #include "png_writer.h"
 
 namespace {
@@ -408,7 +407,7 @@ TEST(AppDataMatrix, RowsAsFloatsScalesBytesAndSplitKeepsOrder) {
   EXPECT_EQ(tail.bytes, (Bytes{3, 4, 5, 6}));
 }
 
-// ---- PNG, tiles, plots ---------------------------------------------------------
+// ---- PNG, tiles -----------------------------------------------------------------
 
 TEST_F(AppIoTest, PngWriterRoundTripsGrayAndRgb) {
   for (const int channels : {1, 3}) {
@@ -480,38 +479,6 @@ TEST(AppImageGrid, TilesSquaresAndStrips) {
   EXPECT_EQ(vae_app::fitting_gray_range({5.0f, 5.0f}).high, 10.0f);
   EXPECT_THROW(vae_app::tile_images(values, 6, 4, 2, {}), std::invalid_argument);
   EXPECT_THROW(vae_app::tile_images(values, 5, 4, 2, {1.0f, 1.0f}), std::invalid_argument);
-}
-
-TEST(AppPlots, DrawsCurvesAxesAndGridOnWhite) {
-  const vae_app::Rgb red{220, 30, 30};
-  const vae_app::Rgb blue{30, 60, 220};
-  const std::vector<vae_app::Curve> curves{
-      {"train_loss", red, {1, 2, 3, 4}, {260.0, 250.5, 245.0, 241.2}},
-      {"-test_elbo", blue, {1, 2, 3, 4}, {262.0, 252.0, NAN, 243.0}}};
-  const vae_app::LinePlot plot = vae_app::plot_curves(curves, 320, 200);
-  EXPECT_EQ(plot.image.width, 320);
-  EXPECT_EQ(plot.image.height, 200);
-  EXPECT_EQ(plot.image.channels, 3);
-  EXPECT_LE(plot.axes.x_min, 1.0);
-  EXPECT_GE(plot.axes.x_max, 4.0);
-  EXPECT_LE(plot.axes.y_min, 241.2);
-  EXPECT_GE(plot.axes.y_max, 262.0);
-  std::size_t red_pixels = 0;
-  std::size_t blue_pixels = 0;
-  std::size_t white_pixels = 0;
-  for (std::size_t at = 0; at < plot.image.pixels.size(); at += 3) {
-    const vae_app::Rgb pixel{plot.image.pixels[at], plot.image.pixels[at + 1],
-                             plot.image.pixels[at + 2]};
-    red_pixels += pixel == red;
-    blue_pixels += pixel == blue;
-    white_pixels += pixel == vae_app::Rgb{255, 255, 255};
-  }
-  EXPECT_GT(red_pixels, 100u);
-  EXPECT_GT(blue_pixels, 50u);
-  EXPECT_GT(white_pixels, plot.image.pixels.size() / 3 / 2);
-  EXPECT_LT(plot.axes.x_step, 1.0);  // 1..4 splits finer than whole numbers by default
-  EXPECT_EQ(vae_app::plot_curves(curves, 320, 200, 1.0).axes.x_step, 1.0);
-  EXPECT_THROW(vae_app::plot_curves({{"bad", red, {1, 2}, {1}}}, 320, 200), std::invalid_argument);
 }
 
 // ---- metrics.csv, normal quantile ---------------------------------------------

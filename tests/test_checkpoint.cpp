@@ -215,6 +215,31 @@ TEST_F(Checkpoint, LargeSeedComesBackExactly) {
   vae_destroy(t);
 }
 
+TEST_F(Checkpoint, EvalRowsIsKeptAndMayBeAbsent) {
+  ASSERT_EQ(vae_set_int(t_, VAE_OPT_EVAL_ROWS, 5000), VAE_OK);
+  ASSERT_EQ(vae_save(t_, path_.c_str()), VAE_OK);
+  vae_trainer* t = nullptr;
+  ASSERT_EQ(vae_load(path_.c_str(), VAE_BACKEND_CPU, &t), VAE_OK) << vae_last_error();
+  int64_t rows = 0;
+  EXPECT_EQ(vae_get_int(t, VAE_OPT_EVAL_ROWS, &rows), VAE_OK);
+  EXPECT_EQ(rows, 5000);
+  vae_destroy(t);
+  // Files written before the option existed lack it: the default, 0.
+  const std::string older = edited("older.safetensors", [](vae::SafetensorsFile& f) {
+    ASSERT_EQ(f.metadata.erase("VAE_OPT_EVAL_ROWS"), 1u);
+  });
+  t = nullptr;
+  ASSERT_EQ(vae_load(older.c_str(), VAE_BACKEND_CPU, &t), VAE_OK) << vae_last_error();
+  EXPECT_EQ(vae_get_int(t, VAE_OPT_EVAL_ROWS, &rows), VAE_OK);
+  EXPECT_EQ(rows, 0);
+  vae_destroy(t);
+  const std::string bad = edited("bad_eval_rows.safetensors", [](vae::SafetensorsFile& f) {
+    f.metadata["VAE_OPT_EVAL_ROWS"] = "-1";
+  });
+  EXPECT_EQ(load(bad), VAE_ERROR_FORMAT);
+  expect_message("VAE_OPT_EVAL_ROWS");
+}
+
 TEST_F(Checkpoint, MetadataNumbersAreReadStrictly) {
   for (const char* bad : {"", " 8", "8 ", "+8", "8.5", "1e300", "0x8", "eight"}) {
     SCOPED_TRACE(bad);

@@ -203,5 +203,52 @@ TEST(CpuLoops, EveryInstructionSetGivesTheSameBits) {
   EXPECT_NE(base_p[3], p0[3]);
 }
 
+// The evaluation's rows (the output bias added by the likelihood) are the
+// training step's rows of out + bias, bit for bit, on every instruction set
+// this machine runs, for every likelihood, and the value the gradient's
+// form gives.
+TEST(CpuLoops, RowsWithABiasAreTheRowsOfTheSum) {
+  using cpu_loops::Isa;
+  std::vector<Isa> isas = {Isa::kBaseline};
+  if (cpu_loops::best_isa() != Isa::kBaseline) isas.push_back(Isa::kAvx2);
+  if (cpu_loops::best_isa() == Isa::kAvx512) isas.push_back(Isa::kAvx512);
+  const auto logits = testing::uniform(1000, 14, -120.0f, 120.0f);
+  const auto bias = testing::uniform(1000, 15, -1.0f, 1.0f);
+  const auto x = testing::uniform(1000, 16);
+  const auto log_variance = testing::uniform(1000, 17, -4.0f, 4.0f);
+  std::vector<float> sum(logits.size()), grad(logits.size());
+  for (size_t d = 0; d < sum.size(); ++d) sum[d] = logits[d] + bias[d];
+  Likelihood bernoulli, shared, per_dim;
+  shared.gaussian = per_dim.gaussian = true;
+  shared.variance = VAE_VARIANCE_LEARNED_SHARED;
+  per_dim.variance = VAE_VARIANCE_LEARNED_PER_DIM;
+  for (const Likelihood* lik : {&bernoulli, &shared, &per_dim}) {
+    for (int64_t dim : {1, 7, 16, 17, 31, 784, 1000}) {
+      for (Isa isa : isas) {
+        SCOPED_TRACE(::testing::Message() << "isa " << static_cast<int>(isa) << " dim " << dim
+                                          << " gaussian " << lik->gaussian << " variance "
+                                          << lik->variance);
+        const float want = cpu_loops::likelihood_row_for(isa, *lik, log_variance.data(),
+                                                         sum.data(), x.data(), dim, nullptr, 1);
+        EXPECT_EQ(cpu_loops::likelihood_row_for(isa, *lik, log_variance.data(), logits.data(),
+                                                x.data(), dim, nullptr, 1, bias.data()),
+                  want);
+        EXPECT_EQ(cpu_loops::likelihood_row_for(isa, *lik, log_variance.data(), logits.data(),
+                                                x.data(), dim, grad.data(), 1, bias.data()),
+                  want);
+      }
+    }
+  }
+  // The double rows likewise.
+  std::vector<double> logits_d(logits.begin(), logits.end()), bias_d(bias.begin(), bias.end()),
+      x_d(x.begin(), x.end()), log_variance_d(log_variance.begin(), log_variance.end()),
+      sum_d(logits_d.size());
+  for (size_t d = 0; d < sum_d.size(); ++d) sum_d[d] = logits_d[d] + bias_d[d];
+  EXPECT_EQ(cpu_loops::likelihood_row(per_dim, log_variance_d.data(), logits_d.data(), x_d.data(),
+                                      1000, nullptr, 1.0, bias_d.data()),
+            cpu_loops::likelihood_row(per_dim, log_variance_d.data(), sum_d.data(), x_d.data(),
+                                      1000, nullptr, 1.0));
+}
+
 }  // namespace
 }  // namespace vae

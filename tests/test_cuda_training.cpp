@@ -237,6 +237,11 @@ TEST_P(CudaSanitizerSweep, ReachesEveryKernel) {
   t->evaluate(x.data(), rows, out.data(), out.data() + rows, out.data() + 2 * rows);
   t->log_likelihood(x.data(), rows, 5, VAE_ESTIMATOR_PRIOR, out.data());
   t->log_likelihood(dx->as<float>(), rows, 5, VAE_ESTIMATOR_IMPORTANCE, out.data());
+  // Chunks of one tile, each row's 700 samples cut by them: the carried
+  // accumulators (src/evaluation.h).
+  t->set_int(VAE_OPT_EVAL_ROWS, 1);
+  t->log_likelihood(x.data(), 3, 700, VAE_ESTIMATOR_IMPORTANCE, out.data());
+  t->set_int(VAE_OPT_EVAL_ROWS, 0);
   std::vector<float> mu(static_cast<size_t>(rows * k.latent)), lv(mu.size());
   t->encode(x.data(), rows, mu.data(), lv.data());
   t->decode(mu.data(), rows, out.data());

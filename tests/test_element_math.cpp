@@ -186,6 +186,11 @@ TEST(Philox, NormalSequenceGivesTheSameNumbersAsSingleDraws) {
   // Starting anywhere, as a thread's part of an array does.
   NormalSequence from_middle(key);
   for (uint64_t i = 501; i < 600; ++i) EXPECT_EQ(from_middle.at(i), standard_normal(key, i)) << i;
+  // Walks that skip ahead.
+  for (uint64_t start : {1, 2, 3, 7}) {
+    NormalSequence from(key);
+    for (uint64_t i = start; i < 200; i += 3) EXPECT_EQ(from.at(i), standard_normal(key, i)) << i;
+  }
 }
 
 TEST(ByteTransform, BinarizedMeansAreNearTheIntensity) {

@@ -199,6 +199,8 @@ TEST(Interrupt, ANullTrainerIsRefused) {
 // nothing, so the twin that was never interrupted then agrees.
 TEST(Interrupt, DatasetEvaluationsStopBetweenChunksAndChangeNothing) {
   Handles h(1000 * kBatch), twin(1000 * kBatch);
+  // Chunks of one tile: 8 of them for the ELBO, 24 for 3 samples a row.
+  for (vae_trainer* t : {h.t, twin.t}) ASSERT_EQ(vae_set_int(t, VAE_OPT_EVAL_ROWS, 512), VAE_OK);
   std::atomic<bool> done{false};
   std::thread interrupter([&] {
     while (!done.load()) {

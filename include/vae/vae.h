@@ -97,6 +97,19 @@ typedef enum vae_option {
   VAE_OPT_EPOCHS = 22,       /* calls of vae_train_epoch that completed                  */
   VAE_OPT_SKIPPED_STEPS = 23,/* steps skipped for a non-finite loss or gradient since the
                                 trainer was created or loaded                           */
+  /* Evaluation: */
+  VAE_OPT_EVAL_ROWS = 24,    /* int, [0, 2^24], default 0               (may change):
+       the decoder rows (one per data row and sample) that vae_evaluate,
+       vae_log_likelihood and their dataset forms work on at a time. 0 sizes
+       them from memory, whatever max_batch and k are: a workspace of at
+       most 64 MiB on the CPU backend (and at most 65,536 rows), 256 MiB on
+       the CUDA backend. A value is rounded down to a whole number of tiles
+       (512 decoder rows for most models; at least one tile), and lowered
+       where a buffer would pass 2^31 elements. The workspace
+       is allocated by the first evaluation call and kept. The results do
+       not depend on this option (on the CPU backend not in any bit, nor on
+       VAE_OPT_THREADS; on the CUDA backend the GEMMs' rounding may differ
+       with it).                                                          */
   /* Data parallelism (vae_set_allreduce); not saved in checkpoints: */
   VAE_OPT_RANK = 25,         /* int, [0, world size), this process's rank, default 0 (may change) */
   VAE_OPT_WORLD_SIZE = 26    /* int, [1, 4096], ranks training together, default 1 (may change)  */
@@ -184,7 +197,12 @@ VAE_API vae_status vae_train_step(vae_trainer* t, const float* x, int64_t n, flo
 VAE_API vae_status vae_evaluate(vae_trainer* t, const float* x, int64_t n, float* elbo,
                                 float* reconstruction, float* kl);
 /* Per row, an estimate of log p(x) from k >= 1 samples: VAE_ESTIMATOR_PRIOR
- * samples z ~ p(z), VAE_ESTIMATOR_IMPORTANCE samples z ~ q(z|x). */
+ * samples z ~ p(z), VAE_ESTIMATOR_IMPORTANCE samples z ~ q(z|x):
+ * log (1/k) sum_j w_j by a running log-sum-exp over the samples, so memory
+ * does not grow with k. Each row is encoded once for its k samples; the work
+ * goes in chunks of VAE_OPT_EVAL_ROWS decoder rows. The noise of sample j of
+ * row i is keyed by (i, j) and the call, so no chunking changes a result;
+ * n * k * latent_dim must be below 2^62. */
 VAE_API vae_status vae_log_likelihood(vae_trainer* t, const float* x, int64_t n, int32_t k,
                                       int estimator, float* log_px);
 /* mu, logvar: n x latent_dim each; either may be NULL. */
@@ -329,12 +347,26 @@ VAE_API vae_status vae_dataset_size(const vae_dataset* ds, int64_t* n);
  * *mean_loss (may be NULL): the row-weighted mean loss, nats. */
 VAE_API vae_status vae_train_epoch(vae_trainer* t, vae_dataset* ds, int64_t batch,
                                    float* mean_loss);
-/* Called by vae_train_epoch on the calling thread after every step of an
- * epoch of at most 64 steps, and otherwise after the steps that complete each
- * 64th of the epoch and after the last (so at most 65 calls; on the GPU each
- * call waits for the steps queued so far): the rows trained so far in this
- * epoch, the epoch's rows, and the mean loss of the rows of the steps taken
- * (nats). For progress displays.
+/* The progress callback, for progress displays; called on the calling
+ * thread.
+ *
+ * By vae_train_epoch after every step of an epoch of at most 64 steps, and
+ * otherwise after the steps that complete each 64th of the epoch and after
+ * the last (so at most 65 calls; on the GPU each call waits for the steps
+ * queued so far): the rows trained so far in this epoch, the epoch's rows,
+ * and the mean loss of the rows of the steps taken (nats).
+ *
+ * By vae_evaluate_dataset and vae_log_likelihood_dataset in the same way
+ * after their chunks (VAE_OPT_EVAL_ROWS; at most 65 calls): the rows whose
+ * results are complete (a row's samples may span chunks, so a call can
+ * report the same count twice), the dataset's rows, and the mean over the
+ * rows done of the call's per-row result (the ELBO, or the estimate of
+ * log p(x); the discrete bound for dequantized bytes, as the call's result;
+ * 0 while no row is done). The last call reports every row, and its mean is
+ * the call's result. While an evaluation's callback runs, the calls that
+ * would change the trainer or draw its noise (training, evaluation,
+ * likelihoods, vae_sample, vae_set_int/float, vae_set_parameters) return
+ * VAE_ERROR_INVALID_ARGUMENT and change nothing; reading calls work.
  *
  * On the CUDA backend an epoch runs on the device: the permutation is drawn
  * there, each step is replayed from a captured CUDA graph, and the host waits
@@ -373,10 +405,12 @@ VAE_API vae_status vae_set_progress(vae_trainer* t, vae_progress_fn fn, void* us
  * (do not pass NULL from a signal handler). */
 VAE_API vae_status vae_interrupt(vae_trainer* t);
 /* Means over the rows of ds; any output may be NULL. For dequantized bytes the
- * figures are the discrete bound: elbo and reconstruction less D*log(256). */
+ * figures are the discrete bound: elbo and reconstruction less D*log(256).
+ * Reports progress (vae_set_progress). */
 VAE_API vae_status vae_evaluate_dataset(vae_trainer* t, vae_dataset* ds, double* elbo,
                                         double* reconstruction, double* kl);
-/* Mean estimate of log p(x) over ds (discrete bound for dequantized bytes). */
+/* Mean estimate of log p(x) over ds (discrete bound for dequantized bytes).
+ * Reports progress (vae_set_progress). */
 VAE_API vae_status vae_log_likelihood_dataset(vae_trainer* t, vae_dataset* ds, int32_t k,
                                               int estimator, double* mean_log_px);
 

@@ -68,6 +68,7 @@ class VAE:
     kl_weight = Option(O.KL_WEIGHT, float, settable=True)
     threads = Option(O.THREADS, int, settable=True)
     tf32 = Option(O.TF32, bool, settable=True)
+    eval_rows = Option(O.EVAL_ROWS, int, settable=True)
     steps = Option(O.STEPS, int)
     epochs = Option(O.EPOCHS, int)
     skipped_steps = Option(O.SKIPPED_STEPS, int)
@@ -80,7 +81,8 @@ class VAE:
                  activation: str = "relu", backend: str = "auto", device: int = 0, seed: int = 1,
                  max_batch: int = 128, samples: int = 1, objective: str = "elbo",
                  learning_rate: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, kl_weight: float = 1.0, threads: int = 1, tf32: bool = False):
+                 eps: float = 1e-8, kl_weight: float = 1.0, threads: int = 1, tf32: bool = False,
+                 eval_rows: int = 0):
         arguments = dict(locals())  # each option's argument, by its property's name
         config = _libvae.Config()
         config.set_hidden_layers([int(w) for w in hidden])
@@ -197,13 +199,21 @@ class VAE:
         does nothing. Safe from any thread (it does not wait for the model)."""
         self._trainer.interrupt()
 
-    def evaluate_dataset(self, dataset: _libvae.Dataset) -> Evaluation:
-        """Means over the dataset's rows of evaluate()'s figures."""
-        return Evaluation(*self._trainer.evaluate_dataset(dataset))
+    def evaluate_dataset(self, dataset: _libvae.Dataset, progress: Any = None) -> Evaluation:
+        """Means over the dataset's rows of evaluate()'s figures.
+        progress(rows_done, rows_total, mean_elbo) is called up to 65 times;
+        at those calls a pending Ctrl-C, or an exception progress raises,
+        stops the evaluation before its next chunk and is raised."""
+        return Evaluation(*self._trainer.evaluate_dataset(dataset, progress))
 
     def log_likelihood_dataset(self, dataset: _libvae.Dataset, k: int = 1000,
-                               estimator: str = "importance") -> float:
-        return self._trainer.log_likelihood_dataset(dataset, k, named(_libvae.ESTIMATORS, estimator, "estimator"))
+                               estimator: str = "importance", progress: Any = None) -> float:
+        """The mean over the dataset's rows of log_likelihood()'s estimates.
+        progress(rows_done, rows_total, mean_so_far) is called up to 65 times;
+        at those calls a pending Ctrl-C, or an exception progress raises,
+        stops the estimate before its next chunk and is raised."""
+        return self._trainer.log_likelihood_dataset(
+            dataset, k, named(_libvae.ESTIMATORS, estimator, "estimator"), progress)
 
     def fit(self, data: Any, epochs: int = 10, batch_size: int = 128, transform: Optional[str] = None,
             validation: Any = None, progress: bool = True) -> List[Dict[str, float]]:

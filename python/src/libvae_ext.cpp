@@ -123,10 +123,11 @@ class Dataset {
   int64_t rows_;
 };
 
-// Relays an epoch's progress calls to a Python callable and checks there for
-// signals. A Ctrl-C (the KeyboardInterrupt of Python's SIGINT handler), or an
-// exception of the callable, stops the epoch before its next step
-// (vae_interrupt) and is raised when the epoch returns.
+// Relays the progress calls of an epoch or of a dataset's evaluation to a
+// Python callable and checks there for signals. A Ctrl-C (the
+// KeyboardInterrupt of Python's SIGINT handler), or an exception of the
+// callable, stops the call before its next step or chunk (vae_interrupt) and
+// is raised when the call returns.
 class ProgressRelay {
  public:
   ProgressRelay(nb::object callback, vae_trainer* trainer)
@@ -286,17 +287,10 @@ class Trainer {
   }
 
   float train_epoch(const Dataset& ds, int64_t batch, nb::object progress) {
-    ProgressRelay relay(std::move(progress), handle_->get());
     float loss = 0;
-    const Outcome epoch = handle_->run([&](vae_trainer* t) {
-      Outcome set = outcome_of(vae_set_progress(t, &ProgressRelay::call, &relay));
-      if (set.status != VAE_OK) return set;
-      Outcome trained = outcome_of(vae_train_epoch(t, ds.get(), batch, &loss));
-      Outcome cleared = outcome_of(vae_set_progress(t, nullptr, nullptr));
-      return trained.status != VAE_OK ? trained : cleared;
+    run_with_progress(std::move(progress), [&](vae_trainer* t) {
+      return outcome_of(vae_train_epoch(t, ds.get(), batch, &loss));
     });
-    relay.raise_pending();
-    epoch.check();
     return loss;
   }
 
@@ -305,17 +299,17 @@ class Trainer {
   // call holds.
   void interrupt() { outcome_of(vae_interrupt(handle_->get())).check(); }
 
-  std::tuple<double, double, double> evaluate_dataset(const Dataset& ds) {
+  std::tuple<double, double, double> evaluate_dataset(const Dataset& ds, nb::object progress) {
     double elbo = 0, reconstruction = 0, kl = 0;
-    run([&](vae_trainer* t) {
+    run_with_progress(std::move(progress), [&](vae_trainer* t) {
       return outcome_of(vae_evaluate_dataset(t, ds.get(), &elbo, &reconstruction, &kl));
     });
     return {elbo, reconstruction, kl};
   }
 
-  double log_likelihood_dataset(const Dataset& ds, int32_t k, int estimator) {
+  double log_likelihood_dataset(const Dataset& ds, int32_t k, int estimator, nb::object progress) {
     double mean = 0;
-    run([&](vae_trainer* t) {
+    run_with_progress(std::move(progress), [&](vae_trainer* t) {
       return outcome_of(vae_log_likelihood_dataset(t, ds.get(), k, estimator, &mean));
     });
     return mean;
@@ -336,6 +330,22 @@ class Trainer {
   template <class Call>
   void run(Call&& call) const {
     handle_->run(std::forward<Call>(call)).check();
+  }
+
+  // A call that reports progress, with the callback relayed to `progress`
+  // (None: no callback) and cleared afterwards.
+  template <class Call>
+  void run_with_progress(nb::object progress, Call&& call) {
+    ProgressRelay relay(std::move(progress), handle_->get());
+    const Outcome done = handle_->run([&](vae_trainer* t) {
+      Outcome set = outcome_of(vae_set_progress(t, &ProgressRelay::call, &relay));
+      if (set.status != VAE_OK) return set;
+      Outcome ran = call(t);
+      Outcome cleared = outcome_of(vae_set_progress(t, nullptr, nullptr));
+      return ran.status != VAE_OK ? ran : cleared;
+    });
+    relay.raise_pending();
+    done.check();
   }
 
   std::shared_ptr<TrainerHandle> handle_;
@@ -405,6 +415,7 @@ NB_MODULE(_libvae, m) {
       .value("UPDATE", VAE_OPT_UPDATE)
       .value("THREADS", VAE_OPT_THREADS)
       .value("TF32", VAE_OPT_TF32)
+      .value("EVAL_ROWS", VAE_OPT_EVAL_ROWS)
       .value("STEPS", VAE_OPT_STEPS)
       .value("EPOCHS", VAE_OPT_EPOCHS)
       .value("SKIPPED_STEPS", VAE_OPT_SKIPPED_STEPS)
@@ -466,7 +477,8 @@ NB_MODULE(_libvae, m) {
       .def("dataset_u8", &Trainer::dataset_u8, "y"_a, "transform"_a, "name"_a = "data")
       .def("train_epoch", &Trainer::train_epoch, "dataset"_a, "batch"_a, "progress"_a = nb::none())
       .def("interrupt", &Trainer::interrupt)
-      .def("evaluate_dataset", &Trainer::evaluate_dataset, "dataset"_a)
+      .def("evaluate_dataset", &Trainer::evaluate_dataset, "dataset"_a,
+           "progress"_a = nb::none())
       .def("log_likelihood_dataset", &Trainer::log_likelihood_dataset, "dataset"_a, "k"_a,
-           "estimator"_a);
+           "estimator"_a, "progress"_a = nb::none());
 }

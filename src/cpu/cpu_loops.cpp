@@ -40,16 +40,25 @@ VAE_INLINE T lane_sum(int64_t count, Element&& element) {
   return lane[0];
 }
 
-template <class T, class Math>
+// The row with the output read as out[d] (+ bias[d] when kBias).
+template <class T, class Math, bool kBias>
 VAE_INLINE T likelihood_row_impl(const Likelihood& lik, const T* learned_log_variance,
-                                 const T* out, const T* x, int64_t dim, T* grad, T scale) {
+                                 const T* out, const T* bias, const T* x, int64_t dim, T* grad,
+                                 T scale) {
+  const auto o = [&](int64_t d) {
+    if constexpr (kBias) {
+      return out[d] + bias[d];
+    } else {
+      return out[d];
+    }
+  };
   if (!lik.gaussian) {
     if (grad == nullptr) {
-      return lane_sum<T>(dim, [&](int64_t d) { return bernoulli_nll<T, Math>(x[d], out[d]); });
+      return lane_sum<T>(dim, [&](int64_t d) { return bernoulli_nll<T, Math>(x[d], o(d)); });
     }
     return lane_sum<T>(dim, [&](int64_t d) {
       T g;
-      const T nll = bernoulli_nll_and_grad<T, Math>(x[d], out[d], &g);
+      const T nll = bernoulli_nll_and_grad<T, Math>(x[d], o(d), &g);
       grad[d] = g * scale;
       return nll;
     });
@@ -57,11 +66,11 @@ VAE_INLINE T likelihood_row_impl(const Likelihood& lik, const T* learned_log_var
   if (lik.variance == VAE_VARIANCE_LEARNED_PER_DIM) {
     const T* v = learned_log_variance;
     if (grad == nullptr) {
-      return lane_sum<T>(dim, [&](int64_t d) { return gaussian_nll(x[d], out[d], v[d]); });
+      return lane_sum<T>(dim, [&](int64_t d) { return gaussian_nll(x[d], o(d), v[d]); });
     }
     return lane_sum<T>(dim, [&](int64_t d) {
       T g;
-      const T nll = gaussian_nll_and_grad_mean(x[d], out[d], v[d], &g);
+      const T nll = gaussian_nll_and_grad_mean(x[d], o(d), v[d], &g);
       grad[d] = g * scale;
       return nll;
     });
@@ -70,14 +79,26 @@ VAE_INLINE T likelihood_row_impl(const Likelihood& lik, const T* learned_log_var
   const T v = lik.log_variance(learned_log_variance, 0);
   const T precision = std::exp(-v);
   if (grad == nullptr) {
-    return lane_sum<T>(dim, [&](int64_t d) { return gaussian_nll(x[d], out[d], v, precision); });
+    return lane_sum<T>(dim, [&](int64_t d) { return gaussian_nll(x[d], o(d), v, precision); });
   }
   return lane_sum<T>(dim, [&](int64_t d) {
     T g;
-    const T nll = gaussian_nll_and_grad_mean(x[d], out[d], v, precision, &g);
+    const T nll = gaussian_nll_and_grad_mean(x[d], o(d), v, precision, &g);
     grad[d] = g * scale;
     return nll;
   });
+}
+
+template <class T, class Math>
+VAE_INLINE T likelihood_row_any(const Likelihood& lik, const T* learned_log_variance,
+                                const T* out, const T* bias, const T* x, int64_t dim, T* grad,
+                                T scale) {
+  if (bias != nullptr) {
+    return likelihood_row_impl<T, Math, true>(lik, learned_log_variance, out, bias, x, dim, grad,
+                                              scale);
+  }
+  return likelihood_row_impl<T, Math, false>(lik, learned_log_variance, out, nullptr, x, dim,
+                                             grad, scale);
 }
 
 template <class T>
@@ -166,13 +187,13 @@ VAE_INLINE void adam_range_impl(T* p, const T* g, T* m, T* v, size_t begin, size
 
 VAE_TARGET_AVX512 float likelihood_row_avx512(const Likelihood& lik, const float* log_variance,
                                               const float* out, const float* x, int64_t dim,
-                                              float* grad, float scale) {
-  return likelihood_row_impl<float, PolyMath>(lik, log_variance, out, x, dim, grad, scale);
+                                              float* grad, float scale, const float* bias) {
+  return likelihood_row_any<float, PolyMath>(lik, log_variance, out, bias, x, dim, grad, scale);
 }
 VAE_TARGET_AVX2 float likelihood_row_avx2(const Likelihood& lik, const float* log_variance,
                                           const float* out, const float* x, int64_t dim,
-                                          float* grad, float scale) {
-  return likelihood_row_impl<float, PolyMath>(lik, log_variance, out, x, dim, grad, scale);
+                                          float* grad, float scale, const float* bias) {
+  return likelihood_row_any<float, PolyMath>(lik, log_variance, out, bias, x, dim, grad, scale);
 }
 // Adam has no AVX-512 version: its two divisions and square root per
 // element ran at half AVX2's speed on the dev machine's Zen 4 (Intel's
@@ -202,19 +223,19 @@ Isa best_isa() {
 }
 
 float likelihood_row_for(Isa isa, const Likelihood& lik, const float* learned_log_variance,
-                         const float* out, const float* x, int64_t dim, float* grad,
-                         float scale) {
+                         const float* out, const float* x, int64_t dim, float* grad, float scale,
+                         const float* bias) {
 #if defined(__x86_64__)
   if (isa == Isa::kAvx512) {
-    return likelihood_row_avx512(lik, learned_log_variance, out, x, dim, grad, scale);
+    return likelihood_row_avx512(lik, learned_log_variance, out, x, dim, grad, scale, bias);
   }
   if (isa == Isa::kAvx2) {
-    return likelihood_row_avx2(lik, learned_log_variance, out, x, dim, grad, scale);
+    return likelihood_row_avx2(lik, learned_log_variance, out, x, dim, grad, scale, bias);
   }
 #endif
   static_cast<void>(isa);
-  return likelihood_row_impl<float, PolyMath>(lik, learned_log_variance, out, x, dim, grad,
-                                              scale);
+  return likelihood_row_any<float, PolyMath>(lik, learned_log_variance, out, bias, x, dim, grad,
+                                             scale);
 }
 
 void adam_range_for(Isa isa, float* p, const float* g, float* m, float* v, size_t begin,
@@ -227,14 +248,15 @@ void adam_range_for(Isa isa, float* p, const float* g, float* m, float* v, size_
 }
 
 float likelihood_row(const Likelihood& lik, const float* learned_log_variance, const float* out,
-                     const float* x, int64_t dim, float* grad, float scale) {
-  return likelihood_row_for(chosen_isa(), lik, learned_log_variance, out, x, dim, grad, scale);
+                     const float* x, int64_t dim, float* grad, float scale, const float* bias) {
+  return likelihood_row_for(chosen_isa(), lik, learned_log_variance, out, x, dim, grad, scale,
+                            bias);
 }
 double likelihood_row(const Likelihood& lik, const double* learned_log_variance,
                       const double* out, const double* x, int64_t dim, double* grad,
-                      double scale) {
-  return likelihood_row_impl<double, StdMath>(lik, learned_log_variance, out, x, dim, grad,
-                                              scale);
+                      double scale, const double* bias) {
+  return likelihood_row_any<double, StdMath>(lik, learned_log_variance, out, bias, x, dim, grad,
+                                             scale);
 }
 
 void adam_range(float* p, const float* g, float* m, float* v, size_t begin, size_t end,

@@ -22,13 +22,18 @@
 namespace vae {
 namespace cpu_loops {
 
-// -log p(x | out) of one row of dim elements, summed as above; when grad is
-// not null, also grad[d] = scale * d(-log p)/d out[d].
+// -log p(x | o) of one row of dim elements, summed as above, where o[d] is
+// out[d], or out[d] + bias[d] when bias is not null (the evaluation leaves
+// the decoder's output bias to this pass, which reads each output anyway);
+// when grad is not null, also grad[d] = scale * d(-log p)/d o[d]. The
+// training step's likelihood and the evaluation's (src/cpu/cpu_evaluation.cpp)
+// are this one function.
 float likelihood_row(const Likelihood& lik, const float* learned_log_variance, const float* out,
-                     const float* x, int64_t dim, float* grad, float scale);
+                     const float* x, int64_t dim, float* grad, float scale,
+                     const float* bias = nullptr);
 double likelihood_row(const Likelihood& lik, const double* learned_log_variance,
                       const double* out, const double* x, int64_t dim, double* grad,
-                      double scale);
+                      double scale, const double* bias = nullptr);
 
 // y[r * ld + c] for rows [0, rows), columns [c0, c1): bias[c] copied in
 // (before a product adds to it), or act applied in place (after).
@@ -66,7 +71,7 @@ Isa best_isa();
 // best_isa()'s; tests compare them.
 float likelihood_row_for(Isa isa, const Likelihood& lik, const float* learned_log_variance,
                          const float* out, const float* x, int64_t dim, float* grad,
-                         float scale);
+                         float scale, const float* bias = nullptr);
 void adam_range_for(Isa isa, float* p, const float* g, float* m, float* v, size_t begin,
                     size_t end, const AdamStep& step);
 

@@ -278,34 +278,6 @@ void CpuOps<T>::output_mean(const Likelihood& lik, T* out, int64_t count) const 
 }
 
 template <class T>
-void CpuOps<T>::accumulate_log_weights(int estimator, int64_t n, int64_t samples, const T* nll,
-                                       const T* kl_sample, T* top, T* sum) const {
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t k = 0; k < samples; ++k) {
-      const int64_t r = k * n + i;
-      log_sum_exp_push(log_weight(estimator, nll[r], kl_sample[r]), &top[i], &sum[i]);
-    }
-  }
-}
-
-template <class T>
-void CpuOps<T>::finish_log_mean_exp(int64_t n, int64_t samples, const T* top, const T* sum,
-                                    T* out) const {
-  for (int64_t i = 0; i < n; ++i) out[i] = top[i] + std::log(sum[i]) - std::log(T(samples));
-}
-
-template <class T>
-void CpuOps<T>::elbo_terms(int64_t n, int64_t samples, const T* nll, const T* kl,
-                           T* reconstruction, T* elbo) const {
-  for (int64_t i = 0; i < n; ++i) {
-    T sum = 0;
-    for (int64_t k = 0; k < samples; ++k) sum += nll[k * n + i];
-    reconstruction[i] = -sum / T(samples);
-    elbo[i] = reconstruction[i] - kl[i];
-  }
-}
-
-template <class T>
 void CpuOps<T>::split_mu_logvar(const T* mu_logvar, int64_t n, int64_t latent, T* mu,
                                 T* logvar) const {
   for (int64_t i = 0; i < n; ++i) {

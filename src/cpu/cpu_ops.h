@@ -13,6 +13,8 @@
 #include "caller_rows.h"
 #include "config.h"
 #include "dataset.h"
+#include "eval_buffers.h"
+#include "evaluation.h"
 #include "model_math.h"
 #include "cpu/thread_pool.h"
 #include "error.h"
@@ -130,17 +132,31 @@ class CpuOps {
 
   // out[r] = the likelihood's mean from the decoder output, in place.
   void output_mean(const Likelihood& lik, T* out, int64_t count) const;
-  // Running log-sum-exp over sample chunks of log w = -nll (prior estimator)
-  // or -nll - kl_sample (importance): top/sum hold max and sum exp(lw - max).
-  void accumulate_log_weights(int estimator, int64_t n, int64_t samples, const T* nll,
-                              const T* kl_sample, T* top, T* sum) const;
-  // out[i] = log((1/K) sum_k w_k) = top + log(sum) - log K.
-  void finish_log_mean_exp(int64_t n, int64_t samples, const T* top, const T* sum,
-                           T* out) const;
 
-  // out[i] = -(1/K) sum_k nll (E_q log p(x|z)) and elbo[i] = that - kl[i].
-  void elbo_terms(int64_t n, int64_t samples, const T* nll, const T* kl, T* reconstruction,
-                  T* elbo) const;
+  // Evaluation (src/evaluation.h; defined in cpu_evaluation.cpp). The
+  // workspace budget of VAE_OPT_EVAL_ROWS = 0, in bytes, and the most pairs
+  // a chunk then takes (about 0.1 s of work for the default model).
+  static constexpr size_t kEvaluationBytes = size_t{64} << 20;
+  static constexpr size_t kEvaluationMaxPairs = size_t{1} << 16;
+  // The pairs decoded at once: a tile per thread, each reusing its buffers.
+  int64_t eval_decoder_rows(int64_t chunk_pairs, int64_t tile) const {
+    return std::min(chunk_pairs, tile * pool_.threads());
+  }
+  // The evaluation workspace: count elements (zeroed), replacing the old;
+  // throws, keeping the old, when memory cannot be had.
+  T* reserve_evaluation(size_t count);
+  void release_evaluation();
+  // The encoder's outputs for `rows` staged rows x, in tiles of kEvalRowTile rows.
+  void encode_tiles(const EvalModel<T>& m, const T* x, int64_t rows,
+                    const std::vector<T*>& enc_out) const;
+  // Each pair's value (EvalMode) in b.values, from the staged rows and their
+  // encoder outputs: its latent (noise from key), decoder and likelihood,
+  // tile by tile, each thread in its own tile of the decoder's buffers.
+  void sample_values(const EvalModel<T>& m, const EvalChunk& c, EvalMode mode,
+                     const NoiseKey& key, const EvalBuffers<T>& b) const;
+  // accumulate_eval_row (src/model_math.h) for each of the chunk's rows.
+  void accumulate_rows(const EvalModel<T>& m, const EvalChunk& c, EvalMode mode,
+                       const EvalBuffers<T>& b) const;
   // [mu | logvar] rows into separate [n, Z] arrays.
   void split_mu_logvar(const T* mu_logvar, int64_t n, int64_t latent, T* mu, T* logvar) const;
   void fill(T* p, int64_t count, T value) const;
@@ -172,9 +188,15 @@ class CpuOps {
                    const StepState* epoch, T* x) const;
 
  private:
+  // fn(slot, tile) for tiles [0, tiles), each thread taking the next tile
+  // left; slot (< the thread count) is the running thread's own.
+  template <class F>
+  void run_tiles(int64_t tiles, F&& fn) const;
+
   // The trainer's threads: they run the products' blocks and the element loops.
   mutable ThreadPool pool_;
   std::vector<T> arena_;
+  std::vector<T> eval_arena_;
   mutable StepState state_{};
 };
 

@@ -10,10 +10,10 @@
 // between thread counts, as with OpenBLAS's own threading.
 #pragma once
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cstdint>
+
+#include "cpu/blas_gemm.h"
 
 namespace vae {
 
@@ -75,24 +75,6 @@ inline GemmBlock gemm_block(int64_t m, int64_t n, int p, int parts) {
     block.r1 = m;
   }
   return block;
-}
-
-inline void blas_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
-                      const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
-                      float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
-              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
-              static_cast<blasint>(ldc));
-}
-
-inline void blas_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
-                      const double* a, int64_t lda, const double* b, int64_t ldb, double beta,
-                      double* c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
-              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
-              static_cast<blasint>(ldc));
 }
 
 // The block of g's product: rows r of C take rows r of op(A) (columns of A

@@ -9,6 +9,7 @@
 #include "input_check.cuh"
 #include "cuda/cuda_check.h"
 #include "error.h"
+#include "evaluation.cuh"
 #include "latent.cuh"
 #include "likelihood.cuh"
 #include "objective.cuh"
@@ -620,23 +621,58 @@ void CudaOps::output_mean(const Likelihood& lik, float* out, int64_t count) cons
   check_cuda(cuda::launch_output_mean(lik, out, count, stream()), "output_mean kernel");
 }
 
-void CudaOps::accumulate_log_weights(int estimator, int64_t n, int64_t samples, const float* nll,
-                                     const float* kl_sample, float* top, float* sum) const {
-  check_cuda(cuda::launch_accumulate_log_weights(estimator, n, samples, nll, kl_sample, top, sum,
-                                                 stream()),
-             "accumulate_log_weights kernel");
+// ---------------------------------------------------------------------------
+// Evaluation.
+
+float* CudaOps::reserve_evaluation(size_t count) {
+  begin_call();
+  cuda_detail::DeviceMemory larger =
+      cuda_detail::device_allocate(sizeof(float) * std::max<size_t>(count, 1), "cudaMalloc");
+  check_cuda(cudaMemsetAsync(larger.get(), 0, sizeof(float) * count, stream()),
+             "cudaMemsetAsync");
+  synchronize();  // nothing queued still uses the old workspace
+  eval_arena_ = std::move(larger);
+  return static_cast<float*>(eval_arena_.get());
 }
 
-void CudaOps::finish_log_mean_exp(int64_t n, int64_t samples, const float* top, const float* sum,
-                                  float* out) const {
-  check_cuda(cuda::launch_finish_log_mean_exp(n, samples, top, sum, out, stream()),
-             "finish_log_mean_exp kernel");
+void CudaOps::release_evaluation() {
+  if (!eval_arena_) return;
+  begin_call();
+  static_cast<void>(cudaStreamSynchronize(stream()));
+  eval_arena_.reset();
 }
 
-void CudaOps::elbo_terms(int64_t n, int64_t samples, const float* nll, const float* kl,
-                         float* reconstruction, float* elbo) const {
-  check_cuda(cuda::launch_elbo_terms(n, samples, nll, kl, reconstruction, elbo, stream()),
-             "elbo_terms kernel");
+void CudaOps::encode_tiles(const EvalModel<float>& m, const float* x, int64_t rows,
+                           const std::vector<float*>& enc_out) const {
+  const std::vector<LinearLayer>& layers = m.layout->encoder;
+  const float* in = x;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    linear_forward(layers[l], m.params, in, enc_out[l], rows);
+    in = enc_out[l];
+  }
+}
+
+void CudaOps::sample_values(const EvalModel<float>& m, const EvalChunk& c, EvalMode mode,
+                            const NoiseKey& key, const EvalBuffers<float>& b) const {
+  check_cuda(cuda::launch_eval_latent(mode, c, key, b.enc_out.back(), m.latent, b.eps, b.z,
+                                      b.kl_sample, stream()),
+             "eval_latent kernel");
+  const std::vector<LinearLayer>& layers = m.layout->decoder;
+  const float* in = b.z;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    linear_forward(layers[l], m.params, in, b.dec_out[l], c.pairs);
+    in = b.dec_out[l];
+  }
+  check_cuda(cuda::launch_eval_values(m.likelihood, m.learned_log_variance, mode, c, in, b.x,
+                                      m.dim, b.kl_sample, b.values, stream()),
+             "eval_values kernel");
+}
+
+void CudaOps::accumulate_rows(const EvalModel<float>& m, const EvalChunk& c, EvalMode mode,
+                              const EvalBuffers<float>& b) const {
+  check_cuda(cuda::launch_eval_accumulate(mode, c, b.values, b.enc_out.back(), m.latent, b.carry,
+                                          b.results[0], b.results[1], b.results[2], stream()),
+             "eval_accumulate kernel");
 }
 
 void CudaOps::split_mu_logvar(const float* mu_logvar, int64_t n, int64_t latent, float* mu,

@@ -8,8 +8,9 @@
 // Every resource is owned by an RAII handle, every CUDA, cuBLAS and cuBLASLt
 // status is checked (a failure throws Error(VAE_ERROR_DEVICE, "<call>:
 // <library's message>"), VAE_ERROR_OUT_OF_MEMORY for a failed allocation).
-// Nothing is allocated after allocate() but the captured graphs, and a
-// training step never waits for the device: its verdict and counters live in
+// Nothing is allocated after allocate() but the captured graphs and the
+// evaluation workspace (reserve_evaluation), and a training step never
+// waits for the device: its verdict and counters live in
 // the device's StepState (kernels/step_state.h).
 //
 // Streams: the work runs on the caller's stream when one was given
@@ -32,6 +33,8 @@
 
 #include "config.h"
 #include "dataset.h"
+#include "eval_buffers.h"
+#include "evaluation.h"
 #include "model_math.h"
 #include "caller_rows.h"
 #include "parameter_layout.h"
@@ -164,12 +167,25 @@ class CudaOps {
   void run_captured(const StepGraph& graph, const std::function<void()>& enqueue) const;
 
   void output_mean(const Likelihood& lik, float* out, int64_t count) const;
-  void accumulate_log_weights(int estimator, int64_t n, int64_t samples, const float* nll,
-                              const float* kl_sample, float* top, float* sum) const;
-  void finish_log_mean_exp(int64_t n, int64_t samples, const float* top, const float* sum,
-                           float* out) const;
-  void elbo_terms(int64_t n, int64_t samples, const float* nll, const float* kl,
-                  float* reconstruction, float* elbo) const;
+
+  // Evaluation (src/evaluation.h), as CpuOps's: the workspace budget of
+  // VAE_OPT_EVAL_ROWS = 0 in bytes and the most pairs a chunk then takes;
+  // the pairs decoded at once (a whole chunk); the evaluation workspace, a device
+  // allocation of its own made by the first evaluation call (waits for the
+  // queued work before it frees an old one); the encoder over the staged
+  // rows; each pair's value (the latent kernel, the decoder's GEMMs over the
+  // chunk's pairs, the likelihood kernel); the rows' accumulators.
+  static constexpr size_t kEvaluationBytes = size_t{256} << 20;
+  static constexpr size_t kEvaluationMaxPairs = size_t{1} << 20;
+  int64_t eval_decoder_rows(int64_t chunk_pairs, int64_t) const { return chunk_pairs; }
+  float* reserve_evaluation(size_t count);
+  void release_evaluation();
+  void encode_tiles(const EvalModel<float>& m, const float* x, int64_t rows,
+                    const std::vector<float*>& enc_out) const;
+  void sample_values(const EvalModel<float>& m, const EvalChunk& c, EvalMode mode,
+                     const NoiseKey& key, const EvalBuffers<float>& b) const;
+  void accumulate_rows(const EvalModel<float>& m, const EvalChunk& c, EvalMode mode,
+                       const EvalBuffers<float>& b) const;
   void split_mu_logvar(const float* mu_logvar, int64_t n, int64_t latent, float* mu,
                        float* logvar) const;
   void fill(float* p, int64_t count, float value) const;
@@ -263,6 +279,7 @@ class CudaOps {
   cuda_detail::PinnedMemory input_staging_;  // input_staging_floats_ floats of caller rows
   size_t input_staging_floats_ = 0;
   cuda_detail::DeviceMemory arena_;
+  cuda_detail::DeviceMemory eval_arena_;
   void* gemm_workspace_ = nullptr;
   size_t gemm_workspace_bytes_ = 0;
   StepState* step_state_ = nullptr;  // in the arena

@@ -172,3 +172,45 @@ def test_a_progress_callback_cannot_use_its_own_model():
     with pytest.raises(libvae.InvalidArgumentError, match="busy"):
         model.train_epoch(dataset, 32, lambda *_: model.steps)
     assert model.epochs == 0 and model.steps == 1
+
+
+def test_dataset_evaluations_report_progress_and_do_not_depend_on_eval_rows():
+    model = small_model()
+    rows = binary_rows(600)
+    model.fit(rows, epochs=1, batch_size=64, progress=False)
+    dataset = model.dataset(rows)
+    calls = []
+    mean = model.log_likelihood_dataset(dataset, k=50, progress=lambda *c: calls.append(c))
+    assert 1 <= len(calls) <= 65 and calls[-1][:2] == (600, 600)
+    assert calls[-1][2] == pytest.approx(mean, rel=1e-12)
+    assert all(b[0] >= a[0] for a, b in zip(calls, calls[1:]))
+    elbo_calls = []
+    elbo = model.evaluate_dataset(dataset, progress=lambda *c: elbo_calls.append(c))
+    assert elbo_calls[-1][0] == 600 and elbo_calls[-1][2] == pytest.approx(elbo.elbo, rel=1e-12)
+    # The option, and the same numbers from the same draws whatever the chunk size.
+    assert model.eval_rows == 0
+    model.eval_rows = 512
+    assert model.eval_rows == 512
+    a, b = small_model(eval_rows=512), small_model(eval_rows=0)
+    b.set_parameters(a.parameters())
+    assert np.array_equal(a.log_likelihood(rows, k=30), b.log_likelihood(rows, k=30))
+
+
+def test_an_exception_in_an_evaluations_progress_stops_it_and_changes_nothing():
+    rows = binary_rows(600)
+    model, twin = small_model(eval_rows=512), small_model(eval_rows=512)
+    dataset, twin_dataset = model.dataset(rows), twin.dataset(rows)
+
+    class Stop(Exception):
+        pass
+
+    def stop(done, total, mean):
+        raise Stop
+
+    # 30,000 pairs in chunks of 512: the first call stops the second chunk.
+    with pytest.raises(Stop):
+        model.log_likelihood_dataset(dataset, k=50, progress=stop)
+    with pytest.raises(Stop):
+        model.evaluate_dataset(dataset, progress=stop)
+    # No noise was drawn: the next estimate is the twin's first.
+    assert model.log_likelihood_dataset(dataset, k=50) == twin.log_likelihood_dataset(twin_dataset, k=50)
