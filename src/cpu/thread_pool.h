@@ -6,9 +6,13 @@
 //
 // A step hands work to the threads a dozen times, some of it a few
 // microseconds long, so a hand-off must cost less than a sleep and a wake-up:
-// a worker that has finished watches for the next run for a while (about
-// kSpinPauses pause instructions, tens of microseconds) before it sleeps on
-// the condition variable, and so does the caller waiting for the workers.
+// a worker that has finished watches for the next run for a while before it
+// sleeps on the condition variable, and so does the caller waiting for the
+// workers. How long adapts (SpinBudget): up to about 50 microseconds while
+// the waits end that way, as on a machine with a core for each thread, down
+// to well under one when they keep ending in sleep, as when the machine has
+// more runnable threads than cores and a spinning thread only delays the one
+// it waits for.
 //
 // The pool is used by one thread at a time (the trainer's caller): run and
 // resize never overlap. resize keeps the workers it does not remove, and a
@@ -52,6 +56,21 @@ class ThreadStartFault {
     static std::atomic<int64_t> left{0};
     return left;
   }
+};
+
+// The pause instructions a waiting thread spins before it sleeps: a 32nd of
+// the most more after a wait that spinning ended, half after one that slept.
+class SpinBudget {
+ public:
+  static constexpr int kMost = 2048;  // about 50 microseconds at a few GHz
+  static constexpr int kLeast = 16;
+
+  int pauses() const { return pauses_; }
+  void ended_spinning() { pauses_ = std::min(kMost, pauses_ + kMost / 32); }
+  void ended_sleeping() { pauses_ = std::max(kLeast, pauses_ / 2); }
+
+ private:
+  int pauses_ = kMost;
 };
 
 class ThreadPool {
@@ -116,16 +135,17 @@ class ThreadPool {
     }
     if (sleepers) wake_.notify_all();
     fn(int64_t{0}, part_end(0));
-    for (int spin = 0; spin < kSpinPauses && pending_.load() != 0; ++spin) pause();
-    if (pending_.load() == 0) return;
+    for (int spin = 0; spin < caller_spin_.pauses() && pending_.load() != 0; ++spin) pause();
+    if (pending_.load() == 0) {
+      caller_spin_.ended_spinning();
+      return;
+    }
+    caller_spin_.ended_sleeping();
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [this] { return pending_.load() == 0; });
   }
 
  private:
-  // About 50 microseconds of pause instructions at a few GHz.
-  static constexpr int kSpinPauses = 2000;
-
   static void pause() {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
@@ -140,16 +160,20 @@ class ThreadPool {
   // is retired (w >= active_).
   void work(size_t w, uint64_t seen) {
     const int part = static_cast<int>(w) + 1;
+    SpinBudget budget;
     for (;;) {
-      for (int spin = 0; spin < kSpinPauses && generation_.load() == seen && w < active_.load();
-           ++spin) {
+      for (int spin = 0;
+           spin < budget.pauses() && generation_.load() == seen && w < active_.load(); ++spin) {
         pause();
       }
       std::unique_lock<std::mutex> lock(mutex_);
       if (generation_.load() == seen && w < active_.load()) {
+        budget.ended_sleeping();
         ++sleeping_;
         wake_.wait(lock, [&] { return w >= active_.load() || generation_.load() != seen; });
         --sleeping_;
+      } else {
+        budget.ended_spinning();
       }
       if (w >= active_.load()) return;
       seen = generation_.load();
@@ -201,6 +225,7 @@ class ThreadPool {
   int64_t count_ = 0;
   int parts_ = 1;
   int sleeping_ = 0;                   // workers waiting on wake_
+  SpinBudget caller_spin_;             // the caller's, used by run only
   std::atomic<uint64_t> generation_{0};
   std::atomic<size_t> active_{0};      // workers [0, active_) keep running
   std::atomic<int> pending_{0};        // parts of the current run not yet done
