@@ -11,6 +11,16 @@ import libvae
 from support import binary_rows, fashion_bytes, small_model
 
 
+@pytest.fixture
+def sigint_raises_keyboard_interrupt():
+    """Python's own SIGINT handler for the test: a process started in the
+    background by a non-interactive shell (as CI may be) inherits SIGINT
+    ignored, and Python then installs no handler, so Ctrl-C would do nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def test_fit_on_fashion_mnist_lowers_the_loss():
     images = fashion_bytes(5000)
     model = libvae.VAE(backend="cpu", seed=1, threads=1)  # the reference 784-400-20 model
@@ -59,7 +69,8 @@ def test_progress_reports_rows_and_the_plain_line(capsys):
     assert "epoch 1/1" in capsys.readouterr().err
 
 
-def test_ctrl_c_stops_fit_between_steps_with_the_model_intact(monkeypatch):
+def test_ctrl_c_stops_fit_between_steps_with_the_model_intact(
+        monkeypatch, sigint_raises_keyboard_interrupt):
     """A SIGINT at the first progress call of the first epoch: fit stops
     before the second step and raises KeyboardInterrupt; the step stays."""
     raised = []
@@ -90,7 +101,7 @@ def test_ctrl_c_stops_fit_between_steps_with_the_model_intact(monkeypatch):
     assert model.steps == 11 and np.isfinite(model.parameters()).all()
 
 
-def test_ctrl_c_stops_fit_without_a_progress_display():
+def test_ctrl_c_stops_fit_without_a_progress_display(sigint_raises_keyboard_interrupt):
     """SIGINT from another thread while fit(progress=False) trains: the
     library's progress calls still check for it."""
     model = small_model()
