@@ -1,11 +1,13 @@
 // The CPU backend's thread pool: runs cover every element once whatever the
 // thread count and however often it changes, the count may change on a live
 // trainer, and a thread that cannot start (the fault seam fails each thread
-// start in turn) gives VAE_ERROR_OUT_OF_MEMORY and changes nothing.
+// start in turn) gives VAE_ERROR_OUT_OF_MEMORY and changes nothing; the
+// spin budget of its waits shrinks and regrows within its bounds.
 #include <gtest/gtest.h>
 
 #include <dirent.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -18,10 +20,10 @@
 
 namespace {
 
+using vae::SpinBudget;
 using vae::ThreadPool;
 using vae::ThreadStartFault;
 
-// Threads of this process, from /proc/self/task.
 // The threads of this process. A sanitizer's runtime may start a thread of
 // its own when the process first starts one, so one thread is started and
 // joined first: the counts before and after a test then differ only by the
@@ -50,6 +52,32 @@ bool covers_once(ThreadPool& pool, int64_t count) {
     if (h != 1) return false;
   }
   return true;
+}
+
+// The spin budget: a full budget to start, halved after each wait that
+// ended in sleep (so an oversubscribed machine soon spins almost not at
+// all) but never below the least, and regrown by a 32nd of the most after
+// each wait that spinning ended, never above the most.
+TEST(SpinBudget, HalvesOnSleepToTheLeastAndRegrowsToTheMost) {
+  SpinBudget budget;
+  EXPECT_EQ(budget.pauses(), SpinBudget::kMost);
+  int expected = SpinBudget::kMost;
+  for (int wait = 0; wait < 12; ++wait) {
+    budget.ended_sleeping();
+    expected = std::max(SpinBudget::kLeast, expected / 2);
+    EXPECT_EQ(budget.pauses(), expected) << "after " << wait + 1 << " sleeps";
+  }
+  EXPECT_EQ(budget.pauses(), SpinBudget::kLeast);
+  int spins_to_the_most = 0;
+  while (budget.pauses() < SpinBudget::kMost) {
+    const int before = budget.pauses();
+    budget.ended_spinning();
+    EXPECT_EQ(budget.pauses(), std::min(SpinBudget::kMost, before + SpinBudget::kMost / 32));
+    ASSERT_LT(++spins_to_the_most, 100);
+  }
+  EXPECT_EQ(spins_to_the_most, 32);  // from 16 by 64s: 32 steps reach 2048
+  budget.ended_spinning();
+  EXPECT_EQ(budget.pauses(), SpinBudget::kMost);
 }
 
 TEST(ThreadPool, RunsCoverEveryElementOnceAcrossResizes) {
