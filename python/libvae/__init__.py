@@ -10,12 +10,13 @@ package; see help(libvae.VAE).
 """
 from ._errors import (DeviceError, Error, FormatError, InputOutputError, InternalError, Interrupted,
                       InvalidArgumentError, NumericalError, OutOfMemoryError, UnsupportedError)
+from ._distributed import torch_allreduce
 from ._libvae import Dataset, version as _library_version
 from ._model import VAE, Evaluation, load
 
 _v = _library_version()
 __version__ = f"{_v // 10000}.{_v // 100 % 100}.{_v % 100}"
 
-__all__ = ["VAE", "load", "Dataset", "Evaluation", "Error", "InvalidArgumentError",
+__all__ = ["VAE", "load", "Dataset", "Evaluation", "torch_allreduce", "Error", "InvalidArgumentError",
            "OutOfMemoryError", "DeviceError", "InputOutputError", "FormatError", "NumericalError",
            "UnsupportedError", "InternalError", "Interrupted"]

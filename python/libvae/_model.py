@@ -2,7 +2,7 @@
 import os
 import tempfile
 import time
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -69,6 +69,8 @@ class VAE:
     threads = Option(O.THREADS, int, settable=True)
     tf32 = Option(O.TF32, bool, settable=True)
     eval_rows = Option(O.EVAL_ROWS, int, settable=True)
+    rank = Option(O.RANK, int, settable=True)
+    world_size = Option(O.WORLD_SIZE, int, settable=True)
     steps = Option(O.STEPS, int)
     epochs = Option(O.EPOCHS, int)
     skipped_steps = Option(O.SKIPPED_STEPS, int)
@@ -82,7 +84,7 @@ class VAE:
                  max_batch: int = 128, samples: int = 1, objective: str = "elbo",
                  learning_rate: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, kl_weight: float = 1.0, threads: int = 1, tf32: bool = False,
-                 eval_rows: int = 0):
+                 eval_rows: int = 0, world_size: int = 1, rank: int = 0):
         arguments = dict(locals())  # each option's argument, by its property's name
         config = _libvae.Config()
         config.set_hidden_layers([int(w) for w in hidden])
@@ -292,6 +294,28 @@ class VAE:
         forward as here (needs PyTorch)."""
         from ._torch import to_torch
         return to_torch(self)
+
+    # ---- data parallelism ------------------------------------------------------
+
+    def set_allreduce(self, hook: Optional[Callable[[Any, Optional[int]], None]]) -> None:
+        """Trains as one of world_size ranks: hook(buffer, stream) is called
+        once per step (train_step, and each step of train_epoch and fit) and
+        must replace the float32 buffer, in place, by its sum over the ranks
+        (every rank must get the same bits). None removes the hook.
+
+        buffer is the step's flat gradient and a tail the ranks use to agree
+        (see vae.h, vae_set_allreduce): on the CPU backend a NumPy array and
+        stream None; on the CUDA backend a GPU array that DLPack consumers
+        take without a copy (torch.from_dlpack) and stream the cudaStream_t
+        (an int) to order the sum on. The array views the model's own memory
+        and is valid only during the call. An exception the hook raises fails
+        the step, which changes nothing, and is raised by the call that took
+        it. Set rank and world_size too; each rank trains rows of each batch
+        (train_step: its own n rows of a batch of world_size * n; train_epoch
+        and fit: its share of each batch_size rows of the same shuffled order,
+        every rank holding the whole data). torch_allreduce() makes a hook of
+        torch.distributed."""
+        self._trainer.set_allreduce(hook)
 
     def set_cuda_stream(self, stream: Any) -> None:
         """Queues the model's GPU work on the caller's CUDA stream: a

@@ -12,9 +12,7 @@
 #include <initializer_list>
 #include <limits>
 #include <memory>
-#include <new>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -27,6 +25,8 @@
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
+#include "arrays.h"
+#include "progress_relay.h"
 #include "trainer_handle.h"
 
 namespace nb = nanobind;
@@ -34,50 +34,6 @@ using namespace nb::literals;
 
 namespace libvae_ext {
 namespace {
-
-using Floats = nb::ndarray<const float, nb::c_contig>;
-using Bytes = nb::ndarray<const uint8_t, nb::c_contig>;
-using NumpyFloats = nb::ndarray<nb::numpy, float>;
-
-template <class Array>
-std::string shape_of(const Array& a) {
-  std::ostringstream s;
-  s << '(';
-  for (size_t i = 0; i < a.ndim(); ++i) s << (i ? ", " : "") << a.shape(i);
-  s << (a.ndim() == 1 ? ",)" : ")");
-  return s.str();
-}
-
-// The rows of a, which must be an (n, width) array with n >= 1.
-template <class Array>
-int64_t rows_of(const Array& a, const std::string& name, int64_t width) {
-  if (a.ndim() != 2 || static_cast<int64_t>(a.shape(1)) != width || a.shape(0) == 0) {
-    invalid_argument(name + ": expected an array of shape (n, " + std::to_string(width) +
-                     ") with n >= 1, got shape " + shape_of(a));
-  }
-  return static_cast<int64_t>(a.shape(0));
-}
-
-// A new NumPy float32 array that owns its memory.
-NumpyFloats new_array(std::initializer_list<size_t> shape) {
-  size_t size = 1;
-  for (size_t extent : shape) {
-    if (extent != 0 && size > std::numeric_limits<size_t>::max() / sizeof(float) / extent) {
-      throw StatusError(VAE_ERROR_OUT_OF_MEMORY, "the result would not fit in memory");
-    }
-    size *= extent;
-  }
-  std::unique_ptr<float[]> data;
-  try {
-    data = std::make_unique<float[]>(size);
-  } catch (const std::bad_alloc&) {
-    throw StatusError(VAE_ERROR_OUT_OF_MEMORY,
-                      "out of host memory for a result of " + std::to_string(size) + " floats");
-  }
-  nb::capsule owner(data.get(),
-                    [](void* p) noexcept { std::unique_ptr<float[]>(static_cast<float*>(p)); });
-  return NumpyFloats(data.release(), shape, owner);
-}
 
 // A vae_config, used while a trainer is made. Its calls keep the GIL: they
 // do no work, and the GIL is what lets one thread at a time use the object.
@@ -123,42 +79,6 @@ class Dataset {
   int64_t rows_;
 };
 
-// Relays the progress calls of an epoch or of a dataset's evaluation to a
-// Python callable and checks there for signals. A Ctrl-C (the
-// KeyboardInterrupt of Python's SIGINT handler), or an exception of the
-// callable, stops the call before its next step or chunk (vae_interrupt) and
-// is raised when the call returns.
-class ProgressRelay {
- public:
-  ProgressRelay(nb::object callback, vae_trainer* trainer)
-      : callback_(std::move(callback)), trainer_(trainer) {}
-
-  static void call(void* self, int64_t rows_done, int64_t rows_total, double mean_loss) noexcept {
-    static_cast<ProgressRelay*>(self)->report(rows_done, rows_total, mean_loss);
-  }
-
-  void raise_pending() {
-    if (pending_) std::rethrow_exception(std::exchange(pending_, nullptr));
-  }
-
- private:
-  void report(int64_t rows_done, int64_t rows_total, double mean_loss) noexcept {
-    nb::gil_scoped_acquire gil;
-    if (pending_) return;
-    try {
-      if (PyErr_CheckSignals() != 0) throw nb::python_error();
-      if (!callback_.is_none()) callback_(rows_done, rows_total, mean_loss);
-    } catch (...) {
-      pending_ = std::current_exception();
-      static_cast<void>(vae_interrupt(trainer_));  // cannot fail: trainer_ is not null
-    }
-  }
-
-  nb::object callback_;
-  vae_trainer* trainer_;
-  std::exception_ptr pending_;
-};
-
 class Trainer {
  public:
   explicit Trainer(const Config& config) : Trainer(create(config)) {}
@@ -189,9 +109,9 @@ class Trainer {
   std::optional<float> train_step(const Floats& x, bool return_loss) {
     const int64_t n = rows_of(x, "x", input_dim_);
     float loss = 0;
-    run([&](vae_trainer* t) {
+    run_steps([&](vae_trainer* t) {
       return outcome_of(vae_train_step(t, x.data(), n, return_loss ? &loss : nullptr));
-    });
+    }).check();
     return return_loss ? std::optional<float>(loss) : std::nullopt;
   }
 
@@ -294,6 +214,40 @@ class Trainer {
     return loss;
   }
 
+  // Data parallelism: hook(buffer, stream) replaces each step's buffer by
+  // the sum over the ranks (allreduce_relay.h); None removes it.
+  void set_allreduce(nb::object hook) {
+    std::shared_ptr<AllreduceRelay> relay;
+    if (!hook.is_none()) {
+      if (PyCallable_Check(hook.ptr()) == 0) {
+        invalid_argument("allreduce: expected a callable hook(buffer, stream) or None, got " +
+                         std::string(nb::inst_name(hook).c_str()));
+      }
+      relay = std::make_shared<AllreduceRelay>(
+          std::move(hook), static_cast<int32_t>(get_int(VAE_OPT_DEVICE)), handle_);
+    }
+    std::shared_ptr<AllreduceRelay> old;
+    run([&](vae_trainer* t) {
+      Outcome set = outcome_of(
+          vae_set_allreduce(t, relay ? &AllreduceRelay::call : nullptr, relay.get()));
+      if (set.status == VAE_OK) old = handle_->exchange_allreduce(relay);
+      return set;
+    });
+  }
+
+  // For the garbage collector (see trainer_traverse): the hook this object
+  // holds, and its removal once the object is unreachable (so no call can
+  // be running), with the GIL held.
+  nb::handle allreduce_hook() const {
+    const std::shared_ptr<AllreduceRelay> relay = handle_->allreduce();
+    return relay ? relay->hook() : nb::handle();  // the handle keeps it alive
+  }
+  void drop_allreduce() {
+    if (!handle_->allreduce()) return;
+    static_cast<void>(vae_set_allreduce(handle_->get(), nullptr, nullptr));  // cannot fail
+    handle_->exchange_allreduce(nullptr);
+  }
+
   // Stops the epoch or dataset evaluation that another thread runs on this
   // trainer (vae_interrupt): without waiting for the trainer, which that
   // call holds.
@@ -332,12 +286,26 @@ class Trainer {
     handle_->run(std::forward<Call>(call)).check();
   }
 
+  // A call that may take training steps: an exception the Python allreduce
+  // hook raised in them is raised here; otherwise the call's outcome.
+  template <class Call>
+  Outcome run_steps(Call&& call) {
+    std::shared_ptr<AllreduceRelay> allreduce;
+    Outcome done = handle_->run([&](vae_trainer* t) {
+      allreduce = handle_->allreduce();
+      return call(t);
+    });
+    if (allreduce) allreduce->raise_pending();
+    return done;
+  }
+
   // A call that reports progress, with the callback relayed to `progress`
-  // (None: no callback) and cleared afterwards.
+  // (None: no callback) and cleared afterwards. An exception of the
+  // allreduce hook is raised first, then one of the callback (or a Ctrl-C).
   template <class Call>
   void run_with_progress(nb::object progress, Call&& call) {
     ProgressRelay relay(std::move(progress), handle_->get());
-    const Outcome done = handle_->run([&](vae_trainer* t) {
+    const Outcome done = run_steps([&](vae_trainer* t) {
       Outcome set = outcome_of(vae_set_progress(t, &ProgressRelay::call, &relay));
       if (set.status != VAE_OK) return set;
       Outcome ran = call(t);
@@ -368,6 +336,27 @@ void translate_status_error(const std::exception_ptr& p, void*) {
     PyErr_SetString(error_class.ptr(), e.what());
   }
 }
+
+// The Trainer type's garbage-collector slots. Its allreduce hook is a
+// reference the collector must see: a hook that refers to its own model (a
+// closure over it, or any function of the module that holds the model)
+// makes a cycle through the trainer, which without these slots would never
+// be freed.
+int trainer_traverse(PyObject* self, visitproc visit, void* arg) {
+  Py_VISIT(Py_TYPE(self));
+  if (!nb::inst_ready(self)) return 0;
+  Py_VISIT(nb::inst_ptr<Trainer>(self)->allreduce_hook().ptr());
+  return 0;
+}
+
+int trainer_clear(PyObject* self) {
+  nb::inst_ptr<Trainer>(self)->drop_allreduce();
+  return 0;
+}
+
+PyType_Slot trainer_slots[] = {{Py_tp_traverse, reinterpret_cast<void*>(&trainer_traverse)},
+                               {Py_tp_clear, reinterpret_cast<void*>(&trainer_clear)},
+                               {0, nullptr}};
 
 nb::dict names(std::initializer_list<std::pair<const char*, int>> entries) {
   nb::dict d;
@@ -455,7 +444,8 @@ NB_MODULE(_libvae, m) {
       .def_prop_ro("rows", &Dataset::rows)
       .def("__len__", &Dataset::rows);
 
-  nb::class_<Trainer>(m, "Trainer", "A vae_trainer; each call holds it, without the GIL.")
+  nb::class_<Trainer>(m, "Trainer", "A vae_trainer; each call holds it, without the GIL.",
+                      nb::type_slots(trainer_slots))
       .def(nb::init<const Config&>(), "config"_a)
       .def_static("load", &Trainer::load, "path"_a, "backend"_a)
       .def("get_int", &Trainer::get_int, "option"_a)
@@ -477,6 +467,7 @@ NB_MODULE(_libvae, m) {
       .def("dataset_u8", &Trainer::dataset_u8, "y"_a, "transform"_a, "name"_a = "data")
       .def("train_epoch", &Trainer::train_epoch, "dataset"_a, "batch"_a, "progress"_a = nb::none())
       .def("interrupt", &Trainer::interrupt)
+      .def("set_allreduce", &Trainer::set_allreduce, "hook"_a.none())
       .def("evaluate_dataset", &Trainer::evaluate_dataset, "dataset"_a,
            "progress"_a = nb::none())
       .def("log_likelihood_dataset", &Trainer::log_likelihood_dataset, "dataset"_a, "k"_a,

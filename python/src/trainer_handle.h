@@ -14,6 +14,8 @@
 #include <nanobind/nanobind.h>
 #include <vae/vae.h>
 
+#include "allreduce_relay.h"
+
 namespace libvae_ext {
 
 // A failed call: its status and vae_last_error()'s text (or the extension's
@@ -68,6 +70,19 @@ class TrainerHandle {
   // while another thread holds it.
   vae_trainer* get() const { return trainer_.get(); }
 
+  // The Python allreduce hook the trainer calls, and its exchange for
+  // another (which returns the old one, to be released with the GIL held).
+  // A lock of their own: the garbage collector reads the hook with the GIL
+  // held, the calls with it released.
+  std::shared_ptr<AllreduceRelay> allreduce() const {
+    std::lock_guard<std::mutex> lock(allreduce_mutex_);
+    return allreduce_;
+  }
+  std::shared_ptr<AllreduceRelay> exchange_allreduce(std::shared_ptr<AllreduceRelay> relay) {
+    std::lock_guard<std::mutex> lock(allreduce_mutex_);
+    return std::exchange(allreduce_, std::move(relay));
+  }
+
   // Runs call(trainer) -> Outcome without the GIL, holding the trainer. A
   // call from the thread that holds it already (a progress callback using the
   // model that is training) is refused rather than deadlocked.
@@ -98,6 +113,8 @@ class TrainerHandle {
     std::atomic<std::thread::id>& holder_;
   };
 
+  std::shared_ptr<AllreduceRelay> allreduce_;  // declared first: outlives trainer_, its caller
+  mutable std::mutex allreduce_mutex_;
   TrainerPtr trainer_;
   std::mutex mutex_;
   std::atomic<std::thread::id> holder_{};
