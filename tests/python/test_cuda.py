@@ -1,6 +1,7 @@
 """The CUDA backend from Python, where PyTorch and a GPU are present (skipped
 otherwise): tensors on the GPU go in through DLPack and give the answers of
-host arrays; the caller's stream; datasets of GPU bytes."""
+host arrays; the caller's stream; datasets of GPU bytes; the allreduce hook on the
+GPU, by hand and over NCCL."""
 import numpy as np
 import pytest
 
@@ -84,3 +85,44 @@ def test_to_torch_on_the_gpu():
     with torch.no_grad():
         mu, _ = module.encode(on_gpu(x))
     np.testing.assert_allclose(mu.cpu().numpy(), model.encode(x)[0], rtol=1e-4, atol=1e-5)
+
+
+def test_the_allreduce_hook_gets_the_gpu_buffer_and_the_models_stream():
+    """One rank (world_size 1): the hook sees the buffer on the GPU (through
+    DLPack, no copy) and the model's stream, and the steps it takes are those
+    of a model without a hook (the same kernels, launched one by one instead
+    of replayed from a graph)."""
+    seen = []
+
+    def record(buffer, stream):
+        tensor = torch.from_dlpack(buffer)
+        assert tensor.is_cuda and tensor.dtype == torch.float32 and isinstance(stream, int)
+        with torch.cuda.stream(torch.cuda.ExternalStream(stream)):
+            seen.append(tensor.clone())
+            tensor.mul_(1.0)  # written in place, on the model's stream
+
+    hooked, plain = cuda_model(), cuda_model()
+    hooked.set_allreduce(record)
+    for i in range(5):
+        x = on_gpu(binary_rows(40, seed=i))
+        assert hooked.train_step(x) == plain.train_step(x)
+    assert np.array_equal(hooked.parameters(), plain.parameters())
+    torch.cuda.synchronize()
+    assert len(seen) == 5 and seen[0].numel() == hooked.parameter_count + 128
+    assert torch.isfinite(seen[0]).all() and seen[0][:hooked.parameter_count].abs().max() > 0
+
+
+def test_torch_allreduce_over_nccl_on_one_rank(tmp_path):
+    dist = pytest.importorskip("torch.distributed")
+    if not dist.is_available() or not dist.is_nccl_available():
+        pytest.skip("torch.distributed with NCCL is not available")
+    dist.init_process_group("nccl", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        hooked, plain = cuda_model(), cuda_model()
+        hooked.set_allreduce(libvae.torch_allreduce())
+        for i in range(5):
+            x = on_gpu(binary_rows(40, seed=i))
+            assert hooked.train_step(x) == plain.train_step(x)
+        assert np.array_equal(hooked.parameters(), plain.parameters())
+    finally:
+        dist.destroy_process_group()
