@@ -3,6 +3,7 @@
 // checks what the call returns, and says what the call may change.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -58,6 +59,7 @@ ApiSession::Outcome ApiSession::call(Op op) {
     case Op::kForeignDataset: return foreign_dataset();
     case Op::kStatusString: return status_string();
     case Op::kInterrupt: return interrupt();
+    case Op::kSetAllreduce: return set_allreduce();
     case Op::kCount: break;
   }
   finding("unknown op");
@@ -229,13 +231,18 @@ ApiSession::Outcome ApiSession::load() {
     o.status = status;
     return o;
   }
-  const std::vector<std::string> changed =
-      differences(saved, take_snapshot(loaded, scratch_.file("loaded-state.safetensors")));
-  if (!changed.empty()) finding("save -> load changed the trainer's " + changed.front());
+  // A checkpoint does not keep the skipped steps (counted from the load)
+  // nor the rank and world size, which belong to the run (vae.h).
+  for (const std::string& name :
+       differences(saved, take_snapshot(loaded, scratch_.file("loaded-state.safetensors")))) {
+    if (!not_in_checkpoints(name)) finding("save -> load changed the trainer's " + name);
+  }
   if (keep) {
     destroy_datasets_of(t_);
     vae_destroy(t_);
     t_ = loaded;
+    hook_set_ = false;  // a checkpoint holds no hook
+    o.effect = Effect::kLoaded;
   } else {
     vae_destroy(loaded);
   }
@@ -328,7 +335,11 @@ ApiSession::Outcome ApiSession::train_epoch() {
   float mean_loss = std::numeric_limits<float>::quiet_NaN();
   progress_ = ProgressLog{0, d ? d->rows : 0, false, t_, interrupt_at_};
   o.status = vae_train_epoch(t_, d ? d->handle : nullptr, batch, unless(nulls, 0, &mean_loss));
-  if (o.status == VAE_ERROR_INTERRUPTED) {
+  if (hook_set_) {
+    // An epoch shared by ranks is not stopped (vae.h, vae_interrupt): one
+    // rank stopping alone would leave the others waiting in the hook.
+    require(o.status != VAE_ERROR_INTERRUPTED, "an interrupt stopped an epoch shared by ranks");
+  } else if (o.status == VAE_ERROR_INTERRUPTED) {
     require(progress_.interrupted_rows > 0 && progress_.interrupted_rows < progress_.total,
             "vae_train_epoch returned VAE_ERROR_INTERRUPTED, but nothing interrupted it before its "
             "last step");
@@ -401,6 +412,55 @@ ApiSession::Outcome ApiSession::interrupt() {
   o.status = vae_interrupt(unless(nulls, 0, t_));
   require(o.status == ((nulls & 1u) != 0 ? VAE_ERROR_INVALID_ARGUMENT : VAE_OK),
           "vae_interrupt gave the wrong status");
+  return o;
+}
+
+int ApiSession::run_hook(void* log, float* buffer, int64_t count, int on_device, void* stream,
+                         char* message, size_t message_size) {
+  auto* hook = static_cast<HookLog*>(log);
+  require(buffer != nullptr && count > 128 && on_device == 0 && stream == nullptr &&
+              message != nullptr && message_size > 1,
+          "the allreduce hook was called with a buffer of " + std::to_string(count) +
+              " floats, on_device " + std::to_string(on_device));
+  const std::size_t at = hook->position % static_cast<std::size_t>(count);
+  switch (hook->behaviour) {
+    case Hook::kSum: break;
+    case Hook::kDouble:
+      for (int64_t i = 0; i < count; ++i) buffer[i] *= 2.0f;
+      break;
+    case Hook::kFail:
+      if (hook->message == 1) std::snprintf(message, message_size, "the wire is cut");
+      if (hook->message == 2) std::memset(message, 'x', message_size);
+      break;
+    case Hook::kPoison: buffer[at] = hook->value; break;
+    case Hook::kGarbageTail: buffer[count - 128 + static_cast<int64_t>(at % 128)] = hook->value; break;
+    case Hook::kCount: break;
+  }
+  hook->last_status = hook->behaviour == Hook::kFail ? hook->status : VAE_OK;
+  return hook->last_status;
+}
+
+// Sets a hook of some behaviour, or none; the hook changes nothing until a
+// step calls it.
+ApiSession::Outcome ApiSession::set_allreduce() {
+  Outcome o;
+  const auto behaviour = program_.choice(static_cast<std::size_t>(Hook::kCount) + 1);
+  const int statuses[] = {VAE_ERROR_INVALID_ARGUMENT, VAE_ERROR_OUT_OF_MEMORY, VAE_ERROR_DEVICE,
+                          VAE_ERROR_IO, VAE_ERROR_NUMERICAL, VAE_ERROR_INTERNAL,
+                          VAE_ERROR_INTERRUPTED, 42, -1};
+  HookLog hook;
+  hook.behaviour = static_cast<Hook>(behaviour % static_cast<std::size_t>(Hook::kCount));
+  hook.status = statuses[program_.choice(std::size(statuses))];
+  hook.message = static_cast<int>(program_.choice(3));
+  hook.position = std::size_t{program_.byte()} << 8 | program_.byte();
+  hook.value = kSpecialFloats[program_.choice(std::size(kSpecialFloats))];
+  const bool none = behaviour == static_cast<std::size_t>(Hook::kCount);
+  const unsigned nulls = program_.null_mask();
+  o.status = vae_set_allreduce(unless(nulls, 0, t_), none ? nullptr : &ApiSession::run_hook, &hook_);
+  if (o.status == VAE_OK) {
+    hook_ = hook;
+    hook_set_ = !none;
+  }
   return o;
 }
 

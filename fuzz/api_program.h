@@ -46,6 +46,7 @@ enum class Op : std::uint8_t {
   kForeignDataset,     // rows, data
   kStatusString,       // int value
   kInterrupt,          // null mask (no long call runs: no effect)
+  kSetAllreduce,       // behaviour, then its status and message, or position and value
   kCount
 };
 

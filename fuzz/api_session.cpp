@@ -41,7 +41,7 @@ const char* op_name(Op op) {
       "vae_load (damaged file)", "vae_dataset_create", "vae_dataset_create_u8",
       "vae_dataset_destroy", "vae_dataset_size", "vae_train_epoch", "vae_evaluate_dataset",
       "vae_log_likelihood_dataset", "vae_set_progress", "vae_dataset_create (other trainer)",
-      "vae_status_string", "vae_interrupt"};
+      "vae_status_string", "vae_interrupt", "vae_set_allreduce"};
   static_assert(std::size(names) == static_cast<std::size_t>(Op::kCount));
   return names[static_cast<std::size_t>(op)];
 }
@@ -122,6 +122,7 @@ void ApiSession::run(int max_calls) {
   Snapshot before = take_snapshot(t_, scratch_.file("before.safetensors"));
   for (int calls = 0; calls < max_calls && !program_.empty(); ++calls) {
     const Op op = static_cast<Op>(program_.choice(static_cast<std::size_t>(Op::kCount)));
+    hook_.last_status = VAE_OK;
     const Outcome outcome = call(op);
     const std::string message = vae_last_error();  // before the snapshot's calls clear it
     Snapshot after = take_snapshot(t_, scratch_.file("before.safetensors"));
@@ -156,8 +157,10 @@ void ApiSession::check(Op op, const Outcome& outcome, const std::string& message
   if (outcome.status != VAE_OK) {
     // VAE_ERROR_INTERRUPTED only where the progress callback interrupted
     // an epoch (ApiSession::train_epoch checks that it did).
+    // Or the status the allreduce hook returned, when it is one of vae.h's.
+    const bool hook_failed = hook_set_ && outcome.status == hook_.last_status;
     require((outcome.status > VAE_OK && outcome.status < VAE_ERROR_INTERNAL) ||
-                (outcome.status == VAE_ERROR_INTERRUPTED && op == Op::kTrainEpoch),
+                (outcome.status == VAE_ERROR_INTERRUPTED && op == Op::kTrainEpoch) || hook_failed,
             call + " returned status " + std::to_string(outcome.status) + ": " + vae_last_error());
     require(!message.empty(), call + " failed without a message");
     // VAE_ERROR_NUMERICAL reports skipped steps: an epoch runs to its end
@@ -179,6 +182,22 @@ void ApiSession::check(Op op, const Outcome& outcome, const std::string& message
     } else if (outcome.status == VAE_ERROR_NUMERICAL && op == Op::kTrainStep) {
       require(taken + skipped == 1, call + " reported skipped steps but queued no step");
       only(step_part, "reported skipped steps");
+    } else if (hook_set_ && (op == Op::kTrainStep || op == Op::kTrainEpoch)) {
+      // A shared step: one the hook failed changes nothing (an epoch stops
+      // there, after the steps it took, and is not counted); steps that a
+      // rank refused or the ranks disagreed on are skipped and counted, and
+      // an epoch with such steps runs to its end and counts (vae.h,
+      // vae_set_allreduce).
+      const bool counted = counter(after, kEpochs) == counter(before, kEpochs) + 1;
+      require(!counted || (op == Op::kTrainEpoch && outcome.status == VAE_ERROR_INVALID_ARGUMENT &&
+                           hook_.last_status == VAE_OK),
+              call + " failed (status " + std::to_string(outcome.status) + ": " + message +
+                  ") but counted its epoch");
+      only([&](const std::string& n) {
+             return step_part(n) ||
+                    (counted && (n == kEpochs || n == "option " + std::to_string(VAE_OPT_EPOCHS)));
+           },
+           "failed in a shared step");
     } else {
       only(nothing, "failed");
     }
@@ -187,6 +206,9 @@ void ApiSession::check(Op op, const Outcome& outcome, const std::string& message
   switch (outcome.effect) {
     case Effect::kNothing:
       only(nothing, "should change nothing");
+      return;
+    case Effect::kLoaded:
+      only(not_in_checkpoints, "replaced the trainer with its checkpoint's");
       return;
     case Effect::kOption: {
       const std::string getter = "option " + std::to_string(outcome.option);

@@ -29,7 +29,8 @@ class ApiSession {
 
  private:
   // What a successful call may change.
-  enum class Effect { kNothing, kOption, kDraw, kStep, kParameters, kEpoch };
+  // kLoaded: the trainer was replaced by the one its checkpoint loads.
+  enum class Effect { kNothing, kOption, kDraw, kStep, kParameters, kEpoch, kLoaded };
   struct Outcome {
     vae_status status = VAE_OK;
     Effect effect = Effect::kNothing;
@@ -53,6 +54,19 @@ class ApiSession {
     int64_t interrupt_at = 0;      // the call that interrupts the epoch (0: none)
     int64_t calls = 0;
     int64_t interrupted_rows = -1;  // rows done when it interrupted (-1: it did not)
+  };
+
+  // The allreduce hook a program sets (vae_set_allreduce), as one rank of
+  // world size 1 or of ranks that all do alike: what it does to the buffer
+  // and returns, and the status its last call returned.
+  enum class Hook { kSum, kDouble, kFail, kPoison, kGarbageTail, kCount };
+  struct HookLog {
+    Hook behaviour = Hook::kSum;
+    int status = 0;             // kFail: what it returns
+    int message = 0;            // kFail: no message, a text, or every byte without a NUL
+    std::size_t position = 0;   // kPoison, kGarbageTail: which float (modulo the count)
+    float value = 0;            // kPoison, kGarbageTail: its new value
+    int last_status = 0;
   };
 
   void build_trainer();
@@ -85,6 +99,7 @@ class ApiSession {
   Outcome foreign_dataset();
   Outcome status_string();
   Outcome interrupt();
+  Outcome set_allreduce();
 
   std::vector<float> floats(int64_t rows, int64_t width) {
     return program_.floats(static_cast<std::size_t>(rows * width));
@@ -93,6 +108,8 @@ class ApiSession {
   int32_t pick_k();
   void destroy_datasets_of(const vae_trainer* owner);
   static void record_progress(void* log, int64_t done, int64_t total, double mean_loss);
+  static int run_hook(void* log, float* buffer, int64_t count, int on_device, void* stream,
+                      char* message, size_t message_size);
 
   ByteReader& program_;
   const ScratchDirectory& scratch_;
@@ -102,6 +119,8 @@ class ApiSession {
   std::vector<Dataset> datasets_;
   ProgressLog progress_;
   int64_t interrupt_at_ = 0;  // ProgressLog::interrupt_at of the epochs to come
+  HookLog hook_;
+  bool hook_set_ = false;     // on t_
   int64_t dim_ = 0, latent_ = 0, max_batch_ = 0, parameters_ = 0;
 };
 

@@ -88,6 +88,13 @@ std::vector<std::string> differences(const Snapshot& before, const Snapshot& aft
   return out;
 }
 
+bool not_in_checkpoints(const std::string& name) {
+  for (const int option : {VAE_OPT_SKIPPED_STEPS, VAE_OPT_RANK, VAE_OPT_WORLD_SIZE}) {
+    if (name == "option " + std::to_string(option)) return true;
+  }
+  return false;
+}
+
 int64_t skipped_steps(const Snapshot& s) {
   const auto it = s.options.find(VAE_OPT_SKIPPED_STEPS);
   if (it == s.options.end()) finding("the snapshot has no VAE_OPT_SKIPPED_STEPS");

@@ -26,6 +26,11 @@ Snapshot take_snapshot(vae_trainer* t, const std::string& path);
 // checkpoints are only parsed when their bytes differ.
 std::vector<std::string> differences(const Snapshot& before, const Snapshot& after);
 
+// True for the names of differences() that a checkpoint does not keep
+// (vae.h): the skipped steps (counted from the load), the rank and the
+// world size (which belong to the run).
+bool not_in_checkpoints(const std::string& name);
+
 // A counter of the checkpoint metadata ("libvae.steps", ...).
 int64_t counter(const Snapshot& s, const std::string& key);
 // What vae_get_int answered for VAE_OPT_SKIPPED_STEPS.

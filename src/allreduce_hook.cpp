@@ -11,10 +11,13 @@ namespace {
 constexpr size_t kMessageBytes = 512;
 
 // The status a failed hook's call returns: its own when it is an error
-// status of vae.h, else VAE_ERROR_DEVICE.
+// status of vae.h, else VAE_ERROR_DEVICE. VAE_ERROR_NUMERICAL too becomes
+// VAE_ERROR_DEVICE: the C API keeps it for skipped steps, counted and
+// reported later, and a failed hook's step is not skipped but undone.
 vae_status failure_status(int returned) {
-  return returned > VAE_OK && returned <= VAE_ERROR_INTERNAL ? static_cast<vae_status>(returned)
-                                                             : VAE_ERROR_DEVICE;
+  const bool passes = returned > VAE_OK && returned <= VAE_ERROR_INTERNAL &&
+                      returned != VAE_ERROR_NUMERICAL;
+  return passes ? static_cast<vae_status>(returned) : VAE_ERROR_DEVICE;
 }
 
 }  // namespace

@@ -186,7 +186,7 @@ TEST(DataParallelRefusals, RanksWithDifferentDatasetsRefuseTheirEpochTogether) {
 
 // A hook of one rank that fails, or returns something other than sums.
 struct OddHook {
-  enum Kind { kFails, kFailsSilently, kBadStatus, kDoubles, kHalves } kind;
+  enum Kind { kFails, kFailsSilently, kBadStatus, kClaimsSkipped, kDoubles, kHalves } kind;
   int calls = 0;
   int fail_at = 0;  // the call (0-based) that fails, for kFails
 
@@ -204,6 +204,9 @@ struct OddHook {
       case kBadStatus:
         std::memset(message, 'x', size);  // not NUL-terminated: cut at its end
         return 42;
+      case kClaimsSkipped:
+        std::snprintf(message, size, "no route");
+        return VAE_ERROR_NUMERICAL;
       case kDoubles:
         for (int64_t e = 0; e < count; ++e) buffer[e] *= 2.0f;
         return VAE_OK;
@@ -222,6 +225,8 @@ TEST(DataParallelRefusals, AFailedHookChangesNothingAndSaysWhy) {
       {OddHook::kFails, VAE_ERROR_IO},
       {OddHook::kFailsSilently, VAE_ERROR_IO},
       {OddHook::kBadStatus, VAE_ERROR_DEVICE},
+      // VAE_ERROR_NUMERICAL reports skipped steps, which this one is not.
+      {OddHook::kClaimsSkipped, VAE_ERROR_DEVICE},
   };
   for (const auto& [kind, status] : cases) {
     auto t = testing::make_trainer<CpuTrainerF>(c);

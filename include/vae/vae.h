@@ -257,7 +257,8 @@ VAE_API vae_status vae_set_cuda_stream(vae_trainer* t, void* stream);
  * (VAE_ERROR_DEVICE or VAE_ERROR_IO, say), and may then write a message of at
  * most message_size bytes, its NUL included, into message; the step then
  * changes nothing and the call returns that status with the message (any
- * other nonzero value is reported as VAE_ERROR_DEVICE). An epoch stops at a
+ * other nonzero value, and VAE_ERROR_NUMERICAL, which reports skipped steps,
+ * are reported as VAE_ERROR_DEVICE). An epoch stops at a
  * failed step, after the steps already taken, and is not counted.
  *
  * Sets (fn not NULL) or clears the trainer's hook. While one is set, every
