@@ -21,14 +21,15 @@
 # the counts on the right:
 #   stage          ceiling estimate  from
 #   environment        20       8    nvidia-smi, nvcc --version, one import torch
-#   dependencies       15       3    dpkg -x of 15 .debs (15 MB packed, 113 MB unpacked)
+#   dependencies       15       3    dpkg -x of 21 .debs (19 MB packed, 136 MB unpacked)
 #   configure          40      15    CMake's compiler, CUDA and package checks
-#   build              95      50    149 build steps, 245 s of compiling on a loaded
-#                                    2-core dev machine (the 10 .cu files, 25 kernels
-#                                    for sm_90 alone, 24 s together; the longest step
-#                                    11 s; libvae_cuda.so, libvae_nccl.so and 26 test
-#                                    programs to link), so 16 s of work per core on 16
-#                                    plus the longest chain; then gtest discovery
+#   build              95      50    149 build steps, 164 s at -j2 on a 2-core dev
+#                                    machine from scratch (the dry run below; the 10
+#                                    .cu files, 25 kernels for sm_90 alone; the longest
+#                                    step 11 s; libvae_cuda.so, libvae_nccl.so and 26
+#                                    test programs to link), so about 20 s of work per
+#                                    core on 16 plus the longest chain; then gtest
+#                                    discovery
 #   ctest              70      30    about 200 CPU tests (the longest, the damaged-
 #                                    checkpoint sweep and the allocation-failure loops,
 #                                    5-15 s here), 47 CUDA tests and the 2 of
