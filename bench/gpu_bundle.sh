@@ -12,8 +12,10 @@
 # The packages are the build's (GoogleTest, OpenBLAS, nlohmann-json, zlib,
 # libpng, Google Benchmark, pkgconf) and, resolved through apt-cache depends,
 # every package they need except the C and C++ runtimes and headers that any
-# machine with a C++ compiler has (BASE below). gpu_check.sh unpacks them
-# with dpkg -x into a scratch prefix, never into /.
+# machine with a C++ compiler has (BASE below); and OpenMPI's C header and
+# library without their dependency walk (SHALLOW below), for vae_nccl and its
+# one-rank test. gpu_check.sh unpacks them with dpkg -x into a scratch
+# prefix, never into /.
 #
 # Idempotent: a package already here in its candidate version is kept, one in
 # another version is replaced, and a .deb that is no longer wanted is removed.
@@ -30,6 +32,13 @@ WANTED=(libgtest-dev libopenblas-pthread-dev nlohmann-json3-dev zlib1g-dev libpn
 # Where the dependency walk stops: the C library, the C++ runtime and their
 # headers, there wherever nvcc's host compiler is.
 BASE=(libc6 libc6-dev libc-dev libstdc++6 libgcc-s1)
+# Taken as they are, their dependencies not walked: mpi.h and libmpi.so (in
+# libopenmpi-dev, whose Depends would add gfortran and mpirun, 60 MB) and
+# what libmpi.so.40 needs to load (ldd: libopen-rte, libopen-pal, hwloc,
+# libevent, libudev). Enough to build vae_nccl and load it in a process that
+# never calls MPI_Init, as the one-rank NCCL test does; mpirun's 2-rank test
+# is a CPU test and stays in CI.
+SHALLOW=(libopenmpi-dev libopenmpi3 libhwloc15 libevent-core-2.1-7 libevent-pthreads-2.1-7 libudev1)
 
 usage() {
   echo "usage: bash bench/gpu_bundle.sh [--with-dataset]" >&2
@@ -93,6 +102,13 @@ while [[ ${#level[@]} -gt 0 ]]; do
   while IFS= read -r dependency; do
     level+=("${dependency%%:*}")
   done < <(direct_dependencies "${new_names[@]}")
+done
+
+for name in "${SHALLOW[@]}"; do
+  if [[ -z "${seen[$name]:-}" ]]; then
+    seen[$name]=1
+    packages+=("$name")
+  fi
 done
 
 mkdir -p "$BUNDLE"

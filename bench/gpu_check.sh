@@ -21,17 +21,22 @@
 # the counts on the right:
 #   stage          ceiling estimate  from
 #   environment        20       8    nvidia-smi, nvcc --version, one import torch
-#   dependencies       15       3    dpkg -x of 15 .debs (15 MB packed, 113 MB unpacked)
+#   dependencies       15       3    dpkg -x of 21 .debs (19 MB packed, 136 MB unpacked)
 #   configure          40      15    CMake's compiler, CUDA and package checks
-#   build             105      60    61 build steps, 350 s of compiling on a loaded
-#                                    2-core dev machine (the 8 .cu files, 25 kernels
-#                                    for sm_90 alone, 7-9 s each; the longest step
-#                                    32 s), so 25 s of work per core on 16 plus the
-#                                    longest chain; then gtest discovery
-#   ctest              60      25    132 CPU tests (the longest, the damaged-checkpoint
-#                                    sweep and the allocation-failure loops, 5-15 s
-#                                    here) and 42 CUDA tests, -j16; the "cuda tests"
-#                                    row reads its log
+#   build              95      50    149 build steps, 164 s at -j2 on a 2-core dev
+#                                    machine from scratch (the dry run below; the 10
+#                                    .cu files, 25 kernels for sm_90 alone; the longest
+#                                    step 11 s; libvae_cuda.so, libvae_nccl.so and 26
+#                                    test programs to link), so about 20 s of work per
+#                                    core on 16 plus the longest chain; then gtest
+#                                    discovery
+#   ctest              70      30    about 200 CPU tests (the longest, the damaged-
+#                                    checkpoint sweep and the allocation-failure loops,
+#                                    5-15 s here), 49 CUDA tests and the 2 of
+#                                    test_nccl_adapter, -j16; the "cuda tests" row
+#                                    reads its log. mpirun's 2-rank test is left out
+#                                    (a CPU test: the bundle carries MPI's library,
+#                                    not mpirun; CI runs it)
 #   sanitizers         90      40    memcheck, racecheck, initcheck, synccheck at once,
 #                                    each over *CudaSanitizerSweep.* (every kernel once,
 #                                    small sizes: each ~10-40x slower than plain)
@@ -61,6 +66,13 @@
 #   TIME_BUDGET_S      the whole run's budget in seconds (default: 570)
 #   TIME_SCALE         multiplies every ceiling and the budget (default: 1; a
 #                      2-core machine without a GPU needs about 8 for the build)
+#   GPU_CHECK_DRY_RUN  1: here, without a GPU, the stages that need none: unpack
+#                      the bundle, configure with every find_* and pkg-config
+#                      confined to it and the CUDA toolkit (so a package missing
+#                      from the bundle fails the configure or the build), build,
+#                      and run the CUDA tests (which skip: the "cuda tests" row
+#                      then lists them as skipped, and reads SKIP, not PASS).
+#                      With JOBS=2 TIME_SCALE=8 on a 2-core machine.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -73,6 +85,7 @@ FILTER="${SANITIZER_FILTER:-*CudaSanitizerSweep.*}"
 PYTORCH_SIZES="${PYTORCH_SIZES:-S,M}"
 PYTORCH_MODES="${PYTORCH_MODES:-eager,default}"
 SCALE="${TIME_SCALE:-1}"
+DRY_RUN="${GPU_CHECK_DRY_RUN:-0}"
 BUDGET=$(( ${TIME_BUDGET_S:-570} * SCALE ))
 DEADLINE=$(( SECONDS + BUDGET ))
 
@@ -81,6 +94,9 @@ REPORT_DIR="${OUT:-$LOGS}"
 REPORT="$REPORT_DIR/gpu_check.md"
 DETAILS="$REPORT_DIR/gpu_check_details.md"
 TEST_BIN="$BUILD/tests/test_cuda_training"
+# The ctest labels whose every test must run on a GPU: the CUDA suites and the
+# one-rank NCCL test.
+GPU_LABELS='^test_(cuda_.*|nccl_adapter)$'
 FASHION_DIRS=("$DEPS/usr/share/datasets/fashion-mnist" /usr/share/datasets/fashion-mnist)
 
 rows=()
@@ -187,7 +203,13 @@ print(torch.__version__, "cuda" if torch.cuda.is_available() else "no-cuda")' 2>
   if [[ "$torch" == *" cuda" ]]; then torch_ok=1; fi
   local detail
   detail="${gpu:-no GPU}; nvcc ${nvcc:+$("$nvcc" --version | grep -oE 'release [0-9.]+' | cut -d' ' -f2)}; torch ${torch:-none}; ${os:-?}; ${glibc##* }"
-  if [[ -n "$gpu" && -n "$nvcc" ]]; then finish PASS "$detail"; else finish FAIL "$detail"; fi
+  if [[ -n "$gpu" && -n "$nvcc" ]]; then
+    finish PASS "$detail"
+  elif [[ "$DRY_RUN" == 1 && -n "$nvcc" ]]; then
+    finish SKIP "dry run: $detail"
+  else
+    finish FAIL "$detail"
+  fi
 }
 
 # Unpacks the bundle's .debs into $DEPS and points pkg-config, CMake and the
@@ -221,7 +243,8 @@ stage_dependencies() {
 
   local pc_dirs
   pc_dirs="$(find "$DEPS" -type d -name pkgconfig | sort | paste -sd: -)"
-  export PKG_CONFIG_PATH="$pc_dirs${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+  # The bundle's alone: a system's .pc files (its mpi-c.pc, say) stay out.
+  export PKG_CONFIG_LIBDIR="$pc_dirs"
   # The loader takes a shared library from the system where it has one (as
   # new as bookworm's or newer), and from the bundle (links in $DEPS/runtime)
   # only what the system lacks.
@@ -238,7 +261,7 @@ stage_dependencies() {
     pkg_config="$DEPS/usr/bin/pkgconf"
   fi
   {
-    echo "PKG_CONFIG_PATH=$PKG_CONFIG_PATH"
+    echo "PKG_CONFIG_LIBDIR=$PKG_CONFIG_LIBDIR"
     echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
     echo "pkg-config: ${pkg_config:-none}"
     echo "shared libraries taken from the bundle: $(find "$runtime" -mindepth 1 -printf '%f ')"
@@ -248,11 +271,32 @@ stage_dependencies() {
   finish PASS "${#debs[@]} packages into $DEPS ($(du -sm "$DEPS" | cut -f1) MB); pkg-config: ${pkg_config:-none, CMake finds OpenBLAS itself}; openblas ${openblas:-?}"
 }
 
+# NCCL where the CUDA toolkit has none: python3's nvidia-nccl wheel (PyTorch's
+# own), as "HEADER_DIR LIBRARY". Empty where the toolkit has nccl.h (CMake
+# finds it there) or no wheel has it.
+find_wheel_nccl() {
+  local toolkit header library
+  toolkit="$(dirname "$(dirname "$(readlink -f "$nvcc")")")"
+  if [[ -n "$(find "$toolkit/include" "$toolkit"/targets/*/include -maxdepth 1 -name nccl.h 2>/dev/null)" ]]; then
+    return
+  fi
+  header="$(python3 -c 'import nvidia; print("\n".join(nvidia.__path__))' 2>/dev/null |
+            xargs -r -I{} find {} -name nccl.h 2>/dev/null | head -n 1)"
+  [[ -n "$header" ]] || return
+  library="$(find "$(dirname "$(dirname "$header")")" -name 'libnccl.so*' 2>/dev/null | sort | head -n 1)"
+  if [[ -n "$library" ]]; then echo "$(dirname "$header") $library"; fi
+}
+
+# The configure line, deliberate: Release, the CUDA backend for $ARCH, the
+# bundle's packages first; MPI from the bundle (its C header and library, no
+# compiler wrapper: FindMPI is told where they are), so vae_mpi and vae_nccl
+# build; NCCL from the toolkit or PyTorch's wheel. The dry run confines every
+# find_* to the bundle and the toolkit.
 stage_configure() {
   begin configure 40 || { no_time; return; }
   local log="$LOGS/configure.log" rc=0
   local args=(-S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DVAE_ENABLE_CUDA=ON
-              -DCMAKE_CUDA_ARCHITECTURES="$ARCH")
+              -DCMAKE_CUDA_ARCHITECTURES="$ARCH" -DVAE_BUILD_ADAPTERS=ON)
   if command -v ninja >/dev/null 2>&1 && [[ ! -f "$BUILD/CMakeCache.txt" ]]; then args+=(-G Ninja); fi
   if [[ -n "$nvcc" ]]; then
     export CUDACXX="$nvcc"
@@ -260,6 +304,27 @@ stage_configure() {
   fi
   if [[ -d "$DEPS/usr" ]]; then args+=(-DCMAKE_PREFIX_PATH="$DEPS/usr"); fi
   if [[ -n "$pkg_config" ]]; then args+=(-DPKG_CONFIG_EXECUTABLE="$pkg_config"); fi
+  local mpi="$DEPS/usr/lib/x86_64-linux-gnu/openmpi" mpi_note="MPI not in the bundle: no vae_nccl"
+  if [[ -f "$mpi/include/mpi.h" && -e "$mpi/lib/libmpi.so" ]]; then
+    args+=(-DMPI_SKIP_COMPILER_WRAPPER=ON -DMPI_C_ADDITIONAL_INCLUDE_DIRS="$mpi/include"
+           -DMPI_C_LIB_NAMES=mpi -DMPI_mpi_LIBRARY="$mpi/lib/libmpi.so")
+    mpi_note="MPI from the bundle"
+  fi
+  local nccl=""
+  if [[ -n "$nvcc" ]]; then nccl="$(find_wheel_nccl)"; fi
+  if [[ -n "$nccl" ]]; then
+    args+=(-DVAE_NCCL_INCLUDE_DIR="${nccl%% *}" -DVAE_NCCL_LIBRARY="${nccl#* }")
+  fi
+  if [[ "$DRY_RUN" == 1 ]]; then
+    local roots="$DEPS"
+    # The toolkit by the path nvcc was found at and by the path it links to.
+    if [[ -n "$nvcc" ]]; then
+      roots+=";$(dirname "$(dirname "$nvcc")");$(dirname "$(dirname "$(readlink -f "$nvcc")")")"
+    fi
+    args+=(-DCMAKE_FIND_ROOT_PATH="$roots" -DCMAKE_FIND_ROOT_PATH_MODE_LIBRARY=ONLY
+           -DCMAKE_FIND_ROOT_PATH_MODE_INCLUDE=ONLY -DCMAKE_FIND_ROOT_PATH_MODE_PACKAGE=ONLY
+           -DCMAKE_FIND_ROOT_PATH_MODE_PROGRAM=NEVER)
+  fi
   echo "cmake ${args[*]}" >"$log"
   timeout "$limit" cmake "${args[@]}" >>"$log" 2>&1 || rc=$?
   if [[ $rc -ne 0 ]]; then
@@ -268,13 +333,16 @@ stage_configure() {
     return
   fi
   build_ok=1
-  local benchmarks="built"
+  local benchmarks="built" nccl_note="vae_nccl built"
   if grep -q "Google Benchmark not found" "$log"; then benchmarks="not found, not built"; fi
-  finish PASS "Release, CUDA arch $ARCH, ${nvcc:-nvcc not found}; benchmarks $benchmarks"
+  if ! grep -q "libvae: vae_nccl over" "$log"; then
+    nccl_note="vae_nccl NOT built ($mpi_note; $(grep -m1 -oE 'NCCL not found|MPI not found' "$log"))"
+  fi
+  finish PASS "Release, CUDA arch $ARCH, ${nvcc:-nvcc not found}; benchmarks $benchmarks; $nccl_note"
 }
 
 stage_build() {
-  begin build 105 || { no_time; build_ok=0; return; }
+  begin build 95 || { no_time; build_ok=0; return; }
   if [[ $build_ok -ne 1 ]]; then finish SKIP "not configured"; return; fi
   local log="$LOGS/build.log" rc=0 warnings
   timeout "$limit" cmake --build "$BUILD" -j "$JOBS" >"$log" 2>&1 || rc=$?
@@ -288,22 +356,31 @@ stage_build() {
   finish PASS "-j $JOBS, $warnings warning lines"
 }
 
-# The whole suite once; the "cuda tests" row then reads, from the same log,
-# what happened to the tests labelled test_cuda_*: none may skip.
+# The whole suite once (but mpirun's 2-rank CPU test; the dry run: the GPU
+# tests alone); the "cuda tests" row then reads, from the same log, what
+# happened to the tests of GPU_LABELS: on a GPU none may skip.
 stage_ctest() {
-  begin ctest 60 || { no_time; record "cuda tests" TIMEOUT 0 "no time left"; return; }
+  begin ctest 70 || { no_time; record "cuda tests" TIMEOUT 0 "no time left"; return; }
   if [[ $build_ok -ne 1 ]]; then
     finish SKIP "not built"
     record "cuda tests" SKIP 0 "not built"
     return
   fi
-  local log="$LOGS/ctest.log" rc=0 summary
+  local log="$LOGS/ctest.log" rc=0 summary=""
   # The tests' files go to a folder of this run's own (gtest's TEST_TMPDIR),
   # not to a /tmp that other runs on the machine may share.
   rm -rf "$BUILD/test-tmp" && mkdir -p "$BUILD/test-tmp"
+  local select=(-E '^mpi_training_2_ranks$')
+  if [[ "$DRY_RUN" == 1 ]]; then select=(-L "$GPU_LABELS"); fi
   TEST_TMPDIR="$BUILD/test-tmp/" timeout "$limit" ctest --test-dir "$BUILD" -j "$JOBS" --timeout 60 \
-    --output-on-failure >"$log" 2>&1 || rc=$?
-  summary="$(grep -m1 -E 'tests passed' "$log")"
+    --output-on-failure "${select[@]}" >"$log" 2>&1 || rc=$?
+  if [[ "$DRY_RUN" == 1 && $rc -eq 0 ]]; then
+    # How libvae finds libvae_cuda.so from the build tree, which needs no GPU.
+    timeout "$limit" ctest --test-dir "$BUILD" --output-on-failure -R '^cuda_module_loading$' \
+      >"$LOGS/ctest_module.log" 2>&1 || rc=$?
+    summary="module loading: $(grep -m1 -E 'tests passed' "$LOGS/ctest_module.log"); "
+  fi
+  summary="${summary:-}$(grep -m1 -E 'tests passed' "$log")"
   local all_skipped
   all_skipped="$(grep -cE '^[[:space:]]+[0-9]+ - .* \(Skipped\)$' "$log")"
   if [[ $rc -ne 0 ]]; then sed -n '/The following tests FAILED/,$p' "$log" | head -n 20; fi
@@ -311,7 +388,7 @@ stage_ctest() {
 
   # ctest lists each test that did not pass as "<number> - <name> (<why>)".
   local cuda_names total=0 skipped=0 failures=0 name outcome
-  cuda_names="$(ctest --test-dir "$BUILD" -N -L '^test_cuda_' 2>/dev/null |
+  cuda_names="$(ctest --test-dir "$BUILD" -N -L "$GPU_LABELS" 2>/dev/null |
                 sed -nE 's/^[[:space:]]*Test[[:space:]]+#[0-9]+: (.*)$/\1/p')"
   while IFS= read -r name; do
     [[ -n "$name" ]] || continue
@@ -323,9 +400,15 @@ stage_ctest() {
       failures=$(( failures + 1 ))
     fi
   done <<<"$cuda_names"
-  local detail="$total CUDA tests: $(( total - skipped - failures )) passed, $skipped skipped, $failures failed"
+  local nccl_total
+  nccl_total="$(ctest --test-dir "$BUILD" -N -L '^test_nccl_adapter$' 2>/dev/null | grep -cE '^[[:space:]]*Test[[:space:]]+#')"
+  local detail="$total GPU tests ($nccl_total of test_nccl_adapter): $(( total - skipped - failures )) ran and passed, $skipped skipped, $failures failed"
   if [[ $rc -eq 124 || $rc -eq 137 ]]; then
-    record "cuda tests" TIMEOUT 0 "ctest did not finish ($total CUDA tests listed)"
+    record "cuda tests" TIMEOUT 0 "ctest did not finish ($total GPU tests listed)"
+  elif [[ $nccl_total -eq 0 ]]; then
+    record "cuda tests" FAIL 0 "$detail; test_nccl_adapter not built (see the configure row)"
+  elif [[ "$DRY_RUN" == 1 && $failures -eq 0 ]]; then
+    record "cuda tests" SKIP 0 "dry run, no GPU: $detail"
   elif [[ $total -gt 0 && $skipped -eq 0 && $failures -eq 0 ]]; then
     record "cuda tests" PASS 0 "$detail"
   else
@@ -465,7 +548,14 @@ stage_python() {
   details "pip install . and pytest tests/python" "$log"
   summary="$(grep -E '^[0-9]+ (passed|failed)|(passed|failed).* in [0-9.]+s' "$log" | tail -n 1)"
   if grep -q "Successfully installed libvae" "$log"; then python_ok=1; fi
-  finish "$(status_of $rc)" "${summary:-no pytest summary} (exit $rc)"
+  # pytest -rs names each skip: on a GPU, test_cuda.py must not skip.
+  local cuda_skips
+  cuda_skips="$(grep -cE '^SKIPPED .*test_cuda\.py' "$log")"
+  if [[ $rc -eq 0 && $cuda_skips -gt 0 ]]; then
+    finish FAIL "${summary:-no pytest summary}; tests/python/test_cuda.py skipped on a GPU machine: $(grep -m1 -oE 'test_cuda\.py:[0-9]+: .*' "$log")"
+    return
+  fi
+  finish "$(status_of $rc)" "${summary:-no pytest summary}; test_cuda.py ran, no skip (exit $rc)"
 }
 
 stage_pytorch() {
@@ -497,11 +587,17 @@ stage_dependencies
 stage_configure
 stage_build
 stage_ctest
-stage_sanitizers
-stage_benchmarks
-stage_train
-stage_python
-stage_pytorch
+if [[ "$DRY_RUN" == 1 ]]; then
+  for stage in sanitizers benchmarks vae-train "python package" "pytorch race"; do
+    record "$stage" SKIP 0 "dry run: needs a GPU"
+  done
+else
+  stage_sanitizers
+  stage_benchmarks
+  stage_train
+  stage_python
+  stage_pytorch
+fi
 
 echo
 echo "==================== GPU check summary (${SECONDS}s; $REPORT) ===================="

@@ -6,6 +6,9 @@
 # libvae_cuda.so). Both are built with it, and libvae refuses a module whose
 # tag differs (src/cuda_module.h). The file is rewritten only when the tag
 # changes, so an edit that leaves every header as it was rebuilds nothing.
+# (A script run by cmake -P sets no policies itself: without this line
+# CMP0053 is unset and every build warns about the @VAR@ below.)
+cmake_minimum_required(VERSION 3.25)
 set(_content "${SALT}")
 foreach(_file IN LISTS FILES)
   file(READ "${_file}" _text)
