@@ -312,8 +312,21 @@ Run:
                               --epochs in total, appending to its metrics.csv
   --help                      this text
 
+Stopping (Ctrl-C, SIGTERM):
+  The first signal stops the run before its next step and keeps the checkpoint
+  of the last completed epoch, the one metrics.csv's last row evaluates: the
+  steps of the epoch it stops are dropped (at most one epoch of work), so that
+  --resume --out DIR (with the run's --data) continues exactly as the run would
+  have gone on. A signal while an epoch is evaluated or saved lets that epoch
+  complete; one in the final log-likelihood estimate stops it. vae-train then
+  writes loss.png, says what the checkpoint holds, and exits 130 (SIGINT) or
+  143 (SIGTERM); a second signal ends it at once. Under mpirun a shared epoch
+  cannot stop: every rank stops after the epoch in which one caught a signal.
+  Signal the ranks themselves (kill -TERM), since Open MPI's mpirun answers
+  Ctrl-C by killing them about a second later (docs/scaling.md).
+
 Exit status: 0 done, 1 a data, file or library error, 2 a bad command line or a
-missing fashion-mnist.
+missing fashion-mnist, 130 / 143 stopped by SIGINT / SIGTERM.
 )";
 }
 

@@ -12,6 +12,7 @@ class SingleProcess final : public RankGroup {
   int local_size() const override { return 1; }
   void attach(vae_trainer*) override {}
   void wait_for_all() override {}
+  int agree_on_stop(int signal_number) override { return signal_number; }
   [[noreturn]] void abort_all(int code) override { std::exit(code); }
 };
 

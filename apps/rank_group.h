@@ -23,6 +23,10 @@ class RankGroup {
   virtual void attach(vae_trainer* trainer) = 0;
   // Returns once every rank has called it, waiting without spinning.
   virtual void wait_for_all() = 0;
+  // As wait_for_all, and returns the largest signal number that the ranks
+  // passed (each its StopSignals::received(), 0 for none): every rank learns
+  // that one caught a signal, so that they stop after the same epoch.
+  virtual int agree_on_stop(int signal_number) = 0;
   // Ends every rank of the run with exit status `code`: a rank that stops
   // alone would leave the others waiting in their next step.
   [[noreturn]] virtual void abort_all(int code) = 0;

@@ -86,12 +86,18 @@ class MpiRanks final : public RankGroup {
   // work; a nonblocking barrier polled every millisecond does not.
   void wait_for_all() override {
     MPI_Request request = MPI_REQUEST_NULL;
-    if (MPI_Ibarrier(MPI_COMM_WORLD, &request) != MPI_SUCCESS) return;
-    int done = 0;
-    while (MPI_Test(&request, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && done == 0) {
-      const timespec millisecond{0, 1000000};
-      nanosleep(&millisecond, nullptr);
+    if (MPI_Ibarrier(MPI_COMM_WORLD, &request) == MPI_SUCCESS) wait_without_spinning(&request);
+  }
+
+  int agree_on_stop(int signal_number) override {
+    int largest = signal_number;
+    MPI_Request request = MPI_REQUEST_NULL;
+    if (MPI_Iallreduce(&signal_number, &largest, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD, &request) !=
+            MPI_SUCCESS ||
+        !wait_without_spinning(&request)) {
+      throw std::runtime_error("MPI_Iallreduce failed while the ranks agreed whether to stop");
     }
+    return largest;
   }
 
   [[noreturn]] void abort_all(int code) override {
@@ -116,6 +122,19 @@ class MpiRanks final : public RankGroup {
         "(NCCL was not found); use --backend cpu");
   }
 #endif
+
+  // Polls the request every millisecond; false when MPI_Test fails.
+  static bool wait_without_spinning(MPI_Request* request) {
+    int done = 0;
+    while (done == 0) {
+      if (MPI_Test(request, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return false;
+      if (done == 0) {
+        const timespec millisecond{0, 1000000};
+        nanosleep(&millisecond, nullptr);
+      }
+    }
+    return true;
+  }
 
   vae_mpi* group_ = nullptr;
   int local_size_ = 1;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -18,12 +19,15 @@
 #include "data_loader.h"
 #include "data_matrix.h"
 #include "image_grid.h"
+#include "log_likelihood_report.h"
 #include "loss_plot.h"
 #include "metrics_csv.h"
 #include "options.h"
 #include "pictures.h"
 #include "progress.h"
 #include "rank_group.h"
+#include "stop_signals.h"
+#include "trainer_setup.h"
 #include "vae_handles.h"
 
 namespace vae_app {
@@ -66,14 +70,18 @@ double seconds_since(Clock::time_point start) {
 
 // The progress callbacks of one epoch: they redraw its bar as the training
 // rows, then the evaluation rows, go by.
+// A signal caught just before vae_train_epoch began is lost to it (vae.h,
+// vae_interrupt): the training callback passes it on.
 struct EpochBar {
   EpochProgress* progress;
   std::int64_t epoch;
   Clock::time_point start;
+  vae_trainer* trainer;
 
   static void training(void* user_data, std::int64_t rows_done, std::int64_t rows_total,
                        double mean_loss) {
     const auto* bar = static_cast<const EpochBar*>(user_data);
+    if (StopSignals::received() != 0) vae_interrupt(bar->trainer);
     bar->progress->show_training(bar->epoch, rows_done, rows_total, mean_loss,
                                  seconds_since(bar->start));
   }
@@ -81,18 +89,6 @@ struct EpochBar {
                          double) {
     const auto* bar = static_cast<const EpochBar*>(user_data);
     bar->progress->show_evaluation(bar->epoch, rows_done, rows_total, seconds_since(bar->start));
-  }
-};
-
-// The progress callback of the log-likelihood estimate.
-struct TaskBar {
-  TaskProgress* progress;
-  Clock::time_point start;
-
-  static void update(void* user_data, std::int64_t rows_done, std::int64_t rows_total,
-                     double running_mean) {
-    const auto* bar = static_cast<const TaskBar*>(user_data);
-    bar->progress->update(rows_done, rows_total, running_mean, seconds_since(bar->start));
   }
 };
 
@@ -189,77 +185,6 @@ RunFiles run_files(const Options& options) {
   return files;
 }
 
-TrainerHandle create_trainer(const Options& options, std::int64_t input_dim) {
-  vae_config* created = nullptr;
-  check(vae_config_create(&created), "vae_config_create");
-  const ConfigHandle config(created);
-  const auto set_int = [&](int option, std::int64_t value, const char* name) {
-    check(vae_config_set_int(config.get(), option, value),
-          std::string("vae_config_set_int(") + name + ")");
-  };
-  const auto set_float = [&](int option, double value, const char* name) {
-    check(vae_config_set_float(config.get(), option, value),
-          std::string("vae_config_set_float(") + name + ")");
-  };
-  set_int(VAE_OPT_INPUT_DIM, input_dim, "VAE_OPT_INPUT_DIM");
-  set_int(VAE_OPT_LATENT_DIM, options.latent, "VAE_OPT_LATENT_DIM");
-  set_int(VAE_OPT_MAX_BATCH, options.batch, "VAE_OPT_MAX_BATCH");
-  set_int(VAE_OPT_LIKELIHOOD, options.likelihood, "VAE_OPT_LIKELIHOOD");
-  if (options.likelihood == VAE_LIKELIHOOD_GAUSSIAN) {
-    set_int(VAE_OPT_VARIANCE, options.variance, "VAE_OPT_VARIANCE");
-    set_float(VAE_OPT_LOG_VARIANCE, options.log_variance, "VAE_OPT_LOG_VARIANCE");
-  }
-  set_int(VAE_OPT_ACTIVATION, options.activation, "VAE_OPT_ACTIVATION");
-  set_int(VAE_OPT_BACKEND, options.backend, "VAE_OPT_BACKEND");
-  set_int(VAE_OPT_SEED, options.seed, "VAE_OPT_SEED");
-  set_int(VAE_OPT_SAMPLES, options.samples, "VAE_OPT_SAMPLES");
-  set_int(VAE_OPT_OBJECTIVE, options.objective, "VAE_OPT_OBJECTIVE");
-  set_int(VAE_OPT_THREADS, options.threads, "VAE_OPT_THREADS");
-  set_float(VAE_OPT_LEARNING_RATE, options.learning_rate, "VAE_OPT_LEARNING_RATE");
-  set_float(VAE_OPT_KL_WEIGHT, options.beta, "VAE_OPT_KL_WEIGHT");
-  check(vae_config_set_hidden_layers(config.get(),
-                                     options.hidden.empty() ? nullptr : options.hidden.data(),
-                                     static_cast<std::int32_t>(options.hidden.size())),
-        "vae_config_set_hidden_layers");
-  vae_trainer* trainer = nullptr;
-  check(vae_create(config.get(), &trainer), "vae_create");
-  return TrainerHandle(trainer);
-}
-
-// The checkpoint's trainer, with the options a run may change taken from
-// the command line: threads always, the learning rate and objective if given.
-TrainerHandle resume_trainer(const Options& options, const fs::path& checkpoint) {
-  vae_trainer* loaded = nullptr;
-  check(vae_load(checkpoint.c_str(), options.backend, &loaded),
-        "vae_load(" + checkpoint.string() + ")");
-  TrainerHandle trainer(loaded);
-  check(vae_set_int(trainer.get(), VAE_OPT_THREADS, options.threads),
-        "vae_set_int(VAE_OPT_THREADS)");
-  if (options.was_given("--lr")) {
-    check(vae_set_float(trainer.get(), VAE_OPT_LEARNING_RATE, options.learning_rate),
-          "vae_set_float(VAE_OPT_LEARNING_RATE)");
-  }
-  if (options.was_given("--objective")) {
-    check(vae_set_int(trainer.get(), VAE_OPT_OBJECTIVE, options.objective),
-          "vae_set_int(VAE_OPT_OBJECTIVE)");
-  }
-  return trainer;
-}
-
-// The library's copy of the first `rows` rows of `data`.
-DatasetHandle make_dataset(vae_trainer* trainer, const DataMatrix& data, int transform,
-                           std::int64_t rows) {
-  vae_dataset* dataset = nullptr;
-  if (data.type == ElementType::uint8) {
-    check(vae_dataset_create_u8(trainer, data.bytes.data(), rows, transform, &dataset),
-          "vae_dataset_create_u8(" + data.source + ")");
-  } else {
-    check(vae_dataset_create(trainer, data.floats.data(), rows, &dataset),
-          "vae_dataset_create(" + data.source + ")");
-  }
-  return DatasetHandle(dataset);
-}
-
 double kl_weight_for_epoch(const Options& options, std::int64_t epoch) {
   if (options.kl_warmup == 0) return options.beta;
   return options.beta *
@@ -314,36 +239,29 @@ void print_setup(const Options& options, const DataSets& data, vae_trainer* trai
   std::fflush(stdout);
 }
 
-void report_log_likelihood(const Options& options, vae_trainer* trainer, const DataMatrix& test,
-                           vae_dataset* test_set, int transform) {
-  const std::int64_t rows = std::min(options.ll_rows.value_or(test.rows), test.rows);
-  DatasetHandle subset;
-  if (rows < test.rows) subset = make_dataset(trainer, test, transform, rows);
-  std::printf("estimating the test log-likelihood (importance sampling, K=%lld, %lld rows)...\n",
-              static_cast<long long>(options.ll_samples), static_cast<long long>(rows));
+// The one line of a run that a signal stopped, on stderr. `during`: the work
+// it stopped and dropped ("epoch 5", "the log-likelihood estimate"), empty
+// when the run stopped after an epoch.
+void report_stop(int signal_number, const std::string& during, std::int64_t epochs_saved,
+                 const RunFiles& files) {
   std::fflush(stdout);
-  const auto start = Clock::now();
-  double log_likelihood = 0.0;
-  {
-    TaskProgress progress(isatty(STDOUT_FILENO) != 0, "log-likelihood");
-    TaskBar bar{&progress, start};
-    check(vae_set_progress(trainer, &TaskBar::update, &bar), "vae_set_progress");
-    const vae_status status = vae_log_likelihood_dataset(
-        trainer, subset ? subset.get() : test_set, static_cast<std::int32_t>(options.ll_samples),
-        VAE_ESTIMATOR_IMPORTANCE, &log_likelihood);
-    check(vae_set_progress(trainer, nullptr, nullptr), "vae_set_progress");
-    check(status, "vae_log_likelihood_dataset");
+  std::string line = std::string("vae-train: interrupted by ") +
+                     (signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+  if (!during.empty()) line += " during " + during + " (dropped)";
+  if (epochs_saved == 0) {
+    line += ": no epoch completed, so there is no checkpoint; start the run again";
+  } else {
+    line += ": " + files.checkpoint.string() + " holds the " + std::to_string(epochs_saved) +
+            " epoch(s) done, as metrics.csv; continue with --resume --out " +
+            files.directory.string();
   }
-  std::printf("test log-likelihood: %.2f nats (%.1f s)\n", log_likelihood, seconds_since(start));
-  if (test.type == ElementType::uint8 && transform == VAE_BYTES_DEQUANTIZE) {
-    std::printf("bits per dimension: %.4f\n",
-                -log_likelihood / (static_cast<double>(test.dim) * std::log(2.0)));
-  }
+  std::fprintf(stderr, "%s\n", line.c_str());
 }
 
 // Under mpirun every rank trains its part of each batch (rank_group.h);
-// rank 0 alone evaluates, saves, prints and draws.
-void train(const Options& given, RankGroup& group) {
+// rank 0 alone evaluates, saves, prints and draws. Returns the signal that
+// stopped the run (StopSignals), or 0 when it ran to its end.
+int train(const Options& given, RankGroup& group) {
   Options options = given;
   if (!options.was_given("--threads")) {
     // The ranks on this machine share its cores.
@@ -400,6 +318,18 @@ void train(const Options& given, RankGroup& group) {
     std::printf("already trained %lld epochs (--epochs %lld): no training\n",
                 static_cast<long long>(epochs_done), static_cast<long long>(options.epochs));
   }
+  // What a signal leaves (see --help): the checkpoint of the last epoch
+  // that completed (vae_save is atomic), the one metrics.csv's last row
+  // evaluates, so that --resume continues exactly as an uninterrupted run.
+  // An epoch the signal stops drops its steps: the library starts an
+  // interrupted epoch again from its first row, and the trainer in memory
+  // would no longer match the checkpoint or the metrics. A signal during an
+  // epoch's evaluation or saving lets that epoch complete. The ranks of an
+  // mpirun cannot stop a shared epoch, so they all stop after the epoch in
+  // which one of them caught a signal.
+  std::int64_t epochs_saved = epochs_done;
+  int stop_signal = 0;
+  std::string dropped;  // the work a signal stopped, for report_stop
   {
     EpochProgress progress(isatty(STDOUT_FILENO) != 0, options.epochs);
     for (std::int64_t epoch = epochs_done; epoch < options.epochs; ++epoch) {
@@ -408,49 +338,69 @@ void train(const Options& given, RankGroup& group) {
             "vae_set_float(VAE_OPT_KL_WEIGHT)");
       check(vae_set_int(trainer.get(), VAE_OPT_UPDATE, update_for_epoch(options.schedule, epoch)),
             "vae_set_int(VAE_OPT_UPDATE)");
-      EpochBar bar{&progress, epoch + 1, epoch_start};
+      EpochBar bar{&progress, epoch + 1, epoch_start, trainer.get()};
       check(vae_set_progress(trainer.get(), &EpochBar::training, &bar), "vae_set_progress");
       float train_loss = 0.0f;
-      check(vae_train_epoch(trainer.get(), train_set.get(), batch, &train_loss), "vae_train_epoch");
-      const double train_seconds = seconds_since(epoch_start);
-      if (!leader) {
-        group.wait_for_all();  // until rank 0 has evaluated and saved
-        continue;
+      vae_status status = VAE_OK;
+      {
+        const InterruptTarget target(trainer.get());
+        status = vae_train_epoch(trainer.get(), train_set.get(), batch, &train_loss);
       }
-
-      progress.show_stage(epoch + 1, "evaluating");
-      bar.start = Clock::now();
-      check(vae_set_progress(trainer.get(), &EpochBar::evaluation, &bar), "vae_set_progress");
-      EpochMetrics metrics;
-      metrics.epoch = epoch + 1;
-      metrics.train_loss = train_loss;
-      metrics.seconds = train_seconds;
-      check(vae_evaluate_dataset(trainer.get(), test_set.get(), &metrics.test_elbo,
-                                 &metrics.test_reconstruction, &metrics.test_kl),
-            "vae_evaluate_dataset");
       check(vae_set_progress(trainer.get(), nullptr, nullptr), "vae_set_progress");
-      progress.show_stage(epoch + 1, "saving");
-      check(vae_save(trainer.get(), files.checkpoint.c_str()),
-            "vae_save(" + files.checkpoint.string() + ")");
-      append_metrics_row(files.metrics.string(), metrics);
-      progress.finish_epoch(metrics,
-                            static_cast<double>(data.train.rows) / std::max(train_seconds, 1e-9),
-                            seconds_since(epoch_start));
-      group.wait_for_all();
+      // Only an epoch of this process alone stops; only a signal stops it.
+      if (status == VAE_ERROR_INTERRUPTED && StopSignals::received() != 0) {
+        stop_signal = StopSignals::received();
+        dropped = "epoch " + std::to_string(epoch + 1);
+        break;
+      }
+      check(status, "vae_train_epoch");
+      const double train_seconds = seconds_since(epoch_start);
+      if (leader) {
+        progress.show_stage(epoch + 1, "evaluating");
+        bar.start = Clock::now();
+        check(vae_set_progress(trainer.get(), &EpochBar::evaluation, &bar), "vae_set_progress");
+        EpochMetrics metrics;
+        metrics.epoch = epoch + 1;
+        metrics.train_loss = train_loss;
+        metrics.seconds = train_seconds;
+        check(vae_evaluate_dataset(trainer.get(), test_set.get(), &metrics.test_elbo,
+                                   &metrics.test_reconstruction, &metrics.test_kl),
+              "vae_evaluate_dataset");
+        check(vae_set_progress(trainer.get(), nullptr, nullptr), "vae_set_progress");
+        progress.show_stage(epoch + 1, "saving");
+        check(vae_save(trainer.get(), files.checkpoint.c_str()),
+              "vae_save(" + files.checkpoint.string() + ")");
+        append_metrics_row(files.metrics.string(), metrics);
+        epochs_saved = epoch + 1;
+        progress.finish_epoch(metrics,
+                              static_cast<double>(data.train.rows) / std::max(train_seconds, 1e-9),
+                              seconds_since(epoch_start));
+      }
+      // Every rank waits here until rank 0 has evaluated and saved.
+      stop_signal = group.agree_on_stop(StopSignals::received());
+      if (stop_signal != 0) break;
     }
   }
-  if (!leader) return;
+  if (!leader) return stop_signal;
 
-  if (options.ll_samples > 0) {
-    report_log_likelihood(options, trainer.get(), data.test, test_set.get(), transform);
-  }
+  const std::string model = model_description(trainer.get(), options.hidden);
   const auto picture = [&](const char* name) {
     const std::string path = (files.directory / name).string();
     std::printf("writing %s\n", path.c_str());
     return path;
   };
-  const std::string model = model_description(trainer.get(), options.hidden);
+  if (stop_signal == 0 && options.ll_samples > 0 &&
+      !report_log_likelihood(options, trainer.get(), data.test, test_set.get(), transform)) {
+    stop_signal = StopSignals::received();
+    dropped = "the log-likelihood estimate";
+  }
   write_loss_png(read_metrics_csv(files.metrics.string()), model, picture("loss.png"));
+  if (stop_signal != 0) {
+    // The pictures would show the model in memory, which after a stopped
+    // epoch is not the checkpoint's: a --resume draws them.
+    report_stop(stop_signal, dropped, epochs_saved, files);
+    return stop_signal;
+  }
   // Bytes scale to [0, 1]; float data shows its own range.
   const GrayRange gray = data.test.type == ElementType::uint8
                              ? GrayRange{}
@@ -461,6 +411,7 @@ void train(const Options& given, RankGroup& group) {
   if (get_int_option(trainer.get(), VAE_OPT_LATENT_DIM, "VAE_OPT_LATENT_DIM") == 2) {
     write_manifold_png(trainer.get(), gray, model, picture("manifold.png"));
   }
+  return 0;
 }
 
 int run_vae_train(int argc, const char* const* argv, RankGroup& group) {
@@ -473,8 +424,9 @@ int run_vae_train(int argc, const char* const* argv, RankGroup& group) {
       std::fputs(help_text().c_str(), stdout);
       return 0;
     }
-    train(options, group);
-    return 0;
+    const StopSignals signals;
+    const int stop_signal = train(options, group);
+    return stop_signal == 0 ? 0 : exit_status_for_signal(stop_signal);
   } catch (const UsageError& error) {
     std::fflush(stdout);
     std::fprintf(stderr, "%s: %s (try --help)\n", program.c_str(), error.what());
@@ -508,7 +460,10 @@ int run_ranks(int argc, char** argv) {
     std::fprintf(stderr, "vae-train: cannot silence the output of rank %d\n", group->rank());
   }
   const int status = run_vae_train(argc, argv, *group);
-  if (status != 0 && group->size() > 1) group->abort_all(status);
+  // A signal stops the ranks together (train), so they finalize together.
+  if (status != 0 && !is_signal_exit_status(status) && group->size() > 1) {
+    group->abort_all(status);
+  }
   return status;
 }
 

@@ -1,7 +1,8 @@
 # cmake --install: the header, the shared library (and, with the CUDA
 # backend, its module libvae_cuda.so beside it, where libvae looks for it),
-# a package config so that find_package(vae) gives the target vae::vae, and
-# vae.pc for pkg-config.
+# a package config so that find_package(vae) gives the target vae::vae (and
+# the adapters' targets that adapters/CMakeLists.txt exports: components mpi
+# and nccl), and vae.pc for pkg-config.
 include(CMakePackageConfigHelpers)
 
 install(TARGETS vae EXPORT vaeTargets

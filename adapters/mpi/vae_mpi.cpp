@@ -8,6 +8,7 @@
 #include <new>
 #include <string>
 
+#include "adapter_error.h"
 #include "rank_options.h"
 
 struct vae_mpi {
@@ -18,24 +19,11 @@ struct vae_mpi {
 
 namespace {
 
-// libvae's limit on ranks (VAE_OPT_WORLD_SIZE).
-constexpr int kMaxRanks = 4096;
-
-thread_local std::string last_error;
-
-vae_status failed(vae_status status, const std::string& message) {
-  try {
-    last_error = "vae_mpi: " + message;
-  } catch (const std::bad_alloc&) {
-    last_error.clear();
-  }
-  return status;
-}
-
-vae_status succeeded() {
-  last_error.clear();
-  return VAE_OK;
-}
+using vae_adapters::kMaxRanks;
+constexpr char kAdapterName[] = "vae_mpi";
+using Error = vae_adapters::AdapterError<kAdapterName>;
+constexpr auto failed = &Error::failed;
+constexpr auto succeeded = &Error::succeeded;
 
 // MPI's text for an error code.
 std::string mpi_error(int code) {
@@ -141,6 +129,6 @@ int vae_mpi_allreduce(void* user_data, float* buffer, int64_t count, int on_devi
   return VAE_OK;
 }
 
-const char* vae_mpi_last_error(void) { return last_error.c_str(); }
+const char* vae_mpi_last_error(void) { return Error::last(); }
 
 }  // extern "C"

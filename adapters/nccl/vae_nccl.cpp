@@ -9,6 +9,7 @@
 #include <new>
 #include <string>
 
+#include "adapter_error.h"
 #include "rank_options.h"
 #include "vae/vae_nccl.h"
 
@@ -24,24 +25,11 @@ namespace {
 static_assert(sizeof(ncclUniqueId) == VAE_NCCL_ID_BYTES,
               "VAE_NCCL_ID_BYTES is ncclUniqueId's size");
 
-// libvae's limit on ranks (VAE_OPT_WORLD_SIZE).
-constexpr int kMaxRanks = 4096;
-
-thread_local std::string last_error;
-
-vae_status failed(vae_status status, const std::string& message) {
-  try {
-    last_error = "vae_nccl: " + message;
-  } catch (const std::bad_alloc&) {
-    last_error.clear();
-  }
-  return status;
-}
-
-vae_status succeeded() {
-  last_error.clear();
-  return VAE_OK;
-}
+using vae_adapters::kMaxRanks;
+constexpr char kAdapterName[] = "vae_nccl";
+using Error = vae_adapters::AdapterError<kAdapterName>;
+constexpr auto failed = &Error::failed;
+constexpr auto succeeded = &Error::succeeded;
 
 // NCCL's text for a result, with the communicator's last error when there is one.
 std::string nccl_error(ncclResult_t result, ncclComm_t comm) {
@@ -233,6 +221,6 @@ int vae_nccl_allreduce(void* user_data, float* buffer, int64_t count, int on_dev
   return VAE_OK;
 }
 
-const char* vae_nccl_last_error(void) { return last_error.c_str(); }
+const char* vae_nccl_last_error(void) { return Error::last(); }
 
 }  // extern "C"

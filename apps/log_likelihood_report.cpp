@@ -1,0 +1,73 @@
+#include "log_likelihood_report.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "progress.h"
+#include "stop_signals.h"
+#include "trainer_setup.h"
+
+namespace vae_app {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The progress callback of the log-likelihood estimate; it passes on a
+// signal caught just before the estimate began, as EpochBar does.
+struct TaskBar {
+  TaskProgress* progress;
+  Clock::time_point start;
+  vae_trainer* trainer;
+
+  static void update(void* user_data, std::int64_t rows_done, std::int64_t rows_total,
+                     double running_mean) {
+    const auto* bar = static_cast<const TaskBar*>(user_data);
+    if (StopSignals::received() != 0) vae_interrupt(bar->trainer);
+    bar->progress->update(rows_done, rows_total, running_mean, seconds_since(bar->start));
+  }
+};
+
+}  // namespace
+
+bool report_log_likelihood(const Options& options, vae_trainer* trainer, const DataMatrix& test,
+                           vae_dataset* test_set, int transform) {
+  const std::int64_t rows = std::min(options.ll_rows.value_or(test.rows), test.rows);
+  DatasetHandle subset;
+  if (rows < test.rows) subset = make_dataset(trainer, test, transform, rows);
+  std::printf("estimating the test log-likelihood (importance sampling, K=%lld, %lld rows)...\n",
+              static_cast<long long>(options.ll_samples), static_cast<long long>(rows));
+  std::fflush(stdout);
+  const auto start = Clock::now();
+  double log_likelihood = 0.0;
+  {
+    TaskProgress progress(isatty(STDOUT_FILENO) != 0, "log-likelihood");
+    TaskBar bar{&progress, start, trainer};
+    check(vae_set_progress(trainer, &TaskBar::update, &bar), "vae_set_progress");
+    vae_status status = VAE_OK;
+    {
+      const InterruptTarget target(trainer);
+      status = vae_log_likelihood_dataset(trainer, subset ? subset.get() : test_set,
+                                          static_cast<std::int32_t>(options.ll_samples),
+                                          VAE_ESTIMATOR_IMPORTANCE, &log_likelihood);
+    }
+    check(vae_set_progress(trainer, nullptr, nullptr), "vae_set_progress");
+    if (status == VAE_ERROR_INTERRUPTED && StopSignals::received() != 0) return false;
+    check(status, "vae_log_likelihood_dataset");
+  }
+  std::printf("test log-likelihood: %.2f nats (%.1f s)\n", log_likelihood, seconds_since(start));
+  if (test.type == ElementType::uint8 && transform == VAE_BYTES_DEQUANTIZE) {
+    std::printf("bits per dimension: %.4f\n",
+                -log_likelihood / (static_cast<double>(test.dim) * std::log(2.0)));
+  }
+  return true;
+}
+
+}  // namespace vae_app
