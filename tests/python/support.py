@@ -1,5 +1,6 @@
 """Helpers shared by the libvae package's tests (pytest). The package under
 test is the installed one (`pip install .`)."""
+import contextlib
 import gzip
 import os
 
@@ -45,3 +46,27 @@ class Snapshot:
         model = self.model
         return (np.array_equal(model.parameters(), self.parameters)
                 and (model.steps, model.epochs, model.skipped_steps) == self.counters)
+
+
+def assert_steps_as_without_hook(hooked, plain, place=lambda x: x):
+    """Five steps of a model with a hook of one rank and of one without: the
+    same losses and parameters, bit for bit. place(x) puts a batch where the
+    models take it (on the GPU, say)."""
+    for seed in range(5):
+        x = place(binary_rows(40, seed=seed))
+        assert hooked.train_step(x) == plain.train_step(x)
+    assert np.array_equal(hooked.parameters(), plain.parameters())
+
+
+@contextlib.contextmanager
+def one_rank_process_group(backend, tmp_path):
+    """torch.distributed's default group, of one rank, on `backend` ("gloo",
+    "nccl"); skips the test where PyTorch or that backend is missing."""
+    dist = pytest.importorskip("torch.distributed")
+    if not dist.is_available() or not getattr(dist, f"is_{backend}_available")():
+        pytest.skip(f"torch.distributed with {backend} is not available")
+    dist.init_process_group(backend, init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import libvae
-from support import binary_rows, small_model
+from support import assert_steps_as_without_hook, binary_rows, one_rank_process_group, small_model
 
 torch = pytest.importorskip("torch")
 if not torch.cuda.is_available():
@@ -103,26 +103,14 @@ def test_the_allreduce_hook_gets_the_gpu_buffer_and_the_models_stream():
 
     hooked, plain = cuda_model(), cuda_model()
     hooked.set_allreduce(record)
-    for i in range(5):
-        x = on_gpu(binary_rows(40, seed=i))
-        assert hooked.train_step(x) == plain.train_step(x)
-    assert np.array_equal(hooked.parameters(), plain.parameters())
+    assert_steps_as_without_hook(hooked, plain, on_gpu)
     torch.cuda.synchronize()
     assert len(seen) == 5 and seen[0].numel() == hooked.parameter_count + 128
     assert torch.isfinite(seen[0]).all() and seen[0][:hooked.parameter_count].abs().max() > 0
 
 
 def test_torch_allreduce_over_nccl_on_one_rank(tmp_path):
-    dist = pytest.importorskip("torch.distributed")
-    if not dist.is_available() or not dist.is_nccl_available():
-        pytest.skip("torch.distributed with NCCL is not available")
-    dist.init_process_group("nccl", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
-    try:
+    with one_rank_process_group("nccl", tmp_path):
         hooked, plain = cuda_model(), cuda_model()
         hooked.set_allreduce(libvae.torch_allreduce())
-        for i in range(5):
-            x = on_gpu(binary_rows(40, seed=i))
-            assert hooked.train_step(x) == plain.train_step(x)
-        assert np.array_equal(hooked.parameters(), plain.parameters())
-    finally:
-        dist.destroy_process_group()
+        assert_steps_as_without_hook(hooked, plain, on_gpu)

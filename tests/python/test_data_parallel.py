@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import libvae
-from support import Snapshot, binary_rows, small_model
+from support import (Snapshot, assert_steps_as_without_hook, binary_rows, one_rank_process_group,
+                     small_model)
 
 
 class ThreadSum:
@@ -164,10 +165,7 @@ def test_a_hook_on_one_rank_alone_computes_what_no_hook_does():
     calls = []
     hooked, plain = small_model(), small_model()
     hooked.set_allreduce(lambda buffer, stream: calls.append(buffer.size))
-    for s in range(5):
-        x = binary_rows(40, seed=s)
-        assert hooked.train_step(x) == plain.train_step(x)
-    assert np.array_equal(hooked.parameters(), plain.parameters())
+    assert_steps_as_without_hook(hooked, plain)
     assert calls == [hooked.parameter_count + 128] * 5  # the gradient and its tail
 
 
@@ -231,17 +229,7 @@ def test_a_buffer_kept_past_its_call_stays_readable():
 
 
 def test_torch_distributed_gloo_hook_on_one_rank(tmp_path):
-    torch = pytest.importorskip("torch")
-    dist = pytest.importorskip("torch.distributed")
-    if not dist.is_available() or not dist.is_gloo_available():
-        pytest.skip("torch.distributed with gloo is not available")
-    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
-    try:
+    with one_rank_process_group("gloo", tmp_path):
         hooked, plain = small_model(), small_model()
         hooked.set_allreduce(libvae.torch_allreduce())
-        for s in range(5):
-            x = binary_rows(40, seed=s)
-            assert hooked.train_step(x) == plain.train_step(x)
-        assert np.array_equal(hooked.parameters(), plain.parameters())
-    finally:
-        dist.destroy_process_group()
+        assert_steps_as_without_hook(hooked, plain)
