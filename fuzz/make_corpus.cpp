@@ -267,6 +267,27 @@ void write_programs(const fs::path& dir) {
   interrupted.op(Op::kEvaluateDataset).byte(0).no_nulls();
   vae_fuzz::write_bytes(dir / "interrupted_epoch", interrupted.bytes());
 
+  // Steps shared through an allreduce hook (vae_set_allreduce): one that
+  // sums (one rank), one that fails with VAE_ERROR_IO and a message, one
+  // that doubles as two alike ranks would (world size 2, rank 1), none.
+  ProgramWriter shared = program(bernoulli);
+  shared.op(Op::kDatasetCreate).rows(7).floats(1, 0).no_nulls();
+  shared.op(Op::kSetAllreduce).byte(0).byte(0).byte(0).byte(0).byte(0).byte(0).no_nulls();
+  shared.op(Op::kTrainStep).rows(3).floats(2, 0).no_nulls();
+  shared.op(Op::kTrainEpoch).byte(0).rows(2).no_nulls();
+  shared.op(Op::kSetAllreduce).byte(2).byte(3).byte(1).byte(0).byte(0).byte(0).no_nulls();
+  shared.op(Op::kTrainStep).rows(3).floats(3, 0).no_nulls();
+  shared.op(Op::kTrainEpoch).byte(0).rows(2).no_nulls();
+  shared.op(Op::kSetInt).option(VAE_OPT_WORLD_SIZE).int_value(2);
+  shared.op(Op::kSetInt).option(VAE_OPT_RANK).int_value(1);
+  shared.op(Op::kSetAllreduce).byte(1).byte(0).byte(0).byte(0).byte(0).byte(0).no_nulls();
+  shared.op(Op::kTrainStep).rows(3).floats(4, 0).no_nulls();
+  shared.op(Op::kSetInt).option(VAE_OPT_RANK).int_value(0);
+  shared.op(Op::kSetInt).option(VAE_OPT_WORLD_SIZE).int_value(1);
+  shared.op(Op::kSetAllreduce).byte(5).byte(0).byte(0).byte(0).byte(0).byte(0).no_nulls();
+  shared.op(Op::kTrainStep).rows(3).floats(5, 0).no_nulls();
+  vae_fuzz::write_bytes(dir / "shared_steps", shared.bytes());
+
   // Issue 10, defect 1: the thread count changed after a step at 2 threads.
   TrainerChoices threaded = bernoulli;
   threaded.threads = 2;
