@@ -1,5 +1,8 @@
 #include "metrics_csv.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -10,6 +13,7 @@
 #include <stdexcept>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 #include "data_file_error.h"
 
@@ -60,20 +64,36 @@ EpochMetrics parse_row(const std::string& path, std::size_t line_number, std::st
 
 }  // namespace
 
-void append_metrics_row(const std::string& path, const EpochMetrics& row) {
-  std::error_code error;
-  const std::uintmax_t existing_size = std::filesystem::file_size(path, error);
-  const bool is_new = error || existing_size == 0;
-  FileHandle file(std::fopen(path.c_str(), "a"));
-  if (!file)
-    throw std::runtime_error(path + ": cannot open for appending: " + std::strerror(errno));
-  if (is_new) std::fprintf(file.get(), "%s\n", kMetricsCsvHeader);
-  std::fprintf(file.get(), "%lld,%.9g,%.9g,%.9g,%.9g,%.3f\n", static_cast<long long>(row.epoch),
-               row.train_loss, row.test_elbo, row.test_reconstruction, row.test_kl, row.seconds);
-  const bool write_failed = std::ferror(file.get()) != 0;
-  if (std::fclose(file.release()) != 0 || write_failed) {
-    throw std::runtime_error(path + ": cannot write: " + std::strerror(errno));
+void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& rows) {
+  const std::string temporary = path + ".tmp";
+  const auto fail = [&](const char* what) {
+    const std::string reason = std::strerror(errno);
+    std::remove(temporary.c_str());
+    throw std::runtime_error(path + ": " + what + ": " + reason);
+  };
+  FileHandle file(std::fopen(temporary.c_str(), "w"));
+  if (!file) fail("cannot create the temporary file");
+  std::fprintf(file.get(), "%s\n", kMetricsCsvHeader);
+  for (const EpochMetrics& row : rows) {
+    std::fprintf(file.get(), "%lld,%.9g,%.9g,%.9g,%.9g,%.3f\n", static_cast<long long>(row.epoch),
+                 row.train_loss, row.test_elbo, row.test_reconstruction, row.test_kl, row.seconds);
   }
+  const bool written = std::ferror(file.get()) == 0 && std::fflush(file.get()) == 0 &&
+                       fsync(fileno(file.get())) == 0;
+  if (std::fclose(file.release()) != 0 || !written) fail("cannot write");
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) fail("cannot replace the file");
+}
+
+std::vector<EpochMetrics> metrics_for_checkpoint(const std::string& path,
+                                                 std::int64_t epochs_done, std::size_t* dropped) {
+  std::vector<EpochMetrics> rows = read_metrics_csv(path);
+  const std::size_t all = rows.size();
+  rows.erase(std::remove_if(rows.begin(), rows.end(),
+                            [&](const EpochMetrics& r) { return r.epoch > epochs_done; }),
+             rows.end());
+  *dropped = all - rows.size();
+  if (*dropped > 0) write_metrics_csv(path, rows);
+  return rows;
 }
 
 std::vector<EpochMetrics> read_metrics_csv(const std::string& path) {

@@ -20,9 +20,19 @@ struct EpochMetrics {
   double seconds = 0.0;              // wall time of the epoch's training
 };
 
-// Appends one row, writing the header first when the file is new or empty.
-// Throws std::runtime_error("PATH: ...") when the file cannot be written.
-void append_metrics_row(const std::string& path, const EpochMetrics& row);
+// Writes the header and `rows`, replacing the file at once: a temporary
+// file beside it, flushed to the disk, then renamed over it, so a crash or
+// a kill leaves the old file or the new one, never a part. Throws
+// std::runtime_error("PATH: ...") when it cannot, the old file kept.
+void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>& rows);
+
+// The rows of a run resumed from a checkpoint of `epochs_done` epochs: the
+// file's rows up to that epoch. vae-train writes an epoch's row before its
+// checkpoint, so a run stopped between the two leaves rows of epochs the
+// checkpoint does not hold; they are dropped here (and the file rewritten
+// without them; *dropped counts them), to be trained again.
+std::vector<EpochMetrics> metrics_for_checkpoint(const std::string& path,
+                                                 std::int64_t epochs_done, std::size_t* dropped);
 
 // All rows of the file; none when it does not exist. Throws DataFileError
 // naming the file and line for a wrong header or a malformed row.

@@ -309,7 +309,9 @@ Several processes (a vae-train built with MPI; docs/scaling.md):
 Run:
   --out DIR                   output directory (default runs/<YYYYmmdd-HHMMSS>)
   --resume                    continue the run in --out DIR from its checkpoint up to
-                              --epochs in total, appending to its metrics.csv
+                              --epochs in total, adding to its metrics.csv (a row
+                              of an epoch after the checkpoint's, left by a run
+                              killed between the two writes, is dropped)
   --help                      this text
 
 Stopping (Ctrl-C, SIGTERM):

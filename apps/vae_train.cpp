@@ -15,6 +15,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "data_loader.h"
 #include "data_matrix.h"
@@ -306,6 +307,16 @@ int train(const Options& given, RankGroup& group) {
 
   if (leader) fs::create_directories(files.directory);
   print_setup(options, data, trainer.get(), transform, batch, epochs_done, files);
+  std::vector<EpochMetrics> history;  // metrics.csv's rows, rank 0's alone
+  if (leader && options.resume) {
+    std::size_t dropped = 0;
+    history = metrics_for_checkpoint(files.metrics.string(), epochs_done, &dropped);
+    if (dropped > 0) {
+      std::printf("%s: dropped %zu row(s) of epochs after the checkpoint's %lld (a run stopped "
+                  "between writing them and its checkpoint): trained again\n",
+                  files.metrics.string().c_str(), dropped, static_cast<long long>(epochs_done));
+    }
+  }
   if (group.size() > 1) {
     std::printf("ranks: %d, each training its part of every batch of %lld rows\n", group.size(),
                 static_cast<long long>(batch));
@@ -368,9 +379,12 @@ int train(const Options& given, RankGroup& group) {
               "vae_evaluate_dataset");
         check(vae_set_progress(trainer.get(), nullptr, nullptr), "vae_set_progress");
         progress.show_stage(epoch + 1, "saving");
+        // The row first, then the checkpoint (each replaced at once): a
+        // run stopped between the two leaves a row that --resume drops.
+        history.push_back(metrics);
+        write_metrics_csv(files.metrics.string(), history);
         check(vae_save(trainer.get(), files.checkpoint.c_str()),
               "vae_save(" + files.checkpoint.string() + ")");
-        append_metrics_row(files.metrics.string(), metrics);
         epochs_saved = epoch + 1;
         progress.finish_epoch(metrics,
                               static_cast<double>(data.train.rows) / std::max(train_seconds, 1e-9),
@@ -394,7 +408,7 @@ int train(const Options& given, RankGroup& group) {
     stop_signal = StopSignals::received();
     dropped = "the log-likelihood estimate";
   }
-  write_loss_png(read_metrics_csv(files.metrics.string()), model, picture("loss.png"));
+  write_loss_png(history, model, picture("loss.png"));
   if (stop_signal != 0) {
     // The pictures would show the model in memory, which after a stopped
     // epoch is not the checkpoint's: a --resume draws them.

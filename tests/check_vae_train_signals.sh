@@ -2,7 +2,8 @@
 # vae-train stopped by SIGINT and SIGTERM: exit status 130 / 143, one line
 # naming the checkpoint, a checkpoint and metrics.csv that agree (one row per
 # epoch done), and a --resume that ends as the uninterrupted run ends, to the
-# last digit. Also: Ctrl-C in the final log-likelihood estimate, and SIGINT
+# last digit. Also: a run stopped between an epoch's row and its checkpoint,
+# Ctrl-C in the final log-likelihood estimate, and SIGINT
 # ignored when the run started (a background job of a script) stays ignored.
 # With a launcher (MPIEXEC and its flags for two ranks): SIGTERM to the ranks
 # stops them all after the same epoch. Every wait is bounded.
@@ -127,6 +128,20 @@ seq 1 "$total" | diff - <(tail -n +2 "$run/metrics.csv" | cut -d, -f1) > /dev/nu
   > "$work/whole.out" || fail "the uninterrupted run failed"
 diff <(cut -d, -f1-5 "$run/metrics.csv") <(cut -d, -f1-5 "$work/whole/metrics.csv") ||
   fail "the interrupted and resumed run differs from the uninterrupted one"
+
+# A run stopped between an epoch's metrics.csv row, written first, and its
+# checkpoint: --resume drops the row and trains that epoch again, to the
+# same numbers.
+between=$work/between
+"$vae_train" --out "$between" --epochs $((total - 1)) "${model[@]}" "${common[@]}" \
+  --ll-samples 0 > "$work/between.out" || fail "the run to epoch $((total - 1)) failed"
+tail -n 1 "$work/whole/metrics.csv" | awk -F, -v OFS=, '{ $2 = 0; print }' >> "$between/metrics.csv"
+"$vae_train" --out "$between" --resume --epochs "$total" "${common[@]}" --ll-samples 0 \
+  > "$work/between_resumed.out" || fail "the --resume after a row past the checkpoint failed"
+grep -q "dropped 1 row(s) of epochs after the checkpoint's $((total - 1))" \
+  "$work/between_resumed.out" || fail "the --resume did not say it dropped the row"
+diff <(cut -d, -f1-5 "$between/metrics.csv") <(cut -d, -f1-5 "$work/whole/metrics.csv") ||
+  fail "the epoch trained again differs from the uninterrupted run's"
 
 # Ctrl-C in the final log-likelihood estimate: the checkpoint stays as it was.
 cp "$run/checkpoint.safetensors" "$work/saved.safetensors"

@@ -483,11 +483,35 @@ TEST(AppImageGrid, TilesSquaresAndStrips) {
 
 // ---- metrics.csv, normal quantile ---------------------------------------------
 
-TEST_F(AppIoTest, MetricsCsvAppendsAndReadsBack) {
+// A run stopped after writing epoch 3's row but before its checkpoint: the
+// resumed run keeps the rows the checkpoint holds and rewrites the file.
+TEST_F(AppIoTest, MetricsPastTheCheckpointAreDroppedOnResume) {
+  const std::string file = path("metrics.csv");
+  const std::vector<vae_app::EpochMetrics> rows = {{1, 260.5, -255.0, -240.0, 15.0, 1.5},
+                                                   {2, 250.5, -249.0, -233.0, 16.0, 1.25},
+                                                   {3, 245.5, -246.0, -229.5, 16.5, 1.125}};
+  vae_app::write_metrics_csv(file, rows);
+  std::size_t dropped = 99;
+  const auto kept = vae_app::metrics_for_checkpoint(file, 2, &dropped);
+  EXPECT_EQ(dropped, 1u);
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(kept[1].epoch, 2);
+  EXPECT_DOUBLE_EQ(kept[1].test_elbo, -249.0);
+  EXPECT_EQ(vae_app::read_metrics_csv(file).size(), 2u);  // the file too
+  EXPECT_EQ(vae_app::metrics_for_checkpoint(file, 2, &dropped).size(), 2u);
+  EXPECT_EQ(dropped, 0u);
+  // A file that cannot be replaced keeps its rows and says why.
+  EXPECT_THROW(vae_app::write_metrics_csv(path("missing-folder/metrics.csv"), rows),
+               std::runtime_error);
+}
+
+TEST_F(AppIoTest, MetricsCsvIsWrittenWholeAndReadsBack) {
   const std::string file = path("metrics.csv");
   EXPECT_TRUE(vae_app::read_metrics_csv(file).empty());
-  vae_app::append_metrics_row(file, {1, 250.25, -251.5, -230.125, 21.375, 3.5});
-  vae_app::append_metrics_row(file, {2, 240.0, -242.0, -222.0, 20.0, 3.25});
+  vae_app::write_metrics_csv(file, {{1, 250.25, -251.5, -230.125, 21.375, 3.5}});
+  vae_app::write_metrics_csv(file, {{1, 250.25, -251.5, -230.125, 21.375, 3.5},
+                                    {2, 240.0, -242.0, -222.0, 20.0, 3.25}});
+  EXPECT_FALSE(std::filesystem::exists(file + ".tmp"));
   std::ifstream input(file);
   std::string header;
   std::getline(input, header);
