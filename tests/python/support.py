@@ -58,13 +58,20 @@ def assert_steps_as_without_hook(hooked, plain, place=lambda x: x):
     assert np.array_equal(hooked.parameters(), plain.parameters())
 
 
-@contextlib.contextmanager
-def one_rank_process_group(backend, tmp_path):
-    """torch.distributed's default group, of one rank, on `backend` ("gloo",
-    "nccl"); skips the test where PyTorch or that backend is missing."""
+def torch_distributed(backend):
+    """torch.distributed, where it has `backend` ("gloo", "nccl"); skips the
+    test otherwise."""
     dist = pytest.importorskip("torch.distributed")
     if not dist.is_available() or not getattr(dist, f"is_{backend}_available")():
         pytest.skip(f"torch.distributed with {backend} is not available")
+    return dist
+
+
+@contextlib.contextmanager
+def one_rank_process_group(backend, tmp_path):
+    """torch.distributed's default group, of one rank, on `backend`; skips
+    the test where PyTorch or that backend is missing."""
+    dist = torch_distributed(backend)
     dist.init_process_group(backend, init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
     try:
         yield

@@ -7,6 +7,7 @@ still freed, and a buffer kept past its call stays readable;
 torch.distributed's hook (gloo, one rank) where PyTorch is present."""
 import functools
 import gc
+import multiprocessing
 import threading
 import weakref
 
@@ -15,7 +16,7 @@ import pytest
 
 import libvae
 from support import (Snapshot, assert_steps_as_without_hook, binary_rows, one_rank_process_group,
-                     small_model)
+                     small_model, torch_distributed)
 
 
 class ThreadSum:
@@ -71,17 +72,17 @@ def ranks(world_size, **options):
     return group, models
 
 
-def assert_close_to(one, models, steps):
-    """The ranks hold the same bits, and those of one process up to the order
-    of the gradients' sums: float32 roundings, below 1e-6 of the weights'
-    scale for all but a few weights. Those few are weights whose gradient is
-    near Adam's epsilon (a unit that is almost never active), where Adam's
-    step lr g / (|g| + eps) turns the last bits of g into a share of lr; no
-    weight can differ by more than 2 lr a step."""
-    for model in models[1:]:
-        assert np.array_equal(model.parameters(), models[0].parameters())
+def assert_close_to(one, ranks, steps):
+    """The ranks' parameters hold the same bits, and those of one process up
+    to the order of the gradients' sums: float32 roundings, below 1e-6 of the
+    weights' scale for all but a few weights. Those few are weights whose
+    gradient is near Adam's epsilon (a unit that is almost never active),
+    where Adam's step lr g / (|g| + eps) turns the last bits of g into a
+    share of lr; no weight can differ by more than 2 lr a step."""
+    for parameters in ranks[1:]:
+        assert np.array_equal(parameters, ranks[0])
     expected = one.parameters()
-    difference = np.abs(models[0].parameters() - expected)
+    difference = np.abs(ranks[0] - expected)
     assert np.quantile(difference, 0.999) <= 1e-6 * np.abs(expected).max()
     assert difference.max() <= 2 * one.learning_rate * steps
     assert not np.array_equal(expected, small_model().parameters())  # they trained
@@ -117,7 +118,7 @@ def test_two_ranks_of_32_rows_step_as_one_model_of_64():
     for summed, whole in zip(sums, alone_buffers):
         gradient = whole[:count]
         assert np.abs(summed[:count] - gradient).max() <= 1e-5 * np.abs(gradient).max()
-    assert_close_to(one, models, steps=20)
+    assert_close_to(one, [m.parameters() for m in models], steps=20)
     assert [m.steps for m in models] == [20, 20]
 
 
@@ -136,7 +137,7 @@ def test_three_ranks_fit_epochs_as_one_model_uneven_last_batch_included():
     for history in histories:
         assert [h["loss"] for h in history] == [h["loss"] for h in histories[0]]
         np.testing.assert_allclose([h["loss"] for h in history], [h["loss"] for h in alone], rtol=1e-5)
-    assert_close_to(one, models, steps=8)
+    assert_close_to(one, [m.parameters() for m in models], steps=8)
     assert [(m.steps, m.epochs) for m in models] == [(8, 2)] * 3
 
 
@@ -233,3 +234,40 @@ def test_torch_distributed_gloo_hook_on_one_rank(tmp_path):
         hooked, plain = small_model(), small_model()
         hooked.set_allreduce(libvae.torch_allreduce())
         assert_steps_as_without_hook(hooked, plain)
+
+
+def gloo_rank(rank, store, batches, out):
+    """One of two processes training with torch_allreduce over gloo; its
+    parameters go to out[rank]."""
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    try:
+        model = small_model(world_size=2, rank=rank)
+        model.set_allreduce(libvae.torch_allreduce())
+        for x in batches:
+            model.train_step(x[32 * rank:32 * (rank + 1)])
+        np.save(out[rank], model.parameters())
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_processes_over_gloo_train_as_one_model(tmp_path):
+    torch_distributed("gloo")
+    batches = [binary_rows(64, seed=s) for s in range(10)]
+    out = [str(tmp_path / f"rank{r}.npy") for r in range(2)]
+    context = multiprocessing.get_context("spawn")
+    ranks = [context.Process(target=gloo_rank, args=(r, str(tmp_path / "store"), batches, out))
+             for r in range(2)]
+    for p in ranks:
+        p.start()
+    for p in ranks:
+        p.join(timeout=120)
+    for p in ranks:
+        if p.is_alive():
+            p.kill()
+    assert [p.exitcode for p in ranks] == [0, 0]
+    one = small_model()
+    for x in batches:
+        one.train_step(x)
+    assert_close_to(one, [np.load(o) for o in out], steps=10)
