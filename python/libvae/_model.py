@@ -233,14 +233,21 @@ class VAE:
         after the epoch's last progress call, in the instant before fit()
         recorded the epoch, the model's epochs count one more than history).
         interrupt() from another thread stops fit() the same way, raising
-        libvae.Interrupted."""
+        libvae.Interrupted.
+
+        With an allreduce hook (set_allreduce) the epochs are shared by the
+        ranks and are not stopped part way: Ctrl-C then stops fit() after the
+        epoch under way (which the model counts and history does not hold),
+        and every rank must get it (as torchrun's signals do), or the others
+        wait in the next step's hook. Only rank 0 shows progress."""
         train = self.dataset(data, transform)
         held_out = None if validation is None else self.dataset(validation, transform, "validation")
         history: List[Dict[str, float]] = []
+        show = progress and self.rank == 0  # one bar for ranks that share the epochs
         try:
             for index in range(1, epochs + 1):
                 self._fit_epoch(train, held_out, batch_size,
-                                f"epoch {index}/{epochs}" if progress else None, history)
+                                f"epoch {index}/{epochs}" if show else None, history)
         except (KeyboardInterrupt, Interrupted) as stop:
             stop.history = history  # type: ignore[union-attr]
             raise

@@ -141,6 +141,29 @@ def test_three_ranks_fit_epochs_as_one_model_uneven_last_batch_included():
     assert [(m.steps, m.epochs) for m in models] == [(8, 2)] * 3
 
 
+def test_an_exception_of_one_ranks_progress_callback_ends_its_shared_epoch_first():
+    """A shared epoch is not stopped part way: the rank whose callback
+    raised finishes the epoch with the others, then raises; the ranks stay
+    alike and nobody waits."""
+    group, models = ranks(2)
+    data = binary_rows(128, seed=3)
+    raised = [None, None]
+
+    def stop(rows_done, rows_total, mean_loss):
+        raise RuntimeError("stop here")
+
+    def epoch(rank):
+        try:
+            models[rank].train_epoch(models[rank].dataset(data), 32, stop if rank == 0 else None)
+        except RuntimeError as e:
+            raised[rank] = e
+
+    on_threads(group, epoch)
+    assert str(raised[0]) == "stop here" and raised[1] is None
+    assert [(m.steps, m.epochs) for m in models] == [(4, 1), (4, 1)]
+    assert np.array_equal(models[0].parameters(), models[1].parameters())
+
+
 def test_an_exception_of_the_hook_fails_the_step_changes_nothing_and_is_raised():
     model = small_model()
     model.train_step(binary_rows(16, seed=1))
