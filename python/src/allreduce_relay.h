@@ -75,6 +75,9 @@ class AllreduceRelay {
     } catch (const std::exception& e) {
       pending_ = std::current_exception();
       write(message, message_size, std::string("the Python allreduce hook failed: ") + e.what());
+    } catch (...) {
+      pending_ = std::current_exception();
+      write(message, message_size, "the Python allreduce hook failed");
     }
     return VAE_ERROR_DEVICE;
   }
