@@ -322,8 +322,8 @@ Stopping (Ctrl-C, SIGTERM):
   have gone on. A signal while an epoch is evaluated or saved lets that epoch
   complete; one in the final log-likelihood estimate stops it. vae-train then
   writes loss.png, says what the checkpoint holds, and exits 130 (SIGINT) or
-  143 (SIGTERM); a second signal ends it at once. Under mpirun a shared epoch
-  cannot stop: every rank stops after the epoch in which one caught a signal.
+  143 (SIGTERM); a second signal ends it at once. Under mpirun a signal to
+  any rank stops every rank at the same step.
   Signal the ranks themselves (kill -TERM), since Open MPI's mpirun answers
   Ctrl-C by killing them about a second later (docs/scaling.md).
 

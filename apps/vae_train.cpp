@@ -336,8 +336,8 @@ int train(const Options& given, RankGroup& group) {
   // interrupted epoch again from its first row, and the trainer in memory
   // would no longer match the checkpoint or the metrics. A signal during an
   // epoch's evaluation or saving lets that epoch complete. The ranks of an
-  // mpirun cannot stop a shared epoch, so they all stop after the epoch in
-  // which one of them caught a signal.
+  // mpirun stop together: within a shared epoch at the same step (the
+  // library sums their requests), and between epochs where they agree.
   std::int64_t epochs_saved = epochs_done;
   int stop_signal = 0;
   std::string dropped;  // the work a signal stopped, for report_stop
@@ -358,11 +358,15 @@ int train(const Options& given, RankGroup& group) {
         status = vae_train_epoch(trainer.get(), train_set.get(), batch, &train_loss);
       }
       check(vae_set_progress(trainer.get(), nullptr, nullptr), "vae_set_progress");
-      // Only an epoch of this process alone stops; only a signal stops it.
-      if (status == VAE_ERROR_INTERRUPTED && StopSignals::received() != 0) {
-        stop_signal = StopSignals::received();
-        dropped = "epoch " + std::to_string(epoch + 1);
-        break;
+      // Only a signal stops an epoch: one caught here, or, in an epoch
+      // shared by ranks, on another rank (every rank stops at the same
+      // step, and they agree on which signal).
+      if (status == VAE_ERROR_INTERRUPTED) {
+        stop_signal = group.agree_on_stop(StopSignals::received());
+        if (stop_signal != 0) {
+          dropped = "epoch " + std::to_string(epoch + 1);
+          break;
+        }
       }
       check(status, "vae_train_epoch");
       const double train_seconds = seconds_since(epoch_start);

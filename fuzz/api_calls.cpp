@@ -336,9 +336,23 @@ ApiSession::Outcome ApiSession::train_epoch() {
   progress_ = ProgressLog{0, d ? d->rows : 0, false, t_, interrupt_at_};
   o.status = vae_train_epoch(t_, d ? d->handle : nullptr, batch, unless(nulls, 0, &mean_loss));
   if (hook_set_) {
-    // An epoch shared by ranks is not stopped (vae.h, vae_interrupt): one
-    // rank stopping alone would leave the others waiting in the hook.
-    require(o.status != VAE_ERROR_INTERRUPTED, "an interrupt stopped an epoch shared by ranks");
+    // A shared epoch stops on every rank at the same step (vae.h,
+    // vae_interrupt): the interrupted rank asks in its next step, and the
+    // ranks read the request where progress is next due, here after every
+    // step (an epoch of at most 64 steps). A hook that garbles the request's
+    // slot may ask too.
+    const int64_t steps = batch > 0 && d != nullptr ? (d->rows + batch - 1) / batch : 0;
+    const int64_t stop_after =
+        progress_.interrupted_rows > 0 ? progress_.interrupted_rows / batch + 1 : steps;
+    if (o.status == VAE_ERROR_INTERRUPTED) {
+      require(stop_after < steps || hook_.garbled_stop,
+              "a shared epoch stopped, but no rank was interrupted before its last step");
+      require(std::isnan(mean_loss), "an interrupted vae_train_epoch wrote *mean_loss");
+      o.steps = hook_.garbled_stop ? -1 : stop_after;
+    } else if (o.status == VAE_OK) {
+      require(stop_after >= steps || hook_.garbled_stop,
+              "a shared epoch ran on after a rank was interrupted");
+    }
   } else if (o.status == VAE_ERROR_INTERRUPTED) {
     require(progress_.interrupted_rows > 0 && progress_.interrupted_rows < progress_.total,
             "vae_train_epoch returned VAE_ERROR_INTERRUPTED, but nothing interrupted it before its "
@@ -433,7 +447,10 @@ int ApiSession::run_hook(void* log, float* buffer, int64_t count, int on_device,
       if (hook->message == 2) std::memset(message, 'x', message_size);
       break;
     case Hook::kPoison: buffer[at] = hook->value; break;
-    case Hook::kGarbageTail: buffer[count - 128 + static_cast<int64_t>(at % 128)] = hook->value; break;
+    case Hook::kGarbageTail:
+      buffer[count - 128 + static_cast<int64_t>(at % 128)] = hook->value;
+      hook->garbled_stop = hook->garbled_stop || at % 128 == kStopSlot;
+      break;
     case Hook::kCount: break;
   }
   hook->last_status = hook->behaviour == Hook::kFail ? hook->status : VAE_OK;

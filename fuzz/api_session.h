@@ -60,6 +60,9 @@ class ApiSession {
   // world size 1 or of ranks that all do alike: what it does to the buffer
   // and returns, and the status its last call returned.
   enum class Hook { kSum, kDouble, kFail, kPoison, kGarbageTail, kCount };
+  // The tail's slot of the request to stop a shared epoch
+  // (kernels/shared_step.h, kStopSlot).
+  static constexpr std::size_t kStopSlot = 101;
   struct HookLog {
     Hook behaviour = Hook::kSum;
     int status = 0;             // kFail: what it returns
@@ -67,6 +70,7 @@ class ApiSession {
     std::size_t position = 0;   // kPoison, kGarbageTail: which float (modulo the count)
     float value = 0;            // kPoison, kGarbageTail: its new value
     int last_status = 0;
+    bool garbled_stop = false;  // kGarbageTail set the tail's request to stop
   };
 
   void build_trainer();

@@ -8,10 +8,10 @@
 namespace vae::cuda {
 namespace {
 
-__global__ void write_share_tail_kernel(int64_t rows, bool refused, StepVote vote,
+__global__ void write_share_tail_kernel(int64_t rows, bool refused, bool stop, StepVote vote,
                                         const StepState* __restrict__ state,
                                         float* __restrict__ tail) {
-  write_share_tail(tail, rows, refused, vote, *state);
+  write_share_tail(tail, rows, refused, stop, vote, *state);
 }
 
 __global__ void accept_share_tail_kernel(StepState* state, const float* __restrict__ tail,
@@ -22,12 +22,12 @@ __global__ void accept_share_tail_kernel(StepState* state, const float* __restri
 
 }  // namespace
 
-cudaError_t launch_write_share_tail(const float* row_loss, int64_t n, bool refused,
+cudaError_t launch_write_share_tail(const float* row_loss, int64_t n, bool refused, bool stop,
                                     const StepVote& vote, const StepState* state, float* tail,
                                     cudaStream_t stream) {
   const cudaError_t summed = launch_sum(row_loss, n, 1.0f, tail + kLossSumSlot, stream);
   if (summed != cudaSuccess) return summed;
-  write_share_tail_kernel<<<1, 1, 0, stream>>>(n, refused, vote, state, tail);
+  write_share_tail_kernel<<<1, 1, 0, stream>>>(n, refused, stop, vote, state, tail);
   return cudaGetLastError();
 }
 

@@ -15,7 +15,7 @@ namespace vae::cuda {
 // The rank's tail before the hook's sum: slot 0 the sum of row_loss[0, n)
 // (the sum kernel of the mean loss, so one rank's sum divides to the mean
 // bit for bit), the rest vae::write_share_tail, reading the step state.
-cudaError_t launch_write_share_tail(const float* row_loss, int64_t n, bool refused,
+cudaError_t launch_write_share_tail(const float* row_loss, int64_t n, bool refused, bool stop,
                                     const StepVote& vote, const StepState* state, float* tail,
                                     cudaStream_t stream);
 

@@ -14,6 +14,8 @@
 //   [5, 101)   its vote: the 96 bits, as 0 or 1, of three words hashing what
 //              the ranks must agree on: the step's layout, their counters,
 //              their training options (a rank that refused votes no bit);
+//   [101]      1 when the rank was asked to stop its epoch (vae_interrupt),
+//              so that every rank stops at the same step (Trainer::train_epoch);
 //   the rest   0.
 // Every count the ranks sum stays below 2^24 (at most 4096 ranks of at most
 // 2^20 rows), so float adds it exactly in any order; a loss or gradient that
@@ -42,6 +44,7 @@ enum ShareSlot : int {
   kRanksSlot = 3,
   kRefusedSlot = 4,
   kVoteSlot = 5,
+  kStopSlot = kVoteSlot + 96,
 };
 
 // What the ranks disagreed about: bits of StepState::disagreement.
@@ -85,13 +88,15 @@ VAE_HD uint32_t vote_counters(uint32_t host, const StepState& s) {
 // the backend's sum of its row losses. A rank refuses its part when
 // `refused` (its arguments or host input were refused) or its input was
 // refused on the device (s.input_refused): it then adds no rows and no vote.
+// `stop`: the rank asks the ranks to stop the epoch (a refusing rank too).
 // T is float (the CPU's double instantiation, for tests, never shares steps).
 template <class T>
-VAE_HD void write_share_tail(T* tail, int64_t rows, bool refused, const StepVote& vote,
+VAE_HD void write_share_tail(T* tail, int64_t rows, bool refused, bool stop, const StepVote& vote,
                              const StepState& s) {
   const bool refuses = refused || s.input_refused != 0;
   for (int64_t e = 1; e < kShareTailFloats; ++e) tail[e] = T(0);
   tail[kRanksSlot] = T(1);
+  tail[kStopSlot] = stop ? T(1) : T(0);
   if (refuses) {
     tail[kRefusedSlot] = T(1);
     return;
@@ -129,6 +134,8 @@ VAE_HD int32_t share_disagreement(const T* tail, int64_t world, int64_t batch_ro
     return kDisagreeSums;
   }
   if (ranks != world) d |= kDisagreeRanks;
+  int64_t stopping = 0;
+  if (!summed_count(tail[kStopSlot], &stopping) || stopping > ranks) return kDisagreeSums;
   const int64_t voters = ranks - refusing;
   const int32_t categories[kVoteWords] = {kDisagreeLayout, kDisagreeCounters, kDisagreeOptions};
   for (int w = 0; w < kVoteWords; ++w) {
@@ -150,10 +157,14 @@ VAE_HD int32_t share_disagreement(const T* tail, int64_t world, int64_t batch_ro
 // disagree about, or that a rank refused, is marked bad (skipped) with its
 // reason counted; *loss = the summed loss / batch_rows (NaN for an empty
 // batch), which the finite check then reads.
+// The ranks that asked to stop are counted in s->stop_votes whatever the
+// verdict (0 where the sums are not counts: kDisagreeSums says why).
 template <class T>
 VAE_HD void accept_share_tail(StepState* s, const T* tail, int64_t world, int64_t batch_rows,
                               T* loss) {
   *loss = batch_rows > 0 ? tail[kLossSumSlot] / static_cast<T>(batch_rows) : T(NAN);
+  int64_t stop_votes = 0;
+  s->stop_votes = summed_count(tail[kStopSlot], &stop_votes) ? static_cast<int32_t>(stop_votes) : 0;
   const int32_t disagreement = share_disagreement(tail, world, batch_rows);
   if (disagreement != 0) {
     s->bad = 1;

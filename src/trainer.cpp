@@ -356,21 +356,36 @@ void Trainer::train_epoch(Dataset& ds, int64_t batch, float* mean_loss) {
   const InterruptWindow window(&interrupt_requested_);
   begin_epoch(ds, key(NoiseStream::kShuffle, epochs_));
   for (int64_t step = 0; step < steps; ++step) {
-    // Ranks take each step together: one rank stopping alone would leave the
-    // others waiting in the hook, so a shared epoch runs to its end.
-    if (!shared && epoch_interrupted()) stop_epoch(step, steps);
+    // Ranks take each step together, so a rank cannot stop alone (the
+    // others would wait in the hook): it asks the ranks to stop in its part
+    // of the step, and all stop where they read the summed request.
+    if (!shared && epoch_interrupted()) stop_epoch(step, steps, "");
     const int64_t first = step * batch;
     const int64_t rows = std::min(batch, ds.rows - first);
     StepPlan plan;
     plan.epoch = &ds;
     plan.rows = rows;
-    if (shared) plan_epoch_step(ds, batch, step, rows, world, &plan);
+    if (shared) {
+      plan_epoch_step(ds, batch, step, rows, world, &plan);
+      plan.stop = epoch_interrupted();
+    }
     enqueue_step(plan);
     advance_step_bounds(1);
-    if (progress_ != nullptr && progress_due(step + 1, steps)) {
+    // The progress calls, and for a shared epoch the check of the ranks'
+    // requests to stop: at the same steps on every rank (progress_due
+    // depends on the step count alone), each reading the same sums of the
+    // step just taken, so the ranks stop together (on the GPU, a wait for
+    // the device at up to 65 steps an epoch).
+    if (progress_due(step + 1, steps) && (progress_ != nullptr || shared)) {
       const StepState s = read_step_state();
-      const double mean = s.loss_rows > 0 ? s.loss_sum / static_cast<double>(s.loss_rows) : 0.0;
-      progress_(progress_user_data_, first + rows, ds.rows, mean);
+      if (progress_ != nullptr) {
+        const double mean = s.loss_rows > 0 ? s.loss_sum / static_cast<double>(s.loss_rows) : 0.0;
+        progress_(progress_user_data_, first + rows, ds.rows, mean);
+      }
+      if (shared && s.stop_votes > 0 && step + 1 < steps) {
+        stop_epoch(step + 1, steps, " on " + std::to_string(s.stop_votes) + " of the " +
+                                        std::to_string(world) + " ranks sharing it");
+      }
     }
   }
   const StepState s = read_step_state();

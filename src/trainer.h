@@ -133,6 +133,7 @@ class Trainer {
     BatchShare share;                // where this rank's rows sit in the batch
     bool refused = false;            // this rank refused its part: it takes part with no rows
     StepVote vote{};                 // what the ranks must agree on (step_vote.h)
+    bool stop = false;               // this rank asks the ranks to stop the epoch (vae_interrupt)
   };
   // Queues one training step. A shared step sums its gradient across the
   // ranks with the hook (whose failure throws, the step changing nothing),
@@ -263,8 +264,9 @@ class Trainer {
   bool epoch_interrupted() const;
   // Ends an epoch interrupted before step `step` of `steps`: waits for the
   // steps queued, resets the epoch's position and loss sums, and throws
-  // Error(VAE_ERROR_INTERRUPTED).
-  [[noreturn]] void stop_epoch(int64_t step, int64_t steps);
+  // Error(VAE_ERROR_INTERRUPTED); `where` tells, for an epoch shared by
+  // ranks, on how many of them vae_interrupt was called.
+  [[noreturn]] void stop_epoch(int64_t step, int64_t steps, const std::string& where);
   void check_not_in_epoch(const char* call) const;
   // The evaluation call whose progress callback is running, or null: the
   // callback may not change the trainer or draw noise (the call's chunks

@@ -348,7 +348,7 @@ class TrainerImpl final : public Trainer {
     } else {
       ops_->fill(b.grads, static_cast<int64_t>(net_.layout().total), T(0));
     }
-    ops_->write_share_tail(b.row_loss, n, refused, plan.vote, b.share_tail);
+    ops_->write_share_tail(b.row_loss, n, refused, plan.stop, plan.vote, b.share_tail);
     sum_across_ranks();
     ops_->accept_share_tail(b.share_tail, plan.world, plan.share.batch, b.loss);
     update(plan.share.batch, epoch);

@@ -17,7 +17,7 @@ bool Trainer::epoch_interrupted() const {
   return interrupt_requested_.load(std::memory_order_relaxed);
 }
 
-void Trainer::stop_epoch(int64_t step, int64_t steps) {
+void Trainer::stop_epoch(int64_t step, int64_t steps, const std::string& where) {
   // The steps queued so far complete; the epoch's position and loss sums
   // go back to a clean start.
   StepState s = read_step_state();
@@ -26,7 +26,7 @@ void Trainer::stop_epoch(int64_t step, int64_t steps) {
   s.loss_sum = 0;
   write_step_state(s);
   MessageStream m;
-  m << "vae_train_epoch: interrupted by vae_interrupt before step " << step + 1 << " of "
+  m << "vae_train_epoch: interrupted by vae_interrupt" << where << " before step " << step + 1 << " of "
     << steps << "; the " << step << " steps before it ran and stay (VAE_OPT_STEPS is "
     << s.steps << "), the epoch was not counted (VAE_OPT_EPOCHS is " << epochs_
     << ") and the next one starts from its beginning";

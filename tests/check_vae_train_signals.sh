@@ -5,8 +5,8 @@
 # last digit. Also: a run stopped between an epoch's row and its checkpoint,
 # Ctrl-C in the final log-likelihood estimate, and SIGINT
 # ignored when the run started (a background job of a script) stays ignored.
-# With a launcher (MPIEXEC and its flags for two ranks): SIGTERM to the ranks
-# stops them all after the same epoch. Every wait is bounded.
+# With a launcher (MPIEXEC and its flags for two ranks): SIGTERM to both ranks,
+# or to one of them, stops them together. Every wait is bounded.
 # usage: check_vae_train_signals.sh VAE_TRAIN [MPIEXEC FLAG...]
 set -euo pipefail
 
@@ -182,3 +182,16 @@ mapfile -t rank_pids < <(pgrep -f -- "--out $ranks_dir " | grep -vx "$pid")
 kill -TERM "${rank_pids[@]}"
 expect_stop ranks 143 SIGTERM "$ranks_dir"
 echo "two ranks stop together after epoch $(data_rows "$ranks_dir")"
+
+# SIGTERM to one rank alone: it asks the other in its part of its next step,
+# and both stop at the same step, rank 0 reporting the signal.
+one_dir=$work/one_rank
+"${launcher[@]}" "$vae_train" --out "$one_dir" --epochs 1000 "${model[@]}" "${common[@]}" \
+  --ll-samples 0 > "$work/one_rank.out" 2> "$work/one_rank.err" &
+pid=$!
+wait_for_rows "$one_dir" 1
+mapfile -t rank_pids < <(pgrep -f -- "--out $one_dir " | grep -vx "$pid")
+((${#rank_pids[@]} == 2)) || fail "found ${#rank_pids[@]} ranks, not 2"
+kill -TERM "${rank_pids[1]}"
+expect_stop one_rank 143 SIGTERM "$one_dir"
+echo "a signal to one of two ranks stops both after epoch $(data_rows "$one_dir")"

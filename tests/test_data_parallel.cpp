@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "error.h"
@@ -183,27 +184,51 @@ TEST(DataParallel, ASharedEpochTakesUpToTheWorldSizeTimesTheMaximumBatch) {
   EXPECT_EQ(t[1]->counters().steps, 3);
 }
 
-// vae_interrupt from one rank's progress callback does not stop a shared
-// epoch: that rank stopping alone would leave the other waiting in the hook.
-TEST(DataParallel, AnInterruptDoesNotStopASharedEpoch) {
+// vae_interrupt on one rank stops every rank at the same step: the rank
+// asks in its part of the next step, and all read the summed request at
+// the same progress point. The steps taken stay, no rank counts the epoch,
+// the ranks stay alike, and the next epoch runs whole on all.
+TEST(DataParallel, AnInterruptOfOneRankStopsEveryRankAtTheSameStep) {
   const Config c = shared_config(4);
   ThreadRanks ranks(2);
-  const auto x = testing::binary(24 * 12, 43);
+  const auto x = testing::binary(48 * 12, 43);
   std::vector<std::unique_ptr<CpuTrainerF>> t;
   std::vector<std::unique_ptr<Dataset>> ds;
   for (int r = 0; r < 2; ++r) {
     t.push_back(rank_trainer(c, ranks, r));
-    ds.push_back(t[r]->create_dataset(x.data(), 24));
+    ds.push_back(t[r]->create_dataset(x.data(), 48));
   }
   t[0]->set_progress(
       [](void* user, int64_t, int64_t, double) { static_cast<Trainer*>(user)->interrupt(); },
       t[0].get());
+  std::vector<vae_status> status(2, VAE_OK);
+  std::vector<std::string> message(2);
+  ranks.run([&](int r) {
+    try {
+      t[r]->train_epoch(*ds[r], 8, nullptr);
+    } catch (const Error& e) {
+      status[r] = e.status();
+      message[r] = e.what();
+    }
+  });
+  // Interrupted in the progress call after step 1; asked in step 2; read
+  // after step 2 by both ranks.
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_EQ(status[r], VAE_ERROR_INTERRUPTED) << r;
+    EXPECT_NE(message[r].find("on 1 of the 2 ranks"), std::string::npos) << message[r];
+    EXPECT_NE(message[r].find("before step 3 of 6"), std::string::npos) << message[r];
+    EXPECT_EQ(t[r]->counters().steps, 2) << r;
+    EXPECT_EQ(t[r]->counters().epochs, 0) << r;
+  }
+  EXPECT_EQ(ranks.calls(), 2);
+  EXPECT_TRUE(same_bits(parameters(*t[0]), parameters(*t[1])));
+  t[0]->set_progress(nullptr, nullptr);
   ranks.run([&](int r) { t[r]->train_epoch(*ds[r], 8, nullptr); });
   for (int r = 0; r < 2; ++r) {
-    EXPECT_EQ(t[r]->counters().steps, 3) << r;
+    EXPECT_EQ(t[r]->counters().steps, 8) << r;
     EXPECT_EQ(t[r]->counters().epochs, 1) << r;
   }
-  EXPECT_EQ(ranks.calls(), 3);
+  EXPECT_TRUE(same_bits(parameters(*t[0]), parameters(*t[1])));
 }
 
 // Rank 0 saves after 2-rank steps; one process resumes from the file on the

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "error.h"
+#include "shared_step.h"
 #include "test_support.h"
 #include "thread_ranks.h"
 
@@ -186,7 +187,7 @@ TEST(DataParallelRefusals, RanksWithDifferentDatasetsRefuseTheirEpochTogether) {
 
 // A hook of one rank that fails, or returns something other than sums.
 struct OddHook {
-  enum Kind { kFails, kFailsSilently, kBadStatus, kClaimsSkipped, kDoubles, kHalves } kind;
+  enum Kind { kFails, kFailsSilently, kBadStatus, kClaimsSkipped, kDoubles, kHalves, kStopsFive } kind;
   int calls = 0;
   int fail_at = 0;  // the call (0-based) that fails, for kFails
 
@@ -212,6 +213,9 @@ struct OddHook {
         return VAE_OK;
       case kHalves:
         for (int64_t e = 0; e < count; ++e) buffer[e] *= 0.5f;
+        return VAE_OK;
+      case kStopsFive:  // five requests to stop, from one rank
+        buffer[count - kShareTailFloats + kStopSlot] = 5.0f;
         return VAE_OK;
     }
     return VAE_OK;
@@ -271,7 +275,7 @@ TEST(DataParallelRefusals, AHookFailingInAnEpochStopsItAfterTheStepsTaken) {
 TEST(DataParallelRefusals, AHookThatDoesNotSumIsCaught) {
   const Config c = testing::small_config();
   const auto x = testing::binary(6 * kDim, 8);
-  for (const auto kind : {OddHook::kDoubles, OddHook::kHalves}) {
+  for (const auto kind : {OddHook::kDoubles, OddHook::kHalves, OddHook::kStopsFive}) {
     auto t = testing::make_trainer<CpuTrainerF>(c);
     OddHook hook{kind};
     t->set_allreduce(&OddHook::run, &hook);

@@ -392,11 +392,15 @@ VAE_API vae_status vae_set_progress(vae_trainer* t, vae_progress_fn fn, void* us
  *     vae_train_epoch starts a whole epoch, in the same shuffled order (the
  *     order is keyed by VAE_OPT_EPOCHS). Skipped steps among those taken are
  *     reported by the next call that reports (vae.h, vae_train_step).
- *     An epoch that the ranks share (an allreduce hook with
- *     VAE_OPT_WORLD_SIZE > 1) is not stopped: every rank must take each of
- *     its steps, and one rank stopping alone would leave the others waiting
- *     in the hook; it runs to its end and returns as usual, so stop ranks
- *     between epochs.
+ *     An epoch that ranks share (an allreduce hook is set) stops on every
+ *     rank at the same step, however many ranks were interrupted: every
+ *     rank must take each step, so an interrupted rank asks in its part of
+ *     its next step (the tail the hook sums), and at the next point where
+ *     the progress callback is due (up to 65 an epoch, the same steps on
+ *     every rank, callback or not) all ranks read the summed request and
+ *     stop before the next step, each returning VAE_ERROR_INTERRUPTED. On
+ *     the GPU those points wait for the device. An interrupt after the
+ *     last of them lets the epoch end as usual.
  *   - vae_evaluate_dataset and vae_log_likelihood_dataset check before each
  *     chunk of rows and, interrupted, change nothing and write no output.
  * The flag is cleared when one of these calls begins and when it returns, so

@@ -236,10 +236,10 @@ class VAE:
         libvae.Interrupted.
 
         With an allreduce hook (set_allreduce) the epochs are shared by the
-        ranks and are not stopped part way: Ctrl-C then stops fit() after the
-        epoch under way (which the model counts and history does not hold),
-        and every rank must get it (as torchrun's signals do), or the others
-        wait in the next step's hook. Only rank 0 shows progress."""
+        ranks: Ctrl-C (or interrupt()) on any rank stops the epoch on every
+        rank at the same step, within a 64th of the epoch; the ranks that
+        were not interrupted raise libvae.Interrupted. Only rank 0 shows
+        progress."""
         train = self.dataset(data, transform)
         held_out = None if validation is None else self.dataset(validation, transform, "validation")
         history: List[Dict[str, float]] = []

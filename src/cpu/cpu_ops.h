@@ -101,12 +101,12 @@ class CpuOps {
   // A step shared by ranks (kernels/shared_step.h): the tail after the
   // gradient, its loss sum added in index order as mean() adds; and after
   // the hook's sum, the verdict and the batch's mean loss into *loss.
-  void write_share_tail(const T* row_loss, int64_t n, bool refused, const StepVote& vote,
-                        T* tail) const {
+  void write_share_tail(const T* row_loss, int64_t n, bool refused, bool stop,
+                        const StepVote& vote, T* tail) const {
     T sum = 0;
     for (int64_t i = 0; i < n; ++i) sum += row_loss[i];
     tail[kLossSumSlot] = sum;
-    vae::write_share_tail(tail, n, refused, vote, state_);
+    vae::write_share_tail(tail, n, refused, stop, vote, state_);
   }
   void accept_share_tail(const T* tail, int64_t world, int64_t batch_rows, T* loss) const {
     vae::accept_share_tail(&state_, tail, world, batch_rows, loss);

@@ -568,9 +568,9 @@ void CudaOps::end_step(int update, int64_t rows, const float* loss, bool epoch) 
              "end_step kernel");
 }
 
-void CudaOps::write_share_tail(const float* row_loss, int64_t n, bool refused,
+void CudaOps::write_share_tail(const float* row_loss, int64_t n, bool refused, bool stop,
                                const StepVote& vote, float* tail) const {
-  check_cuda(cuda::launch_write_share_tail(row_loss, n, refused, vote, step_state_, tail,
+  check_cuda(cuda::launch_write_share_tail(row_loss, n, refused, stop, vote, step_state_, tail,
                                            stream()),
              "write_share_tail kernel");
 }

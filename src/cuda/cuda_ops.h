@@ -151,8 +151,8 @@ class CudaOps {
             size_t end) const;
   void end_step(int update, int64_t rows, const float* loss, bool epoch) const;
   // A step shared by ranks (kernels/shared_step.h), on the device.
-  void write_share_tail(const float* row_loss, int64_t n, bool refused, const StepVote& vote,
-                        float* tail) const;
+  void write_share_tail(const float* row_loss, int64_t n, bool refused, bool stop,
+                        const StepVote& vote, float* tail) const;
   void accept_share_tail(const float* tail, int64_t world, int64_t batch_rows,
                          float* loss) const;
   // The stream the allreduce hook queues its sum on, as void*.

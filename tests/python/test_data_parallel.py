@@ -141,10 +141,11 @@ def test_three_ranks_fit_epochs_as_one_model_uneven_last_batch_included():
     assert [(m.steps, m.epochs) for m in models] == [(8, 2)] * 3
 
 
-def test_an_exception_of_one_ranks_progress_callback_ends_its_shared_epoch_first():
-    """A shared epoch is not stopped part way: the rank whose callback
-    raised finishes the epoch with the others, then raises; the ranks stay
-    alike and nobody waits."""
+def test_an_exception_of_one_ranks_progress_callback_stops_every_rank_at_the_same_step():
+    """A shared epoch cannot stop on one rank alone: the rank whose callback
+    raised asks in its next step, and every rank stops after it (that rank
+    raising its exception, the other libvae.Interrupted); the ranks stay
+    alike, and the next epoch runs whole on both."""
     group, models = ranks(2)
     data = binary_rows(128, seed=3)
     raised = [None, None]
@@ -155,13 +156,16 @@ def test_an_exception_of_one_ranks_progress_callback_ends_its_shared_epoch_first
     def epoch(rank):
         try:
             models[rank].train_epoch(models[rank].dataset(data), 32, stop if rank == 0 else None)
-        except RuntimeError as e:
+        except (RuntimeError, libvae.Interrupted) as e:
             raised[rank] = e
 
     on_threads(group, epoch)
-    assert str(raised[0]) == "stop here" and raised[1] is None
-    assert [(m.steps, m.epochs) for m in models] == [(4, 1), (4, 1)]
+    assert str(raised[0]) == "stop here"
+    assert isinstance(raised[1], libvae.Interrupted) and "on 1 of the 2 ranks" in str(raised[1])
+    assert [(m.steps, m.epochs) for m in models] == [(2, 0), (2, 0)]  # asked in step 2, read after it
     assert np.array_equal(models[0].parameters(), models[1].parameters())
+    on_threads(group, lambda rank: models[rank].train_epoch(models[rank].dataset(data), 32))
+    assert [(m.steps, m.epochs) for m in models] == [(6, 1), (6, 1)]
 
 
 def test_an_exception_of_the_hook_fails_the_step_changes_nothing_and_is_raised():
