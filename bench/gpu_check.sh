@@ -33,7 +33,7 @@
 #                                    discovery
 #   ctest              70      30    about 200 CPU tests (the longest, the damaged-
 #                                    checkpoint sweep and the allocation-failure loops,
-#                                    5-15 s here), 49 CUDA tests and the 2 of
+#                                    5-15 s here), 51 CUDA tests and the 2 of
 #                                    test_nccl_adapter, -j16; the "cuda tests" row
 #                                    reads its log. mpirun's 2-rank test is left out
 #                                    (a CPU test: the bundle carries MPI's library,
