@@ -176,6 +176,18 @@ struct AdamStep {
   double bias2_sqrt;
 };
 
+// The largest gradient element a step takes, 2^62: its square, 2^124, keeps
+// Adam's second moment (a convex combination of squares) 16 times below
+// FLT_MAX and the first moment below 2^62, whatever beta1 and beta2 are, so
+// a step cannot make them overflow. A step with a larger or non-finite
+// element is skipped, as one whose loss is not finite.
+constexpr float kLargestGradient = 4611686018427387904.0f;  // 2^62
+
+template <class T>
+VAE_HD bool usable_gradient(T g) {
+  return std::fabs(g) <= T(kLargestGradient);  // false for NaN
+}
+
 template <class T>
 VAE_HD void adam_update(T* p, T g, T* m, T* v, const AdamStep& s) {
   const T b1 = T(s.beta1), b2 = T(s.beta2);

@@ -21,14 +21,16 @@ namespace vae::cuda {
 namespace {
 
 // Grid-stride over g; one integer atomicOr per block that saw a non-finite
-// value (the flag is a boolean, so the order of the writes cannot matter).
+// loss or a gradient element a step cannot take (usable_gradient: not
+// finite, or beyond 2^62, where Adam's moments could overflow); the flag is
+// a boolean, so the order of the writes cannot matter.
 // The parameter buffers may pass 2^31 elements: 64-bit indices, no division.
 __global__ void check_step_kernel(const float* __restrict__ loss, const float* __restrict__ g,
                                   int64_t count, StepState* __restrict__ state) {
   int bad = 0;
   if (blockIdx.x == 0 && threadIdx.x == 0) bad = !isfinite(*loss);
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t e = global_index64(); e < count; e += stride) bad |= !isfinite(g[e]);
+  for (int64_t e = global_index64(); e < count; e += stride) bad |= !usable_gradient(g[e]);
   if (__syncthreads_or(bad) != 0 && threadIdx.x == 0) atomicOr(&state->bad, 1);
 }
 

@@ -81,6 +81,50 @@ TEST(StepSkipping, AStepWithoutALossPointerIsSkippedNowAndReportedByTheNextWaiti
   EXPECT_EQ(t->counters().skipped_steps, 1);
 }
 
+// A hook of one rank (world size 1) that sets the first gradient element
+// to `value`, as a faulty link or a wild gradient would.
+struct SetsFirstGradient {
+  float value;
+  static int hook(void* self, float* buffer, int64_t, int, void*, char*, size_t) {
+    buffer[0] = static_cast<SetsFirstGradient*>(self)->value;
+    return VAE_OK;
+  }
+};
+
+// A finite gradient element too large for Adam (its square would overflow
+// the second moment, which a checkpoint could then not hold) skips the step
+// as a non-finite one does; 2^62 itself is taken. Found by fuzz_api_calls:
+// a gradient of 1e30 made exp_avg_sq infinite, and the checkpoint vae_save
+// wrote then failed vae_load.
+TEST(StepSkipping, AGradientBeyondTwoToThe62IsSkippedAndTheStateStaysFinite) {
+  const Config c = testing::small_config();
+  const auto x = testing::binary(6 * 12, 9);
+  for (const float value : {1e30f, 3.4e38f, 4.7e18f}) {
+    auto t = testing::make_trainer<CpuTrainerF>(c);
+    SetsFirstGradient hook{value};
+    t->set_allreduce(&SetsFirstGradient::hook, &hook);
+    const Snapshot before(*t);
+    float loss = 0.0f;
+    try {
+      t->train_step(x.data(), 6, &loss);
+      ADD_FAILURE() << "a step with a gradient element of " << value << " was taken";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.status(), VAE_ERROR_NUMERICAL) << e.what();
+    }
+    EXPECT_TRUE(Snapshot(*t) == before) << value;
+    EXPECT_EQ(t->counters().skipped_steps, 1) << value;
+  }
+  auto t = testing::make_trainer<CpuTrainerF>(c);
+  SetsFirstGradient hook{4611686018427387904.0f};  // 2^62: taken
+  t->set_allreduce(&SetsFirstGradient::hook, &hook);
+  t->train_step(x.data(), 6, nullptr);
+  EXPECT_EQ(t->counters().steps, 1);
+  for (const StateBuffer which : {StateBuffer::kParameters, StateBuffer::kAdamFirstMoment,
+                                  StateBuffer::kAdamSecondMoment}) {
+    for (const float v : state(*t, which)) ASSERT_TRUE(std::isfinite(v));
+  }
+}
+
 TEST(StepSkipping, AStepWithALossPointerReportsItself) {
   auto t = testing::make_trainer<CpuTrainerF>(gaussian_config());
   const auto bad = overflowing(6 * 12);

@@ -161,13 +161,13 @@ VAE_INLINE void column_sums_impl(const T* v, int64_t rows, int64_t c0, int64_t c
   }
 }
 
-// x * 0 is 0 for finite x and NaN for NaN or infinity, and NaN != NaN; an
-// integer count, which the compiler may reorder, where a floating-point sum
-// could not be.
+// usable_gradient (element_math.h) is false for NaN, infinities and beyond
+// 2^62; an integer count, which the compiler may reorder, where a
+// floating-point sum could not be.
 template <class T>
-VAE_INLINE size_t count_not_finite_impl(const T* v, size_t begin, size_t end) {
+VAE_INLINE size_t count_unusable_gradients_impl(const T* v, size_t begin, size_t end) {
   size_t bad = 0;
-  for (size_t e = begin; e < end; ++e) bad += !(v[e] * T(0) == T(0));
+  for (size_t e = begin; e < end; ++e) bad += !usable_gradient(v[e]);
   return bad;
 }
 
@@ -298,11 +298,11 @@ void column_sums(const double* v, int64_t rows, int64_t c0, int64_t c1, int64_t 
   column_sums_impl(v, rows, c0, c1, ld, sums);
 }
 
-size_t count_not_finite(const float* v, size_t begin, size_t end) {
-  return count_not_finite_impl(v, begin, end);
+size_t count_unusable_gradients(const float* v, size_t begin, size_t end) {
+  return count_unusable_gradients_impl(v, begin, end);
 }
-size_t count_not_finite(const double* v, size_t begin, size_t end) {
-  return count_not_finite_impl(v, begin, end);
+size_t count_unusable_gradients(const double* v, size_t begin, size_t end) {
+  return count_unusable_gradients_impl(v, begin, end);
 }
 
 }  // namespace cpu_loops

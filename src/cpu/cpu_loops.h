@@ -52,9 +52,10 @@ void activation_grad_block(double* dx, const double* y, Activation act, int64_t 
 void column_sums(const float* v, int64_t rows, int64_t c0, int64_t c1, int64_t ld, float* sums);
 void column_sums(const double* v, int64_t rows, int64_t c0, int64_t c1, int64_t ld, double* sums);
 
-// How many of v[begin, end) are not finite.
-size_t count_not_finite(const float* v, size_t begin, size_t end);
-size_t count_not_finite(const double* v, size_t begin, size_t end);
+// How many of v[begin, end) a step cannot take: not finite, or beyond
+// kLargestGradient (element_math.h).
+size_t count_unusable_gradients(const float* v, size_t begin, size_t end);
+size_t count_unusable_gradients(const double* v, size_t begin, size_t end);
 
 // Adam (element_math.h) over [begin, end) of the flat buffers.
 void adam_range(float* p, const float* g, float* m, float* v, size_t begin, size_t end,

@@ -253,8 +253,8 @@ template <class T>
 void CpuOps<T>::check_step(const T* loss, const T* g, size_t begin, size_t end) const {
   std::atomic<size_t> bad{!(*loss * T(0) == T(0)) ? size_t{1} : size_t{0}};
   pool_.run(static_cast<int64_t>(end - begin), [&](int64_t first, int64_t last) {
-    bad += cpu_loops::count_not_finite(g, begin + static_cast<size_t>(first),
-                                       begin + static_cast<size_t>(last));
+    bad += cpu_loops::count_unusable_gradients(g, begin + static_cast<size_t>(first),
+                                               begin + static_cast<size_t>(last));
   });
   if (bad != 0) state_.bad = 1;
 }
