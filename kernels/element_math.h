@@ -188,13 +188,19 @@ VAE_HD bool usable_gradient(T g) {
   return std::fabs(g) <= T(kLargestGradient);  // false for NaN
 }
 
+// A parameter whose update would not be finite keeps its value: 0 / 0 where
+// an epsilon below FLT_MIN rounds to 0 in float and m = v = 0, or a first
+// moment far above the square root of the second (beta2 near 0) over a tiny
+// epsilon. Exact Adam otherwise, and a checkpoint holds finite parameters
+// only. (next * 0 == 0 for finite next alone: a select, which vectorizes.)
 template <class T>
 VAE_HD void adam_update(T* p, T g, T* m, T* v, const AdamStep& s) {
   const T b1 = T(s.beta1), b2 = T(s.beta2);
   *m = b1 * *m + (T(1) - b1) * g;
   *v = b2 * *v + (T(1) - b2) * g * g;
   const T denom = std::sqrt(*v) / T(s.bias2_sqrt) + T(s.epsilon);
-  *p -= T(s.step_size) * (*m / denom);
+  const T next = *p - T(s.step_size) * (*m / denom);
+  *p = next * T(0) == T(0) ? next : *p;
 }
 
 }  // namespace vae

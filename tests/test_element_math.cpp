@@ -229,5 +229,34 @@ TEST(ByteTransform, DequantizedValuesStayInTheirBin) {
   EXPECT_FLOAT_EQ(transform_byte<float>(51, 0.9f, ByteTransform::kScale), 0.2f);
 }
 
+// Adam as PyTorch's where the result is finite; a parameter whose update
+// would not be (0 / 0 when epsilon rounds to 0 in float and m = v = 0; a
+// first moment over a zero second moment with beta2 = 0 and a tiny
+// epsilon) keeps its value, and the moments stay what Adam makes them.
+TEST(ElementMath, AdamKeepsAParameterWhoseUpdateIsNotFinite) {
+  const AdamStep usual{0.9, 0.999, 1e-8, 1e-3 / (1 - 0.9), std::sqrt(1 - 0.999)};
+  float p = 0.25f, m = 0.0f, v = 0.0f;
+  adam_update(&p, 0.5f, &m, &v, usual);
+  const float m1 = (1.0f - 0.9f) * 0.5f, v1 = (1.0f - 0.999f) * 0.5f * 0.5f;
+  EXPECT_FLOAT_EQ(m, m1);
+  EXPECT_FLOAT_EQ(v, v1);
+  EXPECT_FLOAT_EQ(p, 0.25f - static_cast<float>(1e-3 / 0.1) *
+                                 (m1 / (std::sqrt(v1) / static_cast<float>(usual.bias2_sqrt) + 1e-8f)));
+
+  const AdamStep zero_epsilon{0.9, 0.999, 5e-324, 1e-3 / (1 - 0.9), std::sqrt(1 - 0.999)};
+  p = 0.25f, m = 0.0f, v = 0.0f;
+  adam_update(&p, 0.0f, &m, &v, zero_epsilon);  // 0 / 0
+  EXPECT_EQ(p, 0.25f);
+  EXPECT_EQ(m, 0.0f);
+  EXPECT_EQ(v, 0.0f);
+
+  const AdamStep no_second_memory{0.9, 0.0, 1e-45, 1e6, 1.0};
+  p = 0.25f, m = 4e18f, v = 0.0f;
+  adam_update(&p, 0.0f, &m, &v, no_second_memory);  // 1e6 * 3.6e18 / 1.4e-45
+  EXPECT_EQ(p, 0.25f);
+  EXPECT_FLOAT_EQ(m, 3.6e18f);
+  EXPECT_EQ(v, 0.0f);
+}
+
 }  // namespace
 }  // namespace vae
