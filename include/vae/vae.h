@@ -180,7 +180,10 @@ VAE_API vae_status vae_get_float(const vae_trainer* t, int option, double* value
  *
  * A step whose loss or gradient is not finite is skipped: no parameter,
  * optimizer state or step counter changes, and VAE_OPT_SKIPPED_STEPS counts
- * it. The check runs where the step runs (on the GPU for the CUDA backend),
+ * it. So is a step with a gradient element beyond 2^62, whose square would
+ * overflow Adam's second moment; and a parameter whose Adam update would not
+ * be finite (an epsilon that is 0 in float, say) keeps its value, so that
+ * the trainer's state, and every checkpoint of it, stays finite. The check runs where the step runs (on the GPU for the CUDA backend),
  * so a step with loss == NULL does not wait for its result: it returns once
  * the step is queued, and a skipped step is reported later. On both backends
  * the calls that wait, and so report, are vae_train_step with loss != NULL
