@@ -172,26 +172,27 @@ expect_stop ignoring 143 SIGTERM "$work/ignoring"
 echo "vae-train stops at SIGINT and SIGTERM and resumes exactly ($total epochs)"
 
 ((${#launcher[@]} > 0)) || exit 0
-ranks_dir=$work/ranks
-"${launcher[@]}" "$vae_train" --out "$ranks_dir" --epochs 1000 "${model[@]}" "${common[@]}" \
-  --ll-samples 0 > "$work/ranks.out" 2> "$work/ranks.err" &
-pid=$!
-wait_for_rows "$ranks_dir" 1
-mapfile -t rank_pids < <(pgrep -f -- "--out $ranks_dir " | grep -vx "$pid")
-((${#rank_pids[@]} == 2)) || fail "found ${#rank_pids[@]} ranks, not 2"
+
+# Starts two ranks under the launcher into $work/NAME, waits for their first
+# epoch and sets rank_pids to the ranks' processes.
+start_ranks() {
+  local name=$1
+  "${launcher[@]}" "$vae_train" --out "$work/$name" --epochs 1000 "${model[@]}" "${common[@]}" \
+    --ll-samples 0 > "$work/$name.out" 2> "$work/$name.err" &
+  pid=$!
+  wait_for_rows "$work/$name" 1
+  mapfile -t rank_pids < <(pgrep -f -- "--out $work/$name " | grep -vx "$pid")
+  ((${#rank_pids[@]} == 2)) || fail "found ${#rank_pids[@]} ranks, not 2"
+}
+
+start_ranks ranks
 kill -TERM "${rank_pids[@]}"
-expect_stop ranks 143 SIGTERM "$ranks_dir"
-echo "two ranks stop together after epoch $(data_rows "$ranks_dir")"
+expect_stop ranks 143 SIGTERM "$work/ranks"
+echo "two ranks stop together after epoch $(data_rows "$work/ranks")"
 
 # SIGTERM to one rank alone: it asks the other in its part of its next step,
 # and both stop at the same step, rank 0 reporting the signal.
-one_dir=$work/one_rank
-"${launcher[@]}" "$vae_train" --out "$one_dir" --epochs 1000 "${model[@]}" "${common[@]}" \
-  --ll-samples 0 > "$work/one_rank.out" 2> "$work/one_rank.err" &
-pid=$!
-wait_for_rows "$one_dir" 1
-mapfile -t rank_pids < <(pgrep -f -- "--out $one_dir " | grep -vx "$pid")
-((${#rank_pids[@]} == 2)) || fail "found ${#rank_pids[@]} ranks, not 2"
+start_ranks one_rank
 kill -TERM "${rank_pids[1]}"
-expect_stop one_rank 143 SIGTERM "$one_dir"
-echo "a signal to one of two ranks stops both after epoch $(data_rows "$one_dir")"
+expect_stop one_rank 143 SIGTERM "$work/one_rank"
+echo "a signal to one of two ranks stops both after epoch $(data_rows "$work/one_rank")"
