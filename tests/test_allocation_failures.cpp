@@ -153,11 +153,6 @@ struct Outcome {
 class AllocationFailures : public ::testing::Test {
  protected:
   void SetUp() override {
-    static std::atomic<int> counter{0};
-    dir_ = fs::path(::testing::TempDir()) /
-           ("vae_allocation_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(dir_);
-    ASSERT_TRUE(fs::create_directories(dir_));
     checkpoint_ = dir_ / "model.safetensors";
     // The checkpoint the scenario's save overwrites: another model's.
     Handles old(checkpoint_);
@@ -167,7 +162,6 @@ class AllocationFailures : public ::testing::Test {
     ASSERT_EQ(vae_save(old.trainer, checkpoint_.c_str()), VAE_OK);
     old_checkpoint_ = read_file(checkpoint_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // Runs the scenario with the fail_at-th watched allocation failing (none
   // when 0), and with `persistent` every later one of the same call too,
@@ -212,7 +206,8 @@ class AllocationFailures : public ::testing::Test {
 
   void fail_each_allocation(bool persistent);
 
-  fs::path dir_;
+  const vae::testing::TestDirectory scratch_{"vae_allocation"};
+  const fs::path dir_ = scratch_.path();
   fs::path checkpoint_;
   std::string old_checkpoint_;
 };

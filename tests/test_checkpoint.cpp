@@ -53,11 +53,6 @@ uint64_t header_length(const std::string& file) {
 class Checkpoint : public ::testing::Test {
  protected:
   void SetUp() override {
-    static std::atomic<int> counter{0};
-    dir_ = fs::path(::testing::TempDir()) /
-           ("vae_checkpoint_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(dir_);
-    ASSERT_TRUE(fs::create_directories(dir_));
     path_ = (dir_ / "model.safetensors").string();
     ASSERT_EQ(vae_config_create(&config_), VAE_OK);
     ASSERT_EQ(vae_config_set_int(config_, VAE_OPT_INPUT_DIM, kDim), VAE_OK);
@@ -76,7 +71,6 @@ class Checkpoint : public ::testing::Test {
   void TearDown() override {
     vae_destroy(t_);
     vae_config_destroy(config_);
-    fs::remove_all(dir_);
   }
 
   // vae_load's status for the file at `path`; a trainer it returns is freed.
@@ -109,7 +103,8 @@ class Checkpoint : public ::testing::Test {
         << "message '" << vae_last_error() << "' does not say '" << part << "'";
   }
 
-  fs::path dir_;
+  const vae::testing::TestDirectory scratch_{"vae_checkpoint"};
+  const fs::path dir_ = scratch_.path();
   std::string path_;
   vae_config* config_ = nullptr;
   vae_trainer* t_ = nullptr;

@@ -31,11 +31,6 @@ constexpr int64_t kBatch = 4;
 class IoFailures : public ::testing::Test {
  protected:
   void SetUp() override {
-    static std::atomic<int> counter{0};
-    dir_ = fs::path(::testing::TempDir()) /
-           ("vae_io_failures_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(dir_);
-    ASSERT_TRUE(fs::create_directories(dir_));
     path_ = (dir_ / "model.safetensors").string();
     vae_config* c = nullptr;
     ASSERT_EQ(vae_config_create(&c), VAE_OK);
@@ -56,7 +51,6 @@ class IoFailures : public ::testing::Test {
   void TearDown() override {
     FailingIo::stop();
     vae_destroy(t_);
-    fs::remove_all(dir_);
   }
 
   // The files in the checkpoint's directory.
@@ -74,7 +68,8 @@ class IoFailures : public ::testing::Test {
     return s;
   }
 
-  fs::path dir_;
+  const vae::testing::TestDirectory scratch_{"vae_io_failures"};
+  const fs::path dir_ = scratch_.path();
   std::string path_;
   std::string old_;
   vae_trainer* t_ = nullptr;

@@ -19,6 +19,7 @@
 
 #include "error.h"
 #include "safetensors.h"
+#include "test_support.h"
 
 namespace vae {
 namespace {
@@ -29,15 +30,6 @@ using Bytes = std::vector<unsigned char>;
 // A fresh directory per test, removed afterwards.
 class Safetensors : public ::testing::Test {
  protected:
-  void SetUp() override {
-    static std::atomic<int> counter{0};
-    dir_ = fs::path(::testing::TempDir()) /
-           ("vae_safetensors_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(dir_);
-    ASSERT_TRUE(fs::create_directories(dir_));
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
   std::vector<std::string> directory_entries() const {
@@ -47,7 +39,8 @@ class Safetensors : public ::testing::Test {
     return names;
   }
 
-  fs::path dir_;
+  const vae::testing::TestDirectory scratch_{"vae_safetensors"};
+  const fs::path dir_ = scratch_.path();
 };
 
 int64_t product(const std::vector<int64_t>& shape) {

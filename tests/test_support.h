@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -23,6 +24,31 @@ namespace vae::testing {
 
 using CpuTrainerF = TrainerImpl<CpuOps<float>>;
 using CpuTrainerD = TrainerImpl<CpuOps<double>>;
+
+// A fresh directory of one test under gtest's TempDir(), named
+// prefix_<pid>_<n> (so concurrent test programs keep apart), removed with
+// its files when this goes.
+class TestDirectory {
+ public:
+  explicit TestDirectory(const std::string& prefix) {
+    static std::atomic<int> counter{0};
+    path_ = std::filesystem::path(::testing::TempDir()) /
+            (prefix + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);  // throws, failing the test, where it cannot
+  }
+  ~TestDirectory() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TestDirectory(const TestDirectory&) = delete;
+  TestDirectory& operator=(const TestDirectory&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
 
 // A small model: D inputs, one or more hidden layers, Z latents.
 inline Config small_config(int64_t dim = 12, int64_t latent = 3,
