@@ -36,24 +36,21 @@ cudaError_t launch_bias_activation(float* y, const float* bias, int64_t rows, in
                                    Activation act, cudaStream_t stream) {
   const int64_t count = rows * cols;
   if (count <= 0) return cudaSuccess;
-  bias_activation_kernel<<<blocks_for(count), kThreads, 0, stream>>>(
-      y, bias, static_cast<uint32_t>(count), static_cast<uint32_t>(cols), act);
-  return cudaGetLastError();
+  return launch("bias_activation", bias_activation_kernel, blocks_for(count), kThreads, stream, y,
+                bias, static_cast<uint32_t>(count), static_cast<uint32_t>(cols), act);
 }
 
 cudaError_t launch_activation_grad(float* dx, const float* x, int64_t count, Activation act,
                                    cudaStream_t stream) {
   if (count <= 0 || act == Activation::kIdentity) return cudaSuccess;
-  activation_grad_kernel<<<blocks_for(count), kThreads, 0, stream>>>(
-      dx, x, static_cast<uint32_t>(count), act);
-  return cudaGetLastError();
+  return launch("activation_grad", activation_grad_kernel, blocks_for(count), kThreads, stream, dx,
+                x, static_cast<uint32_t>(count), act);
 }
 
 cudaError_t launch_fill(float* p, int64_t count, float value, cudaStream_t stream) {
   if (count <= 0) return cudaSuccess;
-  fill_kernel<<<blocks_for(count), kThreads, 0, stream>>>(p, static_cast<uint32_t>(count),
-                                                           value);
-  return cudaGetLastError();
+  return launch("fill", fill_kernel, blocks_for(count), kThreads, stream, p,
+                static_cast<uint32_t>(count), value);
 }
 
 }  // namespace vae::cuda

@@ -41,9 +41,8 @@ cudaError_t launch_gather_rows(const GatherSource& src, int64_t first, int64_t n
                                cudaStream_t stream) {
   const int64_t count = n * src.dim;
   if (count <= 0) return cudaSuccess;
-  gather_rows_kernel<<<blocks_for(count), kThreads, 0, stream>>>(
-      src, first, static_cast<uint32_t>(count), bytes, epoch, x);
-  return cudaGetLastError();
+  return launch("gather_rows", gather_rows_kernel, blocks_for(count), kThreads, stream, src, first,
+                static_cast<uint32_t>(count), bytes, epoch, x);
 }
 
 }  // namespace vae::cuda

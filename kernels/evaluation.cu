@@ -71,9 +71,8 @@ cudaError_t launch_eval_latent(EvalMode mode, const EvalChunk& c, const NoiseKey
                                float* kl_sample, cudaStream_t stream) {
   if (c.pairs <= 0) return cudaSuccess;
   constexpr int kPairsPerBlock = kThreads / 32;
-  eval_latent_kernel<<<blocks_for(c.pairs, kPairsPerBlock), kThreads, 0, stream>>>(
-      mode, c, key, mu_logvar, static_cast<int>(latent), eps, z, kl_sample);
-  return cudaGetLastError();
+  return launch("eval_latent", eval_latent_kernel, blocks_for(c.pairs, kPairsPerBlock), kThreads,
+                stream, mode, c, key, mu_logvar, static_cast<int>(latent), eps, z, kl_sample);
 }
 
 cudaError_t launch_eval_values(const Likelihood& lik, const float* learned_log_variance,
@@ -81,9 +80,9 @@ cudaError_t launch_eval_values(const Likelihood& lik, const float* learned_log_v
                                const float* x, int64_t dim, const float* kl_sample,
                                float* values, cudaStream_t stream) {
   if (c.pairs <= 0) return cudaSuccess;
-  eval_values_kernel<<<static_cast<unsigned int>(c.pairs), kThreads, 0, stream>>>(
-      lik, learned_log_variance, mode, c, out, x, static_cast<int>(dim), kl_sample, values);
-  return cudaGetLastError();
+  return launch("eval_values", eval_values_kernel, static_cast<unsigned int>(c.pairs), kThreads,
+                stream, lik, learned_log_variance, mode, c, out, x, static_cast<int>(dim),
+                kl_sample, values);
 }
 
 cudaError_t launch_eval_accumulate(EvalMode mode, const EvalChunk& c, const float* values,
@@ -91,12 +90,11 @@ cudaError_t launch_eval_accumulate(EvalMode mode, const EvalChunk& c, const floa
                                    float* out0, float* out1, float* out2, cudaStream_t stream) {
   const int64_t rows = c.pair_rows();
   if (rows <= 0) return cudaSuccess;
-  eval_accumulate_kernel<<<blocks_for(rows), kThreads, 0, stream>>>(
-      mode, c, values, mu_logvar, static_cast<int>(latent), carry, out0, out1, out2);
-  cudaError_t launched = cudaGetLastError();
+  cudaError_t launched =
+      launch("eval_accumulate", eval_accumulate_kernel, blocks_for(rows), kThreads, stream, mode, c,
+             values, mu_logvar, static_cast<int>(latent), carry, out0, out1, out2);
   if (launched != cudaSuccess || !c.continues_last()) return launched;
-  carry_over_kernel<<<1, 32, 0, stream>>>(carry);
-  return cudaGetLastError();
+  return launch("carry_over", carry_over_kernel, 1, 32, stream, carry);
 }
 
 }  // namespace vae::cuda

@@ -35,9 +35,8 @@ cudaError_t launch_reset_refusal(StepState* state, cudaStream_t stream) {
 cudaError_t launch_input_check(const float* x, int64_t count, bool bernoulli, StepState* state,
                                int sm_count, cudaStream_t stream) {
   if (count <= 0) return cudaSuccess;
-  input_check_kernel<<<grid_stride_blocks(count, sm_count), kThreads, 0, stream>>>(
-      x, count, bernoulli, state);
-  return cudaGetLastError();
+  return launch("input_check", input_check_kernel, grid_stride_blocks(count, sm_count), kThreads,
+                stream, x, count, bernoulli, state);
 }
 
 }  // namespace vae::cuda

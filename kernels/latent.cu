@@ -80,10 +80,9 @@ cudaError_t launch_latent_forward(const float* mu_logvar, int64_t n, int64_t sam
   const int64_t rows = n * samples;
   if (rows <= 0) return cudaSuccess;
   constexpr int kRowsPerBlock = kThreads / 32;
-  latent_forward_kernel<<<blocks_for(rows, kRowsPerBlock), kThreads, 0, stream>>>(
-      mu_logvar, static_cast<int>(n), static_cast<int>(rows), static_cast<int>(latent), noise,
-      eps, z, kl, kl_sample);
-  return cudaGetLastError();
+  return launch("latent_forward", latent_forward_kernel, blocks_for(rows, kRowsPerBlock), kThreads,
+                stream, mu_logvar, static_cast<int>(n), static_cast<int>(rows),
+                static_cast<int>(latent), noise, eps, z, kl, kl_sample);
 }
 
 cudaError_t launch_latent_backward(int objective, int64_t n, int64_t mean_rows, int64_t samples,
@@ -93,18 +92,16 @@ cudaError_t launch_latent_backward(int objective, int64_t n, int64_t mean_rows, 
                                    cudaStream_t stream) {
   const int64_t count = n * latent;
   if (count <= 0) return cudaSuccess;
-  latent_backward_kernel<<<blocks_for(count), kThreads, 0, stream>>>(
-      objective, n, mean_rows, samples, latent, beta, mu_logvar, eps, z, dz, weight,
-      d_mu_logvar);
-  return cudaGetLastError();
+  return launch("latent_backward", latent_backward_kernel, blocks_for(count), kThreads, stream,
+                objective, n, mean_rows, samples, latent, beta, mu_logvar, eps, z, dz, weight,
+                d_mu_logvar);
 }
 
 cudaError_t launch_standard_normal(const NoiseKey& key, int64_t count, float* out,
                                    cudaStream_t stream) {
   if (count <= 0) return cudaSuccess;
-  standard_normal_kernel<<<blocks_for(count), kThreads, 0, stream>>>(key, static_cast<int>(count),
-                                                                     out);
-  return cudaGetLastError();
+  return launch("standard_normal", standard_normal_kernel, blocks_for(count), kThreads, stream, key,
+                static_cast<int>(count), out);
 }
 
 }  // namespace vae::cuda

@@ -1,16 +1,36 @@
-// What the CUDA kernels share: the launch shape and a block reduction whose
-// order is fixed by the thread indices alone, so a sum comes out bit for bit
-// the same on every run (DESIGN.md section 2: reductions use a fixed order).
-// Device code only; included by kernels/*.cu.
+// What the CUDA kernels share: the one launch helper, the launch shape and a
+// block reduction whose order is fixed by the thread indices alone, so a sum
+// comes out bit for bit the same on every run (DESIGN.md section 2:
+// reductions use a fixed order). Device code only; included by kernels/*.cu,
+// which nvcc compiles for a GPU or the host compiler for the simulated device
+// (sim/, VAE_CUDA_SIMULATOR).
 #pragma once
 
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <utility>
 
 #include "reductions.cuh"
 
 namespace vae::cuda {
+
+// Queues kernel(args...) on `stream` as a grid of `grid` blocks of `block`
+// threads and returns the launch's error: nvcc's kernel<<<grid, block, 0,
+// stream>>>, or on the simulated device its launch, which names the kernel
+// in what it reports. Every launch of the backend goes through here.
+template <class... Params, class... Args>
+cudaError_t launch(const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
+                   cudaStream_t stream, Args&&... args) {
+#if defined(VAE_CUDA_SIMULATOR)
+  static_cast<void>(
+      cudasim::launch(name, kernel, grid, block, 0, stream, std::forward<Args>(args)...));
+#else
+  static_cast<void>(name);
+  kernel<<<grid, block, 0, stream>>>(std::forward<Args>(args)...);
+#endif
+  return cudaGetLastError();
+}
 
 // Threads per block of the one-dimensional kernels.
 constexpr int kThreads = 256;
@@ -106,14 +126,12 @@ cudaError_t launch_column_reduction(Value value, int64_t rows, int64_t cols, flo
   const dim3 block(kColumnTile, kRowGroups);
   const dim3 grid(static_cast<unsigned int>((cols + kColumnTile - 1) / kColumnTile),
                   static_cast<unsigned int>(chunks));
-  column_partial_kernel<<<grid, block, 0, stream>>>(value, static_cast<int>(rows),
-                                                    static_cast<int>(cols), rows_per_chunk,
-                                                    partial);
-  const cudaError_t launched = cudaGetLastError();
+  const cudaError_t launched =
+      launch("column_partial", column_partial_kernel<Value>, grid, block, stream, value,
+             static_cast<int>(rows), static_cast<int>(cols), rows_per_chunk, partial);
   if (launched != cudaSuccess) return launched;
-  column_finish_kernel<<<blocks_for(cols), kThreads, 0, stream>>>(partial, chunks,
-                                                                  static_cast<int>(cols), out);
-  return cudaGetLastError();
+  return launch("column_finish", column_finish_kernel, blocks_for(cols), kThreads, stream, partial,
+                chunks, static_cast<int>(cols), out);
 }
 
 // The blocks a grid-stride kernel over `count` elements needs: one element

@@ -80,10 +80,9 @@ cudaError_t launch_likelihood_forward(const Likelihood& lik, const float* learne
                                       int64_t dim, float* nll, float* grad, float grad_scale,
                                       cudaStream_t stream) {
   if (rows <= 0) return cudaSuccess;
-  likelihood_forward_kernel<<<static_cast<unsigned int>(rows), kThreads, 0, stream>>>(
-      lik, learned_log_variance, out, x, static_cast<int>(n), static_cast<int>(dim), nll, grad,
-      grad_scale);
-  return cudaGetLastError();
+  return launch("likelihood_forward", likelihood_forward_kernel, static_cast<unsigned int>(rows),
+                kThreads, stream, lik, learned_log_variance, out, x, static_cast<int>(n),
+                static_cast<int>(dim), nll, grad, grad_scale);
 }
 
 cudaError_t launch_likelihood_backward(const Likelihood& lik, const float* learned_log_variance,
@@ -95,10 +94,9 @@ cudaError_t launch_likelihood_backward(const Likelihood& lik, const float* learn
   if (rows <= 0 || dim <= 0) return cudaSuccess;
   if (scale_rows) {
     const int64_t count = rows * dim;
-    scale_rows_kernel<<<blocks_for(count), kThreads, 0, stream>>>(
-        weight, static_cast<float>(mean_rows), static_cast<int>(dim), static_cast<int>(count),
-        dout);
-    const cudaError_t launched = cudaGetLastError();
+    const cudaError_t launched =
+        launch("scale_rows", scale_rows_kernel, blocks_for(count), kThreads, stream, weight,
+               static_cast<float>(mean_rows), static_cast<int>(dim), static_cast<int>(count), dout);
     if (launched != cudaSuccess) return launched;
   }
   if (log_variance_sums == nullptr) return cudaSuccess;
@@ -116,9 +114,8 @@ cudaError_t launch_likelihood_backward(const Likelihood& lik, const float* learn
 cudaError_t launch_output_mean(const Likelihood& lik, float* out, int64_t count,
                                cudaStream_t stream) {
   if (count <= 0) return cudaSuccess;
-  output_mean_kernel<<<blocks_for(count), kThreads, 0, stream>>>(lik, out,
-                                                                 static_cast<int>(count));
-  return cudaGetLastError();
+  return launch("output_mean", output_mean_kernel, blocks_for(count), kThreads, stream, lik, out,
+                static_cast<int>(count));
 }
 
 }  // namespace vae::cuda

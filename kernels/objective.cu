@@ -29,9 +29,8 @@ cudaError_t launch_combine_samples(int objective, int64_t n, int64_t samples, do
                                    const float* nll, const float* kl, const float* kl_sample,
                                    float* weight, float* row_loss, cudaStream_t stream) {
   if (n <= 0) return cudaSuccess;
-  combine_samples_kernel<<<blocks_for(n), kThreads, 0, stream>>>(
-      objective, n, samples, beta, nll, kl, kl_sample, weight, row_loss);
-  return cudaGetLastError();
+  return launch("combine_samples", combine_samples_kernel, blocks_for(n), kThreads, stream,
+                objective, n, samples, beta, nll, kl, kl_sample, weight, row_loss);
 }
 
 }  // namespace vae::cuda

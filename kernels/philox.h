@@ -3,16 +3,19 @@
 // function of (seed, stream, counter, index). Bit-identical on host and
 // device, independent of thread count and launch shape.
 //
-// Where the raw bits come from: cuRAND's device API (curand_kernel.h,
-// curandStatePhilox4_32_10_t) in device code always, and in host code of every
-// build that found the CUDA toolkit's headers, with or without the CUDA
-// backend (CMake defines VAE_HAVE_CURAND_HEADER; the header compiles with the
-// host compiler and runs without a GPU or libcurand). Only a build without
-// the toolkit draws them through philox4x32_10 below, our twin of cuRAND's
+// Where the raw bits come from: cuRAND's own Philox rounds
+// (curand_Philox4x32_10 of curand_philox4x32_x.h) in device code always, and
+// in host code of every build that found the CUDA toolkit's headers, with or
+// without the CUDA backend (CMake defines VAE_HAVE_CURAND_HEADER; the header
+// compiles with the host compiler and runs without a GPU or libcurand). Only
+// that header: curand_kernel.h would add the device tables of cuRAND's other
+// generators (about 218 KB) to every kernel file. Only a build without the
+// toolkit draws them through philox4x32_10 below, our twin of cuRAND's
 // rounds: tests/test_curand_bits.cpp proves the two bit-identical wherever
-// both compile, and test_element_math.cpp checks the twin against the
-// Random123 known answers everywhere. The conversions to uniforms and normals
-// are ours in every build, so both backends see the same noise.
+// both compile, and that philox_block gives what curand_init and curand4
+// give for the same key, and test_element_math.cpp checks the twin against
+// the Random123 known answers everywhere. The conversions to uniforms and
+// normals are ours in every build, so both backends see the same noise.
 #pragma once
 
 #include <cmath>
@@ -22,11 +25,16 @@
 #define VAE_PHILOX_FROM_CURAND 1
 // cuRAND declares its functions with QUALIFIERS, __device__ unless defined
 // before the header; philox_block runs on the host too, so nvcc must compile
-// them for both sides (the host compiler ignores the qualifiers anyway).
-#if defined(__CUDACC__) && !defined(QUALIFIERS)
+// them for both sides.
+#if !defined(QUALIFIERS)
+#if defined(__CUDACC__)
 #define QUALIFIERS static __forceinline__ __host__ __device__
+#else
+#define QUALIFIERS static inline
 #endif
-#include <curand_kernel.h>
+#endif
+#include <vector_types.h>
+#include <curand_philox4x32_x.h>
 #endif
 
 #include "host_device.h"
@@ -95,35 +103,17 @@ VAE_HD Philox4 philox_block_twin(const NoiseKey& key, uint64_t block) {
 }
 
 #if defined(VAE_PHILOX_FROM_CURAND)
-// Forced inline on the host too: GCC's inliner sizes curand_init before it
-// drops the outputs nobody reads and would call philox_block out of line,
-// a fifth slower a block than the twin.
-#if defined(__CUDACC__)
-#define VAE_CURAND_HD VAE_HD
-#else
-#define VAE_CURAND_HD inline __attribute__((always_inline))
-#endif
-
-// The cuRAND state whose curand4 calls give blocks `block`, `block` + 1, ...
-// of the array `key`: curand_init keys the generator with the
-// seed's two halves, adds the subsequence to the counter's upper 64 bits
-// (words 2, 3) and offset / 4 to its lower 64 bits (words 0, 1), and leaves
-// that counter's four words as the next output (offset is a multiple of 4,
-// so no word of the block is skipped). Offsets count words in 64 bits, hence
-// the bound on blocks. All of it is O(1) arithmetic on a local state: the
-// compiler keeps it in registers and drops the outputs nobody reads, so a
-// block costs one Philox evaluation, as with the twin.
-VAE_CURAND_HD curandStatePhilox4_32_10_t curand_state_at(const NoiseKey& key, uint64_t block) {
-  curandStatePhilox4_32_10_t state;
-  curand_init(key.seed, key.counter ^ (static_cast<uint64_t>(key.stream) << 56), block << 2,
-              &state);
-  return state;
-}
-
-// Through cuRAND.
-VAE_CURAND_HD Philox4 philox_block(const NoiseKey& key, uint64_t block) {
-  curandStatePhilox4_32_10_t state = curand_state_at(key, block);
-  const uint4 words = curand4(&state);
+// Through cuRAND's rounds, on the counter curand_init(seed, subsequence,
+// offset) would give a curandStatePhilox4_32_10_t for subsequence = counter ^
+// stream << 56 and offset = 4 block: the subsequence in the counter's upper
+// 64 bits (words 2, 3), offset / 4 = block in its lower 64 bits (words 0, 1),
+// under the key {seed lo, seed hi}; its first curand4 is these four words.
+VAE_HD Philox4 philox_block(const NoiseKey& key, uint64_t block) {
+  const uint64_t subsequence = key.counter ^ (static_cast<uint64_t>(key.stream) << 56);
+  const uint4 counter{static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),
+                      static_cast<uint32_t>(subsequence), static_cast<uint32_t>(subsequence >> 32)};
+  const uint2 seed{static_cast<uint32_t>(key.seed), static_cast<uint32_t>(key.seed >> 32)};
+  const uint4 words = curand_Philox4x32_10(counter, seed);
   return Philox4{{words.x, words.y, words.z, words.w}};
 }
 #else

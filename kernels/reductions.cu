@@ -46,8 +46,7 @@ int column_chunks(int64_t rows, int64_t cols, int sm_count) {
 
 cudaError_t launch_sum(const float* v, int64_t count, float divisor, float* out,
                        cudaStream_t stream) {
-  sum_kernel<<<1, kThreads, 0, stream>>>(v, static_cast<int>(count), divisor, out);
-  return cudaGetLastError();
+  return launch("sum", sum_kernel, 1, kThreads, stream, v, static_cast<int>(count), divisor, out);
 }
 
 cudaError_t launch_column_sums(const float* m, int64_t rows, int64_t cols, float* partial,

@@ -27,14 +27,14 @@ cudaError_t launch_write_share_tail(const float* row_loss, int64_t n, bool refus
                                     cudaStream_t stream) {
   const cudaError_t summed = launch_sum(row_loss, n, 1.0f, tail + kLossSumSlot, stream);
   if (summed != cudaSuccess) return summed;
-  write_share_tail_kernel<<<1, 1, 0, stream>>>(n, refused, stop, vote, state, tail);
-  return cudaGetLastError();
+  return launch("write_share_tail", write_share_tail_kernel, 1, 1, stream, n, refused, stop, vote,
+                state, tail);
 }
 
 cudaError_t launch_accept_share_tail(StepState* state, const float* tail, int64_t world,
                                      int64_t batch_rows, float* loss, cudaStream_t stream) {
-  accept_share_tail_kernel<<<1, 1, 0, stream>>>(state, tail, world, batch_rows, loss);
-  return cudaGetLastError();
+  return launch("accept_share_tail", accept_share_tail_kernel, 1, 1, stream, state, tail, world,
+                batch_rows, loss);
 }
 
 }  // namespace vae::cuda

@@ -67,15 +67,13 @@ __global__ void shuffle_keys_kernel(NoiseKey key, int64_t n, uint64_t* __restric
 cudaError_t launch_check_step(const float* loss, const float* g, size_t begin, size_t end,
                               StepState* state, int sm_count, cudaStream_t stream) {
   const int64_t count = end > begin ? static_cast<int64_t>(end - begin) : 0;
-  check_step_kernel<<<grid_stride_blocks(count, sm_count), kThreads, 0, stream>>>(
-      loss, g + begin, count, state);
-  return cudaGetLastError();
+  return launch("check_step", check_step_kernel, grid_stride_blocks(count, sm_count), kThreads,
+                stream, loss, g + begin, count, state);
 }
 
 cudaError_t launch_begin_update(StepState* state, const AdamSettings& settings,
                                 cudaStream_t stream) {
-  begin_update_kernel<<<1, 1, 0, stream>>>(state, settings);
-  return cudaGetLastError();
+  return launch("begin_update", begin_update_kernel, 1, 1, stream, state, settings);
 }
 
 cudaError_t launch_adam(float* p, const float* g, float* m, float* v, size_t begin, size_t split,
@@ -83,15 +81,13 @@ cudaError_t launch_adam(float* p, const float* g, float* m, float* v, size_t beg
   if (end <= begin) return cudaSuccess;
   const auto first = static_cast<int64_t>(begin);
   const auto last = static_cast<int64_t>(end);
-  adam_kernel<<<grid_stride_blocks(last - first, sm_count), kThreads, 0, stream>>>(
-      p, g, m, v, first, static_cast<int64_t>(split), last, state);
-  return cudaGetLastError();
+  return launch("adam", adam_kernel, grid_stride_blocks(last - first, sm_count), kThreads, stream,
+                p, g, m, v, first, static_cast<int64_t>(split), last, state);
 }
 
 cudaError_t launch_end_step(StepState* state, int update, int64_t rows, const float* loss,
                             bool epoch, cudaStream_t stream) {
-  end_step_kernel<<<1, 1, 0, stream>>>(state, update, rows, loss, epoch);
-  return cudaGetLastError();
+  return launch("end_step", end_step_kernel, 1, 1, stream, state, update, rows, loss, epoch);
 }
 
 cudaError_t permutation_scratch_bytes(int64_t n, size_t* bytes) {
@@ -106,8 +102,8 @@ cudaError_t launch_permutation(const NoiseKey& key, int64_t n, uint64_t* keys, i
                                void* scratch, size_t scratch_bytes, int64_t* order,
                                cudaStream_t stream) {
   if (n <= 0) return cudaSuccess;
-  shuffle_keys_kernel<<<blocks_for(n), kThreads, 0, stream>>>(key, n, keys, rows);
-  const cudaError_t launched = cudaGetLastError();
+  const cudaError_t launched = launch("shuffle_keys", shuffle_keys_kernel, blocks_for(n), kThreads,
+                                      stream, key, n, keys, rows);
   if (launched != cudaSuccess) return launched;
   // Stable: equal keys keep their row order, as the host's sort of pairs.
   return cub::DeviceRadixSort::SortPairs(scratch, scratch_bytes, keys, keys + n, rows, order, n,

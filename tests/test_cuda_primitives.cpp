@@ -469,6 +469,9 @@ TEST(CudaPrimitives, GatherRowsMatchesCpu) {
     // The device's radix sort draws the host's permutation exactly.
     p.cpu.shuffle(*ds_cpu, shuffle);
     p.gpu.shuffle(*ds_gpu, shuffle);
+    // The sort runs on the trainer's non-blocking stream, which the legacy
+    // stream's cudaMemcpy does not wait for.
+    p.gpu.synchronize();
     std::vector<int64_t> order(static_cast<size_t>(rows));
     ASSERT_EQ(cudaMemcpy(order.data(), ds_gpu->order, sizeof(int64_t) * order.size(),
                          cudaMemcpyDeviceToHost),

@@ -11,6 +11,10 @@
 
 #include "philox.h"
 
+#if defined(VAE_PHILOX_FROM_CURAND)
+#include <curand_kernel.h>
+#endif
+
 namespace vae {
 namespace {
 
@@ -24,6 +28,15 @@ TEST(CurandBits, NeedTheToolkitHeaders) {
 #else
 
 constexpr uint64_t kTwo32 = uint64_t{1} << 32;
+
+// The cuRAND state whose curand4 calls give blocks `block`, `block` + 1, ...
+// of the array `key`, as philox_block's comment says.
+curandStatePhilox4_32_10_t curand_state_at(const NoiseKey& key, uint64_t block) {
+  curandStatePhilox4_32_10_t state;
+  curand_init(key.seed, key.counter ^ (static_cast<uint64_t>(key.stream) << 56), block << 2,
+              &state);
+  return state;
+}
 constexpr uint64_t kBlockLimit = uint64_t{1} << 62;
 
 bool same_words(const Philox4& a, const Philox4& b) {
@@ -73,6 +86,19 @@ TEST(CurandBits, PhiloxBlockEqualsTheTwinForRandomKeys) {
     const uint64_t around = kTwo32 + static_cast<uint64_t>(near(rng));
     ASSERT_TRUE(twin_agrees(key, wide));
     ASSERT_TRUE(twin_agrees(key, around));
+  }
+}
+
+TEST(CurandBits, PhiloxBlockIsTheFirstCurand4OfCurandInit) {
+  std::mt19937_64 rng(20261207);
+  std::uniform_int_distribution<uint32_t> stream(0, 255);
+  for (int trial = 0; trial < 10000; ++trial) {
+    const NoiseKey key{rng(), rng(), static_cast<NoiseStream>(stream(rng)), 0};
+    const uint64_t block = rng() >> (2 + trial % 62);
+    curandStatePhilox4_32_10_t state = curand_state_at(key, block);
+    const uint4 w = curand4(&state);
+    ASSERT_TRUE(same_words(philox_block(key, block), Philox4{{w.x, w.y, w.z, w.w}}))
+        << "seed " << key.seed << " counter " << key.counter << " block " << block;
   }
 }
 

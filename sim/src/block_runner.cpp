@@ -1,0 +1,307 @@
+#include "block_runner.h"
+
+#include <atomic>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cudasim/device.h"
+#include "fiber.h"
+#include "state.h"
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CUDASIM_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define CUDASIM_TSAN 1
+#endif
+#if defined(CUDASIM_TSAN)
+#include <sanitizer/tsan_interface.h>
+#define CUDASIM_TSAN_RELEASE(p) __tsan_release(p)
+#define CUDASIM_TSAN_ACQUIRE(p) __tsan_acquire(p)
+#else
+#define CUDASIM_TSAN_RELEASE(p) static_cast<void>(p)
+#define CUDASIM_TSAN_ACQUIRE(p) static_cast<void>(p)
+#endif
+
+namespace cudasim {
+namespace {
+
+enum Waiting : int { kRunnable, kBarrier, kShuffle, kExited };
+
+// One simulated thread. The fields the thread and the scheduler both touch
+// are atomics: the fibers are TSan threads of their own, ordered only by
+// the barriers.
+struct SimThread {
+  ThreadPlace place{};
+  std::unique_ptr<Fiber> fiber;
+  std::atomic<int> waiting{kRunnable};
+  std::atomic<int> predicate{0};  // in: its own; out: the block's OR
+  std::atomic<uint32_t> word{0};  // in: its word; out: the word it receives
+  std::atomic<uint32_t> mask{0};
+  std::atomic<uint32_t> delta{0};
+  std::atomic<int> width{32};
+};
+
+struct BlockRun {
+  const char* kernel = nullptr;
+  const std::function<void()>* body = nullptr;
+  FiberHome home;
+  std::vector<SimThread> threads;
+  std::atomic<int> generation{0};
+  // TSan's synchronization objects: the launch, the block's end, and the
+  // barriers (two, alternating, so that a thread already at the next
+  // barrier cannot lend its later writes to one still leaving this one).
+  char start_token = 0;
+  char done_token = 0;
+  char barrier_token[2] = {0, 0};
+};
+
+thread_local BlockRun* running_block = nullptr;
+thread_local SimThread* running_thread = nullptr;
+// Each worker's stacks, reused from block to block.
+thread_local std::vector<std::unique_ptr<FiberStack>> stack_pool;
+thread_local bool stacks_dirty = false;
+
+std::string where(const SimThread& t) {
+  std::ostringstream out;
+  out << "thread (" << t.place.thread.x << "," << t.place.thread.y << "," << t.place.thread.z
+      << ") of block (" << t.place.block.x << "," << t.place.block.y << "," << t.place.block.z
+      << ")";
+  return out.str();
+}
+
+const char* waiting_text(int w) {
+  switch (w) {
+    case kBarrier: return "waits at __syncthreads";
+    case kShuffle: return "waits at a shuffle";
+    case kExited: return "has exited";
+    default: return "runs";
+  }
+}
+
+void thread_entry() {
+  BlockRun& b = *running_block;
+  SimThread& t = *running_thread;
+  Fiber::started(b.home);
+  CUDASIM_TSAN_ACQUIRE(&b.start_token);
+  (*b.body)();
+  CUDASIM_TSAN_RELEASE(&b.done_token);
+  t.waiting = kExited;
+  t.fiber->suspend(b.home, true);
+}
+
+// From a simulated thread: wait in state w until the scheduler releases it.
+void wait_here(int w) {
+  BlockRun& b = *running_block;
+  SimThread& t = *running_thread;
+  t.waiting = w;
+  t.fiber->suspend(b.home, false);
+}
+
+// Releases each warp whose lanes all wait at the same shuffle; sets *bad to
+// a fault's text when a shuffle can never complete. Returns whether any
+// warp was released.
+bool release_shuffles(BlockRun& b, std::string* bad) {
+  bool released = false;
+  const size_t n = b.threads.size();
+  for (size_t first = 0; first < n; first += 32) {
+    const size_t lanes = std::min<size_t>(32, n - first);
+    size_t at = lanes;
+    for (size_t l = 0; l < lanes; ++l) {
+      if (b.threads[first + l].waiting == kShuffle) {
+        at = l;
+        break;
+      }
+    }
+    if (at == lanes) continue;
+    const SimThread& caller = b.threads[first + at];
+    const uint32_t mask = caller.mask;
+    bool complete = true;
+    for (size_t l = 0; l < 32 && complete; ++l) {
+      if ((mask >> l & 1u) == 0) continue;
+      if (l >= lanes) {
+        *bad = where(caller) + " shuffles with mask " + std::to_string(mask) + ", but lane " +
+               std::to_string(l) + " is not a thread of the block";
+        return false;
+      }
+      const SimThread& other = b.threads[first + l];
+      if (other.waiting != kShuffle || other.mask != mask) {
+        if (other.waiting == kRunnable) {
+          complete = false;
+          continue;
+        }
+        *bad = where(caller) + " waits at a shuffle of mask " + std::to_string(mask) + ", but " +
+               where(other) + " " + waiting_text(other.waiting) + " and never reaches it";
+        return false;
+      }
+    }
+    if (!complete) continue;
+    uint32_t words[32] = {};
+    for (size_t l = 0; l < lanes; ++l) words[l] = b.threads[first + l].word;
+    for (size_t l = 0; l < lanes; ++l) {
+      if ((mask >> l & 1u) == 0) continue;
+      SimThread& t = b.threads[first + l];
+      const auto width = static_cast<size_t>(t.width.load());
+      const size_t source = l + t.delta;
+      if (l % width + t.delta < width && source < lanes) t.word = words[source];
+      t.waiting = kRunnable;
+    }
+    released = true;
+  }
+  return released;
+}
+
+// Releases the block from its barrier when every thread waits there.
+bool release_barrier(BlockRun& b, std::string* bad) {
+  const SimThread* at_barrier = nullptr;
+  const SimThread* elsewhere = nullptr;
+  int any = 0;
+  for (const SimThread& t : b.threads) {
+    if (t.waiting == kBarrier) {
+      if (at_barrier == nullptr) at_barrier = &t;
+      any |= t.predicate;
+    } else if (elsewhere == nullptr) {
+      elsewhere = &t;
+    }
+  }
+  if (at_barrier == nullptr) return false;
+  if (elsewhere != nullptr) {
+    *bad = where(*at_barrier) + " waits at __syncthreads, but " + where(*elsewhere) + " " +
+           waiting_text(elsewhere->waiting) + " and never reaches it";
+    return false;
+  }
+  ++b.generation;
+  for (SimThread& t : b.threads) {
+    t.predicate = any;
+    t.waiting = kRunnable;
+  }
+  return true;
+}
+
+std::vector<FiberStack*> take_stacks(size_t n) {
+  if (stacks_dirty) {
+    for (auto& s : stack_pool) s->unpoison();
+    stacks_dirty = false;
+  }
+  while (stack_pool.size() < n) {
+    stack_pool.push_back(std::make_unique<FiberStack>(fiber_stack_bytes()));
+  }
+  std::vector<FiberStack*> stacks(n);
+  for (size_t i = 0; i < n; ++i) stacks[i] = stack_pool[i].get();
+  return stacks;
+}
+
+bool run_block(const char* name, dim3 grid, dim3 block, uint3 block_index,
+               const std::function<void()>& body) {
+  const size_t n = size_t{block.x} * block.y * block.z;
+  BlockRun b;
+  b.kernel = name;
+  b.body = &body;
+  b.threads = std::vector<SimThread>(n);
+  const std::vector<FiberStack*> stacks = take_stacks(n);
+  for (size_t i = 0; i < n; ++i) {
+    SimThread& t = b.threads[i];
+    const auto linear = static_cast<unsigned int>(i);
+    t.place.thread = uint3{linear % block.x, linear / block.x % block.y,
+                           linear / (block.x * block.y)};
+    t.place.block = block_index;
+    t.place.block_dim = block;
+    t.place.grid_dim = grid;
+    t.fiber = std::make_unique<Fiber>(*stacks[i], &thread_entry);
+  }
+  CUDASIM_TSAN_RELEASE(&b.start_token);
+  running_block = &b;
+  std::string bad;
+  for (;;) {
+    bool all_exited = true;
+    for (SimThread& t : b.threads) {
+      if (t.waiting == kRunnable) {
+        running_thread = &t;
+        t.fiber->resume(b.home);
+        running_thread = nullptr;
+      }
+      if (t.waiting != kExited) all_exited = false;
+    }
+    if (all_exited) break;
+    if (release_shuffles(b, &bad)) continue;
+    if (!bad.empty() || !release_barrier(b, &bad)) {
+      if (bad.empty()) bad = "no thread of block can go on";
+      break;
+    }
+  }
+  running_block = nullptr;
+  if (!bad.empty()) {
+    // The threads left waiting are abandoned part way; their stacks are
+    // cleaned before reuse.
+    stacks_dirty = true;
+    fault(cudaErrorLaunchFailure, std::string("kernel ") + name + ": " + bad);
+    return false;
+  }
+  CUDASIM_TSAN_ACQUIRE(&b.done_token);
+  return true;
+}
+
+SimThread& current(const char* what) {
+  if (running_thread == nullptr) {
+    fault(cudaErrorLaunchFailure, std::string(what) + " called outside a simulated kernel");
+    static thread_local SimThread outside;
+    return outside;
+  }
+  return *running_thread;
+}
+
+}  // namespace
+
+bool run_kernel(const char* name, dim3 grid, dim3 block, const std::function<void()>& body) {
+  for (unsigned int z = 0; z < grid.z; ++z) {
+    for (unsigned int y = 0; y < grid.y; ++y) {
+      for (unsigned int x = 0; x < grid.x; ++x) {
+        if (sticky_error() != cudaSuccess) return false;
+        if (!run_block(name, grid, block, uint3{x, y, z}, body)) return false;
+      }
+    }
+  }
+  return true;
+}
+
+const ThreadPlace& place() { return current("threadIdx").place; }
+
+int block_barrier(int predicate) {
+  SimThread& t = current("__syncthreads");
+  if (running_block == nullptr) return 0;
+  BlockRun& b = *running_block;
+  const int slot = b.generation & 1;
+  t.predicate = predicate;
+  CUDASIM_TSAN_RELEASE(&b.barrier_token[slot]);
+  wait_here(kBarrier);
+  CUDASIM_TSAN_ACQUIRE(&b.barrier_token[slot]);
+  return t.predicate;
+}
+
+uint32_t shuffle_down(unsigned int mask, uint32_t word, unsigned int delta, int width) {
+  SimThread& t = current("__shfl_down_sync");
+  if (running_block == nullptr) return word;
+  if (width < 1 || width > 32 || (width & (width - 1)) != 0) {
+    fault(cudaErrorLaunchFailure, std::string("kernel ") + running_block->kernel + ": " +
+                                      where(t) + " shuffles with width " + std::to_string(width));
+    return word;
+  }
+  const auto lane = static_cast<uint32_t>((&t - running_block->threads.data()) % 32);
+  if ((mask >> lane & 1u) == 0) {
+    fault(cudaErrorLaunchFailure, std::string("kernel ") + running_block->kernel + ": " +
+                                      where(t) + " shuffles with a mask that leaves it out");
+    return word;
+  }
+  t.mask = mask;
+  t.word = word;
+  t.delta = delta;
+  t.width = width;
+  wait_here(kShuffle);
+  return t.word;
+}
+
+}  // namespace cudasim

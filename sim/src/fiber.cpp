@@ -1,0 +1,119 @@
+#include "fiber.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <new>
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CUDASIM_ASAN 1
+#endif
+#if __has_feature(thread_sanitizer)
+#define CUDASIM_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define CUDASIM_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define CUDASIM_TSAN 1
+#endif
+
+#if defined(CUDASIM_ASAN)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if defined(CUDASIM_TSAN)
+#include <sanitizer/tsan_interface.h>
+#endif
+
+namespace cudasim {
+
+size_t fiber_stack_bytes() {
+#if defined(CUDASIM_ASAN) || defined(CUDASIM_TSAN)
+  return size_t{256} << 10;
+#else
+  return size_t{64} << 10;
+#endif
+}
+
+FiberStack::FiberStack(size_t bytes) {
+  const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  size_ = (bytes + page - 1) / page * page;
+  mapping_bytes_ = size_ + page;
+  mapping_ = mmap(nullptr, mapping_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                  -1, 0);
+  if (mapping_ == MAP_FAILED) throw std::bad_alloc();
+  // The guard page: a fiber that overflows its stack faults at once.
+  mprotect(mapping_, page, PROT_NONE);
+  base_ = static_cast<char*>(mapping_) + page;
+}
+
+FiberStack::~FiberStack() { munmap(mapping_, mapping_bytes_); }
+
+void FiberStack::unpoison() const {
+#if defined(CUDASIM_ASAN)
+  ASAN_UNPOISON_MEMORY_REGION(base_, size_);
+#endif
+}
+
+Fiber::Fiber(FiberStack& stack, void (*entry)()) : stack_(stack) {
+  getcontext(&context_);
+  context_.uc_stack.ss_sp = stack.base();
+  context_.uc_stack.ss_size = stack.size();
+  context_.uc_link = nullptr;
+  makecontext(&context_, entry, 0);
+#if defined(CUDASIM_TSAN)
+  tsan_fiber_ = __tsan_create_fiber(0);
+#endif
+}
+
+Fiber::~Fiber() {
+#if defined(CUDASIM_TSAN)
+  __tsan_destroy_fiber(tsan_fiber_);
+#endif
+}
+
+// The switches synchronize nothing for TSan: the simulated threads are
+// ordered only by the barriers, which say so themselves (block_runner.cpp).
+void Fiber::resume(FiberHome& home) {
+#if defined(CUDASIM_TSAN)
+  if (home.tsan_fiber == nullptr) home.tsan_fiber = __tsan_get_current_fiber();
+  __tsan_switch_to_fiber(tsan_fiber_, __tsan_switch_to_fiber_no_sync);
+#endif
+#if defined(CUDASIM_ASAN)
+  void* home_fake_stack = nullptr;
+  __sanitizer_start_switch_fiber(&home_fake_stack, stack_.base(), stack_.size());
+#endif
+  swapcontext(&home.context, &context_);
+#if defined(CUDASIM_ASAN)
+  __sanitizer_finish_switch_fiber(home_fake_stack, nullptr, nullptr);
+#endif
+}
+
+void Fiber::suspend(FiberHome& home, bool finished) {
+#if defined(CUDASIM_TSAN)
+  __tsan_switch_to_fiber(home.tsan_fiber, __tsan_switch_to_fiber_no_sync);
+#endif
+#if defined(CUDASIM_ASAN)
+  __sanitizer_start_switch_fiber(finished ? nullptr : &fake_stack_, home.stack_bottom,
+                                 home.stack_size);
+#else
+  static_cast<void>(finished);
+#endif
+  swapcontext(&context_, &home.context);
+#if defined(CUDASIM_ASAN)
+  __sanitizer_finish_switch_fiber(fake_stack_, &home.stack_bottom, &home.stack_size);
+#endif
+}
+
+void Fiber::started(FiberHome& home) {
+#if defined(CUDASIM_ASAN)
+  __sanitizer_finish_switch_fiber(nullptr, &home.stack_bottom, &home.stack_size);
+#else
+  static_cast<void>(home);
+#endif
+}
+
+}  // namespace cudasim

@@ -1,0 +1,67 @@
+// Fibers for the simulated threads of a block: a stack of their own and a
+// context switch that AddressSanitizer and ThreadSanitizer are told about
+// (their fiber annotations), so that ASan checks the fibers' stacks and
+// TSan sees each simulated thread as a thread of its own.
+#pragma once
+
+#include <ucontext.h>
+
+#include <cstddef>
+#include <memory>
+
+namespace cudasim {
+
+// An mmap'd stack with an inaccessible guard page below it.
+class FiberStack {
+ public:
+  explicit FiberStack(size_t bytes);
+  ~FiberStack();
+  FiberStack(const FiberStack&) = delete;
+  FiberStack& operator=(const FiberStack&) = delete;
+  void* base() const { return base_; }
+  size_t size() const { return size_; }
+  // Clears what a fiber abandoned part way left poisoned on the stack.
+  void unpoison() const;
+
+ private:
+  void* mapping_ = nullptr;
+  size_t mapping_bytes_ = 0;
+  void* base_ = nullptr;
+  size_t size_ = 0;
+};
+
+// The context a fiber returns to: the thread that runs the fibers.
+struct FiberHome {
+  ucontext_t context;
+  void* tsan_fiber = nullptr;
+  const void* stack_bottom = nullptr;
+  size_t stack_size = 0;
+};
+
+class Fiber {
+ public:
+  // A fiber that will run entry() on `stack` when first resumed.
+  Fiber(FiberStack& stack, void (*entry)());
+  ~Fiber();
+  Fiber(const Fiber&) = delete;
+  Fiber& operator=(const Fiber&) = delete;
+
+  // From home: runs the fiber until it suspends or finishes.
+  void resume(FiberHome& home);
+  // From the fiber: back to home; returns when resumed again. `finished`:
+  // the fiber never resumes (its sanitizer state is released).
+  void suspend(FiberHome& home, bool finished);
+  // From the fiber's entry function, first thing: completes the switch.
+  static void started(FiberHome& home);
+
+ private:
+  ucontext_t context_;
+  FiberStack& stack_;
+  void* tsan_fiber_ = nullptr;
+  void* fake_stack_ = nullptr;
+};
+
+// Stack bytes per simulated thread.
+size_t fiber_stack_bytes();
+
+}  // namespace cudasim
