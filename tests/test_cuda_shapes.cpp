@@ -6,8 +6,11 @@
 // backend under the same noise; L, too costly for the CPU in a test, against
 // itself: the gradient of the mean over its 8192 rows is the mean of the
 // gradients of its eight 1024-row chunks, and its Adam step moves every
-// parameter as torch.optim.Adam's first step does with that gradient. Every
-// test skips itself where there is no CUDA device.
+// parameter as torch.optim.Adam's first step does with that gradient. On the
+// simulated device (VAE_CUDA_SIMULATOR), whose GEMMs are plain loops, L is
+// scaled down (batch 512 in chunks of 64, hidden 320-192, latent 48): the
+// same launches and reductions at sizes the CPU runs in seconds. Every test
+// skips itself where there is no CUDA device.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -60,8 +63,13 @@ TEST(CudaShapes, SAndMMatchCpuUnderTheSameNoise) {
 
 TEST(CudaShapes, LGradientIsTheMeanOfItsChunksAndAdamMovesEveryParameter) {
   if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
+#if defined(VAE_CUDA_SIMULATOR)
+  constexpr int64_t kBatch = 512, kChunk = 64, kLatent = 48;
+  const Config c = shape_config({320, 192}, kLatent, kBatch);
+#else
   constexpr int64_t kBatch = 8192, kChunk = 1024, kLatent = 128;
   const Config c = shape_config({2048, 2048}, kLatent, kBatch);
+#endif
   auto gpu = make_cuda_trainer_impl(c);
   const auto x = testing::binary(static_cast<size_t>(kBatch * kInput), 9);
   const auto eps = testing::normal(static_cast<size_t>(kBatch * kLatent), 10);
@@ -86,7 +94,8 @@ TEST(CudaShapes, LGradientIsTheMeanOfItsChunksAndAdamMovesEveryParameter) {
 
   // The first Adam step with that gradient g: m = (1 - b1) g, v = (1 - b2) g^2,
   // p -= lr / (1 - b1) m / (sqrt(v) / sqrt(1 - b2) + eps), for every one of
-  // the 5.3 million parameters (the grid-stride launch over the flat buffer).
+  // the parameters (5.3 million on a GPU; the grid-stride launch over the
+  // flat buffer).
   const std::vector<float> before = gpu->read_state(StateBuffer::kParameters);
   ASSERT_EQ(before.size(), whole.size());
   float step_loss = 0;

@@ -33,8 +33,9 @@ namespace {
 enum Waiting : int { kRunnable, kBarrier, kShuffle, kExited };
 
 // One simulated thread. The fields the thread and the scheduler both touch
-// are atomics: the fibers are TSan threads of their own, ordered only by
-// the barriers.
+// are atomics, for TSan: the fibers are threads of their own to it, ordered
+// only by the barriers. All of a block's fibers run on one thread, so
+// relaxed order is enough (load and store below).
 struct SimThread {
   ThreadPlace place{};
   std::unique_ptr<Fiber> fiber;
@@ -60,8 +61,18 @@ struct BlockRun {
   char barrier_token[2] = {0, 0};
 };
 
-thread_local BlockRun* running_block = nullptr;
-thread_local SimThread* running_thread = nullptr;
+template <class T>
+T load(const std::atomic<T>& a) {
+  return a.load(std::memory_order_relaxed);
+}
+template <class T, class U>
+void store(std::atomic<T>& a, U v) {
+  a.store(static_cast<T>(v), std::memory_order_relaxed);
+}
+
+// Read at every threadIdx: initial-exec, so no call to find them.
+__attribute__((tls_model("initial-exec"))) thread_local BlockRun* running_block = nullptr;
+__attribute__((tls_model("initial-exec"))) thread_local SimThread* running_thread = nullptr;
 // Each worker's stacks, reused from block to block.
 thread_local std::vector<std::unique_ptr<FiberStack>> stack_pool;
 thread_local bool stacks_dirty = false;
@@ -90,7 +101,7 @@ void thread_entry() {
   CUDASIM_TSAN_ACQUIRE(&b.start_token);
   (*b.body)();
   CUDASIM_TSAN_RELEASE(&b.done_token);
-  t.waiting = kExited;
+  store(t.waiting, kExited);
   t.fiber->suspend(b.home, true);
 }
 
@@ -98,7 +109,7 @@ void thread_entry() {
 void wait_here(int w) {
   BlockRun& b = *running_block;
   SimThread& t = *running_thread;
-  t.waiting = w;
+  store(t.waiting, w);
   t.fiber->suspend(b.home, false);
 }
 
@@ -112,14 +123,14 @@ bool release_shuffles(BlockRun& b, std::string* bad) {
     const size_t lanes = std::min<size_t>(32, n - first);
     size_t at = lanes;
     for (size_t l = 0; l < lanes; ++l) {
-      if (b.threads[first + l].waiting == kShuffle) {
+      if (load(b.threads[first + l].waiting) == kShuffle) {
         at = l;
         break;
       }
     }
     if (at == lanes) continue;
     const SimThread& caller = b.threads[first + at];
-    const uint32_t mask = caller.mask;
+    const uint32_t mask = load(caller.mask);
     bool complete = true;
     for (size_t l = 0; l < 32 && complete; ++l) {
       if ((mask >> l & 1u) == 0) continue;
@@ -129,26 +140,26 @@ bool release_shuffles(BlockRun& b, std::string* bad) {
         return false;
       }
       const SimThread& other = b.threads[first + l];
-      if (other.waiting != kShuffle || other.mask != mask) {
-        if (other.waiting == kRunnable) {
+      if (load(other.waiting) != kShuffle || load(other.mask) != mask) {
+        if (load(other.waiting) == kRunnable) {
           complete = false;
           continue;
         }
         *bad = where(caller) + " waits at a shuffle of mask " + std::to_string(mask) + ", but " +
-               where(other) + " " + waiting_text(other.waiting) + " and never reaches it";
+               where(other) + " " + waiting_text(load(other.waiting)) + " and never reaches it";
         return false;
       }
     }
     if (!complete) continue;
     uint32_t words[32] = {};
-    for (size_t l = 0; l < lanes; ++l) words[l] = b.threads[first + l].word;
+    for (size_t l = 0; l < lanes; ++l) words[l] = load(b.threads[first + l].word);
     for (size_t l = 0; l < lanes; ++l) {
       if ((mask >> l & 1u) == 0) continue;
       SimThread& t = b.threads[first + l];
-      const auto width = static_cast<size_t>(t.width.load());
-      const size_t source = l + t.delta;
-      if (l % width + t.delta < width && source < lanes) t.word = words[source];
-      t.waiting = kRunnable;
+      const auto width = static_cast<size_t>(load(t.width));
+      const size_t delta = load(t.delta);
+      if (l % width + delta < width && l + delta < lanes) store(t.word, words[l + delta]);
+      store(t.waiting, kRunnable);
     }
     released = true;
   }
@@ -161,9 +172,9 @@ bool release_barrier(BlockRun& b, std::string* bad) {
   const SimThread* elsewhere = nullptr;
   int any = 0;
   for (const SimThread& t : b.threads) {
-    if (t.waiting == kBarrier) {
+    if (load(t.waiting) == kBarrier) {
       if (at_barrier == nullptr) at_barrier = &t;
-      any |= t.predicate;
+      any |= load(t.predicate);
     } else if (elsewhere == nullptr) {
       elsewhere = &t;
     }
@@ -171,13 +182,13 @@ bool release_barrier(BlockRun& b, std::string* bad) {
   if (at_barrier == nullptr) return false;
   if (elsewhere != nullptr) {
     *bad = where(*at_barrier) + " waits at __syncthreads, but " + where(*elsewhere) + " " +
-           waiting_text(elsewhere->waiting) + " and never reaches it";
+           waiting_text(load(elsewhere->waiting)) + " and never reaches it";
     return false;
   }
-  ++b.generation;
+  store(b.generation, load(b.generation) + 1);
   for (SimThread& t : b.threads) {
-    t.predicate = any;
-    t.waiting = kRunnable;
+    store(t.predicate, any);
+    store(t.waiting, kRunnable);
   }
   return true;
 }
@@ -219,12 +230,12 @@ bool run_block(const char* name, dim3 grid, dim3 block, uint3 block_index,
   for (;;) {
     bool all_exited = true;
     for (SimThread& t : b.threads) {
-      if (t.waiting == kRunnable) {
+      if (load(t.waiting) == kRunnable) {
         running_thread = &t;
         t.fiber->resume(b.home);
         running_thread = nullptr;
       }
-      if (t.waiting != kExited) all_exited = false;
+      if (load(t.waiting) != kExited) all_exited = false;
     }
     if (all_exited) break;
     if (release_shuffles(b, &bad)) continue;
@@ -274,12 +285,12 @@ int block_barrier(int predicate) {
   SimThread& t = current("__syncthreads");
   if (running_block == nullptr) return 0;
   BlockRun& b = *running_block;
-  const int slot = b.generation & 1;
-  t.predicate = predicate;
+  const int slot = load(b.generation) & 1;
+  store(t.predicate, predicate);
   CUDASIM_TSAN_RELEASE(&b.barrier_token[slot]);
   wait_here(kBarrier);
   CUDASIM_TSAN_ACQUIRE(&b.barrier_token[slot]);
-  return t.predicate;
+  return load(t.predicate);
 }
 
 uint32_t shuffle_down(unsigned int mask, uint32_t word, unsigned int delta, int width) {
@@ -296,12 +307,12 @@ uint32_t shuffle_down(unsigned int mask, uint32_t word, unsigned int delta, int 
                                       where(t) + " shuffles with a mask that leaves it out");
     return word;
   }
-  t.mask = mask;
-  t.word = word;
-  t.delta = delta;
-  t.width = width;
+  store(t.mask, mask);
+  store(t.word, word);
+  store(t.delta, delta);
+  store(t.width, width);
   wait_here(kShuffle);
-  return t.word;
+  return load(t.word);
 }
 
 }  // namespace cudasim

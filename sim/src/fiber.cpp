@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <new>
 
 #if defined(__has_feature)
@@ -28,7 +29,51 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
+#if defined(__x86_64__)
+// cudasim_switch(from, to): pushes the callee-saved registers on the
+// current stack, stores the stack pointer in *from, loads to and pops what
+// was pushed there. A new fiber's stack is laid out as if it had been
+// suspended just before entering its function. The floating-point control
+// words are not switched: the fibers of a worker share them, and nothing
+// the simulator runs changes them.
+extern "C" void cudasim_switch(void** from, void* to);
+asm(R"(
+  .text
+  .p2align 4
+  .type cudasim_switch, @function
+cudasim_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size cudasim_switch, .-cudasim_switch
+)");
+#endif
+
 namespace cudasim {
+
+namespace {
+
+void switch_context(FiberContext& from, FiberContext& to) {
+#if defined(__x86_64__)
+  cudasim_switch(&from.stack_pointer, to.stack_pointer);
+#else
+  swapcontext(&from.context, &to.context);
+#endif
+}
+
+}  // namespace
 
 size_t fiber_stack_bytes() {
 #if defined(CUDASIM_ASAN) || defined(CUDASIM_TSAN)
@@ -59,11 +104,24 @@ void FiberStack::unpoison() const {
 }
 
 Fiber::Fiber(FiberStack& stack, void (*entry)()) : stack_(stack) {
-  getcontext(&context_);
-  context_.uc_stack.ss_sp = stack.base();
-  context_.uc_stack.ss_size = stack.size();
-  context_.uc_link = nullptr;
-  makecontext(&context_, entry, 0);
+#if defined(__x86_64__)
+  // From the top: a null return address for entry (it never returns), then
+  // entry as the address cudasim_switch returns to, and six registers.
+  // entry starts with the stack 16-byte aligned plus the return address, as
+  // after a call.
+  auto* top = reinterpret_cast<uint64_t*>(static_cast<char*>(stack.base()) + stack.size());
+  uint64_t* sp = top - 8;
+  for (int i = 0; i < 6; ++i) sp[i] = 0;
+  sp[6] = reinterpret_cast<uint64_t>(entry);
+  sp[7] = 0;
+  context_.stack_pointer = sp;
+#else
+  getcontext(&context_.context);
+  context_.context.uc_stack.ss_sp = stack.base();
+  context_.context.uc_stack.ss_size = stack.size();
+  context_.context.uc_link = nullptr;
+  makecontext(&context_.context, entry, 0);
+#endif
 #if defined(CUDASIM_TSAN)
   tsan_fiber_ = __tsan_create_fiber(0);
 #endif
@@ -86,7 +144,7 @@ void Fiber::resume(FiberHome& home) {
   void* home_fake_stack = nullptr;
   __sanitizer_start_switch_fiber(&home_fake_stack, stack_.base(), stack_.size());
 #endif
-  swapcontext(&home.context, &context_);
+  switch_context(home.context, context_);
 #if defined(CUDASIM_ASAN)
   __sanitizer_finish_switch_fiber(home_fake_stack, nullptr, nullptr);
 #endif
@@ -102,7 +160,7 @@ void Fiber::suspend(FiberHome& home, bool finished) {
 #else
   static_cast<void>(finished);
 #endif
-  swapcontext(&context_, &home.context);
+  switch_context(context_, home.context);
 #if defined(CUDASIM_ASAN)
   __sanitizer_finish_switch_fiber(fake_stack_, &home.stack_bottom, &home.stack_size);
 #endif

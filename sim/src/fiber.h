@@ -1,10 +1,14 @@
 // Fibers for the simulated threads of a block: a stack of their own and a
 // context switch that AddressSanitizer and ThreadSanitizer are told about
 // (their fiber annotations), so that ASan checks the fibers' stacks and
-// TSan sees each simulated thread as a thread of its own.
+// TSan sees each simulated thread as a thread of its own. On x86-64 the
+// switch saves the callee-saved registers and swaps stack pointers (no
+// system call, unlike swapcontext's signal mask); elsewhere it is ucontext.
 #pragma once
 
+#if !defined(__x86_64__)
 #include <ucontext.h>
+#endif
 
 #include <cstddef>
 #include <memory>
@@ -30,9 +34,21 @@ class FiberStack {
   size_t size_ = 0;
 };
 
+// A suspended context: on x86-64 the stack pointer its registers were
+// pushed under.
+#if defined(__x86_64__)
+struct FiberContext {
+  void* stack_pointer = nullptr;
+};
+#else
+struct FiberContext {
+  ucontext_t context;
+};
+#endif
+
 // The context a fiber returns to: the thread that runs the fibers.
 struct FiberHome {
-  ucontext_t context;
+  FiberContext context;
   void* tsan_fiber = nullptr;
   const void* stack_bottom = nullptr;
   size_t stack_size = 0;
@@ -55,7 +71,7 @@ class Fiber {
   static void started(FiberHome& home);
 
  private:
-  ucontext_t context_;
+  FiberContext context_;
   FiberStack& stack_;
   void* tsan_fiber_ = nullptr;
   void* fake_stack_ = nullptr;

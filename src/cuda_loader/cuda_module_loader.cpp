@@ -125,8 +125,11 @@ const CudaModule& cuda_module() {
 
 // Whether the process has loaded the NVIDIA driver's library: without it
 // there is no device memory, so no pointer needs the module's answer.
+// Whether the library that owns device memory (the NVIDIA driver, or the
+// simulated device of a VAE_CUDA_SIMULATOR build) is in the process: no
+// pointer is device memory before it is.
 bool driver_loaded() {
-  void* driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
+  void* driver = dlopen(VAE_CUDA_DRIVER_LIBRARY, RTLD_LAZY | RTLD_NOLOAD);
   if (driver == nullptr) return false;
   dlclose(driver);
   return true;
