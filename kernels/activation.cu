@@ -25,8 +25,9 @@ __global__ void activation_grad_kernel(float* __restrict__ dx, const float* __re
   if (e < count) dx[e] *= activation_grad_from_output(x[e], act);
 }
 
-__global__ void fill_kernel(float* __restrict__ p, uint32_t count, float value) {
-  const uint32_t e = global_index();
+// 64-bit: the flat parameter buffers it fills may pass 2^32 elements.
+__global__ void fill_kernel(float* __restrict__ p, int64_t count, float value) {
+  const int64_t e = global_index64();
   if (e < count) p[e] = value;
 }
 
@@ -49,8 +50,7 @@ cudaError_t launch_activation_grad(float* dx, const float* x, int64_t count, Act
 
 cudaError_t launch_fill(float* p, int64_t count, float value, cudaStream_t stream) {
   if (count <= 0) return cudaSuccess;
-  return launch("fill", fill_kernel, blocks_for(count), kThreads, stream, p,
-                static_cast<uint32_t>(count), value);
+  return launch("fill", fill_kernel, blocks_for(count), kThreads, stream, p, count, value);
 }
 
 }  // namespace vae::cuda

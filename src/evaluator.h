@@ -17,6 +17,7 @@
 #include "eval_buffers.h"
 #include "evaluation.h"
 #include "network.h"
+#include "workspace_cursor.h"
 
 namespace vae {
 
@@ -121,17 +122,11 @@ class Evaluator {
   }
 
   // The workspace's elements for a plan's sizes, pointing b's buffers into
-  // it from base (null: only counting). Every buffer starts on a multiple of
-  // kAlign elements (256 bytes of floats, as cuBLASLt likes). Allocates
-  // nothing: b's layer lists have their sizes.
+  // it from base (null: only counting), each aligned (WorkspaceCursor).
+  // Allocates nothing: b's layer lists have their sizes.
   size_t layout(const EvalPlan& size, T* base, EvalBuffers<T>* b) const {
-    constexpr size_t kAlign = 64;
-    size_t used = 0;
-    auto take = [&](int64_t count) {
-      T* p = base != nullptr ? base + used : nullptr;
-      used += (static_cast<size_t>(count) + kAlign - 1) / kAlign * kAlign;
-      return p;
-    };
+    WorkspaceCursor<T> cursor(base);
+    auto take = [&](int64_t count) { return cursor.take(static_cast<size_t>(count)); };
     const ParameterLayout& net = net_.layout();
     const int64_t rows = size.row_capacity;
     const int64_t decoded = size.decoder_rows;
@@ -144,7 +139,7 @@ class Evaluator {
     b->values = take(size.chunk_pairs);
     b->carry = take(4);
     for (T*& r : b->results) r = take(rows);
-    return used;
+    return cursor.used();
   }
 
   Ops& ops_;

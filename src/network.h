@@ -13,6 +13,7 @@
 #include "model_math.h"
 #include "parameter_layout.h"
 #include "shared_step.h"
+#include "workspace_cursor.h"
 
 namespace vae {
 
@@ -168,25 +169,23 @@ class Network {
   }
 
  private:
-  void allocate() {
+  // The workspace: every buffer aligned (WorkspaceCursor), laid out once
+  // to count and once over the backend's arena.
+  void allocate() { lay_out(ops_.allocate(lay_out(nullptr))); }
+
+  size_t lay_out(T* base) {
     const size_t B = static_cast<size_t>(max_batch_);
     const size_t R = static_cast<size_t>(max_rows_);
     const size_t Z = static_cast<size_t>(latent_);
     const size_t P = layout_.total;
-    size_t total = 4 * P + static_cast<size_t>(kShareTailFloats) + B * static_cast<size_t>(dim_);
-    for (const LinearLayer& l : layout_.encoder) total += B * static_cast<size_t>(l.out);
-    for (const LinearLayer& l : layout_.decoder) total += R * static_cast<size_t>(l.out);
-    total += 2 * R * Z + B + R + R + R + B + 2 * R * static_cast<size_t>(layout_.widest) +
-             2 * B * Z + 1;
-    T* next = ops_.allocate(total);
-    auto take = [&next](size_t count) {
-      T* p = next;
-      next += count;
-      return p;
-    };
+    WorkspaceCursor<T> cursor(base);
+    auto take = [&cursor](size_t count) { return cursor.take(count); };
+    b_.enc_out.clear();
+    b_.dec_out.clear();
     b_.params = take(P);
-    b_.grads = take(P);
-    b_.share_tail = take(static_cast<size_t>(kShareTailFloats));
+    // The tail right after the gradient: the ranks sum the two as one buffer.
+    b_.grads = take(P + static_cast<size_t>(kShareTailFloats));
+    b_.share_tail = b_.grads != nullptr ? b_.grads + P : nullptr;
     b_.adam_m = take(P);
     b_.adam_v = take(P);
     b_.x = take(B * static_cast<size_t>(dim_));
@@ -203,6 +202,7 @@ class Network {
     b_.grad_b = take(R * static_cast<size_t>(layout_.widest));
     b_.d_mu_logvar = take(2 * B * Z);
     b_.loss = take(1);
+    return cursor.used();
   }
 
   ParameterLayout layout_;

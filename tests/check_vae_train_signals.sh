@@ -30,21 +30,9 @@ fail() {
   exit 1
 }
 
-# 16000 training rows and 400 test rows of 8x8 bytes (IDX), each pixel 255
-# with probability 0.9 or 0.1 by a pattern that shifts with the row.
-idx_file() {
-  local rows=$1 seed=$2
-  # The magic of unsigned bytes in 3 dimensions, then the dimensions rows x 8 x 8,
-  # each a big-endian 32-bit integer.
-  printf '%b' "$(printf '\\x%02x' 0 0 8 3 $((rows >> 24 & 255)) $((rows >> 16 & 255)) \
-    $((rows >> 8 & 255)) $((rows & 255)) 0 0 0 8 0 0 0 8)"
-  LC_ALL=C awk -v rows="$rows" -v seed="$seed" 'BEGIN {
-    srand(seed)
-    for (i = 0; i < rows; ++i)
-      for (j = 0; j < 64; ++j)
-        printf "%c", (rand() < ((j + 8 * (i % 8)) % 64 < 32 ? 0.9 : 0.1) ? 255 : 1)
-  }'
-}
+# 16000 training rows and 400 test rows of 8x8 bytes (IDX).
+# shellcheck source=tests/idx_data.sh
+source "$(dirname "$0")/idx_data.sh"
 idx_file 16000 1 > "$work/train.idx"
 idx_file 400 2 > "$work/test.idx"
 model=(--hidden 256 --latent 2 --seed 7)

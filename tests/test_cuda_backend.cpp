@@ -349,6 +349,26 @@ TEST(CudaPointers, HostAndDeviceMemoryGiveTheSameResults) {
   EXPECT_EQ(device->read_state(StateBuffer::kParameters), p);
 }
 
+TEST(CudaWorkspace, EveryTrainingBufferStartsOn256Bytes) {
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
+  // Odd sizes, so that unpadded buffers would start anywhere.
+  Config c = testing::small_config(37, 3, {29, 13}, 7);
+  c.samples = 3;
+  auto gpu = make_cuda_trainer_impl(c);
+  const auto& b = gpu->network().buffers();
+  std::vector<const float*> buffers = {b.params, b.grads,  b.adam_m, b.adam_v,   b.x,
+                                       b.eps,    b.z,      b.kl,     b.kl_sample, b.nll,
+                                       b.weight, b.row_loss, b.grad_a, b.grad_b, b.d_mu_logvar,
+                                       b.loss};
+  buffers.insert(buffers.end(), b.enc_out.begin(), b.enc_out.end());
+  buffers.insert(buffers.end(), b.dec_out.begin(), b.dec_out.end());
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(buffers[i]) % 256, 0u) << "buffer " << i;
+  }
+  // The ranks sum the gradient and its tail as one buffer.
+  EXPECT_EQ(b.share_tail, b.grads + gpu->network().layout().total);
+}
+
 TEST(CudaPointers, PointerIsDeviceTellsMemoryApart) {
   if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   std::vector<float> host(4);

@@ -73,7 +73,7 @@ class Fiber {
  private:
   FiberContext context_;
   FiberStack& stack_;
-  void* tsan_fiber_ = nullptr;
+  [[maybe_unused]] void* tsan_fiber_ = nullptr;  // used in TSan builds
   void* fake_stack_ = nullptr;
 };
 

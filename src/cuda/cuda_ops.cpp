@@ -150,7 +150,6 @@ cuda_detail::Event make_event() {
 
 CudaOps::CudaOps(const Config& config)
     : device_(static_cast<int>(config.device)),
-      input_dim_(config.input_dim),
       widest_(ParameterLayout(config).widest),
       compute_(config.tf32 != 0 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F),
       gemm_cache_(std::make_unique<cuda_detail::GemmCache>()),
@@ -638,7 +637,7 @@ float* CudaOps::reserve_evaluation(size_t count) {
 void CudaOps::release_evaluation() {
   if (!eval_arena_) return;
   begin_call();
-  static_cast<void>(cudaStreamSynchronize(stream()));
+  synchronize();  // nothing queued still uses it
   eval_arena_.reset();
 }
 

@@ -263,7 +263,6 @@ class CudaOps {
 
   int device_ = 0;
   int sm_count_ = 1;
-  int64_t input_dim_ = 0;
   int64_t widest_ = 0;
   cublasComputeType_t compute_ = CUBLAS_COMPUTE_32F;
   cudaStream_t caller_stream_ = nullptr;
