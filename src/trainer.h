@@ -81,6 +81,16 @@ class Trainer {
   void interrupt() noexcept { interrupt_requested_.store(true, std::memory_order_relaxed); }
   // Sets (fn not null) or clears the hook that sums each step across ranks.
   void set_allreduce(vae_allreduce_fn fn, void* user_data);
+  // The caller's code the trainer is running on this thread, named for
+  // messages ("the allreduce hook", "the progress callback of
+  // vae_train_epoch", ...), or null when none runs (trainer_reentry.cpp).
+  // While one runs, vae_destroy and vae_dataset_destroy of the trainer's
+  // datasets do nothing.
+  const char* callback_running() const;
+  // Throws Error(INVALID_ARGUMENT) naming `call` while the allreduce hook
+  // runs: the step is half done, so every call on the trainer but
+  // vae_interrupt and the option reads is refused (vae.h).
+  void check_not_in_hook(const char* call) const;
   void evaluate_dataset(const Dataset& ds, double* elbo, double* reconstruction, double* kl);
   void log_likelihood_dataset(const Dataset& ds, int32_t k, int estimator, double* mean);
 

@@ -169,7 +169,9 @@ VAE_API vae_status vae_config_set_hidden_layers(vae_config* c, const int32_t* wi
 
 /* ---- trainer ------------------------------------------------------------ */
 VAE_API vae_status vae_create(const vae_config* c, vae_trainer** out);
-VAE_API void vae_destroy(vae_trainer* t); /* NULL: no-op */
+/* NULL: no-op. Called from t's own allreduce hook or progress callback, it
+ * does nothing and sets vae_last_error() (vae_set_allreduce, vae_set_progress). */
+VAE_API void vae_destroy(vae_trainer* t);
 VAE_API vae_status vae_set_int(vae_trainer* t, int option, int64_t value);
 VAE_API vae_status vae_set_float(vae_trainer* t, int option, double value);
 VAE_API vae_status vae_get_int(const vae_trainer* t, int option, int64_t* value);
@@ -264,6 +266,15 @@ VAE_API vae_status vae_set_cuda_stream(vae_trainer* t, void* stream);
  * are reported as VAE_ERROR_DEVICE). An epoch stops at a
  * failed step, after the steps already taken, and is not counted.
  *
+ * The hook runs inside the trainer's step, which is half done: on its own
+ * trainer it may call only vae_interrupt, vae_get_int, vae_get_float and
+ * vae_parameter_count. Every other call on that trainer (a step, an epoch,
+ * evaluation, options, parameters, vae_save, datasets, the hook itself)
+ * returns VAE_ERROR_INVALID_ARGUMENT and changes nothing, and vae_destroy
+ * and vae_dataset_destroy of its datasets do nothing (vae_last_error() says
+ * why); the step then completes as if the call had not been made. Other
+ * trainers may be used from the hook as from anywhere.
+ *
  * Sets (fn not NULL) or clears the trainer's hook. While one is set, every
  * training step calls it once, from the calling thread, with world size 1
  * too; a trainer with VAE_OPT_WORLD_SIZE > 1 refuses to train without one
@@ -343,7 +354,9 @@ VAE_API vae_status vae_dataset_create(vae_trainer* t, const float* x, int64_t n,
 /* Bytes stay bytes; transform (VAE_BYTES_*) is applied each time a row is used. */
 VAE_API vae_status vae_dataset_create_u8(vae_trainer* t, const uint8_t* y, int64_t n,
                                          int transform, vae_dataset** out);
-VAE_API void vae_dataset_destroy(vae_dataset* ds); /* NULL: no-op */
+/* NULL: no-op; from its trainer's hook or progress callback, it does nothing
+ * (vae_destroy). */
+VAE_API void vae_dataset_destroy(vae_dataset* ds);
 VAE_API vae_status vae_dataset_size(const vae_dataset* ds, int64_t* n);
 /* One pass over ds in an order shuffled by the trainer's seed and epoch count,
  * in batches of `batch` rows (1 <= batch <= max batch, or world size * max
@@ -370,7 +383,10 @@ VAE_API vae_status vae_train_epoch(vae_trainer* t, vae_dataset* ds, int64_t batc
  * the call's result. While an evaluation's callback runs, the calls that
  * would change the trainer or draw its noise (training, evaluation,
  * likelihoods, vae_sample, vae_set_int/float, vae_set_parameters) return
- * VAE_ERROR_INVALID_ARGUMENT and change nothing; reading calls work.
+ * VAE_ERROR_INVALID_ARGUMENT and change nothing; reading calls work. No
+ * progress callback may end what its call uses: there vae_destroy of the
+ * trainer and vae_dataset_destroy of its datasets do nothing, and
+ * vae_last_error() says why (destroy them once the call returns).
  *
  * On the CUDA backend an epoch runs on the device: the permutation is drawn
  * there, each step is replayed from a captured CUDA graph, and the host waits
