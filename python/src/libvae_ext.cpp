@@ -26,6 +26,7 @@
 #include <nanobind/stl/vector.h>
 
 #include "arrays.h"
+#include "paths.h"
 #include "progress_relay.h"
 #include "trainer_handle.h"
 
@@ -85,7 +86,8 @@ class Trainer {
 
   static Trainer load(const std::string& path, int backend) {
     vae_trainer* t = nullptr;
-    run_without_gil([&] { return outcome_of(vae_load(path.c_str(), backend, &t)); }).check();
+    const char* file = c_path(path);
+    run_without_gil([&] { return outcome_of(vae_load(file, backend, &t)); }).check();
     return Trainer(TrainerPtr(t, &vae_destroy));
   }
 
@@ -107,7 +109,7 @@ class Trainer {
   }
 
   std::optional<float> train_step(const Floats& x, bool return_loss) {
-    const int64_t n = rows_of(x, "x", input_dim_);
+    const int64_t n = rows(x, "x", input_dim_);
     float loss = 0;
     run_steps([&](vae_trainer* t) {
       return outcome_of(vae_train_step(t, x.data(), n, return_loss ? &loss : nullptr));
@@ -116,7 +118,7 @@ class Trainer {
   }
 
   std::tuple<NumpyFloats, NumpyFloats, NumpyFloats> evaluate(const Floats& x) {
-    const int64_t n = rows_of(x, "x", input_dim_);
+    const int64_t n = rows(x, "x", input_dim_);
     NumpyFloats elbo = new_array({size_t(n)}), reconstruction = new_array({size_t(n)}),
                 kl = new_array({size_t(n)});
     run([&](vae_trainer* t) {
@@ -126,7 +128,7 @@ class Trainer {
   }
 
   NumpyFloats log_likelihood(const Floats& x, int32_t k, int estimator) {
-    const int64_t n = rows_of(x, "x", input_dim_);
+    const int64_t n = rows(x, "x", input_dim_);
     NumpyFloats log_px = new_array({size_t(n)});
     run([&](vae_trainer* t) {
       return outcome_of(vae_log_likelihood(t, x.data(), n, k, estimator, log_px.data()));
@@ -135,7 +137,7 @@ class Trainer {
   }
 
   std::tuple<NumpyFloats, NumpyFloats> encode(const Floats& x) {
-    const int64_t n = rows_of(x, "x", input_dim_);
+    const int64_t n = rows(x, "x", input_dim_);
     NumpyFloats mu = new_array({size_t(n), size_t(latent_dim_)});
     NumpyFloats logvar = new_array({size_t(n), size_t(latent_dim_)});
     run([&](vae_trainer* t) {
@@ -145,7 +147,7 @@ class Trainer {
   }
 
   NumpyFloats decode(const Floats& z) {
-    const int64_t n = rows_of(z, "z", latent_dim_);
+    const int64_t n = rows(z, "z", latent_dim_);
     NumpyFloats mean = new_array({size_t(n), size_t(input_dim_)});
     run([&](vae_trainer* t) { return outcome_of(vae_decode(t, z.data(), n, mean.data())); });
     return mean;
@@ -173,6 +175,7 @@ class Trainer {
 
   void set_parameters(const Floats& values) {
     const int64_t count = parameter_count();
+    backend_.check(values, "parameters");
     if (values.ndim() != 1 || static_cast<int64_t>(values.shape(0)) != count) {
       invalid_argument("parameters: expected an array of shape (" + std::to_string(count) +
                        ",), got shape " + shape_of(values));
@@ -181,7 +184,8 @@ class Trainer {
   }
 
   void save(const std::string& path) const {
-    run([&](vae_trainer* t) { return outcome_of(vae_save(t, path.c_str())); });
+    const char* file = c_path(path);
+    run([&](vae_trainer* t) { return outcome_of(vae_save(t, file)); });
   }
 
   void set_cuda_stream(uintptr_t stream) {
@@ -191,14 +195,14 @@ class Trainer {
   }
 
   Dataset dataset(const Floats& x, const std::string& name) {
-    const int64_t n = rows_of(x, name, input_dim_);
+    const int64_t n = rows(x, name, input_dim_);
     vae_dataset* ds = nullptr;
     run([&](vae_trainer* t) { return outcome_of(vae_dataset_create(t, x.data(), n, &ds)); });
     return Dataset(handle_, Dataset::Ptr(ds, &vae_dataset_destroy), n);
   }
 
   Dataset dataset_u8(const Bytes& y, int transform, const std::string& name) {
-    const int64_t n = rows_of(y, name, input_dim_);
+    const int64_t n = rows(y, name, input_dim_);
     vae_dataset* ds = nullptr;
     run([&](vae_trainer* t) {
       return outcome_of(vae_dataset_create_u8(t, y.data(), n, transform, &ds));
@@ -273,7 +277,17 @@ class Trainer {
   explicit Trainer(TrainerPtr trainer)
       : handle_(std::make_shared<TrainerHandle>(std::move(trainer))),
         input_dim_(get_int(VAE_OPT_INPUT_DIM)),
-        latent_dim_(get_int(VAE_OPT_LATENT_DIM)) {}
+        latent_dim_(get_int(VAE_OPT_LATENT_DIM)) {
+    backend_.cuda = get_int(VAE_OPT_BACKEND) == VAE_BACKEND_CUDA;
+    backend_.device = static_cast<int32_t>(get_int(VAE_OPT_DEVICE));
+  }
+
+  // The rows of an (n, width) array in memory the backend reads.
+  template <class Array>
+  int64_t rows(const Array& a, const std::string& name, int64_t width) const {
+    backend_.check(a, name);
+    return rows_of(a, name, width);
+  }
 
   static TrainerPtr create(const Config& config) {
     vae_trainer* t = nullptr;
@@ -304,6 +318,10 @@ class Trainer {
   // allreduce hook is raised first, then one of the callback (or a Ctrl-C).
   template <class Call>
   void run_with_progress(nb::object progress, Call&& call) {
+    if (!progress.is_none() && PyCallable_Check(progress.ptr()) == 0) {
+      invalid_argument("progress: expected a callable progress(rows_done, rows_total, mean) or "
+                       "None, got " + std::string(nb::inst_name(progress).c_str()));
+    }
     ProgressRelay relay(std::move(progress), handle_->get());
     const Outcome done = run_steps([&](vae_trainer* t) {
       Outcome set = outcome_of(vae_set_progress(t, &ProgressRelay::call, &relay));
@@ -319,6 +337,7 @@ class Trainer {
   std::shared_ptr<TrainerHandle> handle_;
   int64_t input_dim_;
   int64_t latent_dim_;
+  Backend backend_;  // the memory its arrays may be in
 };
 
 // Raises a StatusError as libvae's exception class of its status.
