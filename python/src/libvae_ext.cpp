@@ -228,7 +228,7 @@ class Trainer {
                          std::string(nb::inst_name(hook).c_str()));
       }
       relay = std::make_shared<AllreduceRelay>(
-          std::move(hook), static_cast<int32_t>(get_int(VAE_OPT_DEVICE)), handle_);
+          std::move(hook), static_cast<int32_t>(get_int(VAE_OPT_DEVICE)), handle_->memory());
     }
     std::shared_ptr<AllreduceRelay> old;
     run([&](vae_trainer* t) {
@@ -304,12 +304,15 @@ class Trainer {
   // hook raised in them is raised here; otherwise the call's outcome.
   template <class Call>
   Outcome run_steps(Call&& call) {
-    std::shared_ptr<AllreduceRelay> allreduce;
+    std::exception_ptr raised;
+    std::shared_ptr<AllreduceRelay> allreduce;  // released with the GIL held
     Outcome done = handle_->run([&](vae_trainer* t) {
       allreduce = handle_->allreduce();
-      return call(t);
+      Outcome outcome = call(t);
+      if (allreduce) raised = allreduce->take_pending();  // still holding the trainer
+      return outcome;
     });
-    if (allreduce) allreduce->raise_pending();
+    if (raised) std::rethrow_exception(raised);
     return done;
   }
 
