@@ -104,6 +104,35 @@ const Tensor& checked_tensor(const std::string& path, const SafetensorsFile& fil
   return tensor;
 }
 
+// Refuses to save what load_checkpoint would refuse to load (VAE_ERROR_
+// INTERNAL: the trainer keeps its state finite and its counters in range, so
+// only a fault, or memory the caller's code overwrote, gets here): a counter
+// outside [0, kMaxCounter], a value checked_tensor would refuse.
+void check_savable(const std::string& path, const SafetensorsFile& file) {
+  const auto refuse = [&path](const std::string& what) {
+    fail(VAE_ERROR_INTERNAL, "cannot save " + path + ": " + what +
+                                 ", which vae_load would refuse; nothing was written");
+  };
+  for (const CounterField& f : kCounterFields) {
+    try {
+      check_loaded_counter(f.key, parse_counter(file.metadata, f.key));
+    } catch (const Error& e) {
+      refuse(e.what());
+    }
+  }
+  for (const BufferName& b : kBuffers) {
+    for (const auto& [name, tensor] : file.tensors) {
+      if (name.rfind(b.prefix, 0) != 0) continue;
+      for (size_t e = 0; e < tensor.data.size(); ++e) {
+        if (const char* problem = state_value_problem(b.buffer, tensor.data[e])) {
+          refuse("tensor " + name + " element " + std::to_string(e) + " " + problem + " (" +
+                 number_text(tensor.data[e]) + ")");
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void save_checkpoint(const Trainer& trainer, const std::string& path) {
@@ -124,6 +153,7 @@ void save_checkpoint(const Trainer& trainer, const std::string& path) {
                       values.begin() + static_cast<std::ptrdiff_t>(t.packed_offset + t.count));
     }
   }
+  check_savable(path, file);
   file.metadata[kChecksumKey] = crc_text(data_section_crc32(file));
   write_safetensors(path, file);
 }

@@ -16,6 +16,11 @@
 
 namespace vae {
 
+// Floats kept after the allreduce hook's buffer (the gradient and its tail),
+// filled before each hook call: a hook that writes a little past its buffer
+// writes there, not into Adam's moments, and the step sees it (vae.h).
+constexpr int64_t kHookGuardFloats = 32;
+
 template <class Ops>
 class Network {
  public:
@@ -27,6 +32,7 @@ class Network {
     T* params;
     T* grads;
     T* share_tail;             // [kShareTailFloats] after grads: what ranks sum with them
+    T* hook_guard;             // [kHookGuardFloats] after the tail: an overrunning hook's writes
     T* adam_m;
     T* adam_v;
     T* x;                      // [B, D] the model's input
@@ -173,7 +179,8 @@ class Network {
     const size_t R = static_cast<size_t>(max_rows_);
     const size_t Z = static_cast<size_t>(latent_);
     const size_t P = layout_.total;
-    size_t total = 4 * P + static_cast<size_t>(kShareTailFloats) + B * static_cast<size_t>(dim_);
+    size_t total = 4 * P + static_cast<size_t>(kShareTailFloats + kHookGuardFloats) +
+                   B * static_cast<size_t>(dim_);
     for (const LinearLayer& l : layout_.encoder) total += B * static_cast<size_t>(l.out);
     for (const LinearLayer& l : layout_.decoder) total += R * static_cast<size_t>(l.out);
     total += 2 * R * Z + B + R + R + R + B + 2 * R * static_cast<size_t>(layout_.widest) +
@@ -187,6 +194,7 @@ class Network {
     b_.params = take(P);
     b_.grads = take(P);
     b_.share_tail = take(static_cast<size_t>(kShareTailFloats));
+    b_.hook_guard = take(static_cast<size_t>(kHookGuardFloats));
     b_.adam_m = take(P);
     b_.adam_v = take(P);
     b_.x = take(B * static_cast<size_t>(dim_));

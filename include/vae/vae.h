@@ -266,6 +266,13 @@ VAE_API vae_status vae_set_cuda_stream(vae_trainer* t, void* stream);
  * are reported as VAE_ERROR_DEVICE). An epoch stops at a
  * failed step, after the steps already taken, and is not counted.
  *
+ * The hook may write the count floats of buffer and nothing else. A few
+ * floats after them are a guard, filled before each call: on the CPU
+ * backend a hook that wrote there fails its step with VAE_ERROR_DEVICE
+ * ("wrote past the end of its buffer"), and the step changes nothing; on
+ * the CUDA backend the guard keeps such writes out of the trainer's state
+ * but is not read back (that would make each step wait for the device).
+ *
  * The hook runs inside the trainer's step, which is half done: on its own
  * trainer it may call only vae_interrupt, vae_get_int, vae_get_float and
  * vae_parameter_count. Every other call on that trainer (a step, an epoch,
@@ -336,6 +343,11 @@ VAE_API vae_status vae_set_parameters(vae_trainer* t, const float* in, int64_t c
  *   - values vae_set_parameters would refuse, or Adam could not resume from:
  *     a parameter or first moment that is not finite, a second moment that
  *     is negative or not finite (the message names the tensor and element).
+ * vae_save checks the state against the same rules before it writes, and
+ * never writes a file vae_load would refuse: a value or counter that breaks
+ * them (which only a fault, or the caller's code overwriting the trainer's
+ * memory, can make) returns VAE_ERROR_INTERNAL naming it, and nothing is
+ * written.
  * A file without "libvae.data_crc32" is accepted: files written before the
  * key existed, and files that another safetensors writer (PyTorch's
  * save_file, say) wrote from a libvae checkpoint's tensors and metadata, do
