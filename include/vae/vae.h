@@ -336,8 +336,13 @@ VAE_API vae_status vae_set_parameters(vae_trainer* t, const float* in, int64_t c
  * holds zlib's CRC-32 of the data section (every byte after the header) as
  * 8 lowercase hexadecimal digits.
  *
- * vae_load checks every header field and tensor shape against the model the
- * metadata describes before it allocates that model, and refuses with
+ * vae_load reads only a regular file (a FIFO, a device such as /dev/zero,
+ * a directory: VAE_ERROR_IO, without waiting). It reads the header first,
+ * checked against the file's size, then exactly the data the header
+ * describes, and only once the header's tensors match the model its
+ * metadata describes. It checks every header field and tensor shape against
+ * the model the metadata describes before it allocates that model, and
+ * refuses with
  * VAE_ERROR_FORMAT, naming what is wrong:
  *   - data that does not match "libvae.data_crc32" ("checksum mismatch");
  *   - values vae_set_parameters would refuse, or Adam could not resume from:
