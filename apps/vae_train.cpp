@@ -460,7 +460,10 @@ int run_vae_train(int argc, const char* const* argv, RankGroup& group) {
   } catch (const std::exception& error) {
     std::fflush(stdout);
     std::fprintf(stderr, "%s: %s\n", program.c_str(), error.what());
-    return 1;
+    // A stop signal that interrupted a blocked system call (stop_signals.h)
+    // made the error: the run ends as that signal asks.
+    const int stop_signal = StopSignals::received();
+    return stop_signal != 0 ? exit_status_for_signal(stop_signal) : 1;
   }
 }
 
