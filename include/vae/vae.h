@@ -129,7 +129,11 @@ enum { VAE_ACTIVATION_RELU = 0, VAE_ACTIVATION_TANH = 1 };
  * module loads and finds a device, and the CPU otherwise (the call succeeds;
  * VAE_OPT_BACKEND then reads VAE_BACKEND_CPU). CUDA without them returns
  * VAE_ERROR_DEVICE with a message that says what is missing: the module (or
- * one of another build of libvae), the NVIDIA driver, or a device. */
+ * one of another build of libvae, or of another architecture; a path that
+ * is not a regular file, such as a FIFO, is refused without being opened),
+ * the NVIDIA driver, or a device; a build without the CUDA backend returns
+ * VAE_ERROR_DEVICE too. VAE_CUDA_MODULE is read with secure_getenv, so a
+ * set-user-ID program ignores it. */
 enum { VAE_BACKEND_AUTO = 0, VAE_BACKEND_CPU = 1, VAE_BACKEND_CUDA = 2 };
 enum { VAE_OBJECTIVE_ELBO = 0, VAE_OBJECTIVE_IWAE = 1 };
 enum { VAE_UPDATE_ALL = 0, VAE_UPDATE_ENCODER = 1, VAE_UPDATE_DECODER = 2 };
