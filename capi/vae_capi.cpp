@@ -5,6 +5,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "config.h"
 #include "dataset.h"
@@ -206,6 +207,20 @@ vae_status vae_get_float(const vae_trainer* t, int option, double* value) {
     *value = vae::Trainer::is_counter(option)
                  ? static_cast<double>(trainer(t).get_int(option))
                  : trainer(t).config().get_float(option);
+  });
+}
+
+vae_status vae_get_hidden_layers(const vae_trainer* t, int32_t* widths, int32_t capacity,
+                                 int32_t* count) {
+  return guarded([&] {
+    const std::vector<int64_t>& hidden = trainer(t).config().hidden;
+    *require(count, "count") = static_cast<int32_t>(hidden.size());
+    if (capacity < static_cast<int32_t>(hidden.size())) {
+      vae::invalid_argument("capacity: the trainer has " + std::to_string(hidden.size()) +
+                            " hidden layers, got room for " + std::to_string(capacity));
+    }
+    if (!hidden.empty()) require(widths, "widths");
+    for (size_t i = 0; i < hidden.size(); ++i) widths[i] = static_cast<int32_t>(hidden[i]);
   });
 }
 

@@ -25,8 +25,8 @@ void Trainer::check_not_in_hook(const char* call) const {
   if (allreduce_.running()) {
     invalid_argument(std::string(call) +
                      ": called from the allreduce hook of this trainer's step, which may call "
-                     "only vae_interrupt, vae_get_int, vae_get_float and vae_parameter_count "
-                     "on it; nothing changed");
+                     "only vae_interrupt, vae_get_int, vae_get_float, vae_get_hidden_layers and "
+                     "vae_parameter_count on it; nothing changed");
   }
 }
 

@@ -180,6 +180,13 @@ VAE_API vae_status vae_set_int(vae_trainer* t, int option, int64_t value);
 VAE_API vae_status vae_set_float(vae_trainer* t, int option, double value);
 VAE_API vae_status vae_get_int(const vae_trainer* t, int option, int64_t* value);
 VAE_API vae_status vae_get_float(const vae_trainer* t, int option, double* value);
+/* The trainer's encoder hidden widths, input side first (the decoder mirrors
+ * them), as vae_config_set_hidden_layers set them or the checkpoint holds
+ * them: *count gets their number, and widths, room for capacity values (may
+ * be NULL when capacity is 0), gets them. A capacity below the count
+ * returns VAE_ERROR_INVALID_ARGUMENT, still setting *count. */
+VAE_API vae_status vae_get_hidden_layers(const vae_trainer* t, int32_t* widths, int32_t capacity,
+                                         int32_t* count);
 
 /* One optimizer step on n rows (1 <= n <= max batch) of x (n x input_dim).
  * *loss (may be NULL): the mean per-row loss in nats.
@@ -278,10 +285,11 @@ VAE_API vae_status vae_set_cuda_stream(vae_trainer* t, void* stream);
  * but is not read back (that would make each step wait for the device).
  *
  * The hook runs inside the trainer's step, which is half done: on its own
- * trainer it may call only vae_interrupt, vae_get_int, vae_get_float and
- * vae_parameter_count. Every other call on that trainer (a step, an epoch,
- * evaluation, options, parameters, vae_save, datasets, the hook itself)
- * returns VAE_ERROR_INVALID_ARGUMENT and changes nothing, and vae_destroy
+ * trainer it may call only vae_interrupt, vae_get_int, vae_get_float,
+ * vae_get_hidden_layers and vae_parameter_count. Every other call on that
+ * trainer (a step, an epoch, evaluation, options, parameters, vae_save,
+ * datasets, the hook itself) returns VAE_ERROR_INVALID_ARGUMENT and changes
+ * nothing, and vae_destroy
  * and vae_dataset_destroy of its datasets do nothing (vae_last_error() says
  * why); the step then completes as if the call had not been made. Other
  * trainers may be used from the hook as from anywhere.

@@ -107,19 +107,18 @@ class VAE:
         VAE._beta1.apply(config, beta1)
         VAE._beta2.apply(config, beta2)
         self._trainer = _libvae.Trainer(config)
-        self._hidden = widths
 
     @classmethod
-    def _of(cls, trainer: _libvae.Trainer, hidden: Tuple[int, ...]) -> "VAE":
+    def _of(cls, trainer: _libvae.Trainer) -> "VAE":
         model = cls.__new__(cls)
         model._trainer = trainer
-        model._hidden = hidden
         return model
 
     @property
     def hidden(self) -> Tuple[int, ...]:
-        """The encoder's hidden widths, input side first; the decoder mirrors them."""
-        return self._hidden
+        """The encoder's hidden widths, input side first; the decoder mirrors
+        them. Read from the trainer, as every option is."""
+        return tuple(self._trainer.hidden_layers())
 
     @property
     def betas(self) -> Tuple[float, float]:
@@ -351,6 +350,5 @@ class VAE:
 def load(path: PathLike, backend: str = "auto") -> VAE:
     """A model from a checkpoint of VAE.save() or vae-train, with its optimizer
     state and counters, on the backend named ("auto": CUDA where available)."""
-    trainer = _libvae.Trainer.load(os.fspath(path), named(_libvae.BACKENDS, backend, "backend"))
-    widths = _safetensors.read_metadata(path).get("hidden_layers", "")
-    return VAE._of(trainer, tuple(int(w) for w in widths.split(",") if w))
+    # The file is read once, by the library: the widths come from the trainer.
+    return VAE._of(_libvae.Trainer.load(os.fspath(path), named(_libvae.BACKENDS, backend, "backend")))

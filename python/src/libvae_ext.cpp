@@ -160,6 +160,16 @@ class Trainer {
     return mean;
   }
 
+  std::vector<int32_t> hidden_layers() const {
+    std::vector<int32_t> widths(VAE_MAX_HIDDEN_LAYERS);
+    int32_t count = 0;
+    run([&](vae_trainer* t) {
+      return outcome_of(vae_get_hidden_layers(t, widths.data(), VAE_MAX_HIDDEN_LAYERS, &count));
+    });
+    widths.resize(static_cast<size_t>(count));
+    return widths;
+  }
+
   int64_t parameter_count() const {
     int64_t count = 0;
     run([&](vae_trainer* t) { return outcome_of(vae_parameter_count(t, &count)); });
@@ -480,6 +490,7 @@ NB_MODULE(_libvae, m) {
       .def("encode", &Trainer::encode, "x"_a)
       .def("decode", &Trainer::decode, "z"_a)
       .def("sample", &Trainer::sample, "n"_a)
+      .def("hidden_layers", &Trainer::hidden_layers)
       .def("parameter_count", &Trainer::parameter_count)
       .def("get_parameters", &Trainer::get_parameters)
       .def("set_parameters", &Trainer::set_parameters, "values"_a)

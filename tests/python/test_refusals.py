@@ -131,3 +131,18 @@ def test_hidden_widths_from_a_generator_are_the_trainers():
 def test_hidden_widths_that_are_not_a_sequence_of_integers_are_refused(hidden):
     with pytest.raises(libvae.InvalidArgumentError, match="hidden"):
         small_model(hidden=hidden)
+
+
+def test_load_reads_the_file_once_through_the_library(tmp_path, monkeypatch):
+    model = small_model(hidden=(16, 8))
+    model.save(tmp_path / "model.safetensors")
+    from libvae import _safetensors
+
+    def read_again(*args, **kwargs):
+        raise AssertionError("libvae.load read the file a second time, in Python")
+
+    monkeypatch.setattr(_safetensors, "read_metadata", read_again)
+    monkeypatch.setattr(_safetensors, "read", read_again)
+    loaded = libvae.load(tmp_path / "model.safetensors")
+    assert loaded.hidden == (16, 8)
+    assert np.array_equal(loaded.parameters(), model.parameters())
