@@ -121,6 +121,14 @@ std::vector<EpochMetrics> read_metrics_csv(const std::string& path) {
       continue;
     }
     rows.push_back(parse_row(path, line_number, line));
+    // The rows are epochs 1, 2, 3, ... in order: a duplicate, a gap or an
+    // epoch below 1 is a damaged history, which no resume should extend.
+    const auto expected = static_cast<std::int64_t>(rows.size());
+    if (rows.back().epoch != expected) {
+      throw DataFileError(path, "line " + std::to_string(line_number) + ": epoch " +
+                                    std::to_string(rows.back().epoch) + " where epoch " +
+                                    std::to_string(expected) + " was expected");
+    }
   }
   return rows;
 }
