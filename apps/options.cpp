@@ -312,8 +312,9 @@ Model (fixed by the checkpoint when resuming):
   --samples K                 samples per data point, 1..4096 (default 1)
   --seed S                    (default 1)
 
-Training (kept with the run in DIR/training.txt: --resume continues with the
-run's values, and refuses one given with another value):
+Training (--batch, --lr, --beta, --kl-warmup, --objective, --schedule and
+--transform are kept with the run in DIR/training.txt: --resume continues with
+the run's values, and refuses one given with another value):
   --epochs N                  total epochs, counting those already done (default 10)
   --batch B                   rows per step (default 128)
   --lr R                      Adam learning rate (default 1e-3)
