@@ -64,6 +64,24 @@ class Network {
     allocate();
   }
 
+  // The floats of the workspace arena of a model of `layout` and these
+  // sizes (allocate() takes exactly this many), computed in N: size_t to
+  // allocate, double to estimate a configuration's memory before anything
+  // is allocated, without overflow (src/memory_estimate.h).
+  template <class N>
+  static N arena_floats(const ParameterLayout& layout, int64_t dim, int64_t latent,
+                        int64_t max_batch, int64_t max_rows) {
+    const N B = static_cast<N>(max_batch);
+    const N R = static_cast<N>(max_rows);
+    const N Z = static_cast<N>(latent);
+    const N P = static_cast<N>(layout.total);
+    N total = 4 * P + static_cast<N>(kShareTailFloats + kHookGuardFloats) + B * static_cast<N>(dim);
+    for (const LinearLayer& l : layout.encoder) total += B * static_cast<N>(l.out);
+    for (const LinearLayer& l : layout.decoder) total += R * static_cast<N>(l.out);
+    total += 2 * R * Z + B + R + R + R + B + 2 * R * static_cast<N>(layout.widest) + 2 * B * Z + 1;
+    return total;
+  }
+
   const ParameterLayout& layout() const { return layout_; }
   const Likelihood& likelihood() const { return lik_; }
   Buffers& buffers() { return b_; }
@@ -179,13 +197,7 @@ class Network {
     const size_t R = static_cast<size_t>(max_rows_);
     const size_t Z = static_cast<size_t>(latent_);
     const size_t P = layout_.total;
-    size_t total = 4 * P + static_cast<size_t>(kShareTailFloats + kHookGuardFloats) +
-                   B * static_cast<size_t>(dim_);
-    for (const LinearLayer& l : layout_.encoder) total += B * static_cast<size_t>(l.out);
-    for (const LinearLayer& l : layout_.decoder) total += R * static_cast<size_t>(l.out);
-    total += 2 * R * Z + B + R + R + R + B + 2 * R * static_cast<size_t>(layout_.widest) +
-             2 * B * Z + 1;
-    T* next = ops_.allocate(total);
+    T* next = ops_.allocate(arena_floats<size_t>(layout_, dim_, latent_, max_batch_, max_rows_));
     auto take = [&next](size_t count) {
       T* p = next;
       next += count;

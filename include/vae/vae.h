@@ -21,7 +21,13 @@
  *     parameter (outputs of rows before it may have been written).
  *   - Running out of memory, a thread that cannot start included (vae_create,
  *     or VAE_OPT_THREADS on a live trainer), returns VAE_ERROR_OUT_OF_MEMORY;
- *     a live trainer keeps its threads and options.
+ *     a live trainer keeps its threads and options. vae_create and vae_load
+ *     compute the host memory a CPU trainer's configuration needs before
+ *     they allocate any of it, and refuse one that exceeds what the machine
+ *     can give (physical memory and swap, or the process's RLIMIT_AS or
+ *     RLIMIT_DATA) with VAE_ERROR_OUT_OF_MEMORY naming both amounts: the
+ *     workspace is zero-filled, and an overcommitting host would otherwise
+ *     end the process.
  *   - Distinct trainers may be used from distinct threads at once; one trainer
  *     is used by one thread at a time.
  *
