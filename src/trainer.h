@@ -269,8 +269,10 @@ class Trainer {
   std::atomic<bool> interrupt_requested_{false};
   static_assert(std::atomic<bool>::is_always_lock_free, "vae_interrupt must be signal-safe");
   // Throws Error(VAE_ERROR_INTERRUPTED) naming the call when interrupt()
-  // has been called: `done` of `total` rows were done.
-  void stop_if_interrupted(const char* call, int64_t done, int64_t total) const;
+  // has been called: `done` of `total` rows were done (and, rows_written,
+  // their outputs written to the caller's arrays).
+  void stop_if_interrupted(const char* call, int64_t done, int64_t total,
+                           bool rows_written = false) const;
   bool epoch_interrupted() const;
   // Ends an epoch interrupted before step `step` of `steps`: waits for the
   // steps queued, resets the epoch's position and loss sums, and throws

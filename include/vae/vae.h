@@ -434,7 +434,9 @@ typedef void (*vae_progress_fn)(void* user_data, int64_t rows_done, int64_t rows
 /* Sets (fn not NULL) or clears (fn NULL) the trainer's progress callback. */
 VAE_API vae_status vae_set_progress(vae_trainer* t, vae_progress_fn fn, void* user_data);
 /* Asks the long call running on t (vae_train_epoch, vae_evaluate_dataset,
- * vae_log_likelihood_dataset) to stop early, as sqlite3_interrupt does: for
+ * vae_log_likelihood_dataset, and the array calls vae_evaluate,
+ * vae_log_likelihood, vae_encode, vae_decode and vae_sample) to stop early,
+ * as sqlite3_interrupt does: for
  * Ctrl-C, a stop button, a time limit. It only sets a flag (a lock-free
  * atomic) and returns, so it may be called from any thread, from a signal
  * handler and from the progress callback; t must stay alive meanwhile. The
@@ -457,6 +459,13 @@ VAE_API vae_status vae_set_progress(vae_trainer* t, vae_progress_fn fn, void* us
  *     last of them lets the epoch end as usual.
  *   - vae_evaluate_dataset and vae_log_likelihood_dataset check before each
  *     chunk of rows and, interrupted, change nothing and write no output.
+ *   - The array calls check before each chunk of rows (of VAE_OPT_EVAL_ROWS
+ *     decoder rows for the evaluations, so also between the samples of one
+ *     row; of max batch rows for encoding, max batch * samples for decoding
+ *     and sampling) and, interrupted, change nothing in the trainer; the
+ *     outputs of the rows done before the check are written.
+ *   A call made from a progress callback checks the flag but leaves it set
+ *   for the call that runs the callback.
  * The flag is cleared when one of these calls begins and when it returns, so
  * an interrupt while none runs has no effect (and one sent just before a
  * call begins may be lost). On success vae_interrupt leaves vae_last_error()
