@@ -28,6 +28,7 @@
 #include "arrays.h"
 #include "paths.h"
 #include "progress_relay.h"
+#include "sigint_relay.h"
 #include "trainer_handle.h"
 
 namespace nb = nanobind;
@@ -121,7 +122,7 @@ class Trainer {
     const int64_t n = rows(x, "x", input_dim_);
     NumpyFloats elbo = new_array({size_t(n)}), reconstruction = new_array({size_t(n)}),
                 kl = new_array({size_t(n)});
-    run([&](vae_trainer* t) {
+    run_long([&](vae_trainer* t) {
       return outcome_of(vae_evaluate(t, x.data(), n, elbo.data(), reconstruction.data(), kl.data()));
     });
     return {elbo, reconstruction, kl};
@@ -130,7 +131,7 @@ class Trainer {
   NumpyFloats log_likelihood(const Floats& x, int32_t k, int estimator) {
     const int64_t n = rows(x, "x", input_dim_);
     NumpyFloats log_px = new_array({size_t(n)});
-    run([&](vae_trainer* t) {
+    run_long([&](vae_trainer* t) {
       return outcome_of(vae_log_likelihood(t, x.data(), n, k, estimator, log_px.data()));
     });
     return log_px;
@@ -140,7 +141,7 @@ class Trainer {
     const int64_t n = rows(x, "x", input_dim_);
     NumpyFloats mu = new_array({size_t(n), size_t(latent_dim_)});
     NumpyFloats logvar = new_array({size_t(n), size_t(latent_dim_)});
-    run([&](vae_trainer* t) {
+    run_long([&](vae_trainer* t) {
       return outcome_of(vae_encode(t, x.data(), n, mu.data(), logvar.data()));
     });
     return {mu, logvar};
@@ -149,14 +150,14 @@ class Trainer {
   NumpyFloats decode(const Floats& z) {
     const int64_t n = rows(z, "z", latent_dim_);
     NumpyFloats mean = new_array({size_t(n), size_t(input_dim_)});
-    run([&](vae_trainer* t) { return outcome_of(vae_decode(t, z.data(), n, mean.data())); });
+    run_long([&](vae_trainer* t) { return outcome_of(vae_decode(t, z.data(), n, mean.data())); });
     return mean;
   }
 
   NumpyFloats sample(int64_t n) {
     if (n < 1) invalid_argument("n: the number of samples must be >= 1, got " + std::to_string(n));
     NumpyFloats mean = new_array({size_t(n), size_t(input_dim_)});
-    run([&](vae_trainer* t) { return outcome_of(vae_sample(t, n, mean.data())); });
+    run_long([&](vae_trainer* t) { return outcome_of(vae_sample(t, n, mean.data())); });
     return mean;
   }
 
@@ -310,6 +311,16 @@ class Trainer {
     handle_->run(std::forward<Call>(call)).check();
   }
 
+  // A call that may run long: Ctrl-C stops it (sigint_relay.h) and is
+  // raised when it returns.
+  template <class Call>
+  void run_long(Call&& call) const {
+    SigintRelay sigint(handle_->get());
+    const Outcome done = handle_->run(std::forward<Call>(call));
+    sigint.raise_caught();
+    done.check();
+  }
+
   // A call that may take training steps: an exception the Python allreduce
   // hook raised in them is raised here; otherwise the call's outcome.
   template <class Call>
@@ -336,6 +347,7 @@ class Trainer {
                        "None, got " + std::string(nb::inst_name(progress).c_str()));
     }
     ProgressRelay relay(std::move(progress), handle_->get());
+    SigintRelay sigint(handle_->get());
     const Outcome done = run_steps([&](vae_trainer* t) {
       Outcome set = outcome_of(vae_set_progress(t, &ProgressRelay::call, &relay));
       if (set.status != VAE_OK) return set;
@@ -343,6 +355,7 @@ class Trainer {
       Outcome cleared = outcome_of(vae_set_progress(t, nullptr, nullptr));
       return ran.status != VAE_OK ? ran : cleared;
     });
+    sigint.raise_caught();
     relay.raise_pending();
     done.check();
   }
