@@ -280,6 +280,17 @@ vae_status vae_load(const char* path, int backend, vae_trainer** out) {
   });
 }
 
+vae_status vae_load_config(const char* path, const vae_config* c, vae_trainer** out) {
+  return guarded([&] {
+    require(path, "path");
+    require(c, "c");
+    require(out, "out");
+    auto t = std::make_unique<vae_trainer>();
+    t->impl = vae::Trainer::load(path, c->config);
+    *out = t.release();
+  });
+}
+
 vae_status vae_dataset_create(vae_trainer* t, const float* x, int64_t n, vae_dataset** out) {
   return guarded([&] {
     require(out, "out");

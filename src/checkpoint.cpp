@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <optional>
+#include <thread>
 
 #include "error.h"
 #include "number_text.h"
@@ -162,7 +163,8 @@ void save_checkpoint(const Trainer& trainer, const std::string& path) {
   write_safetensors(path, file);
 }
 
-std::unique_ptr<Trainer> load_checkpoint(const std::string& path, int backend) {
+std::unique_ptr<Trainer> load_checkpoint(const std::string& path, int backend,
+                                         const Config* limits) {
   // The header first: the model it describes is checked before any of the
   // data is read, and then exactly the data it describes is read.
   SafetensorsReader reader(path);
@@ -174,6 +176,18 @@ std::unique_ptr<Trainer> load_checkpoint(const std::string& path, int backend) {
   }
   Config config = Config::from_metadata(head.metadata);
   config.backend = backend;
+  if (limits != nullptr) {
+    config.backend = limits->backend;
+    config.device = limits->device;
+    config.max_batch = limits->max_batch;
+    config.threads = limits->threads;
+    config.eval_rows = limits->eval_rows;
+    config.tf32 = limits->tf32;
+  } else {
+    // A file may ask for 256 threads: no more start than the machine has cores.
+    const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
+    config.threads = std::min(config.threads, cores);
+  }
   Counters counters;
   for (const CounterField& f : kCounterFields) counters.*f.member = parse_counter(head.metadata, f.key);
 

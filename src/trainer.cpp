@@ -321,6 +321,10 @@ std::unique_ptr<Trainer> Trainer::load(const std::string& path, int backend) {
   return load_checkpoint(path, backend);
 }
 
+std::unique_ptr<Trainer> Trainer::load(const std::string& path, const Config& limits) {
+  return load_checkpoint(path, limits.backend, &limits);
+}
+
 std::unique_ptr<Dataset> Trainer::create_dataset(const float* x, int64_t n) {
   check_pointer(x, "x");
   check_rows(n, kMaxRows, "n");

@@ -67,6 +67,8 @@ class Trainer {
   void set_parameters(const float* in, int64_t count);
   void save(const std::string& path) const;
   static std::unique_ptr<Trainer> load(const std::string& path, int backend);
+  // vae_load_config: limits' choices of what is not the model replace the file's.
+  static std::unique_ptr<Trainer> load(const std::string& path, const Config& limits);
 
   std::unique_ptr<Dataset> create_dataset(const float* x, int64_t n);
   std::unique_ptr<Dataset> create_dataset(const uint8_t* y, int64_t n, int transform);

@@ -11,8 +11,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <functional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "config.h"
 #include "safetensors.h"
@@ -129,6 +132,53 @@ TEST(MemoryEstimate, LoadRefusesACheckpointAskingForIt) {
     return vae_load(huge.c_str(), VAE_BACKEND_CPU, &loaded);
   });
   expect_refused_naming_the_amount(said);
+}
+
+// vae_load_config: the caller's max batch and threads, not the file's.
+TEST(MemoryEstimate, LoadConfigTakesTheCallersLimits) {
+  const vae::testing::TestDirectory dir("memory_estimate");
+  vae_config* c = huge_config();
+  ASSERT_EQ(vae_config_set_int(c, VAE_OPT_MAX_BATCH, 4), VAE_OK);
+  ASSERT_EQ(vae_config_set_int(c, VAE_OPT_SAMPLES, 1), VAE_OK);
+  vae_trainer* t = nullptr;
+  ASSERT_EQ(vae_create(c, &t), VAE_OK) << vae_last_error();
+  const std::string small = (dir.path() / "small.safetensors").string();
+  ASSERT_EQ(vae_save(t, small.c_str()), VAE_OK);
+  int64_t count = 0;
+  ASSERT_EQ(vae_parameter_count(t, &count), VAE_OK);
+  std::vector<float> saved(static_cast<size_t>(count)), loaded_values(saved.size());
+  ASSERT_EQ(vae_get_parameters(t, saved.data(), count), VAE_OK);
+  vae_destroy(t);
+  vae::SafetensorsFile file = vae::read_safetensors(small);
+  file.metadata["VAE_OPT_MAX_BATCH"] = std::to_string(1 << 20);
+  file.metadata["VAE_OPT_SAMPLES"] = "1";
+  file.metadata["VAE_OPT_THREADS"] = "256";
+  const std::string asks = (dir.path() / "asks.safetensors").string();
+  vae::write_safetensors(asks, file);
+
+  ASSERT_EQ(vae_config_set_int(c, VAE_OPT_MAX_BATCH, 64), VAE_OK);
+  ASSERT_EQ(vae_config_set_int(c, VAE_OPT_THREADS, 2), VAE_OK);
+  vae_trainer* loaded = nullptr;
+  ASSERT_EQ(vae_load_config(asks.c_str(), c, &loaded), VAE_OK) << vae_last_error();
+  int64_t value = 0;
+  EXPECT_EQ(vae_get_int(loaded, VAE_OPT_MAX_BATCH, &value), VAE_OK);
+  EXPECT_EQ(value, 64);
+  EXPECT_EQ(vae_get_int(loaded, VAE_OPT_THREADS, &value), VAE_OK);
+  EXPECT_EQ(value, 2);
+  ASSERT_EQ(vae_get_parameters(loaded, loaded_values.data(), count), VAE_OK);
+  EXPECT_EQ(loaded_values, saved);
+  vae_destroy(loaded);
+
+  // vae_load keeps the file's max batch, and its threads up to the cores.
+  loaded = nullptr;
+  ASSERT_EQ(vae_load(asks.c_str(), VAE_BACKEND_CPU, &loaded), VAE_OK) << vae_last_error();
+  EXPECT_EQ(vae_get_int(loaded, VAE_OPT_THREADS, &value), VAE_OK);
+  EXPECT_LE(value, std::max<int64_t>(1, std::thread::hardware_concurrency()));
+  EXPECT_EQ(vae_get_int(loaded, VAE_OPT_MAX_BATCH, &value), VAE_OK);
+  EXPECT_EQ(value, 1 << 20);
+  vae_destroy(loaded);
+  EXPECT_EQ(vae_load_config(asks.c_str(), nullptr, &loaded), VAE_ERROR_INVALID_ARGUMENT);
+  vae_config_destroy(c);
 }
 
 TEST(MemoryEstimate, AModelThatFitsIsMade) {

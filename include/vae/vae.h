@@ -379,6 +379,13 @@ VAE_API vae_status vae_set_parameters(vae_trainer* t, const float* in, int64_t c
  * changes the tensors must drop or update the key. */
 VAE_API vae_status vae_save(const vae_trainer* t, const char* path);
 VAE_API vae_status vae_load(const char* path, int backend, vae_trainer** out);
+/* What a checkpoint holds beyond the model, and the memory it sizes, is the
+ * caller's to choose: vae_load keeps the file's VAE_OPT_MAX_BATCH and
+ * VAE_OPT_THREADS (at most the machine's cores), and vae_load_config takes
+ * c's VAE_OPT_BACKEND, VAE_OPT_DEVICE, VAE_OPT_MAX_BATCH, VAE_OPT_THREADS,
+ * VAE_OPT_EVAL_ROWS and VAE_OPT_TF32 instead of the file's (the model, the
+ * training options and the state are the file's). */
+VAE_API vae_status vae_load_config(const char* path, const vae_config* c, vae_trainer** out);
 
 /* ---- datasets --------------------------------------------------------------- */
 /* A copy of n rows (n x input_dim) kept by the trainer's backend (on the GPU
