@@ -12,14 +12,10 @@
 #include <system_error>
 
 #include "data_file_error.h"
+#include "regular_file.h"
 
 namespace vae_app {
 namespace {
-
-struct FileCloser {
-  void operator()(std::FILE* file) const { std::fclose(file); }
-};
-using FileHandle = std::unique_ptr<std::FILE, FileCloser>;
 
 // zlib takes at most 4 GiB per call; hand it 1 GiB at a time.
 constexpr std::size_t kZlibChunk = std::size_t{1} << 30;
@@ -29,9 +25,7 @@ std::string byte_count(std::uint64_t bytes) { return std::to_string(bytes) + " b
 
 std::vector<std::uint8_t> read_raw(const std::string& path, std::uint64_t max_bytes) {
   std::error_code error;
-  if (std::filesystem::is_directory(path, error)) throw DataFileError(path, "is a directory");
-  FileHandle file(std::fopen(path.c_str(), "rb"));
-  if (!file) throw DataFileError(path, std::string("cannot open: ") + std::strerror(errno));
+  const InputFile file = open_regular_file(path);
 
   std::vector<std::uint8_t> contents;
   const std::uintmax_t size_hint = std::filesystem::file_size(path, error);

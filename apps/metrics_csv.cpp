@@ -10,12 +10,14 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <string_view>
 #include <system_error>
 #include <vector>
 
 #include "data_file_error.h"
+#include "regular_file.h"
 
 namespace vae_app {
 namespace {
@@ -98,12 +100,15 @@ std::vector<EpochMetrics> metrics_for_checkpoint(const std::string& path,
 
 std::vector<EpochMetrics> read_metrics_csv(const std::string& path) {
   std::vector<EpochMetrics> rows;
-  std::ifstream input(path);
-  if (!input) {
-    std::error_code error;
-    if (std::filesystem::exists(path, error)) throw DataFileError(path, "cannot open for reading");
-    return rows;
+  const InputFile file = open_regular_file(path, true);
+  if (!file) return rows;
+  std::string text;
+  char buffer[1 << 16];
+  for (std::size_t got; (got = std::fread(buffer, 1, sizeof buffer, file.get())) > 0;) {
+    text.append(buffer, got);
   }
+  if (std::ferror(file.get())) throw DataFileError(path, "read error");
+  std::istringstream input(text);
   std::string line;
   std::size_t line_number = 0;
   while (std::getline(input, line)) {
@@ -116,8 +121,15 @@ std::vector<EpochMetrics> read_metrics_csv(const std::string& path) {
       continue;
     }
     rows.push_back(parse_row(path, line_number, line));
+    // The rows are epochs 1, 2, 3, ... in order: a duplicate, a gap or an
+    // epoch below 1 is a damaged history, which no resume should extend.
+    const auto expected = static_cast<std::int64_t>(rows.size());
+    if (rows.back().epoch != expected) {
+      throw DataFileError(path, "line " + std::to_string(line_number) + ": epoch " +
+                                    std::to_string(rows.back().epoch) + " where epoch " +
+                                    std::to_string(expected) + " was expected");
+    }
   }
-  if (input.bad()) throw DataFileError(path, "read error");
   return rows;
 }
 

@@ -6,6 +6,7 @@
 #include <functional>
 #include <initializer_list>
 #include <limits>
+#include <string>
 #include <thread>
 #include <utility>
 
@@ -184,7 +185,38 @@ constexpr const char* kModelFlags[] = {"--hidden",     "--latent",   "--activati
                                        "--likelihood", "--variance", "--log-variance",
                                        "--samples",    "--seed"};
 
+// Holds the values given to the library's own ranges (vae.h) by setting
+// them on a scratch configuration, so that a value the library would refuse
+// is a usage error (exit 2) naming its flag, not a failure of the run.
+void check_library_ranges(const Options& options) {
+  struct ConfigOwner {
+    vae_config* config = nullptr;
+    ~ConfigOwner() { vae_config_destroy(config); }
+  } owner;
+  if (vae_config_create(&owner.config) != VAE_OK) return;  // out of memory: the run reports it
+  vae_config* c = owner.config;
+  const auto refuse_unless = [](vae_status status, const char* flag) {
+    if (status == VAE_ERROR_INVALID_ARGUMENT) {
+      throw UsageError(std::string(flag) + ": " + vae_last_error());
+    }
+  };
+  refuse_unless(vae_config_set_float(c, VAE_OPT_LEARNING_RATE, options.learning_rate), "--lr");
+  refuse_unless(vae_config_set_float(c, VAE_OPT_KL_WEIGHT, options.beta), "--beta");
+  refuse_unless(vae_config_set_float(c, VAE_OPT_LOG_VARIANCE, options.log_variance),
+                "--log-variance");
+  refuse_unless(vae_config_set_int(c, VAE_OPT_SEED, options.seed), "--seed");
+  refuse_unless(vae_config_set_int(c, VAE_OPT_LATENT_DIM, options.latent), "--latent");
+  refuse_unless(vae_config_set_int(c, VAE_OPT_SAMPLES, options.samples), "--samples");
+  refuse_unless(vae_config_set_int(c, VAE_OPT_THREADS, options.threads), "--threads");
+  refuse_unless(vae_config_set_int(c, VAE_OPT_MAX_BATCH, options.batch), "--batch");
+  refuse_unless(vae_config_set_hidden_layers(c, options.hidden.empty() ? nullptr
+                                                                        : options.hidden.data(),
+                                             static_cast<std::int32_t>(options.hidden.size())),
+                "--hidden");
+}
+
 void check_combinations(const Options& options) {
+  check_library_ranges(options);
   if (options.likelihood != VAE_LIKELIHOOD_GAUSSIAN && !options.resume) {
     for (const char* flag : {"--variance", "--log-variance"}) {
       if (options.was_given(flag)) {
@@ -280,7 +312,9 @@ Model (fixed by the checkpoint when resuming):
   --samples K                 samples per data point, 1..4096 (default 1)
   --seed S                    (default 1)
 
-Training:
+Training (--batch, --lr, --beta, --kl-warmup, --objective, --schedule and
+--transform are kept with the run in DIR/training.txt: --resume continues with
+the run's values, and refuses one given with another value):
   --epochs N                  total epochs, counting those already done (default 10)
   --batch B                   rows per step (default 128)
   --lr R                      Adam learning rate (default 1e-3)
@@ -290,8 +324,8 @@ Training:
   --objective elbo|iwae       (default elbo)
   --schedule joint|alternate  alternate: even epochs update the encoder only (E-step),
                               odd epochs the decoder only (M-step) (default joint)
-  --backend cpu|cuda|auto     (default auto)
-  --threads N                 CPU backend threads (default: the cores, at most 8)
+  --backend cpu|cuda|auto     (default auto; not kept: a run may resume on another)
+  --threads N                 CPU backend threads (default: the cores, at most 8; not kept)
   --ll-samples K              importance samples for the final test log-likelihood,
                               printed in nats (and in bits per dimension for dequantized
                               bytes), 0..100000 (default 1000; 0 skips it)
@@ -309,9 +343,11 @@ Several processes (a vae-train built with MPI; docs/scaling.md):
 Run:
   --out DIR                   output directory (default runs/<YYYYmmdd-HHMMSS>)
   --resume                    continue the run in --out DIR from its checkpoint up to
-                              --epochs in total, adding to its metrics.csv (a row
-                              of an epoch after the checkpoint's, left by a run
-                              killed between the two writes, is dropped)
+                              --epochs in total, with the run's training choices,
+                              adding to its metrics.csv (a row of an epoch after the
+                              checkpoint's, left by a run killed between the two
+                              writes, is dropped; a metrics.csv missing rows of the
+                              checkpoint's epochs is refused)
   --help                      this text
 
 Stopping (Ctrl-C, SIGTERM):

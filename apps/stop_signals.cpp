@@ -48,7 +48,11 @@ void catch_signal(int signal_number, struct sigaction* previous) {
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESTART;
+  // No SA_RESTART: a system call the signal interrupts (an open or a read
+  // that blocks) fails with EINTR, so that the first signal ends a run
+  // blocked in I/O (run_vae_train exits as the signal asks) instead of
+  // waiting on.
+  action.sa_flags = 0;
   if (sigaction(signal_number, &action, nullptr) != 0) {
     throw std::runtime_error(std::string("sigaction: ") + std::strerror(errno));
   }

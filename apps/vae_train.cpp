@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <memory>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -26,6 +27,7 @@
 #include "options.h"
 #include "pictures.h"
 #include "progress.h"
+#include "run_choices.h"
 #include "rank_group.h"
 #include "stop_signals.h"
 #include "trainer_setup.h"
@@ -63,6 +65,7 @@ struct RunFiles {
   fs::path directory;
   fs::path checkpoint;
   fs::path metrics;
+  fs::path training;  // the run's training choices (run_choices.h)
 };
 
 double seconds_since(Clock::time_point start) {
@@ -174,6 +177,7 @@ RunFiles run_files(const Options& options) {
   files.directory = options.out_dir.empty() ? default_run_directory() : options.out_dir;
   files.checkpoint = files.directory / kCheckpointFile;
   files.metrics = files.directory / kMetricsFile;
+  files.training = files.directory / kTrainingChoicesFile;
   std::error_code error;
   if (options.resume && !fs::exists(files.checkpoint, error)) {
     throw UsageError("--resume: " + files.checkpoint.string() + " does not exist");
@@ -270,7 +274,15 @@ int train(const Options& given, RankGroup& group) {
   }
   const bool leader = group.rank() == 0;
   const RunFiles files = run_files(options);
-  if (options.resume) read_metrics_csv(files.metrics.string());  // refuse a damaged file early
+  // A resume continues with the run's training choices (run_choices.h).
+  bool choices_kept = false;
+  if (options.resume) {
+    if (std::optional<Options> run = resume_training_choices(files.training.string(), options)) {
+      options = std::move(*run);
+      choices_kept = true;
+    }
+    read_metrics_csv(files.metrics.string());  // refuse a damaged file early
+  }
   const DataSets data = load_data(options);
   if (data.train.type == ElementType::float32 && options.transform) {
     throw UsageError("--transform applies to byte data only; " + data.train.source +
@@ -292,8 +304,8 @@ int train(const Options& given, RankGroup& group) {
   if (options.resume) {
     const std::int64_t max_batch =
         get_int_option(trainer.get(), VAE_OPT_MAX_BATCH, "VAE_OPT_MAX_BATCH");
-    if (!options.was_given("--batch")) {
-      batch = max_batch;
+    if (!options.was_given("--batch") && !choices_kept) {
+      batch = max_batch;  // a run of an older vae-train, whose batch was not kept
     } else if (batch > max_batch) {
       throw UsageError("--batch " + std::to_string(batch) +
                        " exceeds the checkpoint's maximum batch " + std::to_string(max_batch));
@@ -305,12 +317,30 @@ int train(const Options& given, RankGroup& group) {
       options.transform.value_or(gaussian ? VAE_BYTES_DEQUANTIZE : VAE_BYTES_BINARIZE);
   const std::int64_t epochs_done = get_int_option(trainer.get(), VAE_OPT_EPOCHS, "VAE_OPT_EPOCHS");
 
-  if (leader) fs::create_directories(files.directory);
+  if (leader) {
+    fs::create_directories(files.directory);
+    // The choices first, then a checkpoint of epoch 0, so that a run killed
+    // at any point after them (between its first row of metrics.csv and its
+    // first epoch's checkpoint too) leaves a directory --resume continues.
+    if (!choices_kept) write_training_choices(files.training.string(), options);
+    if (!options.resume) {
+      check(vae_save(trainer.get(), files.checkpoint.c_str()),
+            "vae_save(" + files.checkpoint.string() + ")");
+    }
+  }
   print_setup(options, data, trainer.get(), transform, batch, epochs_done, files);
   std::vector<EpochMetrics> history;  // metrics.csv's rows, rank 0's alone
   if (leader && options.resume) {
     std::size_t dropped = 0;
     history = metrics_for_checkpoint(files.metrics.string(), epochs_done, &dropped);
+    // Each epoch the checkpoint holds has its row (written just before it):
+    // fewer rows (a missing or emptied metrics.csv) means the history is lost.
+    if (static_cast<std::int64_t>(history.size()) != epochs_done) {
+      throw std::runtime_error(
+          files.metrics.string() + ": holds " + std::to_string(history.size()) +
+          " row(s) but " + files.checkpoint.string() + " has " + std::to_string(epochs_done) +
+          " epoch(s) done: the run's history is incomplete, so --resume would lose it");
+    }
     if (dropped > 0) {
       std::printf("%s: dropped %zu row(s) of epochs after the checkpoint's %lld (a run stopped "
                   "between writing them and its checkpoint): trained again\n",
@@ -460,7 +490,10 @@ int run_vae_train(int argc, const char* const* argv, RankGroup& group) {
   } catch (const std::exception& error) {
     std::fflush(stdout);
     std::fprintf(stderr, "%s: %s\n", program.c_str(), error.what());
-    return 1;
+    // A stop signal that interrupted a blocked system call (stop_signals.h)
+    // made the error: the run ends as that signal asks.
+    const int stop_signal = StopSignals::received();
+    return stop_signal != 0 ? exit_status_for_signal(stop_signal) : 1;
   }
 }
 

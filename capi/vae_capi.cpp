@@ -5,6 +5,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "config.h"
 #include "dataset.h"
@@ -68,6 +69,59 @@ P* require(P* p, const char* name) {
 
 vae::Trainer& trainer(const vae_trainer* t) { return *require(t, "t")->impl; }
 
+// The trainer of a call that the allreduce hook of its running step may not
+// make (vae.h, vae_set_allreduce).
+vae::Trainer& idle_trainer(const vae_trainer* t, const char* call) {
+  vae::Trainer& impl = trainer(t);
+  impl.check_not_in_hook(call);
+  return impl;
+}
+
+// The trainers whose calls are running on this thread, innermost first: a
+// list of nodes on the stack of those calls (RunningCall), so that keeping
+// it allocates nothing. Only the calls that run the caller's code (the
+// allreduce hook, a progress callback) join it.
+struct RunningCall {
+  explicit RunningCall(const vae_trainer* t) : trainer(t), outer(innermost) { innermost = this; }
+  ~RunningCall() { innermost = outer; }
+  RunningCall(const RunningCall&) = delete;
+  RunningCall& operator=(const RunningCall&) = delete;
+
+  const vae_trainer* trainer;
+  RunningCall* outer;
+  static thread_local RunningCall* innermost;
+};
+thread_local RunningCall* RunningCall::innermost = nullptr;
+
+// The trainer whose call runs on this thread and is `owner` (compared as
+// pointers: a dataset's owner may be gone when the caller broke the rule that
+// datasets go first), or null.
+const vae::Trainer* running(const vae::Trainer* owner) noexcept {
+  for (const RunningCall* c = RunningCall::innermost; c != nullptr; c = c->outer) {
+    if (c->trainer != nullptr && c->trainer->impl.get() == owner) return owner;
+  }
+  return nullptr;
+}
+
+// Whether `call` (vae_destroy, vae_dataset_destroy) must do nothing, the
+// trainer `owner` running the caller's code on this thread: the caller's
+// message then says so.
+bool refuse_destroy(const vae::Trainer* owner, const char* call) noexcept {
+  const vae::Trainer* t = running(owner);
+  const char* from = t != nullptr ? t->callback_running() : nullptr;
+  if (from == nullptr) return false;
+  try {
+    last_error.assign(call)
+        .append(": called from ")
+        .append(from)
+        .append(" of the trainer's call in progress, which uses it; nothing was destroyed "
+                "(destroy it once the call returns)");
+  } catch (const std::bad_alloc&) {
+    last_error = "out of memory";
+  }
+  return true;
+}
+
 vae::Dataset& dataset(vae_dataset* ds) { return *require(ds, "ds")->impl; }
 
 }  // namespace
@@ -130,14 +184,17 @@ vae_status vae_create(const vae_config* c, vae_trainer** out) {
   });
 }
 
-void vae_destroy(vae_trainer* t) { std::unique_ptr<vae_trainer> owned(t); }
+void vae_destroy(vae_trainer* t) {
+  if (t != nullptr && refuse_destroy(t->impl.get(), "vae_destroy")) return;
+  std::unique_ptr<vae_trainer> owned(t);
+}
 
 vae_status vae_set_int(vae_trainer* t, int option, int64_t value) {
-  return guarded([&] { trainer(t).set_int(option, value); });
+  return guarded([&] { idle_trainer(t, "vae_set_int").set_int(option, value); });
 }
 
 vae_status vae_set_float(vae_trainer* t, int option, double value) {
-  return guarded([&] { trainer(t).set_float(option, value); });
+  return guarded([&] { idle_trainer(t, "vae_set_float").set_float(option, value); });
 }
 
 vae_status vae_get_int(const vae_trainer* t, int option, int64_t* value) {
@@ -153,30 +210,48 @@ vae_status vae_get_float(const vae_trainer* t, int option, double* value) {
   });
 }
 
+vae_status vae_get_hidden_layers(const vae_trainer* t, int32_t* widths, int32_t capacity,
+                                 int32_t* count) {
+  return guarded([&] {
+    const std::vector<int64_t>& hidden = trainer(t).config().hidden;
+    *require(count, "count") = static_cast<int32_t>(hidden.size());
+    if (capacity < static_cast<int32_t>(hidden.size())) {
+      vae::invalid_argument("capacity: the trainer has " + std::to_string(hidden.size()) +
+                            " hidden layers, got room for " + std::to_string(capacity));
+    }
+    if (!hidden.empty()) require(widths, "widths");
+    for (size_t i = 0; i < hidden.size(); ++i) widths[i] = static_cast<int32_t>(hidden[i]);
+  });
+}
+
 vae_status vae_train_step(vae_trainer* t, const float* x, int64_t n, float* loss) {
-  return guarded([&] { trainer(t).train_step(x, n, loss); });
+  const RunningCall running_call(t);
+  return guarded([&] { idle_trainer(t, "vae_train_step").train_step(x, n, loss); });
 }
 
 vae_status vae_evaluate(vae_trainer* t, const float* x, int64_t n, float* elbo,
                         float* reconstruction, float* kl) {
-  return guarded([&] { trainer(t).evaluate(x, n, elbo, reconstruction, kl); });
+  return guarded(
+      [&] { idle_trainer(t, "vae_evaluate").evaluate(x, n, elbo, reconstruction, kl); });
 }
 
 vae_status vae_log_likelihood(vae_trainer* t, const float* x, int64_t n, int32_t k,
                               int estimator, float* log_px) {
-  return guarded([&] { trainer(t).log_likelihood(x, n, k, estimator, log_px); });
+  return guarded([&] {
+    idle_trainer(t, "vae_log_likelihood").log_likelihood(x, n, k, estimator, log_px);
+  });
 }
 
 vae_status vae_encode(vae_trainer* t, const float* x, int64_t n, float* mu, float* logvar) {
-  return guarded([&] { trainer(t).encode(x, n, mu, logvar); });
+  return guarded([&] { idle_trainer(t, "vae_encode").encode(x, n, mu, logvar); });
 }
 
 vae_status vae_decode(vae_trainer* t, const float* z, int64_t n, float* mean) {
-  return guarded([&] { trainer(t).decode(z, n, mean); });
+  return guarded([&] { idle_trainer(t, "vae_decode").decode(z, n, mean); });
 }
 
 vae_status vae_sample(vae_trainer* t, int64_t n, float* mean) {
-  return guarded([&] { trainer(t).sample(n, mean); });
+  return guarded([&] { idle_trainer(t, "vae_sample").sample(n, mean); });
 }
 
 vae_status vae_parameter_count(const vae_trainer* t, int64_t* count) {
@@ -184,15 +259,15 @@ vae_status vae_parameter_count(const vae_trainer* t, int64_t* count) {
 }
 
 vae_status vae_get_parameters(const vae_trainer* t, float* out, int64_t count) {
-  return guarded([&] { trainer(t).get_parameters(out, count); });
+  return guarded([&] { idle_trainer(t, "vae_get_parameters").get_parameters(out, count); });
 }
 
 vae_status vae_set_parameters(vae_trainer* t, const float* in, int64_t count) {
-  return guarded([&] { trainer(t).set_parameters(in, count); });
+  return guarded([&] { idle_trainer(t, "vae_set_parameters").set_parameters(in, count); });
 }
 
 vae_status vae_save(const vae_trainer* t, const char* path) {
-  return guarded([&] { trainer(t).save(require(path, "path")); });
+  return guarded([&] { idle_trainer(t, "vae_save").save(require(path, "path")); });
 }
 
 vae_status vae_load(const char* path, int backend, vae_trainer** out) {
@@ -205,11 +280,22 @@ vae_status vae_load(const char* path, int backend, vae_trainer** out) {
   });
 }
 
+vae_status vae_load_config(const char* path, const vae_config* c, vae_trainer** out) {
+  return guarded([&] {
+    require(path, "path");
+    require(c, "c");
+    require(out, "out");
+    auto t = std::make_unique<vae_trainer>();
+    t->impl = vae::Trainer::load(path, c->config);
+    *out = t.release();
+  });
+}
+
 vae_status vae_dataset_create(vae_trainer* t, const float* x, int64_t n, vae_dataset** out) {
   return guarded([&] {
     require(out, "out");
     auto ds = std::make_unique<vae_dataset>();
-    ds->impl = trainer(t).create_dataset(x, n);
+    ds->impl = idle_trainer(t, "vae_dataset_create").create_dataset(x, n);
     *out = ds.release();
   });
 }
@@ -219,31 +305,36 @@ vae_status vae_dataset_create_u8(vae_trainer* t, const uint8_t* y, int64_t n, in
   return guarded([&] {
     require(out, "out");
     auto ds = std::make_unique<vae_dataset>();
-    ds->impl = trainer(t).create_dataset(y, n, transform);
+    ds->impl = idle_trainer(t, "vae_dataset_create_u8").create_dataset(y, n, transform);
     *out = ds.release();
   });
 }
 
-void vae_dataset_destroy(vae_dataset* ds) { std::unique_ptr<vae_dataset> owned(ds); }
+void vae_dataset_destroy(vae_dataset* ds) {
+  if (ds != nullptr && refuse_destroy(ds->impl->owner, "vae_dataset_destroy")) return;
+  std::unique_ptr<vae_dataset> owned(ds);
+}
 
 vae_status vae_dataset_size(const vae_dataset* ds, int64_t* n) {
   return guarded([&] { *require(n, "n") = require(ds, "ds")->impl->rows; });
 }
 
 vae_status vae_train_epoch(vae_trainer* t, vae_dataset* ds, int64_t batch, float* mean_loss) {
-  return guarded([&] { trainer(t).train_epoch(dataset(ds), batch, mean_loss); });
+  const RunningCall running_call(t);
+  return guarded(
+      [&] { idle_trainer(t, "vae_train_epoch").train_epoch(dataset(ds), batch, mean_loss); });
 }
 
 vae_status vae_set_cuda_stream(vae_trainer* t, void* stream) {
-  return guarded([&] { trainer(t).set_cuda_stream(stream); });
+  return guarded([&] { idle_trainer(t, "vae_set_cuda_stream").set_cuda_stream(stream); });
 }
 
 vae_status vae_set_allreduce(vae_trainer* t, vae_allreduce_fn fn, void* user_data) {
-  return guarded([&] { trainer(t).set_allreduce(fn, user_data); });
+  return guarded([&] { idle_trainer(t, "vae_set_allreduce").set_allreduce(fn, user_data); });
 }
 
 vae_status vae_set_progress(vae_trainer* t, vae_progress_fn fn, void* user_data) {
-  return guarded([&] { trainer(t).set_progress(fn, user_data); });
+  return guarded([&] { idle_trainer(t, "vae_set_progress").set_progress(fn, user_data); });
 }
 
 // Signal-safe: no allocation, no lock, no thread-local state on success.
@@ -255,13 +346,20 @@ vae_status vae_interrupt(vae_trainer* t) {
 
 vae_status vae_evaluate_dataset(vae_trainer* t, vae_dataset* ds, double* elbo,
                                 double* reconstruction, double* kl) {
-  return guarded([&] { trainer(t).evaluate_dataset(dataset(ds), elbo, reconstruction, kl); });
+  const RunningCall running_call(t);
+  return guarded([&] {
+    idle_trainer(t, "vae_evaluate_dataset")
+        .evaluate_dataset(dataset(ds), elbo, reconstruction, kl);
+  });
 }
 
 vae_status vae_log_likelihood_dataset(vae_trainer* t, vae_dataset* ds, int32_t k, int estimator,
                                       double* mean_log_px) {
-  return guarded(
-      [&] { trainer(t).log_likelihood_dataset(dataset(ds), k, estimator, mean_log_px); });
+  const RunningCall running_call(t);
+  return guarded([&] {
+    idle_trainer(t, "vae_log_likelihood_dataset")
+        .log_likelihood_dataset(dataset(ds), k, estimator, mean_log_px);
+  });
 }
 
 }  // extern "C"

@@ -24,8 +24,18 @@ vae_status failure_status(int returned) {
 
 void AllreduceHook::sum(float* buffer, int64_t count, bool on_device, void* stream) const {
   char message[kMessageBytes] = {};
-  const int status =
-      fn_(user_data_, buffer, count, on_device ? 1 : 0, stream, message, kMessageBytes);
+  struct Running {
+    bool* flag;
+    explicit Running(bool* f) : flag(f) { *flag = true; }
+    ~Running() { *flag = false; }
+    Running(const Running&) = delete;
+    Running& operator=(const Running&) = delete;
+  };
+  int status = VAE_OK;
+  {
+    const Running running(&running_);
+    status = fn_(user_data_, buffer, count, on_device ? 1 : 0, stream, message, kMessageBytes);
+  }
   if (status == VAE_OK) return;
   message[kMessageBytes - 1] = '\0';
   const std::string detail =

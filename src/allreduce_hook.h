@@ -17,6 +17,9 @@ class AllreduceHook {
     user_data_ = user_data;
   }
   bool is_set() const { return fn_ != nullptr; }
+  // Whether the hook is running: the trainer's step is inside it, and
+  // refuses the calls that would re-enter the trainer (vae.h).
+  bool running() const { return running_; }
   // Sums the count floats of buffer across the ranks in place (on_device:
   // GPU memory, the sum queued on `stream`); throws Error with the hook's
   // status (VAE_ERROR_DEVICE when it returned no error status) and message
@@ -26,6 +29,7 @@ class AllreduceHook {
  private:
   vae_allreduce_fn fn_ = nullptr;
   void* user_data_ = nullptr;
+  mutable bool running_ = false;
 };
 
 }  // namespace vae

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <optional>
+#include <thread>
 
 #include "error.h"
 #include "number_text.h"
@@ -83,11 +84,10 @@ void check_data_checksum(const std::string& path, const SafetensorsFile& file) {
   }
 }
 
-// The tensor of the checkpoint named `name`, checked: present, of the shape
-// the configuration gives it, and holding values its buffer may hold.
-const Tensor& checked_tensor(const std::string& path, const SafetensorsFile& file,
-                             const std::string& name, const NamedTensor& expected,
-                             StateBuffer buffer) {
+// The tensor of the checkpoint named `name`, checked: present and of the
+// shape the configuration gives it (its values are not read yet).
+const Tensor& checked_shape(const std::string& path, const SafetensorsFile& file,
+                            const std::string& name, const NamedTensor& expected) {
   const auto it = file.tensors.find(name);
   if (it == file.tensors.end()) fail(VAE_ERROR_FORMAT, path + ": tensor " + name + " is missing");
   const Tensor& tensor = it->second;
@@ -95,13 +95,47 @@ const Tensor& checked_tensor(const std::string& path, const SafetensorsFile& fil
     fail(VAE_ERROR_FORMAT, path + ": tensor " + name + " has the wrong shape for the model the " +
                                "metadata describes");
   }
+  return tensor;
+}
+
+// Refuses a tensor holding a value its buffer may not hold.
+void check_values(const std::string& path, const std::string& name, const Tensor& tensor,
+                  StateBuffer buffer) {
   for (size_t e = 0; e < tensor.data.size(); ++e) {
     if (const char* problem = state_value_problem(buffer, tensor.data[e])) {
       fail(VAE_ERROR_FORMAT, path + ": tensor " + name + " element " + std::to_string(e) + " " +
                                  problem + " (" + number_text(tensor.data[e]) + ")");
     }
   }
-  return tensor;
+}
+
+// Refuses to save what load_checkpoint would refuse to load (VAE_ERROR_
+// INTERNAL: the trainer keeps its state finite and its counters in range, so
+// only a fault, or memory the caller's code overwrote, gets here): a counter
+// outside [0, kMaxCounter], a value check_values would refuse.
+void check_savable(const std::string& path, const SafetensorsFile& file) {
+  const auto refuse = [&path](const std::string& what) {
+    fail(VAE_ERROR_INTERNAL, "cannot save " + path + ": " + what +
+                                 ", which vae_load would refuse; nothing was written");
+  };
+  for (const CounterField& f : kCounterFields) {
+    try {
+      check_loaded_counter(f.key, parse_counter(file.metadata, f.key));
+    } catch (const Error& e) {
+      refuse(e.what());
+    }
+  }
+  for (const BufferName& b : kBuffers) {
+    for (const auto& [name, tensor] : file.tensors) {
+      if (name.rfind(b.prefix, 0) != 0) continue;
+      for (size_t e = 0; e < tensor.data.size(); ++e) {
+        if (const char* problem = state_value_problem(b.buffer, tensor.data[e])) {
+          refuse("tensor " + name + " element " + std::to_string(e) + " " + problem + " (" +
+                 number_text(tensor.data[e]) + ")");
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -124,34 +158,57 @@ void save_checkpoint(const Trainer& trainer, const std::string& path) {
                       values.begin() + static_cast<std::ptrdiff_t>(t.packed_offset + t.count));
     }
   }
+  check_savable(path, file);
   file.metadata[kChecksumKey] = crc_text(data_section_crc32(file));
   write_safetensors(path, file);
 }
 
-std::unique_ptr<Trainer> load_checkpoint(const std::string& path, int backend) {
-  const SafetensorsFile file = read_safetensors(path);
-  const auto format = file.metadata.find(kFormatKey);
-  if (format == file.metadata.end() || format->second != kFormat) {
+std::unique_ptr<Trainer> load_checkpoint(const std::string& path, int backend,
+                                         const Config* limits) {
+  // The header first: the model it describes is checked before any of the
+  // data is read, and then exactly the data it describes is read.
+  SafetensorsReader reader(path);
+  const SafetensorsFile& head = reader.header();
+  const auto format = head.metadata.find(kFormatKey);
+  if (format == head.metadata.end() || format->second != kFormat) {
     fail(VAE_ERROR_FORMAT, path + ": not a libvae checkpoint (metadata " + kFormatKey +
                                " is not '" + kFormat + "')");
   }
-  check_data_checksum(path, file);
-  Config config = Config::from_metadata(file.metadata);
+  Config config = Config::from_metadata(head.metadata);
   config.backend = backend;
+  if (limits != nullptr) {
+    config.backend = limits->backend;
+    config.device = limits->device;
+    config.max_batch = limits->max_batch;
+    config.threads = limits->threads;
+    config.eval_rows = limits->eval_rows;
+    config.tf32 = limits->tf32;
+  } else {
+    // A file may ask for 256 threads: no more start than the machine has cores.
+    const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
+    config.threads = std::min(config.threads, cores);
+  }
   Counters counters;
-  for (const CounterField& f : kCounterFields) counters.*f.member = parse_counter(file.metadata, f.key);
+  for (const CounterField& f : kCounterFields) counters.*f.member = parse_counter(head.metadata, f.key);
 
   // Every tensor is checked against the model the metadata describes before
   // that model, whose size the metadata alone sets, is allocated.
   const ParameterLayout layout(config);
   const std::vector<NamedTensor> names = layout.tensors();
-  if (file.tensors.size() != names.size() * 3) {
-    fail(VAE_ERROR_FORMAT, path + ": the checkpoint has " + std::to_string(file.tensors.size()) +
+  if (head.tensors.size() != names.size() * 3) {
+    fail(VAE_ERROR_FORMAT, path + ": the checkpoint has " + std::to_string(head.tensors.size()) +
                                " tensors, the model it describes needs " +
                                std::to_string(names.size() * 3));
   }
   for (const BufferName& b : kBuffers) {
-    for (const NamedTensor& t : names) checked_tensor(path, file, b.prefix + t.name, t, b.buffer);
+    for (const NamedTensor& t : names) checked_shape(path, head, b.prefix + t.name, t);
+  }
+  const SafetensorsFile file = reader.read_data();
+  check_data_checksum(path, file);
+  for (const BufferName& b : kBuffers) {
+    for (const NamedTensor& t : names) {
+      check_values(path, b.prefix + t.name, file.tensors.at(b.prefix + t.name), b.buffer);
+    }
   }
 
   std::unique_ptr<Trainer> trainer = Trainer::create(config);

@@ -9,8 +9,16 @@ namespace vae {
 
 class InterruptWindow {
  public:
-  explicit InterruptWindow(std::atomic<bool>* flag) : flag_(flag) { flag_->store(false); }
-  ~InterruptWindow() { flag_->store(false); }
+  // owns false: a call nested in another's callback (an evaluation in an
+  // epoch's progress callback), which checks the flag but leaves it to the
+  // call outside it.
+  explicit InterruptWindow(std::atomic<bool>* flag, bool owns = true)
+      : flag_(owns ? flag : nullptr) {
+    if (flag_ != nullptr) flag_->store(false);
+  }
+  ~InterruptWindow() {
+    if (flag_ != nullptr) flag_->store(false);
+  }
   InterruptWindow(const InterruptWindow&) = delete;
   InterruptWindow& operator=(const InterruptWindow&) = delete;
 

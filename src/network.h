@@ -6,6 +6,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -16,6 +17,11 @@
 #include "workspace_cursor.h"
 
 namespace vae {
+
+// Floats kept after the allreduce hook's buffer (the gradient and its tail),
+// filled before each hook call: a hook that writes a little past its buffer
+// writes there, not into Adam's moments, and the step sees it (vae.h).
+constexpr int64_t kHookGuardFloats = 32;
 
 template <class Ops>
 class Network {
@@ -28,6 +34,7 @@ class Network {
     T* params;
     T* grads;
     T* share_tail;             // [kShareTailFloats] after grads: what ranks sum with them
+    T* hook_guard;             // [kHookGuardFloats] after the tail: an overrunning hook's writes
     T* adam_m;
     T* adam_v;
     T* x;                      // [B, D] the model's input
@@ -57,6 +64,30 @@ class Network {
     lik_.variance = config.gaussian() ? config.variance : VAE_VARIANCE_FIXED;
     lik_.fixed_log_variance = config.log_variance;
     allocate();
+  }
+
+  // The floats of the workspace arena of a model of `layout` and these
+  // sizes (lay_out takes exactly this many), as N: the estimate of a
+  // configuration's memory before anything is allocated
+  // (src/memory_estimate.h).
+  template <class N>
+  static N arena_floats(const ParameterLayout& layout, int64_t dim, int64_t latent,
+                        int64_t max_batch, int64_t max_rows) {
+    // The buffers lay_out takes, each padded as WorkspaceCursor pads it,
+    // counted in double (no overflow for any configuration).
+    const double a = static_cast<double>(WorkspaceCursor<T>::kAlign);
+    auto padded = [a](double count) { return std::ceil(count / a) * a; };
+    const double B = static_cast<double>(max_batch);
+    const double R = static_cast<double>(max_rows);
+    const double Z = static_cast<double>(latent);
+    const double P = static_cast<double>(layout.total);
+    double total = padded(P) + padded(P + kShareTailFloats + kHookGuardFloats) + 2 * padded(P) +
+                   padded(B * static_cast<double>(dim));
+    for (const LinearLayer& l : layout.encoder) total += padded(B * static_cast<double>(l.out));
+    for (const LinearLayer& l : layout.decoder) total += padded(R * static_cast<double>(l.out));
+    total += 2 * padded(R * Z) + padded(B) + padded(R) + padded(R) + padded(R) + padded(B) +
+             2 * padded(R * static_cast<double>(layout.widest)) + padded(2 * B * Z) + padded(1);
+    return static_cast<N>(total);
   }
 
   const ParameterLayout& layout() const { return layout_; }
@@ -183,9 +214,11 @@ class Network {
     b_.enc_out.clear();
     b_.dec_out.clear();
     b_.params = take(P);
-    // The tail right after the gradient: the ranks sum the two as one buffer.
-    b_.grads = take(P + static_cast<size_t>(kShareTailFloats));
+    // The tail right after the gradient (the ranks sum the two as one
+    // buffer), and the hook's guard right after the tail.
+    b_.grads = take(P + static_cast<size_t>(kShareTailFloats + kHookGuardFloats));
     b_.share_tail = b_.grads != nullptr ? b_.grads + P : nullptr;
+    b_.hook_guard = b_.grads != nullptr ? b_.share_tail + kShareTailFloats : nullptr;
     b_.adam_m = take(P);
     b_.adam_v = take(P);
     b_.x = take(B * static_cast<size_t>(dim_));

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -153,32 +154,99 @@ void sync_directory(const std::string& directory) {
 
 // ---- Reading ----
 
-std::vector<unsigned char> read_file(const std::string& path) {
-  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    const int error = errno;
-    fail_io(error, "cannot open " + path);
-  }
-  std::vector<unsigned char> bytes;
-  struct stat info {};
-  if (::fstat(fd.get(), &info) == 0 && S_ISREG(info.st_mode)) {
-    bytes.reserve(static_cast<size_t>(info.st_size));
-  }
-  // Read to the end rather than trusting the size: it only sizes the buffer.
-  std::vector<unsigned char> chunk(1 << 16);
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), chunk.data(), chunk.size());
+// Reads exactly `size` bytes at the file's position into dst; a file that
+// ends first (it shrank since its size was read) is refused.
+void read_exactly(int fd, void* dst, uint64_t size, const std::string& path) {
+  auto* out = static_cast<unsigned char*>(dst);
+  uint64_t done = 0;
+  while (done < size) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(size - done, 1 << 20));
+    const ssize_t n = ::read(fd, out + done, want);
     if (n < 0) {
       const int error = errno;
       if (error == EINTR) continue;
       fail_io(error, "cannot read " + path);
     }
-    if (n == 0) return bytes;
-    bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + n);
+    if (n == 0) {
+      fail_format(path, "the file ended " + std::to_string(size - done) +
+                            " bytes before the end its header describes (it changed while read)");
+    }
+    done += static_cast<uint64_t>(n);
   }
 }
 
 }  // namespace
+
+SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path) {
+  // O_NONBLOCK: opening a FIFO without a writer would otherwise wait for one
+  // forever; a regular file's reads ignore the flag.
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd_ < 0) {
+    const int error = errno;
+    fail_io(error, "cannot open " + path);
+  }
+  try {
+    struct stat info {};
+    if (::fstat(fd_, &info) != 0) {
+      const int error = errno;
+      fail_io(error, "cannot read " + path);
+    }
+    if (!S_ISREG(info.st_mode)) {
+      fail(VAE_ERROR_IO, "cannot read " + path + ": not a regular file (" +
+                             (S_ISDIR(info.st_mode)    ? "a directory"
+                              : S_ISFIFO(info.st_mode) ? "a FIFO"
+                              : S_ISSOCK(info.st_mode) ? "a socket"
+                                                       : "a device") +
+                             "); a checkpoint is read only from a regular file");
+    }
+    const uint64_t size = static_cast<uint64_t>(info.st_size);
+    if (size < kLengthBytes) {
+      fail_format(path, "the file is " + std::to_string(size) +
+                            " bytes, too short for the 8-byte header length");
+    }
+    unsigned char length[kLengthBytes];
+    read_exactly(fd_, length, kLengthBytes, path);
+    uint64_t header_size = 0;
+    for (size_t i = 0; i < kLengthBytes; ++i) header_size |= uint64_t{length[i]} << (8 * i);
+    if (header_size > kMaxHeaderBytes) {
+      fail_format(path, "header length " + std::to_string(header_size) +
+                            " exceeds the limit of " + std::to_string(kMaxHeaderBytes) + " bytes");
+    }
+    if (header_size > size - kLengthBytes) {
+      fail_format(path, "header length " + std::to_string(header_size) +
+                            " runs past the end of the " + std::to_string(size) + "-byte file");
+    }
+    std::vector<unsigned char> text(static_cast<size_t>(header_size));
+    read_exactly(fd_, text.data(), header_size, path);
+    data_size_ = size - kLengthBytes - header_size;
+    Header header = parse_header(path, text.data(), text.data() + text.size(), data_size_);
+    file_.metadata = std::move(header.metadata);
+    for (HeaderEntry& e : header.entries) {
+      file_.tensors[e.name].shape = std::move(e.shape);
+      order_.emplace_back(std::move(e.name), e.end - e.begin);
+    }
+  } catch (...) {
+    ::close(fd_);
+    throw;
+  }
+}
+
+SafetensorsReader::~SafetensorsReader() { ::close(fd_); }
+
+SafetensorsFile SafetensorsReader::read_data() {
+  SafetensorsFile file = file_;
+  uint32_t crc = crc32_of(0, nullptr, 0);
+  // The entries tile the data section in this order (parse_header).
+  for (const auto& [name, bytes] : order_) {
+    std::vector<float>& data = file.tensors[name].data;
+    data.resize(static_cast<size_t>(bytes / sizeof(float)));
+    read_exactly(fd_, data.data(), bytes, path_);
+    crc = crc32_of(crc, data.data(), static_cast<size_t>(bytes));
+  }
+  file.data_crc32 = crc;
+  return file;
+}
+
 
 uint32_t data_section_crc32(const SafetensorsFile& file) {
   uint32_t crc = crc32_of(0, nullptr, 0);
@@ -210,37 +278,8 @@ void write_safetensors(const std::string& path, const SafetensorsFile& file) {
 }
 
 SafetensorsFile read_safetensors(const std::string& path) {
-  const std::vector<unsigned char> bytes = read_file(path);
-  const uint64_t size = bytes.size();
-  if (size < kLengthBytes) {
-    fail_format(path, "the file is " + std::to_string(size) +
-                          " bytes, too short for the 8-byte header length");
-  }
-  uint64_t header_size = 0;
-  for (size_t i = 0; i < kLengthBytes; ++i) header_size |= uint64_t{bytes[i]} << (8 * i);
-  if (header_size > kMaxHeaderBytes) {
-    fail_format(path, "header length " + std::to_string(header_size) + " exceeds the limit of " +
-                          std::to_string(kMaxHeaderBytes) + " bytes");
-  }
-  if (header_size > size - kLengthBytes) {
-    fail_format(path, "header length " + std::to_string(header_size) + " runs past the end of the " +
-                          std::to_string(size) + "-byte file");
-  }
-  const unsigned char* data = bytes.data() + kLengthBytes + header_size;
-  const uint64_t data_size = size - kLengthBytes - header_size;
-  Header header = parse_header(path, bytes.data() + kLengthBytes, data, data_size);
-
-  SafetensorsFile file;
-  file.metadata = std::move(header.metadata);
-  file.data_crc32 = crc32_of(crc32_of(0, nullptr, 0), data, data_size);
-  for (HeaderEntry& e : header.entries) {
-    Tensor& tensor = file.tensors[e.name];
-    tensor.shape = std::move(e.shape);
-    // parse_header proved these bytes lie inside the data section.
-    tensor.data.resize((e.end - e.begin) / sizeof(float));
-    if (!tensor.data.empty()) std::memcpy(tensor.data.data(), data + e.begin, e.end - e.begin);
-  }
-  return file;
+  SafetensorsReader reader(path);
+  return reader.read_data();
 }
 
 }  // namespace vae

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace vae {
@@ -34,11 +35,40 @@ uint32_t data_section_crc32(const SafetensorsFile& file);
 // Throws Error(VAE_ERROR_IO) with the path and the system's reason.
 void write_safetensors(const std::string& path, const SafetensorsFile& file);
 
-// Reads and checks everything before trusting it: header length within the
-// file, valid JSON, only F32 tensors, no name twice, shapes whose products
-// match their byte ranges, ranges inside the data, non-overlapping and
-// covering it exactly, metadata values strings. Throws Error(VAE_ERROR_IO) when the file cannot
-// be read, Error(VAE_ERROR_FORMAT) naming what is wrong otherwise.
+// A safetensors file opened for reading, its header read and checked before
+// any of its data: the header length within the file's size, valid JSON,
+// only F32 tensors, no name twice, shapes whose products match their byte
+// ranges, ranges inside the data, non-overlapping and covering it exactly,
+// metadata values strings. Only a regular file is read: a FIFO or a device
+// (/dev/zero) could block or never end. The data section is read by
+// read_data, exactly the bytes the header describes, so a caller can check
+// the header (the model it describes) first. Throws Error(VAE_ERROR_IO) when
+// the file cannot be read or is not a regular file, Error(VAE_ERROR_FORMAT)
+// naming what is wrong otherwise.
+class SafetensorsReader {
+ public:
+  explicit SafetensorsReader(const std::string& path);
+  ~SafetensorsReader();
+  SafetensorsReader(const SafetensorsReader&) = delete;
+  SafetensorsReader& operator=(const SafetensorsReader&) = delete;
+
+  // The metadata and every tensor's shape, its data not read yet.
+  const SafetensorsFile& header() const { return file_; }
+  // The bytes of the data section the header describes.
+  uint64_t data_size() const { return data_size_; }
+  // Reads the data section (once): the whole file, data_crc32 set.
+  SafetensorsFile read_data();
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  uint64_t data_size_ = 0;
+  SafetensorsFile file_;
+  // The tensors in the order of their bytes, and their sizes in bytes.
+  std::vector<std::pair<std::string, uint64_t>> order_;
+};
+
+// Header and data at once (SafetensorsReader).
 SafetensorsFile read_safetensors(const std::string& path);
 
 }  // namespace vae

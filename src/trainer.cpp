@@ -247,7 +247,9 @@ void Trainer::encode(const float* x, int64_t n, float* mu, float* logvar) {
   check_outputs({mu, logvar});
   const int64_t d = config_.input_dim;
   const int64_t z = config_.latent_dim;
+  const InterruptWindow window(&interrupt_requested_, callback_running() == nullptr);
   for (int64_t first = 0; first < n; first += config_.max_batch) {
+    stop_if_interrupted("vae_encode", first, n, true);
     const int64_t rows = std::min(config_.max_batch, n - first);
     Input in;
     in.x = x + first * d;
@@ -262,7 +264,9 @@ void Trainer::decode(const float* z, int64_t n, float* mean) {
   check_rows(n, kMaxRows, "n");
   check_pointer(mean, "mean");
   const int64_t chunk = config_.max_batch * config_.samples;
+  const InterruptWindow window(&interrupt_requested_, callback_running() == nullptr);
   for (int64_t first = 0; first < n; first += chunk) {
+    stop_if_interrupted("vae_decode", first, n, true);
     const int64_t rows = std::min(chunk, n - first);
     decode_rows(z + first * config_.latent_dim, first, rows, nullptr,
                 mean + first * config_.input_dim);
@@ -275,7 +279,9 @@ void Trainer::sample(int64_t n, float* mean) {
   check_pointer(mean, "mean");
   check_draw_room();
   const int64_t chunk = config_.max_batch * config_.samples;
+  const InterruptWindow window(&interrupt_requested_, callback_running() == nullptr);
   for (int64_t first = 0; first < n; first += chunk) {
+    stop_if_interrupted("vae_sample", first, n, true);
     const int64_t rows = std::min(chunk, n - first);
     const NoiseKey prior = key(NoiseStream::kPrior, draws_, first * config_.latent_dim);
     decode_rows(nullptr, first, rows, &prior, mean + first * config_.input_dim);
@@ -313,6 +319,10 @@ std::unique_ptr<Trainer> Trainer::load(const std::string& path, int backend) {
     invalid_argument(range_message("backend", VAE_BACKEND_AUTO, VAE_BACKEND_CUDA, backend));
   }
   return load_checkpoint(path, backend);
+}
+
+std::unique_ptr<Trainer> Trainer::load(const std::string& path, const Config& limits) {
+  return load_checkpoint(path, limits.backend, &limits);
 }
 
 std::unique_ptr<Dataset> Trainer::create_dataset(const float* x, int64_t n) {

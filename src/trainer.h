@@ -67,6 +67,8 @@ class Trainer {
   void set_parameters(const float* in, int64_t count);
   void save(const std::string& path) const;
   static std::unique_ptr<Trainer> load(const std::string& path, int backend);
+  // vae_load_config: limits' choices of what is not the model replace the file's.
+  static std::unique_ptr<Trainer> load(const std::string& path, const Config& limits);
 
   std::unique_ptr<Dataset> create_dataset(const float* x, int64_t n);
   std::unique_ptr<Dataset> create_dataset(const uint8_t* y, int64_t n, int transform);
@@ -81,6 +83,16 @@ class Trainer {
   void interrupt() noexcept { interrupt_requested_.store(true, std::memory_order_relaxed); }
   // Sets (fn not null) or clears the hook that sums each step across ranks.
   void set_allreduce(vae_allreduce_fn fn, void* user_data);
+  // The caller's code the trainer is running on this thread, named for
+  // messages ("the allreduce hook", "the progress callback of
+  // vae_train_epoch", ...), or null when none runs (trainer_reentry.cpp).
+  // While one runs, vae_destroy and vae_dataset_destroy of the trainer's
+  // datasets do nothing.
+  const char* callback_running() const;
+  // Throws Error(INVALID_ARGUMENT) naming `call` while the allreduce hook
+  // runs: the step is half done, so every call on the trainer but
+  // vae_interrupt and the option reads is refused (vae.h).
+  void check_not_in_hook(const char* call) const;
   void evaluate_dataset(const Dataset& ds, double* elbo, double* reconstruction, double* kl);
   void log_likelihood_dataset(const Dataset& ds, int32_t k, int estimator, double* mean);
 
@@ -259,8 +271,10 @@ class Trainer {
   std::atomic<bool> interrupt_requested_{false};
   static_assert(std::atomic<bool>::is_always_lock_free, "vae_interrupt must be signal-safe");
   // Throws Error(VAE_ERROR_INTERRUPTED) naming the call when interrupt()
-  // has been called: `done` of `total` rows were done.
-  void stop_if_interrupted(const char* call, int64_t done, int64_t total) const;
+  // has been called: `done` of `total` rows were done (and, rows_written,
+  // their outputs written to the caller's arrays).
+  void stop_if_interrupted(const char* call, int64_t done, int64_t total,
+                           bool rows_written = false) const;
   bool epoch_interrupted() const;
   // Ends an epoch interrupted before step `step` of `steps`: waits for the
   // steps queued, resets the epoch's position and loss sums, and throws

@@ -2,7 +2,6 @@
 // their dataset forms): their checks and the loop over a call's chunks
 // (src/evaluation.h), the backend doing each chunk.
 #include <cmath>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -91,13 +90,14 @@ void Trainer::run_evaluation(const EvalCall& call) {
   begin_evaluation(plan);
   const NoiseKey noise =
       key(call.mode == EvalMode::kPrior ? NoiseStream::kPrior : NoiseStream::kEvalLatent, draws_);
-  // A dataset's evaluation stops at vae_interrupt before a chunk (vae.h).
-  std::optional<InterruptWindow> window;
-  if (call.dataset != nullptr) window.emplace(&interrupt_requested_);
+  // Every evaluation stops at vae_interrupt before a chunk (vae.h): an
+  // array call after writing the results of the rows done, a dataset's
+  // writing none.
+  const InterruptWindow window(&interrupt_requested_, callback_running() == nullptr);
   const int64_t chunks = plan.chunks();
   for (int64_t index = 0; index < chunks; ++index) {
     const EvalChunk c = eval_chunk(plan, index);
-    if (call.dataset != nullptr) stop_if_interrupted(call.name, c.first_pair_row, call.n);
+    stop_if_interrupted(call.name, c.first_pair_row, call.n, call.dataset == nullptr);
     Input in;
     in.first = c.first_row;
     if (call.dataset != nullptr) {

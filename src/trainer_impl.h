@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <numeric>
@@ -356,14 +357,36 @@ class TrainerImpl final : public Trainer {
   }
 
   // The gradient and the tail after it, summed across the ranks by the hook.
+  // The guard after them is filled first; on the host it is read back after
+  // the hook, and a hook that wrote into it fails the step, which then
+  // changes nothing. (On the GPU the guard keeps such writes out of Adam's
+  // moments; reading it back would make every step wait for the device.)
   void sum_across_ranks() {
     if constexpr (std::is_same_v<T, float>) {
-      allreduce_.sum(net_.buffers().grads,
-                     static_cast<int64_t>(net_.layout().total) + kShareTailFloats,
-                     Ops::kDeviceMemory, ops_->stream_handle());
+      const int64_t count = static_cast<int64_t>(net_.layout().total) + kShareTailFloats;
+      T* guard = net_.buffers().hook_guard;
+      ops_->fill(guard, kHookGuardFloats, kHookGuardValue);
+      allreduce_.sum(net_.buffers().grads, count, Ops::kDeviceMemory, ops_->stream_handle());
+      if constexpr (!Ops::kDeviceMemory) {
+        for (int64_t e = 0; e < kHookGuardFloats; ++e) {
+          if (!same_bits(guard[e], kHookGuardValue)) refuse_overrun(count, e, guard[e]);
+        }
+      }
     } else {
       fail(VAE_ERROR_INTERNAL, "steps that ranks share run in float");
     }
+  }
+
+  // What the hook guard holds: a value no sum of gradients plausibly writes.
+  static constexpr float kHookGuardValue = -7.7e37f;
+
+  static bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+  [[noreturn]] static void refuse_overrun(int64_t count, int64_t element, float value) {
+    MessageStream m;
+    m << "allreduce hook: wrote past the end of its buffer of " << count << " floats (float "
+      << count + element << " became " << value << "); this step changed nothing";
+    fail(VAE_ERROR_DEVICE, m.str());
   }
 
   // nn.Linear's default: W and b ~ U(-1/sqrt(in), 1/sqrt(in)) (kaiming_uniform

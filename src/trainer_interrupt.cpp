@@ -5,11 +5,13 @@
 
 namespace vae {
 
-void Trainer::stop_if_interrupted(const char* call, int64_t done, int64_t total) const {
+void Trainer::stop_if_interrupted(const char* call, int64_t done, int64_t total,
+                                  bool rows_written) const {
   if (!interrupt_requested_.load(std::memory_order_relaxed)) return;
   MessageStream m;
   m << call << ": interrupted by vae_interrupt after " << done << " of " << total
-    << " rows; nothing changed and no output was written";
+    << " rows; nothing changed"
+    << (rows_written ? " (the outputs of the rows done are written)" : " and no output was written");
   fail(VAE_ERROR_INTERRUPTED, m.str());
 }
 

@@ -39,8 +39,8 @@ expect "a CPU trainer does not load the CUDA module" "$out" \
 
 cuda=$(run cuda 4)
 if [[ -z "$module" ]]; then
-  expect "CUDA in a build without it" "$cuda" '^status=7 backend=-1$' \
-    '^error=VAE_OPT_BACKEND: this libvae was built without the CUDA backend'
+  expect "CUDA in a build without it: VAE_ERROR_DEVICE, as vae.h says" "$cuda" '^status=3 backend=-1$' \
+    '^error=CUDA backend unavailable: this libvae was built without the CUDA backend'
   expect "AUTO in a build without CUDA" "$(run auto 4)" '^status=0 backend=1$' '^error=$'
   exit $((failures > 0))
 fi
@@ -88,6 +88,21 @@ expect "a module of another build: AUTO takes the CPU" "$out" '^status=0 backend
 out=$(run_with_module "$stale_build" cuda 1)
 expect "a module of another build is refused" "$out" '^status=3 backend=-1$' \
   "^error=CUDA backend unavailable: .* is from another build of libvae \\(module ABI 1, build 0000000000000000; this libvae needs ABI 1, build [0-9a-f]{16}\\)"
+
+# A FIFO in the module's place is refused at once (dlopen would wait for a
+# writer forever); the timeout makes a hang a failure.
+mkfifo "$folder/fifo_module.so"
+out=$(VAE_CUDA_MODULE="$folder/fifo_module.so" timeout 20 "$probe" cuda 1 2>&1)
+expect "VAE_CUDA_MODULE names a FIFO" "$out" '^status=3 backend=-1$' \
+  "^error=CUDA backend unavailable: VAE_CUDA_MODULE=.*fifo_module\\.so could not be loaded: it is a FIFO, not a regular file\$"
+
+# The module with another machine in its ELF header (e_machine, offset 18):
+# named as such, not as "No such file or directory".
+cp "$module" "$folder/foreign_module.so"
+printf '\363\000' | dd of="$folder/foreign_module.so" bs=1 seek=18 conv=notrunc status=none  # EM_RISCV
+out=$(run_with_module "$folder/foreign_module.so" cuda 1)
+expect "a module of another architecture says so" "$out" '^status=3 backend=-1$' \
+  "^error=CUDA backend unavailable: .*foreign_module\\.so could not be loaded: it is an ELF object for another architecture \\(64-bit RISC-V; this process is 64-bit [^)]*\\)\$"
 
 echo "$failures failure(s)"
 exit $((failures > 0))

@@ -253,3 +253,42 @@ TEST_F(Api, DamagedCheckpointsAreRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+// vae_get_hidden_layers gives back the widths a trainer was made or loaded
+// with, and refuses a buffer too small for them (still giving the count).
+TEST(HiddenLayers, AreReadBackFromTheTrainerAndACheckpoint) {
+  vae_config* c = nullptr;
+  ASSERT_EQ(vae_config_create(&c), VAE_OK);
+  ASSERT_EQ(vae_config_set_int(c, VAE_OPT_INPUT_DIM, 6), VAE_OK);
+  ASSERT_EQ(vae_config_set_int(c, VAE_OPT_BACKEND, VAE_BACKEND_CPU), VAE_OK);
+  const int32_t widths[] = {11, 7, 5};
+  ASSERT_EQ(vae_config_set_hidden_layers(c, widths, 3), VAE_OK);
+  vae_trainer* t = nullptr;
+  ASSERT_EQ(vae_create(c, &t), VAE_OK);
+  vae_config_destroy(c);
+  const vae::testing::TestDirectory dir("hidden_layers");
+  const std::string path = (dir.path() / "model.safetensors").string();
+  ASSERT_EQ(vae_save(t, path.c_str()), VAE_OK);
+  vae_trainer* loaded = nullptr;
+  ASSERT_EQ(vae_load(path.c_str(), VAE_BACKEND_CPU, &loaded), VAE_OK);
+  for (vae_trainer* which : {t, loaded}) {
+    int32_t got[VAE_MAX_HIDDEN_LAYERS] = {};
+    int32_t count = -1;
+    ASSERT_EQ(vae_get_hidden_layers(which, got, VAE_MAX_HIDDEN_LAYERS, &count), VAE_OK)
+        << vae_last_error();
+    ASSERT_EQ(count, 3);
+    EXPECT_EQ(std::vector<int32_t>(got, got + 3), std::vector<int32_t>(widths, widths + 3));
+    count = -1;
+    EXPECT_EQ(vae_get_hidden_layers(which, got, 2, &count), VAE_ERROR_INVALID_ARGUMENT);
+    EXPECT_NE(std::strstr(vae_last_error(), "capacity"), nullptr) << vae_last_error();
+    EXPECT_EQ(count, 3);
+    EXPECT_EQ(vae_get_hidden_layers(which, got, 3, nullptr), VAE_ERROR_INVALID_ARGUMENT);
+  }
+  EXPECT_EQ(vae_get_hidden_layers(nullptr, nullptr, 0, nullptr), VAE_ERROR_INVALID_ARGUMENT);
+  vae_destroy(loaded);
+  vae_destroy(t);
+}
+
+}  // namespace

@@ -21,7 +21,13 @@
  *     parameter (outputs of rows before it may have been written).
  *   - Running out of memory, a thread that cannot start included (vae_create,
  *     or VAE_OPT_THREADS on a live trainer), returns VAE_ERROR_OUT_OF_MEMORY;
- *     a live trainer keeps its threads and options.
+ *     a live trainer keeps its threads and options. vae_create and vae_load
+ *     compute the host memory a CPU trainer's configuration needs before
+ *     they allocate any of it, and refuse one that exceeds what the machine
+ *     can give (physical memory and swap, or the process's RLIMIT_AS or
+ *     RLIMIT_DATA) with VAE_ERROR_OUT_OF_MEMORY naming both amounts: the
+ *     workspace is zero-filled, and an overcommitting host would otherwise
+ *     end the process.
  *   - Distinct trainers may be used from distinct threads at once; one trainer
  *     is used by one thread at a time.
  *
@@ -129,7 +135,11 @@ enum { VAE_ACTIVATION_RELU = 0, VAE_ACTIVATION_TANH = 1 };
  * module loads and finds a device, and the CPU otherwise (the call succeeds;
  * VAE_OPT_BACKEND then reads VAE_BACKEND_CPU). CUDA without them returns
  * VAE_ERROR_DEVICE with a message that says what is missing: the module (or
- * one of another build of libvae), the NVIDIA driver, or a device. */
+ * one of another build of libvae, or of another architecture; a path that
+ * is not a regular file, such as a FIFO, is refused without being opened),
+ * the NVIDIA driver, or a device; a build without the CUDA backend returns
+ * VAE_ERROR_DEVICE too. VAE_CUDA_MODULE is read with secure_getenv, so a
+ * set-user-ID program ignores it. */
 enum { VAE_BACKEND_AUTO = 0, VAE_BACKEND_CPU = 1, VAE_BACKEND_CUDA = 2 };
 enum { VAE_OBJECTIVE_ELBO = 0, VAE_OBJECTIVE_IWAE = 1 };
 enum { VAE_UPDATE_ALL = 0, VAE_UPDATE_ENCODER = 1, VAE_UPDATE_DECODER = 2 };
@@ -169,11 +179,20 @@ VAE_API vae_status vae_config_set_hidden_layers(vae_config* c, const int32_t* wi
 
 /* ---- trainer ------------------------------------------------------------ */
 VAE_API vae_status vae_create(const vae_config* c, vae_trainer** out);
-VAE_API void vae_destroy(vae_trainer* t); /* NULL: no-op */
+/* NULL: no-op. Called from t's own allreduce hook or progress callback, it
+ * does nothing and sets vae_last_error() (vae_set_allreduce, vae_set_progress). */
+VAE_API void vae_destroy(vae_trainer* t);
 VAE_API vae_status vae_set_int(vae_trainer* t, int option, int64_t value);
 VAE_API vae_status vae_set_float(vae_trainer* t, int option, double value);
 VAE_API vae_status vae_get_int(const vae_trainer* t, int option, int64_t* value);
 VAE_API vae_status vae_get_float(const vae_trainer* t, int option, double* value);
+/* The trainer's encoder hidden widths, input side first (the decoder mirrors
+ * them), as vae_config_set_hidden_layers set them or the checkpoint holds
+ * them: *count gets their number, and widths, room for capacity values (may
+ * be NULL when capacity is 0), gets them. A capacity below the count
+ * returns VAE_ERROR_INVALID_ARGUMENT, still setting *count. */
+VAE_API vae_status vae_get_hidden_layers(const vae_trainer* t, int32_t* widths, int32_t capacity,
+                                         int32_t* count);
 
 /* One optimizer step on n rows (1 <= n <= max batch) of x (n x input_dim).
  * *loss (may be NULL): the mean per-row loss in nats.
@@ -264,6 +283,23 @@ VAE_API vae_status vae_set_cuda_stream(vae_trainer* t, void* stream);
  * are reported as VAE_ERROR_DEVICE). An epoch stops at a
  * failed step, after the steps already taken, and is not counted.
  *
+ * The hook may write the count floats of buffer and nothing else. A few
+ * floats after them are a guard, filled before each call: on the CPU
+ * backend a hook that wrote there fails its step with VAE_ERROR_DEVICE
+ * ("wrote past the end of its buffer"), and the step changes nothing; on
+ * the CUDA backend the guard keeps such writes out of the trainer's state
+ * but is not read back (that would make each step wait for the device).
+ *
+ * The hook runs inside the trainer's step, which is half done: on its own
+ * trainer it may call only vae_interrupt, vae_get_int, vae_get_float,
+ * vae_get_hidden_layers and vae_parameter_count. Every other call on that
+ * trainer (a step, an epoch, evaluation, options, parameters, vae_save,
+ * datasets, the hook itself) returns VAE_ERROR_INVALID_ARGUMENT and changes
+ * nothing, and vae_destroy
+ * and vae_dataset_destroy of its datasets do nothing (vae_last_error() says
+ * why); the step then completes as if the call had not been made. Other
+ * trainers may be used from the hook as from anywhere.
+ *
  * Sets (fn not NULL) or clears the trainer's hook. While one is set, every
  * training step calls it once, from the calling thread, with world size 1
  * too; a trainer with VAE_OPT_WORLD_SIZE > 1 refuses to train without one
@@ -318,13 +354,23 @@ VAE_API vae_status vae_set_parameters(vae_trainer* t, const float* in, int64_t c
  * holds zlib's CRC-32 of the data section (every byte after the header) as
  * 8 lowercase hexadecimal digits.
  *
- * vae_load checks every header field and tensor shape against the model the
- * metadata describes before it allocates that model, and refuses with
+ * vae_load reads only a regular file (a FIFO, a device such as /dev/zero,
+ * a directory: VAE_ERROR_IO, without waiting). It reads the header first,
+ * checked against the file's size, then exactly the data the header
+ * describes, and only once the header's tensors match the model its
+ * metadata describes. It checks every header field and tensor shape against
+ * the model the metadata describes before it allocates that model, and
+ * refuses with
  * VAE_ERROR_FORMAT, naming what is wrong:
  *   - data that does not match "libvae.data_crc32" ("checksum mismatch");
  *   - values vae_set_parameters would refuse, or Adam could not resume from:
  *     a parameter or first moment that is not finite, a second moment that
  *     is negative or not finite (the message names the tensor and element).
+ * vae_save checks the state against the same rules before it writes, and
+ * never writes a file vae_load would refuse: a value or counter that breaks
+ * them (which only a fault, or the caller's code overwriting the trainer's
+ * memory, can make) returns VAE_ERROR_INTERNAL naming it, and nothing is
+ * written.
  * A file without "libvae.data_crc32" is accepted: files written before the
  * key existed, and files that another safetensors writer (PyTorch's
  * save_file, say) wrote from a libvae checkpoint's tensors and metadata, do
@@ -333,6 +379,13 @@ VAE_API vae_status vae_set_parameters(vae_trainer* t, const float* in, int64_t c
  * changes the tensors must drop or update the key. */
 VAE_API vae_status vae_save(const vae_trainer* t, const char* path);
 VAE_API vae_status vae_load(const char* path, int backend, vae_trainer** out);
+/* What a checkpoint holds beyond the model, and the memory it sizes, is the
+ * caller's to choose: vae_load keeps the file's VAE_OPT_MAX_BATCH and
+ * VAE_OPT_THREADS (at most the machine's cores), and vae_load_config takes
+ * c's VAE_OPT_BACKEND, VAE_OPT_DEVICE, VAE_OPT_MAX_BATCH, VAE_OPT_THREADS,
+ * VAE_OPT_EVAL_ROWS and VAE_OPT_TF32 instead of the file's (the model, the
+ * training options and the state are the file's). */
+VAE_API vae_status vae_load_config(const char* path, const vae_config* c, vae_trainer** out);
 
 /* ---- datasets --------------------------------------------------------------- */
 /* A copy of n rows (n x input_dim) kept by the trainer's backend (on the GPU
@@ -343,7 +396,9 @@ VAE_API vae_status vae_dataset_create(vae_trainer* t, const float* x, int64_t n,
 /* Bytes stay bytes; transform (VAE_BYTES_*) is applied each time a row is used. */
 VAE_API vae_status vae_dataset_create_u8(vae_trainer* t, const uint8_t* y, int64_t n,
                                          int transform, vae_dataset** out);
-VAE_API void vae_dataset_destroy(vae_dataset* ds); /* NULL: no-op */
+/* NULL: no-op; from its trainer's hook or progress callback, it does nothing
+ * (vae_destroy). */
+VAE_API void vae_dataset_destroy(vae_dataset* ds);
 VAE_API vae_status vae_dataset_size(const vae_dataset* ds, int64_t* n);
 /* One pass over ds in an order shuffled by the trainer's seed and epoch count,
  * in batches of `batch` rows (1 <= batch <= max batch, or world size * max
@@ -370,7 +425,10 @@ VAE_API vae_status vae_train_epoch(vae_trainer* t, vae_dataset* ds, int64_t batc
  * the call's result. While an evaluation's callback runs, the calls that
  * would change the trainer or draw its noise (training, evaluation,
  * likelihoods, vae_sample, vae_set_int/float, vae_set_parameters) return
- * VAE_ERROR_INVALID_ARGUMENT and change nothing; reading calls work.
+ * VAE_ERROR_INVALID_ARGUMENT and change nothing; reading calls work. No
+ * progress callback may end what its call uses: there vae_destroy of the
+ * trainer and vae_dataset_destroy of its datasets do nothing, and
+ * vae_last_error() says why (destroy them once the call returns).
  *
  * On the CUDA backend an epoch runs on the device: the permutation is drawn
  * there, each step is replayed from a captured CUDA graph, and the host waits
@@ -383,7 +441,9 @@ typedef void (*vae_progress_fn)(void* user_data, int64_t rows_done, int64_t rows
 /* Sets (fn not NULL) or clears (fn NULL) the trainer's progress callback. */
 VAE_API vae_status vae_set_progress(vae_trainer* t, vae_progress_fn fn, void* user_data);
 /* Asks the long call running on t (vae_train_epoch, vae_evaluate_dataset,
- * vae_log_likelihood_dataset) to stop early, as sqlite3_interrupt does: for
+ * vae_log_likelihood_dataset, and the array calls vae_evaluate,
+ * vae_log_likelihood, vae_encode, vae_decode and vae_sample) to stop early,
+ * as sqlite3_interrupt does: for
  * Ctrl-C, a stop button, a time limit. It only sets a flag (a lock-free
  * atomic) and returns, so it may be called from any thread, from a signal
  * handler and from the progress callback; t must stay alive meanwhile. The
@@ -406,6 +466,13 @@ VAE_API vae_status vae_set_progress(vae_trainer* t, vae_progress_fn fn, void* us
  *     last of them lets the epoch end as usual.
  *   - vae_evaluate_dataset and vae_log_likelihood_dataset check before each
  *     chunk of rows and, interrupted, change nothing and write no output.
+ *   - The array calls check before each chunk of rows (of VAE_OPT_EVAL_ROWS
+ *     decoder rows for the evaluations, so also between the samples of one
+ *     row; of max batch rows for encoding, max batch * samples for decoding
+ *     and sampling) and, interrupted, change nothing in the trainer; the
+ *     outputs of the rows done before the check are written.
+ *   A call made from a progress callback checks the flag but leaves it set
+ *   for the call that runs the callback.
  * The flag is cleared when one of these calls begins and when it returns, so
  * an interrupt while none runs has no effect (and one sent just before a
  * call begins may be lost). On success vae_interrupt leaves vae_last_error()

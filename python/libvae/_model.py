@@ -9,7 +9,7 @@ import numpy as np
 from . import _libvae, _safetensors
 from ._errors import Interrupted, InvalidArgumentError
 from ._libvae import Option as O
-from ._options import Option, named
+from ._options import INT32, INT64, UINTPTR, Option, integer, named
 from ._progress import EpochProgress
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -33,6 +33,16 @@ def _array(x: Any, name: str) -> Any:
         return np.asarray(x)
     except (TypeError, ValueError) as e:
         raise InvalidArgumentError(f"{name}: expected an array of numbers, got {type(x).__name__}") from e
+
+
+def _widths(hidden: Any) -> Tuple[int, ...]:
+    """The hidden widths as a tuple, read once (a generator gives them once);
+    a string, which would give its characters, or anything else not a
+    sequence of integers is refused."""
+    if isinstance(hidden, (str, bytes, bytearray)) or not hasattr(hidden, "__iter__"):
+        raise InvalidArgumentError(
+            f"hidden: expected a sequence of integer widths, got {type(hidden).__name__}")
+    return tuple(integer(w, "hidden", INT32) for w in hidden)
 
 
 def _is_bytes(x: Any) -> bool:
@@ -86,8 +96,9 @@ class VAE:
                  eps: float = 1e-8, kl_weight: float = 1.0, threads: int = 1, tf32: bool = False,
                  eval_rows: int = 0, world_size: int = 1, rank: int = 0):
         arguments = dict(locals())  # each option's argument, by its property's name
+        widths = _widths(hidden)
         config = _libvae.Config()
-        config.set_hidden_layers([int(w) for w in hidden])
+        config.set_hidden_layers(list(widths))
         for name, value in arguments.items():
             option = getattr(VAE, name, None)
             if isinstance(option, Option):
@@ -96,19 +107,18 @@ class VAE:
         VAE._beta1.apply(config, beta1)
         VAE._beta2.apply(config, beta2)
         self._trainer = _libvae.Trainer(config)
-        self._hidden = tuple(int(w) for w in hidden)
 
     @classmethod
-    def _of(cls, trainer: _libvae.Trainer, hidden: Tuple[int, ...]) -> "VAE":
+    def _of(cls, trainer: _libvae.Trainer) -> "VAE":
         model = cls.__new__(cls)
         model._trainer = trainer
-        model._hidden = hidden
         return model
 
     @property
     def hidden(self) -> Tuple[int, ...]:
-        """The encoder's hidden widths, input side first; the decoder mirrors them."""
-        return self._hidden
+        """The encoder's hidden widths, input side first; the decoder mirrors
+        them. Read from the trainer, as every option is."""
+        return tuple(self._trainer.hidden_layers())
 
     @property
     def betas(self) -> Tuple[float, float]:
@@ -150,7 +160,8 @@ class VAE:
     def log_likelihood(self, x: Any, k: int = 1000, estimator: str = "importance") -> np.ndarray:
         """Per row, an estimate of log p(x) (nats) from k samples of z, drawn
         from q(z|x) ("importance") or from the prior ("prior")."""
-        return self._trainer.log_likelihood(_array(x, "x"), k, named(_libvae.ESTIMATORS, estimator, "estimator"))
+        return self._trainer.log_likelihood(_array(x, "x"), integer(k, "k", INT32),
+                                            named(_libvae.ESTIMATORS, estimator, "estimator"))
 
     def encode(self, x: Any) -> Tuple[np.ndarray, np.ndarray]:
         """q(z|x)'s mean and log variance, (n, latent_dim) each."""
@@ -162,7 +173,7 @@ class VAE:
 
     def sample(self, n: int) -> np.ndarray:
         """The decoder's means for n draws z ~ N(0, I)."""
-        return self._trainer.sample(n)
+        return self._trainer.sample(integer(n, "n", INT64))
 
     # ---- datasets and epochs ---------------------------------------------------
 
@@ -192,7 +203,7 @@ class VAE:
         raises, stops the epoch before its next step and is raised: the
         steps taken stay (steps counts them), the epoch is not counted
         (epochs stays), and the next epoch starts from its beginning."""
-        return self._trainer.train_epoch(dataset, batch_size, progress)
+        return self._trainer.train_epoch(dataset, integer(batch_size, "batch_size", INT64), progress)
 
     def interrupt(self) -> None:
         """Stops the train_epoch, evaluate_dataset or log_likelihood_dataset
@@ -215,7 +226,8 @@ class VAE:
         at those calls a pending Ctrl-C, or an exception progress raises,
         stops the estimate before its next chunk and is raised."""
         return self._trainer.log_likelihood_dataset(
-            dataset, k, named(_libvae.ESTIMATORS, estimator, "estimator"), progress)
+            dataset, integer(k, "k", INT32), named(_libvae.ESTIMATORS, estimator, "estimator"),
+            progress)
 
     def fit(self, data: Any, epochs: int = 10, batch_size: int = 128, transform: Optional[str] = None,
             validation: Any = None, progress: bool = True) -> List[Dict[str, float]]:
@@ -332,12 +344,11 @@ class VAE:
             handle = 0
         else:
             handle = getattr(stream, "cuda_stream", getattr(stream, "ptr", stream))
-        self._trainer.set_cuda_stream(int(handle))
+        self._trainer.set_cuda_stream(integer(handle, "stream", UINTPTR))
 
 
 def load(path: PathLike, backend: str = "auto") -> VAE:
     """A model from a checkpoint of VAE.save() or vae-train, with its optimizer
     state and counters, on the backend named ("auto": CUDA where available)."""
-    trainer = _libvae.Trainer.load(os.fspath(path), named(_libvae.BACKENDS, backend, "backend"))
-    widths = _safetensors.read_metadata(path).get("hidden_layers", "")
-    return VAE._of(trainer, tuple(int(w) for w in widths.split(",") if w))
+    # The file is read once, by the library: the widths come from the trainer.
+    return VAE._of(_libvae.Trainer.load(os.fspath(path), named(_libvae.BACKENDS, backend, "backend")))

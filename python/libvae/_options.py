@@ -3,7 +3,7 @@ from the library when asked, and set through it where the C API lets a live
 trainer change it (vae_set_int/float); the others are fixed when the model
 is made."""
 import operator
-from typing import Any, Callable, Generic, Mapping, Optional, TypeVar, overload
+from typing import Any, Callable, Generic, Mapping, Optional, Tuple, TypeVar, overload
 
 from . import _libvae
 from ._errors import InvalidArgumentError
@@ -51,14 +51,43 @@ class Option(Generic[T]):
     def apply(self, target: Any, value: Any) -> None:
         """Sets the option on a _libvae.Config or a _libvae.Trainer."""
         if self.kind is float:
-            target.set_float(self.option, float(value))
+            target.set_float(self.option, real(value, self.name))
         else:
             target.set_int(self.option, self.to_int(value))
 
     def to_int(self, value: Any) -> int:
         if self.names is None:
-            return operator.index(value)
+            return integer(value, self.name, INT64)
         return named(self.names, value, self.name)
+
+
+# The ranges of the C API's integer types, for integer().
+INT32 = (-2**31, 2**31 - 1)
+INT64 = (-2**63, 2**63 - 1)
+UINTPTR = (0, 2**64 - 1)
+
+
+def integer(value: Any, argument: str, bounds: Tuple[int, int]) -> int:
+    """value as an int that the C type of `bounds` holds (INT32, INT64,
+    UINTPTR), or an InvalidArgumentError naming the argument; the library
+    then checks the argument's own range."""
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise InvalidArgumentError(
+            f"{argument}: expected an integer, got {type(value).__name__}") from None
+    low, high = bounds
+    if not low <= number <= high:
+        raise InvalidArgumentError(f"{argument}: must be in [{low}, {high}], got {number}")
+    return number
+
+
+def real(value: Any, argument: str) -> float:
+    """value as a float, or an InvalidArgumentError naming the argument."""
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidArgumentError(f"{argument}: expected a real number, got {value!r}") from None
 
 
 def named(names: Mapping[str, int], value: Any, argument: str) -> int:

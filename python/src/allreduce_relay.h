@@ -14,7 +14,8 @@
 //
 // An exception the callable raises (a KeyboardInterrupt too) fails the step
 // with VAE_ERROR_DEVICE and the exception's text, so the step changes
-// nothing, and is raised again by the call that made the step.
+// nothing, and is raised again by the call that made the step (on the
+// thread that made it, take_pending).
 #pragma once
 
 #include <cstdint>
@@ -32,8 +33,9 @@ namespace libvae_ext {
 
 class AllreduceRelay {
  public:
-  // memory: what holds the trainer's buffers (its TrainerHandle), which
-  // owns this relay, so it is held weakly here.
+  // memory: what holds the trainer's buffers (TrainerHandle::memory()),
+  // held weakly here: the handle owns this relay, and a view made of it
+  // holds the trainer alone (so a view the hook keeps makes no cycle).
   AllreduceRelay(nanobind::object hook, int32_t device, std::weak_ptr<void> memory)
       : hook_(std::move(hook)), device_(device), memory_(std::move(memory)) {}
 
@@ -45,10 +47,12 @@ class AllreduceRelay {
                                                      message_size);
   }
 
-  // Raises the exception the callable raised in the call that just returned.
-  void raise_pending() {
-    if (pending_) std::rethrow_exception(std::exchange(pending_, nullptr));
-  }
+  // Takes the exception the callable raised in the call that just
+  // returned, if any. To be called while that call still holds the trainer
+  // (TrainerHandle::run): another thread's call, which may raise its own
+  // exception here as soon as the trainer is free, then cannot take or
+  // replace it, so each exception reaches the call that raised it.
+  std::exception_ptr take_pending() { return std::exchange(pending_, nullptr); }
 
  private:
   int relay(float* buffer, int64_t count, int on_device, void* stream, char* message,

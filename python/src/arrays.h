@@ -44,6 +44,47 @@ int64_t rows_of(const Array& a, const std::string& name, int64_t width) {
   return static_cast<int64_t>(a.shape(0));
 }
 
+// The name of a DLPack device type (dlpack.h's DLDeviceType), for messages.
+inline std::string device_type_name(int32_t type) {
+  switch (type) {
+    case nb::device::cpu::value: return "CPU";
+    case nb::device::cuda::value: return "CUDA";
+    case nb::device::cuda_host::value: return "CUDA host (pinned)";
+    case nb::device::opencl::value: return "OpenCL";
+    case nb::device::vulkan::value: return "Vulkan";
+    case nb::device::metal::value: return "Metal";
+    case nb::device::rocm::value: return "ROCm";
+    case nb::device::rocm_host::value: return "ROCm host";
+    case nb::device::cuda_managed::value: return "CUDA managed";
+    case nb::device::oneapi::value: return "oneAPI";
+    default: return "DLPack device type " + std::to_string(type);
+  }
+}
+
+// The memory a trainer's backend reads: host memory (DLPack's CPU and CUDA
+// host types) on either backend, and for the CUDA backend the memory of its
+// own GPU (CUDA and CUDA managed with the trainer's device ordinal). Any
+// other array is refused before the library reads it as host memory.
+struct Backend {
+  bool cuda = false;
+  int32_t device = 0;
+
+  template <class Array>
+  void check(const Array& a, const std::string& name) const {
+    const int32_t type = a.device_type();
+    if (type == nb::device::cpu::value || type == nb::device::cuda_host::value) return;
+    const bool gpu = type == nb::device::cuda::value || type == nb::device::cuda_managed::value;
+    if (cuda && gpu && a.device_id() == device) return;
+    std::string where = device_type_name(type);
+    if (gpu) where += " device " + std::to_string(a.device_id());
+    invalid_argument(name + ": an array in " + where + " memory given to a model on the " +
+                     (cuda ? "CUDA backend (device " + std::to_string(device) + ")"
+                           : std::string("CPU backend")) +
+                     ", which takes " +
+                     (cuda ? "host memory or that device's" : std::string("host memory only")));
+  }
+};
+
 // A new NumPy float32 array that owns its memory.
 inline NumpyFloats new_array(std::initializer_list<size_t> shape) {
   size_t size = 1;

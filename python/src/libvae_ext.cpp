@@ -26,7 +26,9 @@
 #include <nanobind/stl/vector.h>
 
 #include "arrays.h"
+#include "paths.h"
 #include "progress_relay.h"
+#include "sigint_relay.h"
 #include "trainer_handle.h"
 
 namespace nb = nanobind;
@@ -85,7 +87,8 @@ class Trainer {
 
   static Trainer load(const std::string& path, int backend) {
     vae_trainer* t = nullptr;
-    run_without_gil([&] { return outcome_of(vae_load(path.c_str(), backend, &t)); }).check();
+    const char* file = c_path(path);
+    run_without_gil([&] { return outcome_of(vae_load(file, backend, &t)); }).check();
     return Trainer(TrainerPtr(t, &vae_destroy));
   }
 
@@ -107,7 +110,7 @@ class Trainer {
   }
 
   std::optional<float> train_step(const Floats& x, bool return_loss) {
-    const int64_t n = rows_of(x, "x", input_dim_);
+    const int64_t n = rows(x, "x", input_dim_);
     float loss = 0;
     run_steps([&](vae_trainer* t) {
       return outcome_of(vae_train_step(t, x.data(), n, return_loss ? &loss : nullptr));
@@ -116,46 +119,56 @@ class Trainer {
   }
 
   std::tuple<NumpyFloats, NumpyFloats, NumpyFloats> evaluate(const Floats& x) {
-    const int64_t n = rows_of(x, "x", input_dim_);
+    const int64_t n = rows(x, "x", input_dim_);
     NumpyFloats elbo = new_array({size_t(n)}), reconstruction = new_array({size_t(n)}),
                 kl = new_array({size_t(n)});
-    run([&](vae_trainer* t) {
+    run_long([&](vae_trainer* t) {
       return outcome_of(vae_evaluate(t, x.data(), n, elbo.data(), reconstruction.data(), kl.data()));
     });
     return {elbo, reconstruction, kl};
   }
 
   NumpyFloats log_likelihood(const Floats& x, int32_t k, int estimator) {
-    const int64_t n = rows_of(x, "x", input_dim_);
+    const int64_t n = rows(x, "x", input_dim_);
     NumpyFloats log_px = new_array({size_t(n)});
-    run([&](vae_trainer* t) {
+    run_long([&](vae_trainer* t) {
       return outcome_of(vae_log_likelihood(t, x.data(), n, k, estimator, log_px.data()));
     });
     return log_px;
   }
 
   std::tuple<NumpyFloats, NumpyFloats> encode(const Floats& x) {
-    const int64_t n = rows_of(x, "x", input_dim_);
+    const int64_t n = rows(x, "x", input_dim_);
     NumpyFloats mu = new_array({size_t(n), size_t(latent_dim_)});
     NumpyFloats logvar = new_array({size_t(n), size_t(latent_dim_)});
-    run([&](vae_trainer* t) {
+    run_long([&](vae_trainer* t) {
       return outcome_of(vae_encode(t, x.data(), n, mu.data(), logvar.data()));
     });
     return {mu, logvar};
   }
 
   NumpyFloats decode(const Floats& z) {
-    const int64_t n = rows_of(z, "z", latent_dim_);
+    const int64_t n = rows(z, "z", latent_dim_);
     NumpyFloats mean = new_array({size_t(n), size_t(input_dim_)});
-    run([&](vae_trainer* t) { return outcome_of(vae_decode(t, z.data(), n, mean.data())); });
+    run_long([&](vae_trainer* t) { return outcome_of(vae_decode(t, z.data(), n, mean.data())); });
     return mean;
   }
 
   NumpyFloats sample(int64_t n) {
     if (n < 1) invalid_argument("n: the number of samples must be >= 1, got " + std::to_string(n));
     NumpyFloats mean = new_array({size_t(n), size_t(input_dim_)});
-    run([&](vae_trainer* t) { return outcome_of(vae_sample(t, n, mean.data())); });
+    run_long([&](vae_trainer* t) { return outcome_of(vae_sample(t, n, mean.data())); });
     return mean;
+  }
+
+  std::vector<int32_t> hidden_layers() const {
+    std::vector<int32_t> widths(VAE_MAX_HIDDEN_LAYERS);
+    int32_t count = 0;
+    run([&](vae_trainer* t) {
+      return outcome_of(vae_get_hidden_layers(t, widths.data(), VAE_MAX_HIDDEN_LAYERS, &count));
+    });
+    widths.resize(static_cast<size_t>(count));
+    return widths;
   }
 
   int64_t parameter_count() const {
@@ -173,6 +186,7 @@ class Trainer {
 
   void set_parameters(const Floats& values) {
     const int64_t count = parameter_count();
+    backend_.check(values, "parameters");
     if (values.ndim() != 1 || static_cast<int64_t>(values.shape(0)) != count) {
       invalid_argument("parameters: expected an array of shape (" + std::to_string(count) +
                        ",), got shape " + shape_of(values));
@@ -181,7 +195,8 @@ class Trainer {
   }
 
   void save(const std::string& path) const {
-    run([&](vae_trainer* t) { return outcome_of(vae_save(t, path.c_str())); });
+    const char* file = c_path(path);
+    run([&](vae_trainer* t) { return outcome_of(vae_save(t, file)); });
   }
 
   void set_cuda_stream(uintptr_t stream) {
@@ -191,14 +206,14 @@ class Trainer {
   }
 
   Dataset dataset(const Floats& x, const std::string& name) {
-    const int64_t n = rows_of(x, name, input_dim_);
+    const int64_t n = rows(x, name, input_dim_);
     vae_dataset* ds = nullptr;
     run([&](vae_trainer* t) { return outcome_of(vae_dataset_create(t, x.data(), n, &ds)); });
     return Dataset(handle_, Dataset::Ptr(ds, &vae_dataset_destroy), n);
   }
 
   Dataset dataset_u8(const Bytes& y, int transform, const std::string& name) {
-    const int64_t n = rows_of(y, name, input_dim_);
+    const int64_t n = rows(y, name, input_dim_);
     vae_dataset* ds = nullptr;
     run([&](vae_trainer* t) {
       return outcome_of(vae_dataset_create_u8(t, y.data(), n, transform, &ds));
@@ -224,7 +239,7 @@ class Trainer {
                          std::string(nb::inst_name(hook).c_str()));
       }
       relay = std::make_shared<AllreduceRelay>(
-          std::move(hook), static_cast<int32_t>(get_int(VAE_OPT_DEVICE)), handle_);
+          std::move(hook), static_cast<int32_t>(get_int(VAE_OPT_DEVICE)), handle_->memory());
     }
     std::shared_ptr<AllreduceRelay> old;
     run([&](vae_trainer* t) {
@@ -273,7 +288,17 @@ class Trainer {
   explicit Trainer(TrainerPtr trainer)
       : handle_(std::make_shared<TrainerHandle>(std::move(trainer))),
         input_dim_(get_int(VAE_OPT_INPUT_DIM)),
-        latent_dim_(get_int(VAE_OPT_LATENT_DIM)) {}
+        latent_dim_(get_int(VAE_OPT_LATENT_DIM)) {
+    backend_.cuda = get_int(VAE_OPT_BACKEND) == VAE_BACKEND_CUDA;
+    backend_.device = static_cast<int32_t>(get_int(VAE_OPT_DEVICE));
+  }
+
+  // The rows of an (n, width) array in memory the backend reads.
+  template <class Array>
+  int64_t rows(const Array& a, const std::string& name, int64_t width) const {
+    backend_.check(a, name);
+    return rows_of(a, name, width);
+  }
 
   static TrainerPtr create(const Config& config) {
     vae_trainer* t = nullptr;
@@ -286,16 +311,29 @@ class Trainer {
     handle_->run(std::forward<Call>(call)).check();
   }
 
+  // A call that may run long: Ctrl-C stops it (sigint_relay.h) and is
+  // raised when it returns.
+  template <class Call>
+  void run_long(Call&& call) const {
+    SigintRelay sigint(handle_->get());
+    const Outcome done = handle_->run(std::forward<Call>(call));
+    sigint.raise_caught();
+    done.check();
+  }
+
   // A call that may take training steps: an exception the Python allreduce
   // hook raised in them is raised here; otherwise the call's outcome.
   template <class Call>
   Outcome run_steps(Call&& call) {
-    std::shared_ptr<AllreduceRelay> allreduce;
+    std::exception_ptr raised;
+    std::shared_ptr<AllreduceRelay> allreduce;  // released with the GIL held
     Outcome done = handle_->run([&](vae_trainer* t) {
       allreduce = handle_->allreduce();
-      return call(t);
+      Outcome outcome = call(t);
+      if (allreduce) raised = allreduce->take_pending();  // still holding the trainer
+      return outcome;
     });
-    if (allreduce) allreduce->raise_pending();
+    if (raised) std::rethrow_exception(raised);
     return done;
   }
 
@@ -304,7 +342,12 @@ class Trainer {
   // allreduce hook is raised first, then one of the callback (or a Ctrl-C).
   template <class Call>
   void run_with_progress(nb::object progress, Call&& call) {
+    if (!progress.is_none() && PyCallable_Check(progress.ptr()) == 0) {
+      invalid_argument("progress: expected a callable progress(rows_done, rows_total, mean) or "
+                       "None, got " + std::string(nb::inst_name(progress).c_str()));
+    }
     ProgressRelay relay(std::move(progress), handle_->get());
+    SigintRelay sigint(handle_->get());
     const Outcome done = run_steps([&](vae_trainer* t) {
       Outcome set = outcome_of(vae_set_progress(t, &ProgressRelay::call, &relay));
       if (set.status != VAE_OK) return set;
@@ -312,6 +355,7 @@ class Trainer {
       Outcome cleared = outcome_of(vae_set_progress(t, nullptr, nullptr));
       return ran.status != VAE_OK ? ran : cleared;
     });
+    sigint.raise_caught();
     relay.raise_pending();
     done.check();
   }
@@ -319,6 +363,7 @@ class Trainer {
   std::shared_ptr<TrainerHandle> handle_;
   int64_t input_dim_;
   int64_t latent_dim_;
+  Backend backend_;  // the memory its arrays may be in
 };
 
 // Raises a StatusError as libvae's exception class of its status.
@@ -458,6 +503,7 @@ NB_MODULE(_libvae, m) {
       .def("encode", &Trainer::encode, "x"_a)
       .def("decode", &Trainer::decode, "z"_a)
       .def("sample", &Trainer::sample, "n"_a)
+      .def("hidden_layers", &Trainer::hidden_layers)
       .def("parameter_count", &Trainer::parameter_count)
       .def("get_parameters", &Trainer::get_parameters)
       .def("set_parameters", &Trainer::set_parameters, "values"_a)

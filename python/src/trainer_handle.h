@@ -62,13 +62,27 @@ using TrainerPtr = std::unique_ptr<vae_trainer, decltype(&vae_destroy)>;
 
 class TrainerHandle {
  public:
-  explicit TrainerHandle(TrainerPtr trainer) : trainer_(std::move(trainer)) {}
+  explicit TrainerHandle(TrainerPtr trainer)
+      : trainer_(trainer.get(), trainer.get_deleter()) {
+    trainer.release();
+  }
+  // A trainer outlived by views of its memory (memory()) keeps no hook: the
+  // hook goes with its relay, here.
+  ~TrainerHandle() {
+    if (allreduce_) static_cast<void>(vae_set_allreduce(trainer_.get(), nullptr, nullptr));
+  }
   TrainerHandle(const TrainerHandle&) = delete;
   TrainerHandle& operator=(const TrainerHandle&) = delete;
 
   // The trainer, for vae_interrupt alone: the one call that may be made
   // while another thread holds it.
   vae_trainer* get() const { return trainer_.get(); }
+
+  // What keeps the trainer's memory alive, for arrays that view it (the
+  // allreduce hook's buffer). It holds the trainer alone, not this handle:
+  // a view the hook keeps then makes no cycle hook -> view -> trainer ->
+  // relay -> hook through C++, which the garbage collector cannot see.
+  std::shared_ptr<void> memory() const { return trainer_; }
 
   // The Python allreduce hook the trainer calls, and its exchange for
   // another (which returns the old one, to be released with the GIL held).
@@ -115,7 +129,7 @@ class TrainerHandle {
 
   std::shared_ptr<AllreduceRelay> allreduce_;  // declared first: outlives trainer_, its caller
   mutable std::mutex allreduce_mutex_;
-  TrainerPtr trainer_;
+  std::shared_ptr<vae_trainer> trainer_;  // shared with the views of memory()
   std::mutex mutex_;
   std::atomic<std::thread::id> holder_{};
 };

@@ -2,7 +2,8 @@
 // CUDA backend: finds libvae_cuda.so, loads it once per process, checks its
 // ABI number and build tag, and answers backend_factory.h's questions
 // through its table. The module is looked for
-//   1. at the path VAE_CUDA_MODULE names, when that is set (and only there);
+//   1. at the path VAE_CUDA_MODULE names, when that is set (and only there;
+//      secure_getenv, so not for set-user-ID programs);
 //   2. beside the object that holds this code (libvae.so; dladdr);
 //   3. by its file name, on the dynamic loader's search path.
 // A module once loaded stays loaded: the trainers it makes, their virtual
@@ -18,6 +19,7 @@
 #include "cuda_module.h"
 #include "device_pointer.h"
 #include "error.h"
+#include "module_file.h"
 #include "trainer.h"
 #include "vae_build_tag.h"
 
@@ -51,8 +53,17 @@ CudaModule refuse(const std::string& why) {
 }
 
 // dlopen of the module at `path` (a file name alone: on the search path).
-// On failure, the sentence that says so.
+// On failure, the sentence that says so. A path is checked first
+// (module_file.h): a FIFO would block dlopen forever, and glibc reports an
+// object of another architecture as "No such file or directory".
 void* open_module(const std::string& path, std::string* failure) {
+  if (path.find('/') != std::string::npos) {
+    const std::string problem = module_file_problem(path);
+    if (!problem.empty()) {
+      *failure = path + " could not be loaded: it " + problem;
+      return nullptr;
+    }
+  }
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) *failure = path + " could not be loaded (" + loader_error() + ")";
   return handle;
@@ -60,7 +71,9 @@ void* open_module(const std::string& path, std::string* failure) {
 
 // The module's handle, from the places the file's comment lists.
 void* find_module(std::string* where, std::string* failure) {
-  if (const char* chosen = std::getenv("VAE_CUDA_MODULE"); chosen != nullptr && *chosen != '\0') {
+  // secure_getenv: a set-user-ID or set-group-ID program that links libvae
+  // does not load a module its caller's environment names.
+  if (const char* chosen = secure_getenv("VAE_CUDA_MODULE"); chosen != nullptr && *chosen != '\0') {
     *where = chosen;
     void* handle = open_module(chosen, failure);
     if (handle == nullptr) *failure = "VAE_CUDA_MODULE=" + *failure;

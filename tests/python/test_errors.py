@@ -146,12 +146,9 @@ def test_options_fixed_at_creation_are_read_only(trained):
 def test_the_cuda_backend_without_a_gpu_is_refused():
     try:
         model = small_model(backend="cuda")
-    except libvae.DeviceError as e:  # built with CUDA, but no GPU or driver
+    except libvae.DeviceError as e:  # built without CUDA, or with it but no GPU or driver
         assert str(e).startswith("CUDA backend unavailable: ") and "insufficient" not in str(e)
         assert small_model(backend="auto").backend == "cpu"
-        return
-    except libvae.UnsupportedError as e:  # built without CUDA
-        assert "CUDA" in str(e)
         return
     pytest.skip(f"a GPU is present (the model runs on {model.backend})")
 

@@ -1,0 +1,119 @@
+#!/bin/bash
+# vae-train --resume continues a run exactly, whatever training flags the run
+# was given (--beta, --kl-warmup, --schedule, --transform, --batch, --lr):
+# they are kept in the run directory (training.txt), a resume that names one
+# with another value is refused with the usage error's exit 2, and the
+# second epoch's test ELBO of a run resumed after its first epoch is the
+# uninterrupted run's, to the last digit. Also: the directory a run killed
+# between its first metrics.csv row and its first epoch's checkpoint leaves
+# is resumed; a metrics.csv that lost rows is refused; values out of the
+# library's ranges are usage errors (exit 2).
+# usage: check_vae_train_resume.sh VAE_TRAIN
+set -euo pipefail
+
+vae_train=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+# 800 training rows and 100 test rows of 8x8 bytes (IDX).
+idx_file() {
+  local rows=$1 seed=$2
+  printf '%b' "$(printf '\\x%02x' 0 0 8 3 $((rows >> 24 & 255)) $((rows >> 16 & 255)) \
+    $((rows >> 8 & 255)) $((rows & 255)) 0 0 0 8 0 0 0 8)"
+  LC_ALL=C awk -v rows="$rows" -v seed="$seed" 'BEGIN {
+    srand(seed)
+    for (i = 0; i < rows; ++i)
+      for (j = 0; j < 64; ++j)
+        printf "%c", (rand() < ((j + 8 * (i % 8)) % 64 < 32 ? 0.9 : 0.1) ? 255 : 1)
+  }'
+}
+idx_file 800 1 > "$work/train.idx"
+idx_file 100 2 > "$work/test.idx"
+common=(--data "$work/train.idx" --test "$work/test.idx" --threads 1 --backend cpu --ll-samples 0)
+model=(--hidden 16 --latent 2 --seed 3)
+
+# The test ELBO of epoch N in DIR/metrics.csv.
+elbo() { awk -F, -v epoch="$2" '$1 == epoch { print $3 }' "$1/metrics.csv"; }
+
+expect_status() {
+  local want=$1 name=$2
+  shift 2
+  local status=0
+  "$vae_train" "$@" > "$work/out" 2> "$work/err" || status=$?
+  [[ $status == "$want" ]] || fail "$name: exit $status, expected $want: $(cat "$work/err")"
+}
+
+for flags in "--beta 0.5" "--kl-warmup 4" "--schedule alternate" "--transform scale" \
+             "--batch 32" "--lr 0.003"; do
+  read -r -a run_flags <<< "$flags"
+  name=${run_flags[0]#--}
+  whole=$work/$name-whole
+  parts=$work/$name-parts
+  "$vae_train" --out "$whole" --epochs 2 "${model[@]}" "${common[@]}" "${run_flags[@]}" \
+    > /dev/null || fail "$flags: the whole run failed"
+  "$vae_train" --out "$parts" --epochs 1 "${model[@]}" "${common[@]}" "${run_flags[@]}" \
+    > /dev/null || fail "$flags: the first part failed"
+  # The resume does not repeat the flag: the run's value holds.
+  "$vae_train" --out "$parts" --resume --epochs 2 "${common[@]}" > /dev/null \
+    || fail "$flags: the resume failed"
+  [[ -n $(elbo "$whole" 2) && $(elbo "$whole" 2) == "$(elbo "$parts" 2)" ]] \
+    || fail "$flags: epoch 2's test ELBO $(elbo "$parts" 2) resumed, $(elbo "$whole" 2) uninterrupted"
+  # The same value again is accepted; another is a usage error.
+  "$vae_train" --out "$parts" --resume --epochs 2 "${common[@]}" "${run_flags[@]}" > /dev/null \
+    || fail "$flags: a resume repeating the run's value was refused"
+  case $name in
+    beta) other=(--beta 2) ;;
+    kl-warmup) other=(--kl-warmup 1) ;;
+    schedule) other=(--schedule joint) ;;
+    transform) other=(--transform binarize) ;;
+    batch) other=(--batch 16) ;;
+    lr) other=(--lr 0.001) ;;
+  esac
+  expect_status 2 "$flags: a resume with ${other[*]}" --out "$parts" --resume --epochs 3 \
+    "${common[@]}" "${other[@]}"
+  grep -q "contradicts the run's" "$work/err" || fail "$flags: $(cat "$work/err")"
+  echo "ok: $flags"
+done
+
+# A run killed after its first metrics.csv row and before its first epoch's
+# checkpoint: here made by putting back the checkpoint of epoch 0, which a
+# run writes before training.
+killed=$work/killed
+"$vae_train" --out "$killed" --epochs 0 "${model[@]}" "${common[@]}" > /dev/null \
+  || fail "a run of 0 epochs failed"
+cp "$killed/checkpoint.safetensors" "$work/epoch0.safetensors"
+"$vae_train" --out "$killed" --resume --epochs 1 "${common[@]}" > /dev/null \
+  || fail "the first epoch failed"
+cp "$work/epoch0.safetensors" "$killed/checkpoint.safetensors"
+"$vae_train" --out "$killed" --resume --epochs 1 "${common[@]}" > "$work/out" \
+  || fail "the directory of a run killed before its first checkpoint was not resumed"
+grep -q "dropped 1 row" "$work/out" || fail "the resume did not drop the row: $(cat "$work/out")"
+echo "ok: a run killed before its first epoch's checkpoint resumes"
+
+# A metrics.csv that lost its rows, or holds an epoch twice, is refused.
+broken=$work/broken
+"$vae_train" --out "$broken" --epochs 2 "${model[@]}" "${common[@]}" > /dev/null \
+  || fail "the run to damage failed"
+cp "$broken/metrics.csv" "$work/metrics.csv"
+head -n 1 "$work/metrics.csv" > "$broken/metrics.csv"
+expect_status 1 "a resume with an empty history" --out "$broken" --resume --epochs 3 "${common[@]}"
+grep -q "history is incomplete" "$work/err" || fail "$(cat "$work/err")"
+rm "$broken/metrics.csv"
+expect_status 1 "a resume without metrics.csv" --out "$broken" --resume --epochs 3 "${common[@]}"
+{ cat "$work/metrics.csv"; tail -n 1 "$work/metrics.csv"; } > "$broken/metrics.csv"
+expect_status 1 "a resume with an epoch twice" --out "$broken" --resume --epochs 3 "${common[@]}"
+grep -q "where epoch 3 was expected" "$work/err" || fail "$(cat "$work/err")"
+echo "ok: a damaged history is refused"
+
+# Values outside the library's ranges are usage errors.
+for bad in "--lr 2e6" "--beta 2e6" "--log-variance 31" "--seed 9210000000000000000"; do
+  read -r -a bad_flags <<< "$bad"
+  expect_status 2 "$bad" --out "$work/bad" --epochs 1 "${common[@]}" "${bad_flags[@]}" \
+    --likelihood gaussian
+done
+echo "ok: out-of-range values exit 2"
