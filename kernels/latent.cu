@@ -52,6 +52,7 @@ __global__ void latent_forward_kernel(const float* __restrict__ mu_logvar, int n
 // One thread per (data point i, latent j): the K samples in order.
 __global__ void latent_backward_kernel(int objective, int64_t n, int64_t mean_rows,
                                        int64_t samples, int64_t latent, double beta,
+                                       const StepSettings* __restrict__ live,
                                        const float* __restrict__ mu_logvar,
                                        const float* __restrict__ eps,
                                        const float* __restrict__ z,
@@ -62,7 +63,8 @@ __global__ void latent_backward_kernel(int objective, int64_t n, int64_t mean_ro
   if (t >= static_cast<uint32_t>(n * latent)) return;
   const int64_t i = static_cast<int>(t) / static_cast<int>(latent);
   const int64_t j = static_cast<int>(t) % static_cast<int>(latent);
-  latent_gradient(objective, n, mean_rows, samples, latent, i, j, beta, mu_logvar, eps, z, dz,
+  const double b = live != nullptr ? live->beta : beta;
+  latent_gradient(objective, n, mean_rows, samples, latent, i, j, b, mu_logvar, eps, z, dz,
                   weight, &d_mu_logvar[i * 2 * latent + j],
                   &d_mu_logvar[i * 2 * latent + latent + j]);
 }
@@ -86,15 +88,16 @@ cudaError_t launch_latent_forward(const float* mu_logvar, int64_t n, int64_t sam
 }
 
 cudaError_t launch_latent_backward(int objective, int64_t n, int64_t mean_rows, int64_t samples,
-                                   int64_t latent, double beta, const float* mu_logvar,
+                                   int64_t latent, double beta, const StepSettings* live,
+                                   const float* mu_logvar,
                                    const float* eps, const float* z, const float* dz,
                                    const float* weight, float* d_mu_logvar,
                                    cudaStream_t stream) {
   const int64_t count = n * latent;
   if (count <= 0) return cudaSuccess;
   return launch("latent_backward", latent_backward_kernel, blocks_for(count), kThreads, stream,
-                objective, n, mean_rows, samples, latent, beta, mu_logvar, eps, z, dz, weight,
-                d_mu_logvar);
+                objective, n, mean_rows, samples, latent, beta, live, mu_logvar, eps, z, dz,
+                weight, d_mu_logvar);
 }
 
 cudaError_t launch_standard_normal(const NoiseKey& key, int64_t count, float* out,

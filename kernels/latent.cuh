@@ -9,6 +9,7 @@
 
 #include "model_math.h"
 #include "philox.h"
+#include "step_state.h"
 
 namespace vae::cuda {
 
@@ -22,9 +23,11 @@ cudaError_t launch_latent_forward(const float* mu_logvar, int64_t n, int64_t sam
                                   float* z, float* kl, float* kl_sample, cudaStream_t stream);
 
 // d[mu | logvar] [n, 2Z] from dz [n * samples, Z] (vae::latent_gradient), the
-// loss a mean over mean_rows rows.
+// loss a mean over mean_rows rows; the KL weight is live->beta when live is
+// not null, else beta.
 cudaError_t launch_latent_backward(int objective, int64_t n, int64_t mean_rows, int64_t samples,
-                                   int64_t latent, double beta, const float* mu_logvar,
+                                   int64_t latent, double beta, const StepSettings* live,
+                                   const float* mu_logvar,
                                    const float* eps, const float* z, const float* dz,
                                    const float* weight, float* d_mu_logvar,
                                    cudaStream_t stream);

@@ -11,7 +11,9 @@
 namespace vae::cuda {
 namespace {
 
+// The KL weight read when the kernel runs (a live option: see StepSettings).
 __global__ void combine_samples_kernel(int objective, int64_t n, int64_t samples, double beta,
+                                       const StepSettings* __restrict__ live,
                                        const float* __restrict__ nll,
                                        const float* __restrict__ kl,
                                        const float* __restrict__ kl_sample,
@@ -19,18 +21,20 @@ __global__ void combine_samples_kernel(int objective, int64_t n, int64_t samples
                                        float* __restrict__ row_loss) {
   const int64_t i = global_index();
   if (i < n) {
-    row_loss[i] = combine_samples(objective, n, samples, i, beta, nll, kl, kl_sample, weight);
+    const double b = live != nullptr ? live->beta : beta;
+    row_loss[i] = combine_samples(objective, n, samples, i, b, nll, kl, kl_sample, weight);
   }
 }
 
 }  // namespace
 
 cudaError_t launch_combine_samples(int objective, int64_t n, int64_t samples, double beta,
-                                   const float* nll, const float* kl, const float* kl_sample,
-                                   float* weight, float* row_loss, cudaStream_t stream) {
+                                   const StepSettings* live, const float* nll, const float* kl,
+                                   const float* kl_sample, float* weight, float* row_loss,
+                                   cudaStream_t stream) {
   if (n <= 0) return cudaSuccess;
   return launch("combine_samples", combine_samples_kernel, blocks_for(n), kThreads, stream,
-                objective, n, samples, beta, nll, kl, kl_sample, weight, row_loss);
+                objective, n, samples, beta, live, nll, kl, kl_sample, weight, row_loss);
 }
 
 }  // namespace vae::cuda

@@ -34,8 +34,9 @@ __global__ void check_step_kernel(const float* __restrict__ loss, const float* _
   if (__syncthreads_or(bad) != 0 && threadIdx.x == 0) atomicOr(&state->bad, 1);
 }
 
-__global__ void begin_update_kernel(StepState* state, AdamSettings settings) {
-  begin_update(state, settings);
+__global__ void begin_update_kernel(StepState* state, AdamSettings settings,
+                                    const StepSettings* live) {
+  begin_update(state, live != nullptr ? live->adam : settings);
 }
 
 __global__ void adam_kernel(float* __restrict__ p, const float* __restrict__ g,
@@ -72,8 +73,8 @@ cudaError_t launch_check_step(const float* loss, const float* g, size_t begin, s
 }
 
 cudaError_t launch_begin_update(StepState* state, const AdamSettings& settings,
-                                cudaStream_t stream) {
-  return launch("begin_update", begin_update_kernel, 1, 1, stream, state, settings);
+                                const StepSettings* live, cudaStream_t stream) {
+  return launch("begin_update", begin_update_kernel, 1, 1, stream, state, settings, live);
 }
 
 cudaError_t launch_adam(float* p, const float* g, float* m, float* v, size_t begin, size_t split,

@@ -18,8 +18,9 @@ namespace vae::cuda {
 cudaError_t launch_check_step(const float* loss, const float* g, size_t begin, size_t end,
                               StepState* state, int sm_count, cudaStream_t stream);
 // vae::begin_update on the device (one thread).
+// Adam's settings are live->adam when live is not null, else `settings`.
 cudaError_t launch_begin_update(StepState* state, const AdamSettings& settings,
-                                cudaStream_t stream);
+                                const StepSettings* live, cudaStream_t stream);
 // Adam over the flat buffers' [begin, end), the encoder's constants below
 // split (vae::adam_element); nothing when the step is bad. One launch.
 cudaError_t launch_adam(float* p, const float* g, float* m, float* v, size_t begin, size_t split,

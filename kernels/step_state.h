@@ -43,6 +43,15 @@ struct AdamSettings {
   double learning_rate, beta1, beta2, epsilon;
 };
 
+// The values of a step that live options change: Adam's settings and the KL
+// weight (VAE_OPT_KL_WEIGHT). The CUDA backend keeps them in device memory
+// and its kernels read them there, so a captured step replays with the
+// latest ones (src/cuda/cuda_ops.h); a kernel given none takes its argument.
+struct StepSettings {
+  AdamSettings adam;
+  double beta;
+};
+
 // Adam's constants for step t, in double as PyTorch computes them:
 // step_size = lr / (1 - b1^t), bias2_sqrt = sqrt(1 - b2^t).
 VAE_HD AdamStep adam_constants(const AdamSettings& a, int64_t t) {

@@ -12,7 +12,7 @@ vae_train=$1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# shellcheck source=tests/idx_data.sh
+# shellcheck source-path=SCRIPTDIR source=idx_data.sh
 source "$(dirname "$0")/idx_data.sh"
 idx_file 640 11 > "$work/train.idx"
 idx_file 128 12 > "$work/test.idx"

@@ -31,7 +31,7 @@ fail() {
 }
 
 # 16000 training rows and 400 test rows of 8x8 bytes (IDX).
-# shellcheck source=tests/idx_data.sh
+# shellcheck source-path=SCRIPTDIR source=idx_data.sh
 source "$(dirname "$0")/idx_data.sh"
 idx_file 16000 1 > "$work/train.idx"
 idx_file 400 2 > "$work/test.idx"

@@ -85,7 +85,8 @@ TEST(CudaEpoch, ReplaysAreBitIdentical) {
             b->read_state(StateBuffer::kAdamSecondMoment));
 }
 
-// Live options reach captured steps: a changed learning rate drops the graphs.
+// Live options reach captured steps: the replayed graph reads the new
+// learning rate and KL weight from the device.
 TEST(CudaEpoch, ALiveOptionChangeReachesTheNextStep) {
   if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   Config c = testing::small_config(12, 3, {7}, 6);
@@ -104,6 +105,33 @@ TEST(CudaEpoch, ALiveOptionChangeReachesTheNextStep) {
   cpu->train_epoch(*dc, 6, nullptr);
   EXPECT_TRUE(close(gpu->read_state(StateBuffer::kParameters),
                     cpu->read_state(StateBuffer::kParameters), kStepTol));
+}
+
+// A KL warm-up and a learning-rate schedule that change both values before
+// every one of 100 steps: one capture, replayed with the new values each
+// time (they live in the device's StepSettings, not in the graph), and the
+// same parameters as the CPU backend under the same schedule. A change of
+// the update mode, which the launches themselves take, captures anew.
+TEST(CudaGraphs, ValuesThatChangeEveryStepKeepTheCapturedStep) {
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
+  Config c = testing::small_config(12, 3, {7}, 6);
+  auto gpu = make_cuda_trainer_impl(c);
+  auto cpu = make_cpu_trainer_impl(c);
+  const auto x = testing::binary(6 * 12, 97);
+  const int64_t before = gpu->ops().graphs_captured();
+  for (int step = 0; step < 100; ++step) {
+    for (Trainer* t : {static_cast<Trainer*>(gpu.get()), static_cast<Trainer*>(cpu.get())}) {
+      t->set_float(VAE_OPT_KL_WEIGHT, 0.01 * (step + 1));
+      t->set_float(VAE_OPT_LEARNING_RATE, 1e-3 * (1.0 + 0.02 * step));
+      t->train_step(x.data(), 6, nullptr);
+    }
+  }
+  EXPECT_EQ(gpu->ops().graphs_captured() - before, 1);
+  EXPECT_TRUE(close(gpu->read_state(StateBuffer::kParameters),
+                    cpu->read_state(StateBuffer::kParameters), 1e-3));
+  gpu->set_int(VAE_OPT_UPDATE, VAE_UPDATE_DECODER);
+  gpu->train_step(x.data(), 6, nullptr);
+  EXPECT_EQ(gpu->ops().graphs_captured() - before, 2);
 }
 
 // A step queued without a loss pointer is skipped on the device and

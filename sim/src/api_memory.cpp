@@ -1,6 +1,7 @@
 // The runtime's memory calls on the simulated device.
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "memory.h"
 #include "registry.h"
@@ -35,12 +36,40 @@ Operation set_operation(void* p, int value, size_t bytes) {
   return Operation{"memset", [=] { std::memset(p, value, bytes); }, {}};
 }
 
+// CUDA's rules for the host side of an asynchronous copy (the runtime API's
+// "API synchronization behavior"): pageable source memory is staged before
+// the call returns, so the caller may reuse it at once; a copy into
+// pageable memory, or between host buffers, returns once it is done. Only
+// copies between device, managed and pinned memory are fully asynchronous.
 cudaError_t copy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
                  cudaStream_t stream, bool wait) {
   const cudaError_t checked = cudasim::check_copy(dst, bytes, src, bytes, kind);
   if (checked != cudaSuccess) return checked;
   if (bytes == 0) return cudaSuccess;
-  return submit(stream, copy_operation(dst, src, bytes), wait);
+  const cudaMemoryType src_type = cudasim::find(src).type;
+  const cudaMemoryType dst_type = cudasim::find(dst).type;
+  auto host = [](cudaMemoryType t) {
+    return t == cudaMemoryTypeUnregistered || t == cudaMemoryTypeHost;
+  };
+  const bool synchronous =
+      wait || dst_type == cudaMemoryTypeUnregistered || (host(src_type) && host(dst_type));
+  if (!synchronous && src_type == cudaMemoryTypeUnregistered) {
+    auto staged = std::make_shared<std::vector<char>>(static_cast<const char*>(src),
+                                                      static_cast<const char*>(src) + bytes);
+    Operation op{"memcpy", [dst, staged] { std::memcpy(dst, staged->data(), staged->size()); },
+                 {}};
+    return submit(stream, std::move(op), false);
+  }
+  if (!synchronous || wait) return submit(stream, copy_operation(dst, src, bytes), wait);
+  // An asynchronous call that CUDA makes wait; without the capture rules of
+  // the synchronous calls (in a capture it records, and waits for nothing).
+  std::shared_ptr<cudasim::Stream> where;
+  uint64_t ticket = 0;
+  const cudaError_t e =
+      Registry::get().enqueue(stream, copy_operation(dst, src, bytes), &where, &ticket);
+  if (e != cudaSuccess) return e;
+  if (ticket != 0) where->wait(ticket);
+  return cudasim::sticky_error();
 }
 
 cudaError_t set(void* p, int value, size_t bytes, cudaStream_t stream, bool wait) {

@@ -60,6 +60,7 @@ void StepGraphs::run(const StepGraph& graph, cudaStream_t stream,
     }
   }
   const Graph captured = capture(stream, enqueue);
+  ++captured_;
   cudaGraphExec_t exec = nullptr;
   check_cuda(cudaGraphInstantiate(&exec, captured.get(), 0), "cudaGraphInstantiate");
   Entry entry{key, GraphExec(exec)};

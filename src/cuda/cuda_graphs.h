@@ -30,6 +30,8 @@ class StepGraphs {
   void run(const StepGraph& graph, cudaStream_t stream, const std::function<void()>& enqueue);
   // Drops every graph (the options they were captured with changed).
   void clear() { entries_.clear(); }
+  // Graphs captured so far, dropped ones included.
+  int64_t captured() const { return captured_; }
 
  private:
   // What the captured launches depend on: the rows and, for an epoch's step,
@@ -56,6 +58,7 @@ class StepGraphs {
   // uses: a few; the oldest goes when the cache is full.
   static constexpr size_t kMaxGraphs = 16;
   std::vector<Entry> entries_;
+  int64_t captured_ = 0;
 };
 
 }  // namespace vae::cuda_detail

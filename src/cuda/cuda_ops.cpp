@@ -148,12 +148,34 @@ cuda_detail::Event make_event() {
 
 }  // namespace
 
+namespace {
+
+StepSettings settings_of(const Config& c) {
+  StepSettings s{};
+  s.adam.learning_rate = c.learning_rate;
+  s.adam.beta1 = c.adam_beta1;
+  s.adam.beta2 = c.adam_beta2;
+  s.adam.epsilon = c.adam_epsilon;
+  s.beta = c.kl_weight;
+  return s;
+}
+
+bool same_adam(const AdamSettings& a, const AdamSettings& b) {
+  return a.learning_rate == b.learning_rate && a.beta1 == b.beta1 && a.beta2 == b.beta2 &&
+         a.epsilon == b.epsilon;
+}
+
+}  // namespace
+
 CudaOps::CudaOps(const Config& config)
     : device_(static_cast<int>(config.device)),
       widest_(ParameterLayout(config).widest),
       compute_(config.tf32 != 0 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F),
       gemm_cache_(std::make_unique<cuda_detail::GemmCache>()),
       graphs_(std::make_unique<cuda_detail::StepGraphs>()) {
+  host_settings_ = settings_of(config);
+  captured_options_ = CapturedOptions{config.tf32, config.objective, config.update, config.rank,
+                                      config.world_size};
   check_cuda(cudaSetDevice(device_), "cudaSetDevice");
   check_cuda(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device_),
              "cudaDeviceGetAttribute");
@@ -198,7 +220,7 @@ float* CudaOps::allocate(size_t count) {
   check_cuda(cudaSetDevice(device_), "cudaSetDevice");
   // [cuBLASLt workspace | step state | column-sum scratch | the workspace's floats],
   // each part 256-byte aligned.
-  const size_t state_bytes = round_up(sizeof(StepState));
+  const size_t state_bytes = round_up(sizeof(StepState)) + round_up(sizeof(StepSettings));
   const size_t scratch_bytes = round_up(sizeof(float) * (cuda::kMaxColumnChunks + 1) *
                                         static_cast<size_t>(std::max<int64_t>(widest_, 1)));
   const size_t float_bytes = round_up(sizeof(float) * std::max<size_t>(count, 1));
@@ -208,18 +230,47 @@ float* CudaOps::allocate(size_t count) {
   gemm_workspace_ = base;
   gemm_workspace_bytes_ = kGemmWorkspaceBytes;
   step_state_ = reinterpret_cast<StepState*>(base + kGemmWorkspaceBytes);
+  settings_ = reinterpret_cast<StepSettings*>(base + kGemmWorkspaceBytes +
+                                              round_up(sizeof(StepState)));
   column_scratch_ = reinterpret_cast<float*>(base + kGemmWorkspaceBytes + state_bytes);
   float* floats = reinterpret_cast<float*>(base + kGemmWorkspaceBytes + state_bytes + scratch_bytes);
   // Zeroed like the CPU backend's arena, so nothing is ever read uninitialized.
   check_cuda(cudaMemsetAsync(base, 0, total, stream()), "cudaMemsetAsync");
   check_cublas(cublasSetWorkspace(blas_.get(), gemm_workspace_, gemm_workspace_bytes_),
                "cublasSetWorkspace");
+  upload_settings(host_settings_);
   synchronize();
   return floats;
 }
 
+void CudaOps::upload_settings(const StepSettings& s) {
+  // From pageable memory: CUDA stages the copy before the call returns, so
+  // s may go at once, and the copy runs in stream order after the steps
+  // queued before it.
+  check_cuda(cudaMemcpyAsync(settings_, &s, sizeof(StepSettings), cudaMemcpyHostToDevice,
+                             stream()),
+             "cudaMemcpyAsync");
+  host_settings_ = s;
+}
+
+const StepSettings* CudaOps::live_for_beta(double beta) const {
+  return beta == host_settings_.beta ? settings_ : nullptr;
+}
+
+int64_t CudaOps::graphs_captured() const { return graphs_->captured(); }
+
 void CudaOps::apply_options(const Config& config) {
-  graphs_->clear();
+  const CapturedOptions captured{config.tf32, config.objective, config.update, config.rank,
+                                 config.world_size};
+  if (!(captured == captured_options_)) graphs_->clear();
+  captured_options_ = captured;
+  const StepSettings settings = settings_of(config);
+  if (settings_ != nullptr &&
+      (!same_adam(settings.adam, host_settings_.adam) || settings.beta != host_settings_.beta)) {
+    begin_call();
+    upload_settings(settings);
+  }
+  host_settings_ = settings;
   compute_ = config.tf32 != 0 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
   check_cublas(cublasSetMathMode(blas_.get(), config.tf32 != 0 ? CUBLAS_TF32_TENSOR_OP_MATH
                                                                : CUBLAS_DEFAULT_MATH),
@@ -502,7 +553,8 @@ void CudaOps::likelihood_forward(const Likelihood& lik, const float* learned_log
 void CudaOps::combine_samples(int objective, int64_t n, int64_t samples, double beta,
                               const float* nll, const float* kl, const float* kl_sample,
                               float* weight, float* row_loss) const {
-  check_cuda(cuda::launch_combine_samples(objective, n, samples, beta, nll, kl, kl_sample, weight,
+  check_cuda(cuda::launch_combine_samples(objective, n, samples, beta, live_for_beta(beta), nll,
+                                          kl, kl_sample, weight,
                                           row_loss, stream()),
              "combine_samples kernel");
 }
@@ -534,6 +586,7 @@ void CudaOps::latent_backward(int objective, int64_t n, int64_t mean_rows, int64
                               const float* eps, const float* z, const float* dz,
                               const float* weight, float* d_mu_logvar) const {
   check_cuda(cuda::launch_latent_backward(objective, n, mean_rows, samples, latent, beta,
+                                          live_for_beta(beta),
                                           mu_logvar, eps, z, dz, weight, d_mu_logvar, stream()),
              "latent_backward kernel");
 }
@@ -553,7 +606,8 @@ void CudaOps::check_step(const float* loss, const float* g, size_t begin, size_t
 }
 
 void CudaOps::begin_update(const AdamSettings& a) const {
-  check_cuda(cuda::launch_begin_update(step_state_, a, stream()), "begin_update kernel");
+  const StepSettings* live = same_adam(a, host_settings_.adam) ? settings_ : nullptr;
+  check_cuda(cuda::launch_begin_update(step_state_, a, live, stream()), "begin_update kernel");
 }
 
 void CudaOps::adam(float* p, const float* g, float* m, float* v, size_t begin, size_t split,

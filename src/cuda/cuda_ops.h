@@ -101,9 +101,15 @@ class CudaOps {
   // called once, when the trainer is built.
   float* allocate(size_t count);
   // TF32: the GEMMs compute in CUBLAS_COMPUTE_32F_FAST_TF32 when config.tf32.
-  // Any live option may change what a step computes: the captured steps are
-  // dropped.
+  // The live values a step reads (the learning rate, Adam's settings, the KL
+  // weight) go to the device's StepSettings, which the captured steps read
+  // when they run: a change of them, of the threads or of the evaluation
+  // rows keeps the graphs. A change of what the launches themselves take
+  // (TF32, the objective, the update mode, the rank or world size) drops
+  // them.
   void apply_options(const Config& config);
+  // How many step graphs were captured so far (the tests count them).
+  int64_t graphs_captured() const;
   // The caller's stream (a cudaStream_t on this trainer's device), or null
   // for the trainer's own.
   void set_stream(void* stream);
@@ -282,6 +288,22 @@ class CudaOps {
   void* gemm_workspace_ = nullptr;
   size_t gemm_workspace_bytes_ = 0;
   StepState* step_state_ = nullptr;  // in the arena
+  StepSettings* settings_ = nullptr;  // in the arena: the live values kernels read
+  StepSettings host_settings_{};      // what was last written there
+  // The options whose change drops the captured steps.
+  struct CapturedOptions {
+    int64_t tf32 = 0, objective = 0, update = 0, rank = 0, world_size = 0;
+    bool operator==(const CapturedOptions& o) const {
+      return tf32 == o.tf32 && objective == o.objective && update == o.update &&
+             rank == o.rank && world_size == o.world_size;
+    }
+  };
+  CapturedOptions captured_options_{};
+  // The live settings, written to the device in stream order.
+  void upload_settings(const StepSettings& s);
+  // settings_ where the value a caller passes is the live one, else null
+  // (the kernel then takes the value).
+  const StepSettings* live_for_beta(double beta) const;
   float* column_scratch_ = nullptr;  // [kMaxColumnChunks + 1, widest] for the column sums
   cuda_detail::LtHandle lt_;
   cuda_detail::BlasHandle blas_;
