@@ -38,7 +38,9 @@ std::map<std::string, std::string> choices_of(const Options& o) {
 
 // Parses a value the file holds for `flag` into o.
 void adopt(const std::string& path, const std::string& flag, const std::string& text, Options* o) {
-  const auto bad = [&] { throw DataFileError(path, flag + "=" + text + " is not a value it takes"); };
+  const auto bad = [&] {
+    throw DataFileError(path, flag + "=" + text + " is not a value it takes");
+  };
   const auto integer = [&] {
     std::int64_t v = 0;
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), v);
@@ -84,11 +86,14 @@ void adopt(const std::string& path, const std::string& flag, const std::string& 
 }  // namespace
 
 void write_training_choices(const std::string& path, const Options& options) {
-  std::string text = "# vae-train: the training choices of this run; --resume continues with them\n";
+  std::string text =
+      "# vae-train: the training choices of this run; --resume continues with them\n";
   for (const auto& [flag, value] : choices_of(options)) text += flag + "=" + value + "\n";
   const std::string temporary = path + ".tmp";
   std::FILE* file = std::fopen(temporary.c_str(), "w");
-  if (file == nullptr) throw DataFileError(temporary, std::string("cannot write: ") + std::strerror(errno));
+  if (file == nullptr) {
+    throw DataFileError(temporary, std::string("cannot write: ") + std::strerror(errno));
+  }
   const bool written = std::fwrite(text.data(), 1, text.size(), file) == text.size();
   if (std::fclose(file) != 0 || !written) {
     std::remove(temporary.c_str());

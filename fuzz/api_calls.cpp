@@ -429,6 +429,31 @@ ApiSession::Outcome ApiSession::interrupt() {
   return o;
 }
 
+// A call on the hook's own trainer, whose step is running: refused, and the
+// trainer stays alive (vae.h, vae_set_allreduce).
+void ApiSession::reenter(const HookLog& hook, std::size_t which) {
+  vae_trainer* t = hook.trainer;
+  const std::vector<float> x(static_cast<std::size_t>(hook.dim), 0.0f);
+  vae_status status = VAE_OK;
+  switch (which % 5) {
+    case 0: status = vae_train_step(t, x.data(), 1, nullptr); break;
+    case 1: status = vae_set_float(t, VAE_OPT_LEARNING_RATE, 0.5); break;
+    case 2: status = vae_set_allreduce(t, nullptr, nullptr); break;
+    case 3: {
+      std::vector<float> mean(static_cast<std::size_t>(hook.dim));
+      status = vae_sample(t, 1, mean.data());
+      break;
+    }
+    default:
+      vae_destroy(t);  // refused: it returns nothing, and t must stay alive
+      status = *vae_last_error() != '\0' ? VAE_ERROR_INVALID_ARGUMENT : VAE_OK;
+      break;
+  }
+  require(status == VAE_ERROR_INVALID_ARGUMENT,
+          std::string("a call on the trainer from its own allreduce hook was not refused: ") +
+              vae_last_error());
+}
+
 int ApiSession::run_hook(void* log, float* buffer, int64_t count, int on_device, void* stream,
                          char* message, size_t message_size) {
   auto* hook = static_cast<HookLog*>(log);
@@ -451,6 +476,12 @@ int ApiSession::run_hook(void* log, float* buffer, int64_t count, int on_device,
       buffer[count - 128 + static_cast<int64_t>(at % 128)] = hook->value;
       hook->garbled_stop = hook->garbled_stop || at % 128 == kStopSlot;
       break;
+    case Hook::kOverrun:
+      // Into the guard after the buffer (kHookGuardFloats = 32 floats).
+      buffer[count + static_cast<int64_t>(at % 32)] = hook->value;
+      hook->overran = true;
+      break;
+    case Hook::kReenter: reenter(*hook, at); break;
     case Hook::kCount: break;
   }
   hook->last_status = hook->behaviour == Hook::kFail ? hook->status : VAE_OK;
@@ -471,6 +502,8 @@ ApiSession::Outcome ApiSession::set_allreduce() {
   hook.message = static_cast<int>(program_.choice(3));
   hook.position = std::size_t{program_.byte()} << 8 | program_.byte();
   hook.value = kSpecialFloats[program_.choice(std::size(kSpecialFloats))];
+  hook.trainer = t_;
+  hook.dim = dim_;
   const bool none = behaviour == static_cast<std::size_t>(Hook::kCount);
   const unsigned nulls = program_.null_mask();
   o.status = vae_set_allreduce(unless(nulls, 0, t_), none ? nullptr : &ApiSession::run_hook, &hook_);

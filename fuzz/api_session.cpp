@@ -123,6 +123,7 @@ void ApiSession::run(int max_calls) {
   for (int calls = 0; calls < max_calls && !program_.empty(); ++calls) {
     const Op op = static_cast<Op>(program_.choice(static_cast<std::size_t>(Op::kCount)));
     hook_.last_status = VAE_OK;
+    hook_.overran = false;
     const Outcome outcome = call(op);
     const std::string message = vae_last_error();  // before the snapshot's calls clear it
     Snapshot after = take_snapshot(t_, scratch_.file("before.safetensors"));
@@ -154,6 +155,11 @@ void ApiSession::check(Op op, const Outcome& outcome, const std::string& message
   const int64_t taken = counter(after, kSteps) - counter(before, kSteps);
   const int64_t skipped = skipped_steps(after) - skipped_steps(before);
 
+  // A hook that wrote past its buffer fails its step (vae.h, the guard).
+  require(!hook_.overran || (outcome.status == VAE_ERROR_DEVICE &&
+                             message.find("past the end of its buffer") != std::string::npos),
+          call + ": the allreduce hook wrote past its buffer, yet the call returned status " +
+              std::to_string(outcome.status) + ": " + message);
   if (outcome.status != VAE_OK) {
     // VAE_ERROR_INTERRUPTED only where the progress callback interrupted
     // an epoch (ApiSession::train_epoch checks that it did).

@@ -59,7 +59,9 @@ class ApiSession {
   // The allreduce hook a program sets (vae_set_allreduce), as one rank of
   // world size 1 or of ranks that all do alike: what it does to the buffer
   // and returns, and the status its last call returned.
-  enum class Hook { kSum, kDouble, kFail, kPoison, kGarbageTail, kCount };
+  // kOverrun writes past the buffer (into the guard after it, vae.h); kReenter
+  // calls its own trainer (a step, vae_destroy, ...), which must refuse.
+  enum class Hook { kSum, kDouble, kFail, kPoison, kGarbageTail, kOverrun, kReenter, kCount };
   // The tail's slot of the request to stop a shared epoch
   // (kernels/shared_step.h, kStopSlot).
   static constexpr std::size_t kStopSlot = 101;
@@ -71,6 +73,9 @@ class ApiSession {
     float value = 0;            // kPoison, kGarbageTail: its new value
     int last_status = 0;
     bool garbled_stop = false;  // kGarbageTail set the tail's request to stop
+    bool overran = false;       // kOverrun wrote past the buffer in this call
+    vae_trainer* trainer = nullptr;  // kReenter: the hook's own trainer
+    int64_t dim = 0;                 // its input dimension
   };
 
   void build_trainer();
@@ -112,6 +117,7 @@ class ApiSession {
   int32_t pick_k();
   void destroy_datasets_of(const vae_trainer* owner);
   static void record_progress(void* log, int64_t done, int64_t total, double mean_loss);
+  static void reenter(const HookLog& hook, std::size_t which);
   static int run_hook(void* log, float* buffer, int64_t count, int on_device, void* stream,
                       char* message, size_t message_size);
 

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <optional>
-#include <thread>
 
 #include "error.h"
 #include "number_text.h"
@@ -183,10 +182,6 @@ std::unique_ptr<Trainer> load_checkpoint(const std::string& path, int backend,
     config.threads = limits->threads;
     config.eval_rows = limits->eval_rows;
     config.tf32 = limits->tf32;
-  } else {
-    // A file may ask for 256 threads: no more start than the machine has cores.
-    const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
-    config.threads = std::min(config.threads, cores);
   }
   Counters counters;
   for (const CounterField& f : kCounterFields) counters.*f.member = parse_counter(head.metadata, f.key);

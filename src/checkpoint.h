@@ -17,8 +17,8 @@ struct Config;
 // Builds a trainer on `backend` (VAE_BACKEND_*; AUTO keeps the saved choice
 // when it is available) with the saved state. The file's choices of what is
 // not the model are not trusted: with `limits`, its backend, device, max
-// batch, threads, evaluation rows and TF32 replace the file's; without,
-// the file's threads are held to the machine's cores.
+// batch, threads, evaluation rows and TF32 replace the file's (without,
+// the file's are kept, so that a checkpoint round-trips every option).
 std::unique_ptr<Trainer> load_checkpoint(const std::string& path, int backend,
                                          const Config* limits = nullptr);
 

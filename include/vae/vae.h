@@ -381,7 +381,7 @@ VAE_API vae_status vae_save(const vae_trainer* t, const char* path);
 VAE_API vae_status vae_load(const char* path, int backend, vae_trainer** out);
 /* What a checkpoint holds beyond the model, and the memory it sizes, is the
  * caller's to choose: vae_load keeps the file's VAE_OPT_MAX_BATCH and
- * VAE_OPT_THREADS (at most the machine's cores), and vae_load_config takes
+ * VAE_OPT_THREADS (a round trip keeps every option), and vae_load_config takes
  * c's VAE_OPT_BACKEND, VAE_OPT_DEVICE, VAE_OPT_MAX_BATCH, VAE_OPT_THREADS,
  * VAE_OPT_EVAL_ROWS and VAE_OPT_TF32 instead of the file's (the model, the
  * training options and the state are the file's). */
