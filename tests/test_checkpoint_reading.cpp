@@ -23,18 +23,6 @@
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kAddressSanitizer = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kAddressSanitizer = true;
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
-
 // The peak resident memory of this process, in KiB.
 long peak_kib() {
   rusage usage{};
@@ -52,7 +40,7 @@ std::string load_in_child(const std::string& path) {
   if (child == 0) {
     close(pipe_fds[0]);
     alarm(20);
-    if (!kAddressSanitizer) {
+    if (!vae::testing::kShadowSanitizer) {
       const rlimit limit{rlim_t{1} << 30, rlim_t{1} << 30};
       setrlimit(RLIMIT_AS, &limit);
     }

@@ -13,9 +13,13 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cuda_test_support.h"
+#if defined(VAE_CUDA_SIMULATOR)
+#include "cudasim/inspect.h"
+#endif
 #include "error.h"
 #include "vae/vae.h"
 
@@ -112,6 +116,7 @@ TEST(CudaEpoch, ALiveOptionChangeReachesTheNextStep) {
 // time (they live in the device's StepSettings, not in the graph), and the
 // same parameters as the CPU backend under the same schedule. A change of
 // the update mode, which the launches themselves take, captures anew.
+// (The first step of a shape runs eagerly; its second is captured.)
 TEST(CudaGraphs, ValuesThatChangeEveryStepKeepTheCapturedStep) {
   if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   Config c = testing::small_config(12, 3, {7}, 6);
@@ -129,9 +134,75 @@ TEST(CudaGraphs, ValuesThatChangeEveryStepKeepTheCapturedStep) {
   EXPECT_EQ(gpu->ops().graphs_captured() - before, 1);
   EXPECT_TRUE(close(gpu->read_state(StateBuffer::kParameters),
                     cpu->read_state(StateBuffer::kParameters), 1e-3));
+  // The new shape runs eagerly once, then is captured.
   gpu->set_int(VAE_OPT_UPDATE, VAE_UPDATE_DECODER);
   gpu->train_step(x.data(), 6, nullptr);
+  EXPECT_EQ(gpu->ops().graphs_captured() - before, 1);
+  gpu->train_step(x.data(), 6, nullptr);
   EXPECT_EQ(gpu->ops().graphs_captured() - before, 2);
+}
+
+// A batch size used once runs eagerly; the one that keeps coming back is
+// captured once and keeps its graph however many one-off sizes pass between
+// its steps (least recently used, not first in first out, and one-offs never
+// take a slot). The steps end where the CPU backend's do.
+TEST(CudaGraphs, OneOffSizesRunEagerlyAndTheRepeatedOneKeepsItsGraph) {
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
+  Config c = testing::small_config(12, 3, {7}, 40);
+  auto gpu = make_cuda_trainer_impl(c);
+  auto cpu = make_cpu_trainer_impl(c);
+  const auto x = testing::binary(40 * 12, 99);
+  const int64_t before = gpu->ops().graphs_captured();
+  for (int64_t n = 1; n <= 30; ++n) {
+    for (Trainer* t : {static_cast<Trainer*>(gpu.get()), static_cast<Trainer*>(cpu.get())}) {
+      t->train_step(x.data(), 40, nullptr);
+      t->train_step(x.data(), n, nullptr);
+    }
+  }
+  EXPECT_EQ(gpu->ops().graphs_captured() - before, 1);
+  EXPECT_TRUE(close(gpu->read_state(StateBuffer::kParameters),
+                    cpu->read_state(StateBuffer::kParameters), 1e-3));
+}
+
+// The step is captured on the trainer's own non-blocking stream even when
+// the caller's is a blocking one: the legacy stream's work waits for
+// blocking streams, so another thread's use of it would invalidate a
+// capture there (cudaErrorStreamCaptureImplicit, which the simulator gives
+// as CUDA does). The simulator tells where each capture began.
+TEST(CudaStreams, ABlockingCallerStreamIsNotWhereTheStepIsCaptured) {
+#if !defined(VAE_CUDA_SIMULATOR)
+  GTEST_SKIP() << "watches where captures begin through the simulated device";
+#else
+  Config c = testing::small_config(12, 3, {7}, 6);
+  auto gpu = make_cuda_trainer_impl(c);
+  cudaStream_t blocking = nullptr;
+  ASSERT_EQ(cudaStreamCreate(&blocking), cudaSuccess);
+  gpu->set_cuda_stream(blocking);
+  const auto x = testing::binary(6 * 12, 98);
+  std::vector<std::pair<cudaStream_t, unsigned int>> captures;
+  cudasim::set_capture_observer(
+      [&](cudaStream_t s, unsigned int flags) { captures.emplace_back(s, flags); });
+  // Three shapes, each run eagerly, then captured, then replayed.
+  for (int64_t n = 4; n <= 6; ++n) {
+    for (int repeat = 0; repeat < 3; ++repeat) gpu->train_step(x.data(), n, nullptr);
+  }
+  cudasim::set_capture_observer({});
+  ASSERT_EQ(captures.size(), 3u);
+  for (const auto& [stream, flags] : captures) {
+    EXPECT_NE(stream, blocking);
+    EXPECT_EQ(flags & cudaStreamNonBlocking, static_cast<unsigned int>(cudaStreamNonBlocking));
+  }
+  // And a legacy-stream use during a capture on the blocking stream is refused.
+  DeviceArray scratch(16);
+  ASSERT_EQ(cudaStreamBeginCapture(blocking, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+  EXPECT_EQ(cudaMemsetAsync(scratch.raw(), 0, 16, cudaStreamLegacy),
+            cudaErrorStreamCaptureImplicit);
+  cudaGraph_t graph = nullptr;
+  EXPECT_EQ(cudaStreamEndCapture(blocking, &graph), cudaErrorStreamCaptureInvalidated);
+  static_cast<void>(cudaGetLastError());
+  gpu->set_cuda_stream(nullptr);
+  EXPECT_EQ(cudaStreamDestroy(blocking), cudaSuccess);
+#endif
 }
 
 // A step queued without a loss pointer is skipped on the device and

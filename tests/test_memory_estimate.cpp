@@ -22,18 +22,6 @@
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kAddressSanitizer = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kAddressSanitizer = true;
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
-
 long peak_kib() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -49,7 +37,7 @@ std::string in_child(const std::function<vae_status()>& call) {
   if (child == 0) {
     close(fds[0]);
     alarm(60);
-    if (!kAddressSanitizer) {
+    if (!vae::testing::kShadowSanitizer) {
       const rlimit limit{rlim_t{4} << 30, rlim_t{4} << 30};
       setrlimit(RLIMIT_AS, &limit);
     }

@@ -22,6 +22,21 @@
 
 namespace vae::testing {
 
+// Whether a sanitizer that maps its shadow memory up front (ASan, TSan) is
+// in the process: a child limited in address space (RLIMIT_AS) could not
+// run under it, so such tests leave the limit out there.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kShadowSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool kShadowSanitizer = true;
+#else
+inline constexpr bool kShadowSanitizer = false;
+#endif
+#else
+inline constexpr bool kShadowSanitizer = false;
+#endif
+
 using CpuTrainerF = TrainerImpl<CpuOps<float>>;
 using CpuTrainerD = TrainerImpl<CpuOps<double>>;
 

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # The reliability checks of issue 10, run by CI after the test suite:
 #
-#   asan  the whole suite, CPU backend, built with clang under AddressSanitizer
-#         and UndefinedBehaviorSanitizer (every finding fatal, leaks detected),
+#   asan  the whole suite, built with clang under AddressSanitizer and
+#         UndefinedBehaviorSanitizer (every finding fatal, leaks detected),
 #         with the fuzz targets; ctest also replays each target's seed corpus;
 #   tsan  the suite built with gcc under ThreadSanitizer (clang's shared TSan
 #         runtime starts after OpenBLAS's libquadmath allocates, and crashes);
 #         runs every test, the threaded ones (THREADS > 1, two trainers in two
 #         threads) included;
+#         both builds have the CUDA backend on the simulated device (sim/):
+#         the suite runs as on a machine without a GPU (CUDASIM_DEVICES=0:
+#         AUTO trainers are CPU ones), then the compute-sanitizer sweep's
+#         cases (*CudaSanitizerSweep*) run on the simulator, its fibers
+#         annotated for both sanitizers (the other CUDA tests run plain in
+#         tools/check_cuda_simulator.sh);
 #   fuzz  each fuzz target of fuzz/ for VAE_FUZZ_SECONDS, starting from its
 #         seed corpus and what earlier runs in this build folder found.
 #
@@ -69,23 +75,32 @@ configure_and_build() {
   shift 3
   mkdir -p "$folder"
   cmake -S . -B "$folder" -G Ninja -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVAE_ENABLE_CUDA=OFF -DVAE_BUILD_BENCHMARKS=OFF "$@" \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVAE_ENABLE_CUDA=OFF -DVAE_CUDA_SIMULATOR=ON \
+    -DVAE_BUILD_BENCHMARKS=OFF "$@" \
     >"$folder/configure.log" 2>&1 || { cat "$folder/configure.log"; return 1; }
   cmake --build "$folder"
+}
+
+# run_suite FOLDER: the suite without a device, then the sweep's cases on
+# the simulated one.
+readonly cuda_labels='^(test_cuda_.*|test_nccl_adapter|vae_train_cuda|cuda_module)$'
+run_suite() {
+  CUDASIM_DEVICES=0 ctest --test-dir "$1" --output-on-failure -j2 -LE "$cuda_labels" &&
+    ctest --test-dir "$1" --output-on-failure -j2 -R 'CudaSanitizerSweep' --no-tests=error
 }
 
 stage_asan() {
   begin_stage "ASan+UBSan build and test suite (build-asan/)"
   configure_and_build build-asan "$clang" "$clangxx" -DVAE_SANITIZE=address,undefined -DVAE_BUILD_FUZZERS=ON ||
     fail_stage asan "the build failed"
-  ctest --test-dir build-asan --output-on-failure -j2 || fail_stage asan "a test failed (above)"
+  run_suite build-asan || fail_stage asan "a test failed (above)"
   end_stage "ASan+UBSan test suite"
 }
 
 stage_tsan() {
   begin_stage "TSan build and test suite (build-tsan/)"
   configure_and_build build-tsan gcc g++ -DVAE_SANITIZE=thread || fail_stage tsan "the build failed"
-  ctest --test-dir build-tsan --output-on-failure -j2 || fail_stage tsan "a test failed (above)"
+  run_suite build-tsan || fail_stage tsan "a test failed (above)"
   end_stage "TSan test suite"
 }
 
@@ -102,7 +117,7 @@ run_fuzzer() {
     api_calls) max_len=1024 ;;
   esac
   local status=0
-  build-asan/fuzz/fuzz_"$target" -max_total_time="$fuzz_seconds" -max_len="$max_len" -timeout=30 \
+  CUDASIM_DEVICES=0 build-asan/fuzz/fuzz_"$target" -max_total_time="$fuzz_seconds" -max_len="$max_len" -timeout=30 \
     -rss_limit_mb=2560 -malloc_limit_mb=1024 -print_final_stats=1 \
     -artifact_prefix="$findings/$target-" "$corpus" fuzz/corpus/"$target" \
     >build-asan/fuzz-logs/"$target".log 2>&1 || status=$?

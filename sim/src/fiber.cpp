@@ -93,9 +93,17 @@ FiberStack::FiberStack(size_t bytes) {
   // The guard page: a fiber that overflows its stack faults at once.
   mprotect(mapping_, page, PROT_NONE);
   base_ = static_cast<char*>(mapping_) + page;
+#if defined(CUDASIM_TSAN)
+  tsan_fiber_ = __tsan_create_fiber(0);
+#endif
 }
 
-FiberStack::~FiberStack() { munmap(mapping_, mapping_bytes_); }
+FiberStack::~FiberStack() {
+#if defined(CUDASIM_TSAN)
+  __tsan_destroy_fiber(tsan_fiber_);
+#endif
+  munmap(mapping_, mapping_bytes_);
+}
 
 void FiberStack::unpoison() const {
 #if defined(CUDASIM_ASAN)
@@ -122,23 +130,16 @@ Fiber::Fiber(FiberStack& stack, void (*entry)()) : stack_(stack) {
   context_.context.uc_link = nullptr;
   makecontext(&context_.context, entry, 0);
 #endif
-#if defined(CUDASIM_TSAN)
-  tsan_fiber_ = __tsan_create_fiber(0);
-#endif
 }
 
-Fiber::~Fiber() {
-#if defined(CUDASIM_TSAN)
-  __tsan_destroy_fiber(tsan_fiber_);
-#endif
-}
+Fiber::~Fiber() = default;
 
 // The switches synchronize nothing for TSan: the simulated threads are
 // ordered only by the barriers, which say so themselves (block_runner.cpp).
 void Fiber::resume(FiberHome& home) {
 #if defined(CUDASIM_TSAN)
   if (home.tsan_fiber == nullptr) home.tsan_fiber = __tsan_get_current_fiber();
-  __tsan_switch_to_fiber(tsan_fiber_, __tsan_switch_to_fiber_no_sync);
+  __tsan_switch_to_fiber(stack_.tsan_fiber(), __tsan_switch_to_fiber_no_sync);
 #endif
 #if defined(CUDASIM_ASAN)
   void* home_fake_stack = nullptr;

@@ -15,7 +15,9 @@
 
 namespace cudasim {
 
-// An mmap'd stack with an inaccessible guard page below it.
+// An mmap'd stack with an inaccessible guard page below it, and the
+// ThreadSanitizer fiber that runs on it (made once: TSan clears most of a
+// megabyte for each, too slow to do for every simulated thread).
 class FiberStack {
  public:
   explicit FiberStack(size_t bytes);
@@ -26,8 +28,10 @@ class FiberStack {
   size_t size() const { return size_; }
   // Clears what a fiber abandoned part way left poisoned on the stack.
   void unpoison() const;
+  void* tsan_fiber() const { return tsan_fiber_; }
 
  private:
+  [[maybe_unused]] void* tsan_fiber_ = nullptr;  // used in TSan builds
   void* mapping_ = nullptr;
   size_t mapping_bytes_ = 0;
   void* base_ = nullptr;
@@ -73,7 +77,6 @@ class Fiber {
  private:
   FiberContext context_;
   FiberStack& stack_;
-  [[maybe_unused]] void* tsan_fiber_ = nullptr;  // used in TSan builds
   void* fake_stack_ = nullptr;
 };
 

@@ -1,7 +1,9 @@
 #include "registry.h"
 
+#include <functional>
 #include <vector>
 
+#include "cudasim/inspect.h"
 #include "state.h"
 
 namespace cudasim {
@@ -9,7 +11,27 @@ namespace {
 
 thread_local int selected_device = 0;
 
+std::mutex observer_mutex;
+std::function<void(cudaStream_t, unsigned int)>& capture_observer() {
+  static auto* const observer = new std::function<void(cudaStream_t, unsigned int)>();
+  return *observer;
+}
+
+void observe_capture(cudaStream_t handle, unsigned int flags) {
+  std::function<void(cudaStream_t, unsigned int)> observer;
+  {
+    std::lock_guard<std::mutex> lock(observer_mutex);
+    observer = capture_observer();
+  }
+  if (observer) observer(handle, flags);
+}
+
 }  // namespace
+
+void set_capture_observer(std::function<void(cudaStream_t, unsigned int)> observer) {
+  std::lock_guard<std::mutex> lock(observer_mutex);
+  capture_observer() = std::move(observer);
+}
 
 int current_device() { return selected_device; }
 void select_device(int device) { selected_device = device; }
@@ -150,15 +172,20 @@ cudaError_t Registry::unsafe_call() {
 }
 
 cudaError_t Registry::begin_capture(cudaStream_t handle, cudaStreamCaptureMode mode) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  const std::shared_ptr<Stream> stream = resolve_locked(handle);
-  if (stream == nullptr) return cudaErrorInvalidResourceHandle;
-  if (stream->legacy()) return cudaErrorStreamCaptureUnsupported;
-  if (stream->capture) return cudaErrorIllegalState;
-  stream->capture = std::make_unique<Capture>();
-  stream->capture->graph = std::make_shared<Graph>();
-  stream->capture->mode = mode;
-  stream->capture->thread = std::this_thread::get_id();
+  unsigned int flags = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const std::shared_ptr<Stream> stream = resolve_locked(handle);
+    if (stream == nullptr) return cudaErrorInvalidResourceHandle;
+    if (stream->legacy()) return cudaErrorStreamCaptureUnsupported;
+    if (stream->capture) return cudaErrorIllegalState;
+    stream->capture = std::make_unique<Capture>();
+    stream->capture->graph = std::make_shared<Graph>();
+    stream->capture->mode = mode;
+    stream->capture->thread = std::this_thread::get_id();
+    flags = stream->flags();
+  }
+  observe_capture(handle, flags);
   return cudaSuccess;
 }
 

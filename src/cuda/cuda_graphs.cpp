@@ -1,5 +1,6 @@
 #include "cuda/cuda_graphs.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "cuda/cuda_check.h"
@@ -40,7 +41,8 @@ Graph capture(cudaStream_t stream, const std::function<void()>& enqueue) {
 
 }  // namespace
 
-void StepGraphs::run(const StepGraph& graph, cudaStream_t stream,
+void StepGraphs::run(const StepGraph& graph, cudaStream_t capture_stream,
+                     cudaStream_t launch_stream, const std::function<void()>& run_eagerly,
                      const std::function<void()>& enqueue) {
   Key key;
   key.rows = graph.rows;
@@ -53,20 +55,29 @@ void StepGraphs::run(const StepGraph& graph, cudaStream_t stream,
     key.bytes = ds.bytes;
     key.transform = static_cast<int>(ds.transform);
   }
-  for (const Entry& e : entries_) {
-    if (e.key == key) {
-      check_cuda(cudaGraphLaunch(e.exec.get(), stream), "cudaGraphLaunch");
+  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+    if (it->key == key) {
+      std::rotate(it, it + 1, entries_.end());  // now the most recently used
+      check_cuda(cudaGraphLaunch(entries_.back().exec.get(), launch_stream), "cudaGraphLaunch");
       return;
     }
   }
-  const Graph captured = capture(stream, enqueue);
+  const auto seen = std::find(seen_.begin(), seen_.end(), key);
+  if (seen == seen_.end()) {
+    if (seen_.size() == kMaxGraphs) seen_.erase(seen_.begin());
+    seen_.push_back(key);
+    run_eagerly();
+    return;
+  }
+  seen_.erase(seen);
+  const Graph captured = capture(capture_stream, enqueue);
   ++captured_;
   cudaGraphExec_t exec = nullptr;
   check_cuda(cudaGraphInstantiate(&exec, captured.get(), 0), "cudaGraphInstantiate");
   Entry entry{key, GraphExec(exec)};
   if (entries_.size() == kMaxGraphs) entries_.erase(entries_.begin());
   entries_.push_back(std::move(entry));
-  check_cuda(cudaGraphLaunch(entries_.back().exec.get(), stream), "cudaGraphLaunch");
+  check_cuda(cudaGraphLaunch(entries_.back().exec.get(), launch_stream), "cudaGraphLaunch");
 }
 
 }  // namespace vae::cuda_detail

@@ -23,13 +23,24 @@ struct GraphExecDestroy {
 };
 using GraphExec = std::unique_ptr<std::remove_pointer_t<cudaGraphExec_t>, GraphExecDestroy>;
 
+// A step's shape seen once runs eagerly (a batch size used once, such as an
+// epoch's last partial batch of an unusual size, is not worth a capture); seen
+// again, it is captured, and from then on replayed. The graphs are kept
+// least recently used first, so sizes that keep coming back keep theirs
+// however many others pass by.
 class StepGraphs {
  public:
-  // Replays the graph of `graph` on `stream`; the first time, captures what
-  // enqueue() queues on the stream into it (nothing runs during capture).
-  void run(const StepGraph& graph, cudaStream_t stream, const std::function<void()>& enqueue);
+  // Runs the step of `graph` on `launch`: enqueue() itself the first time,
+  // a capture of it the second (made on `capture`, the trainer's own
+  // non-blocking stream, which no other thread's use of the legacy stream
+  // can disturb; enqueue() must queue its work there), then replays.
+  void run(const StepGraph& graph, cudaStream_t capture, cudaStream_t launch,
+           const std::function<void()>& run_eagerly, const std::function<void()>& enqueue);
   // Drops every graph (the options they were captured with changed).
-  void clear() { entries_.clear(); }
+  void clear() {
+    entries_.clear();
+    seen_.clear();
+  }
   // Graphs captured so far, dropped ones included.
   int64_t captured() const { return captured_; }
 
@@ -55,9 +66,11 @@ class StepGraphs {
     GraphExec exec;
   };
   // A full and a partial batch per dataset, and the step sizes a caller
-  // uses: a few; the oldest goes when the cache is full.
+  // uses: a few; the least recently used goes when the cache is full. The
+  // shapes seen once, as many, are remembered the same way.
   static constexpr size_t kMaxGraphs = 16;
-  std::vector<Entry> entries_;
+  std::vector<Entry> entries_;  // least recently used first
+  std::vector<Key> seen_;       // run eagerly once, least recently seen first
   int64_t captured_ = 0;
 };
 

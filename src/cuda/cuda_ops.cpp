@@ -1,8 +1,6 @@
 #include "cuda/cuda_ops.h"
 
-#include <array>
 #include <string>
-#include <tuple>
 
 #include "activation.cuh"
 #include "bytes.cuh"
@@ -16,6 +14,7 @@
 #include "reductions.cuh"
 #include "shared_step.cuh"
 #include "step.cuh"
+#include "cuda/cuda_gemm_plans.h"
 #include "cuda/cuda_graphs.h"
 
 namespace vae {
@@ -43,71 +42,6 @@ DeviceMemory device_allocate(size_t bytes, const char* what) {
   return DeviceMemory(p);
 }
 
-// What picks a cuBLASLt algorithm: the shape, the operations, the epilogue,
-// the compute type and the alignment of each pointer (the arena's buffers
-// start at any float, and cuBLASLt assumes 256-byte alignment unless told).
-struct GemmKey {
-  int64_t m = 0, n = 0, k = 0, lda = 0, ldb = 0, ldd = 0;
-  int trans_a = 0, trans_b = 0, epilogue = 0, compute = 0;
-  uint32_t align_a = 0, align_b = 0, align_d = 0, align_bias = 0;
-
-  auto tie() const {
-    return std::tie(m, n, k, lda, ldb, ldd, trans_a, trans_b, epilogue, compute, align_a,
-                    align_b, align_d, align_bias);
-  }
-  bool operator==(const GemmKey& o) const { return tie() == o.tie(); }
-};
-
-// One shape's descriptors, built in place (the opaque structures need no
-// allocation), and the algorithm the heuristic chose for it.
-struct GemmPlan {
-  GemmKey key;
-  bool used = false;
-  bool supported = false;  // false: cuBLASLt has no algorithm for this key
-  cublasLtMatmulDescOpaque_t desc{};
-  cublasLtMatrixLayoutOpaque_t a{}, b{}, d{};
-  cublasLtMatmulAlgo_t algo{};
-};
-
-// A fixed number of plans, replaced round-robin: a model has a few layers,
-// each with a forward and two backward products per row count.
-struct GemmCache {
-  std::array<GemmPlan, 64> plans;
-  size_t next = 0;
-
-  GemmPlan* find(const GemmKey& key) {
-    for (GemmPlan& p : plans) {
-      if (p.used && p.key == key) return &p;
-    }
-    return nullptr;
-  }
-};
-
-namespace {
-
-// The largest power of two, 4 to 256, that divides the address.
-uint32_t alignment(const void* p) {
-  const auto address = reinterpret_cast<uintptr_t>(p);
-  uint32_t a = 256;
-  while (a > 4 && address % a != 0) a /= 2;
-  return a;
-}
-
-template <class T>
-void set_desc(cublasLtMatmulDesc_t desc, cublasLtMatmulDescAttributes_t attribute,
-              const T& value) {
-  check_lt(cublasLtMatmulDescSetAttribute(desc, attribute, &value, sizeof(value)),
-           "cublasLtMatmulDescSetAttribute");
-}
-
-template <class T>
-void set_preference(cublasLtMatmulPreference_t pref,
-                    cublasLtMatmulPreferenceAttributes_t attribute, const T& value) {
-  check_lt(cublasLtMatmulPreferenceSetAttribute(pref, attribute, &value, sizeof(value)),
-           "cublasLtMatmulPreferenceSetAttribute");
-}
-
-}  // namespace
 
 }  // namespace cuda_detail
 
@@ -299,14 +233,9 @@ void CudaOps::set_stream(void* stream) {
   }
   // The work queued so far finishes before the other stream takes over.
   synchronize();
-  check_cublas(cublasSetStream(blas_.get(), given != nullptr ? given : stream_.get()),
-               "cublasSetStream");
-  // cublasSetStream returns cuBLAS to its own workspace pool: give the
-  // arena's back, so nothing is allocated after allocate().
-  if (gemm_workspace_ != nullptr) {
-    check_cublas(cublasSetWorkspace(blas_.get(), gemm_workspace_, gemm_workspace_bytes_),
-                 "cublasSetWorkspace");
-  }
+  // cublasSetStream returns cuBLAS to its own workspace pool: point_blas_at
+  // gives the arena's back, so nothing is allocated after allocate().
+  point_blas_at(given != nullptr ? given : stream_.get());
   caller_stream_ = given;
 }
 
@@ -322,209 +251,6 @@ void CudaOps::before_caller_work() const {
   if (caller_stream_ != nullptr) return;
   check_cuda(cudaEventRecord(caller_done_.get(), stream_.get()), "cudaEventRecord");
   check_cuda(cudaStreamWaitEvent(cudaStreamLegacy, caller_done_.get(), 0), "cudaStreamWaitEvent");
-}
-
-// ---------------------------------------------------------------------------
-// GEMMs. cuBLASLt and cuBLAS are column-major; the layers are row-major. A
-// row-major [r, c] array with leading dimension c is, read column-major, the
-// [c, r] array with ld = c: its transpose. So each row-major product
-// C = A B is computed as the column-major C^T = B^T A^T, with every operand
-// read in place (see linear_forward and linear_backward for each product).
-
-bool CudaOps::gemm(const Gemm& g) const {
-  using cuda_detail::GemmKey;
-  using cuda_detail::GemmPlan;
-  GemmKey key;
-  key.m = g.m;
-  key.n = g.n;
-  key.k = g.k;
-  key.lda = g.lda;
-  key.ldb = g.ldb;
-  key.ldd = g.ldd;
-  key.trans_a = g.trans_a ? 1 : 0;
-  key.trans_b = g.trans_b ? 1 : 0;
-  key.epilogue = static_cast<int>(g.epilogue);
-  key.compute = static_cast<int>(compute_);
-  key.align_a = cuda_detail::alignment(g.a);
-  key.align_b = cuda_detail::alignment(g.b);
-  key.align_d = cuda_detail::alignment(g.d);
-  key.align_bias = g.bias != nullptr ? cuda_detail::alignment(g.bias) : 0;
-
-  const void* bias = g.bias;
-  // cuBLASLt's epilogues read the bias with vector loads: one that is not
-  // 16-byte aligned (never, with the padded layout) takes the kernel path.
-  if (bias != nullptr && key.align_bias < 16) return false;
-  GemmPlan* plan = gemm_cache_->find(key);
-  if (plan == nullptr) {
-    cuda_detail::GemmCache& cache = *gemm_cache_;
-    plan = &cache.plans[cache.next];
-    cache.next = (cache.next + 1) % cache.plans.size();
-    plan->used = false;
-    plan->key = key;
-    const cublasOperation_t ta = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-    const cublasOperation_t tb = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
-    check_lt(cublasLtMatmulDescInit(&plan->desc, compute_, CUDA_R_32F), "cublasLtMatmulDescInit");
-    cuda_detail::set_desc(&plan->desc, CUBLASLT_MATMUL_DESC_TRANSA, ta);
-    cuda_detail::set_desc(&plan->desc, CUBLASLT_MATMUL_DESC_TRANSB, tb);
-    cuda_detail::set_desc(&plan->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, g.epilogue);
-    if (bias != nullptr) cuda_detail::set_desc(&plan->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias);
-    // The stored matrices: op(A) is m x k, so A is k x m when transposed.
-    const auto a_rows = static_cast<uint64_t>(g.trans_a ? g.k : g.m);
-    const auto a_cols = static_cast<uint64_t>(g.trans_a ? g.m : g.k);
-    const auto b_rows = static_cast<uint64_t>(g.trans_b ? g.n : g.k);
-    const auto b_cols = static_cast<uint64_t>(g.trans_b ? g.k : g.n);
-    check_lt(cublasLtMatrixLayoutInit(&plan->a, CUDA_R_32F, a_rows, a_cols, g.lda),
-             "cublasLtMatrixLayoutInit");
-    check_lt(cublasLtMatrixLayoutInit(&plan->b, CUDA_R_32F, b_rows, b_cols, g.ldb),
-             "cublasLtMatrixLayoutInit");
-    check_lt(cublasLtMatrixLayoutInit(&plan->d, CUDA_R_32F, static_cast<uint64_t>(g.m),
-                                      static_cast<uint64_t>(g.n), g.ldd),
-             "cublasLtMatrixLayoutInit");
-    cublasLtMatmulPreferenceOpaque_t pref{};
-    check_lt(cublasLtMatmulPreferenceInit(&pref), "cublasLtMatmulPreferenceInit");
-    const uint64_t workspace = gemm_workspace_bytes_;
-    cuda_detail::set_preference(&pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, workspace);
-    cuda_detail::set_preference(&pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, key.align_a);
-    cuda_detail::set_preference(&pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, key.align_b);
-    cuda_detail::set_preference(&pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, key.align_d);
-    cuda_detail::set_preference(&pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, key.align_d);
-    cublasLtMatmulHeuristicResult_t result{};
-    int found = 0;
-    const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(
-        lt_.get(), &plan->desc, &plan->a, &plan->b, &plan->d, &plan->d, &pref, 1, &result, &found);
-    if (status == CUBLAS_STATUS_SUCCESS && found > 0) {
-      plan->supported = true;
-      plan->algo = result.algo;
-    } else if (status == CUBLAS_STATUS_SUCCESS || status == CUBLAS_STATUS_NOT_SUPPORTED ||
-               g.epilogue != CUBLASLT_EPILOGUE_DEFAULT) {
-      // No algorithm: an epilogue is then applied by a kernel, a plain
-      // product by cublasSgemm.
-      plan->supported = false;
-    } else {
-      check_lt(status, "cublasLtMatmulAlgoGetHeuristic");
-    }
-    plan->used = true;
-  }
-
-  if (!plan->supported) {
-    if (g.epilogue != CUBLASLT_EPILOGUE_DEFAULT) return false;
-    const float one = 1.0f, zero = 0.0f;
-    check_cublas(cublasSgemm_64(blas_.get(), g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, g.m, g.n, g.k, &one, g.a,
-                                g.lda, g.b, g.ldb, &zero, g.d, g.ldd),
-                 "cublasSgemm");
-    return true;
-  }
-  // Same key, possibly another layer's bias: the pointer is set every call.
-  if (bias != nullptr) cuda_detail::set_desc(&plan->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias);
-  const float one = 1.0f, zero = 0.0f;
-  check_lt(cublasLtMatmul(lt_.get(), &plan->desc, &one, g.a, &plan->a, g.b, &plan->b, &zero, g.d,
-                          &plan->d, g.d, &plan->d, &plan->algo, gemm_workspace_,
-                          gemm_workspace_bytes_, stream()),
-           "cublasLtMatmul");
-  return true;
-}
-
-void CudaOps::linear_forward(const LinearLayer& layer, const float* params, const float* x,
-                             float* y, int64_t rows) const {
-  const float* w = params + layer.weight;
-  const float* b = params + layer.bias;
-  // Row-major Y[rows, out] = X[rows, in] W^T + b, read column-major:
-  //   Y^T[out, rows] = W[out, in] X^T[in, rows] + b 1^T, where
-  //   A = W:  row-major [out, in] = column-major [in, out], ld = in, op T -> [out, in];
-  //   B = X:  row-major [rows, in] = column-major [in, rows], ld = in, op N;
-  //   D = Y:  column-major [out, rows], ld = out;
-  //   m = out, n = rows, k = in; the BIAS epilogue adds b (length m) to
-  //   every column, RELU_BIAS then applies ReLU.
-  Gemm g;
-  g.trans_a = true;
-  g.trans_b = false;
-  g.m = layer.out;
-  g.n = rows;
-  g.k = layer.in;
-  g.a = w;
-  g.lda = layer.in;
-  g.b = x;
-  g.ldb = layer.in;
-  g.d = y;
-  g.ldd = layer.out;
-  g.epilogue = layer.activation == Activation::kRelu ? CUBLASLT_EPILOGUE_RELU_BIAS
-                                                     : CUBLASLT_EPILOGUE_BIAS;
-  g.bias = b;
-  if (gemm(g)) {
-    // tanh has no epilogue: the bias came from cuBLASLt, the activation here.
-    if (layer.activation == Activation::kTanh) {
-      check_cuda(cuda::launch_bias_activation(y, nullptr, rows, layer.out, layer.activation,
-                                              stream()),
-                 "bias_activation kernel");
-    }
-    return;
-  }
-  g.epilogue = CUBLASLT_EPILOGUE_DEFAULT;
-  g.bias = nullptr;
-  gemm(g);
-  check_cuda(cuda::launch_bias_activation(y, b, rows, layer.out, layer.activation, stream()),
-             "bias_activation kernel");
-}
-
-void CudaOps::linear_backward(const LinearLayer& layer, const float* params, const float* x,
-                              Activation input_activation, const float* dy, float* grads,
-                              float* dx, int64_t rows) const {
-  if (grads != nullptr) {
-    // Row-major dW[out, in] = dy^T[out, rows] X[rows, in], read column-major:
-    //   dW^T[in, out] = X^T[in, rows] dy[rows, out], where
-    //   A = X:   row-major [rows, in] = column-major [in, rows], ld = in, op N;
-    //   B = dy:  row-major [rows, out] = column-major [out, rows], ld = out, op T -> [rows, out];
-    //   D = dW:  row-major [out, in] = column-major [in, out], ld = in;
-    //   m = in, n = out, k = rows. The BGRADB epilogue writes the sums of
-    //   op(B) over k, db[o] = sum_r dy[r, o]: the bias gradient.
-    Gemm g;
-    g.trans_a = false;
-    g.trans_b = true;
-    g.m = layer.in;
-    g.n = layer.out;
-    g.k = rows;
-    g.a = x;
-    g.lda = layer.in;
-    g.b = dy;
-    g.ldb = layer.out;
-    g.d = grads + layer.weight;
-    g.ldd = layer.in;
-    g.epilogue = CUBLASLT_EPILOGUE_BGRADB;
-    g.bias = grads + layer.bias;
-    if (!gemm(g)) {
-      if (layer.out > widest_) fail(VAE_ERROR_INTERNAL, "linear_backward: out exceeds the scratch");
-      g.epilogue = CUBLASLT_EPILOGUE_DEFAULT;
-      g.bias = nullptr;
-      gemm(g);
-      check_cuda(cuda::launch_column_sums(dy, rows, layer.out, column_scratch_, grads + layer.bias,
-                                          sm_count_, stream()),
-                 "column_sums kernel");
-    }
-  }
-  if (dx != nullptr) {
-    // Row-major dX[rows, in] = dy[rows, out] W[out, in], read column-major:
-    //   dX^T[in, rows] = W^T[in, out] dy^T[out, rows], where
-    //   A = W:   row-major [out, in] = column-major [in, out], ld = in, op N;
-    //   B = dy:  row-major [rows, out] = column-major [out, rows], ld = out, op N;
-    //   D = dX:  column-major [in, rows], ld = in;
-    //   m = in, n = rows, k = out. Then dx *= act'(x) from the stored x.
-    Gemm g;
-    g.trans_a = false;
-    g.trans_b = false;
-    g.m = layer.in;
-    g.n = rows;
-    g.k = layer.out;
-    g.a = params + layer.weight;
-    g.lda = layer.in;
-    g.b = dy;
-    g.ldb = layer.out;
-    g.d = dx;
-    g.ldd = layer.in;
-    gemm(g);
-    check_cuda(cuda::launch_activation_grad(dx, x, rows * layer.in, input_activation, stream()),
-               "activation_grad kernel");
-  }
 }
 
 // ---------------------------------------------------------------------------
@@ -666,8 +392,40 @@ void CudaOps::write_step_state(const StepState& s) const {
 
 float CudaOps::read_value(const float* p) const { return *download(p, 1); }
 
+void CudaOps::point_blas_at(cudaStream_t s) const {
+  check_cublas(cublasSetStream(blas_.get(), s), "cublasSetStream");
+  if (gemm_workspace_ != nullptr) {
+    check_cublas(cublasSetWorkspace(blas_.get(), gemm_workspace_, gemm_workspace_bytes_),
+                 "cublasSetWorkspace");
+  }
+}
+
 void CudaOps::run_captured(const StepGraph& graph, const std::function<void()>& enqueue) const {
-  graphs_->run(graph, stream(), enqueue);
+  // Captured on the trainer's own non-blocking stream even when the caller
+  // gave one: a blocking stream under capture would make another thread's
+  // use of the legacy stream invalidate it (cudaErrorStreamCaptureImplicit).
+  const auto enqueue_on_own_stream = [&] {
+    if (caller_stream_ == nullptr) {
+      enqueue();
+      return;
+    }
+    struct Restore {
+      const CudaOps& ops;
+      ~Restore() {
+        ops.capturing_ = false;
+        static_cast<void>(cublasSetStream(ops.blas_.get(), ops.caller_stream_));
+        if (ops.gemm_workspace_ != nullptr) {
+          static_cast<void>(
+              cublasSetWorkspace(ops.blas_.get(), ops.gemm_workspace_, ops.gemm_workspace_bytes_));
+        }
+      }
+    };
+    capturing_ = true;
+    const Restore restore{*this};
+    point_blas_at(stream_.get());
+    enqueue();
+  };
+  graphs_->run(graph, stream_.get(), stream(), enqueue, enqueue_on_own_stream);
 }
 
 void CudaOps::output_mean(const Likelihood& lik, float* out, int64_t count) const {

@@ -168,8 +168,9 @@ class CudaOps {
   StepState read_step_state() const;
   void write_step_state(const StepState& s) const;
   float read_value(const float* p) const;
-  // Replays the graph captured for `graph`, capturing enqueue()'s launches
-  // into it the first time.
+  // Runs the step enqueue() queues: eagerly the first time a shape is seen,
+  // then from a graph captured on the trainer's own stream and launched on
+  // stream() (cuda_graphs.h).
   void run_captured(const StepGraph& graph, const std::function<void()>& enqueue) const;
 
   void output_mean(const Likelihood& lik, float* out, int64_t count) const;
@@ -235,8 +236,11 @@ class CudaOps {
   void gather_rows(const Dataset& ds, int64_t first, int64_t n, const NoiseKey& bytes,
                    const StepState* epoch, float* x) const;
 
-  // The stream the work is queued on: the caller's, or the trainer's own.
-  cudaStream_t stream() const { return caller_stream_ != nullptr ? caller_stream_ : stream_.get(); }
+  // The stream the work is queued on: the caller's, or the trainer's own
+  // (always while a step is captured).
+  cudaStream_t stream() const {
+    return caller_stream_ != nullptr && !capturing_ ? caller_stream_ : stream_.get();
+  }
 
  private:
   // One product D[m, n] = op(A) op(B) in cuBLASLt's column-major terms (see
@@ -272,6 +276,9 @@ class CudaOps {
   int64_t widest_ = 0;
   cublasComputeType_t compute_ = CUBLAS_COMPUTE_32F;
   cudaStream_t caller_stream_ = nullptr;
+  mutable bool capturing_ = false;  // a step is being captured on stream_
+  // cuBLAS's stream (and the workspace, which cublasSetStream resets).
+  void point_blas_at(cudaStream_t s) const;
   // Declared in the order they may be destroyed in reverse: the stream
   // outlives everything queued on it, the memory outlives the handles and
   // graphs that use it.
