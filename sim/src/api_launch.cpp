@@ -10,7 +10,7 @@
 namespace cudasim {
 
 cudaError_t enqueue_kernel(const char* name, dim3 grid, dim3 block, size_t shared_bytes,
-                           cudaStream_t stream, std::function<void()> body) {
+                           cudaStream_t stream, std::function<void()> body, void (*prepare)()) {
   const unsigned long long threads = 1ull * block.x * block.y * block.z;
   if (grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.x > 0x7fffffffu || grid.y > 65535 ||
       grid.z > 65535 || threads == 0 || threads > 1024 || block.x > 1024 || block.y > 1024 ||
@@ -18,7 +18,10 @@ cudaError_t enqueue_kernel(const char* name, dim3 grid, dim3 block, size_t share
     return set_error(cudaErrorInvalidConfiguration);
   }
   Operation op{std::string("kernel ") + name,
-               [name, grid, block, run = std::move(body)] { run_kernel(name, grid, block, run); },
+               [name, grid, block, prepare, run = std::move(body)] {
+                 prepare();
+                 run_kernel(name, grid, block, run);
+               },
                {}};
   return set_error(Registry::get().enqueue(stream, std::move(op)));
 }

@@ -70,9 +70,11 @@ void store(std::atomic<T>& a, U v) {
   a.store(static_cast<T>(v), std::memory_order_relaxed);
 }
 
-// Read at every threadIdx: initial-exec, so no call to find them.
-__attribute__((tls_model("initial-exec"))) thread_local BlockRun* running_block = nullptr;
-__attribute__((tls_model("initial-exec"))) thread_local SimThread* running_thread = nullptr;
+// Read at every threadIdx: initial-exec, so no call to find them; atomics,
+// because the home thread sets them and the fibers read them.
+__attribute__((tls_model("initial-exec"))) thread_local std::atomic<BlockRun*> running_block{nullptr};
+__attribute__((tls_model("initial-exec"))) thread_local std::atomic<SimThread*> running_thread{
+    nullptr};
 // Each worker's stacks, reused from block to block.
 thread_local std::vector<std::unique_ptr<FiberStack>> stack_pool;
 thread_local bool stacks_dirty = false;
@@ -95,20 +97,19 @@ const char* waiting_text(int w) {
 }
 
 void thread_entry() {
-  BlockRun& b = *running_block;
-  SimThread& t = *running_thread;
+  BlockRun& b = *load(running_block);
+  SimThread& t = *load(running_thread);
   Fiber::started(b.home);
   CUDASIM_TSAN_ACQUIRE(&b.start_token);
   (*b.body)();
-  CUDASIM_TSAN_RELEASE(&b.done_token);
   store(t.waiting, kExited);
-  t.fiber->suspend(b.home, true);
+  t.fiber->suspend(b.home, true, &b.done_token);
 }
 
 // From a simulated thread: wait in state w until the scheduler releases it.
 void wait_here(int w) {
-  BlockRun& b = *running_block;
-  SimThread& t = *running_thread;
+  BlockRun& b = *load(running_block);
+  SimThread& t = *load(running_thread);
   store(t.waiting, w);
   t.fiber->suspend(b.home, false);
 }
@@ -224,16 +225,17 @@ bool run_block(const char* name, dim3 grid, dim3 block, uint3 block_index,
     t.place.grid_dim = grid;
     t.fiber = std::make_unique<Fiber>(*stacks[i], &thread_entry);
   }
+  b.home.prepare();
   CUDASIM_TSAN_RELEASE(&b.start_token);
-  running_block = &b;
+  store(running_block, &b);
   std::string bad;
   for (;;) {
     bool all_exited = true;
     for (SimThread& t : b.threads) {
       if (load(t.waiting) == kRunnable) {
-        running_thread = &t;
+        store(running_thread, &t);
         t.fiber->resume(b.home);
-        running_thread = nullptr;
+        store(running_thread, nullptr);
       }
       if (load(t.waiting) != kExited) all_exited = false;
     }
@@ -244,7 +246,7 @@ bool run_block(const char* name, dim3 grid, dim3 block, uint3 block_index,
       break;
     }
   }
-  running_block = nullptr;
+  store(running_block, nullptr);
   if (!bad.empty()) {
     // The threads left waiting are abandoned part way; their stacks are
     // cleaned before reuse.
@@ -257,12 +259,13 @@ bool run_block(const char* name, dim3 grid, dim3 block, uint3 block_index,
 }
 
 SimThread& current(const char* what) {
-  if (running_thread == nullptr) {
+  SimThread* t = load(running_thread);
+  if (t == nullptr) {
     fault(cudaErrorLaunchFailure, std::string(what) + " called outside a simulated kernel");
     static thread_local SimThread outside;
     return outside;
   }
-  return *running_thread;
+  return *t;
 }
 
 }  // namespace
@@ -283,8 +286,9 @@ const ThreadPlace& place() { return current("threadIdx").place; }
 
 int block_barrier(int predicate) {
   SimThread& t = current("__syncthreads");
-  if (running_block == nullptr) return 0;
-  BlockRun& b = *running_block;
+  BlockRun* const block = load(running_block);
+  if (block == nullptr) return 0;
+  BlockRun& b = *block;
   const int slot = load(b.generation) & 1;
   store(t.predicate, predicate);
   CUDASIM_TSAN_RELEASE(&b.barrier_token[slot]);
@@ -295,15 +299,16 @@ int block_barrier(int predicate) {
 
 uint32_t shuffle_down(unsigned int mask, uint32_t word, unsigned int delta, int width) {
   SimThread& t = current("__shfl_down_sync");
-  if (running_block == nullptr) return word;
+  BlockRun* const block = load(running_block);
+  if (block == nullptr) return word;
   if (width < 1 || width > 32 || (width & (width - 1)) != 0) {
-    fault(cudaErrorLaunchFailure, std::string("kernel ") + running_block->kernel + ": " +
+    fault(cudaErrorLaunchFailure, std::string("kernel ") + block->kernel + ": " +
                                       where(t) + " shuffles with width " + std::to_string(width));
     return word;
   }
-  const auto lane = static_cast<uint32_t>((&t - running_block->threads.data()) % 32);
+  const auto lane = static_cast<uint32_t>((&t - block->threads.data()) % 32);
   if ((mask >> lane & 1u) == 0) {
-    fault(cudaErrorLaunchFailure, std::string("kernel ") + running_block->kernel + ": " +
+    fault(cudaErrorLaunchFailure, std::string("kernel ") + block->kernel + ": " +
                                       where(t) + " shuffles with a mask that leaves it out");
     return word;
   }

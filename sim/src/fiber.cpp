@@ -31,12 +31,12 @@
 
 #if defined(__x86_64__)
 // cudasim_switch(from, to): pushes the callee-saved registers on the
-// current stack, stores the stack pointer in *from, loads to and pops what
+// current stack, stores the stack pointer in *from, loads *to and pops what
 // was pushed there. A new fiber's stack is laid out as if it had been
 // suspended just before entering its function. The floating-point control
 // words are not switched: the fibers of a worker share them, and nothing
 // the simulator runs changes them.
-extern "C" void cudasim_switch(void** from, void* to);
+extern "C" void cudasim_switch(void** from, void* const* to);
 asm(R"(
   .text
   .p2align 4
@@ -49,7 +49,7 @@ cudasim_switch:
   pushq %r14
   pushq %r15
   movq %rsp, (%rdi)
-  movq %rsi, %rsp
+  movq (%rsi), %rsp
   popq %r15
   popq %r14
   popq %r13
@@ -67,7 +67,9 @@ namespace {
 
 void switch_context(FiberContext& from, FiberContext& to) {
 #if defined(__x86_64__)
-  cudasim_switch(&from.stack_pointer, to.stack_pointer);
+  // to.stack_pointer is read inside the assembly, unseen by TSan, like the
+  // write of from.stack_pointer.
+  cudasim_switch(&from.stack_pointer, &to.stack_pointer);
 #else
   swapcontext(&from.context, &to.context);
 #endif
@@ -134,11 +136,19 @@ Fiber::Fiber(FiberStack& stack, void (*entry)()) : stack_(stack) {
 
 Fiber::~Fiber() = default;
 
-// The switches synchronize nothing for TSan: the simulated threads are
-// ordered only by the barriers, which say so themselves (block_runner.cpp).
+void FiberHome::prepare() {
+#if defined(CUDASIM_TSAN)
+  tsan_fiber = __tsan_get_current_fiber();
+#endif
+}
+
+// For TSan the switches synchronize nothing: the simulated threads are
+// ordered only by the launch and the barriers, which say so themselves
+// (block_runner.cpp). So each side reads what it needs of the other before
+// it tells TSan it switched; the stack pointers are written by
+// cudasim_switch, which TSan does not see.
 void Fiber::resume(FiberHome& home) {
 #if defined(CUDASIM_TSAN)
-  if (home.tsan_fiber == nullptr) home.tsan_fiber = __tsan_get_current_fiber();
   __tsan_switch_to_fiber(stack_.tsan_fiber(), __tsan_switch_to_fiber_no_sync);
 #endif
 #if defined(CUDASIM_ASAN)
@@ -151,9 +161,13 @@ void Fiber::resume(FiberHome& home) {
 #endif
 }
 
-void Fiber::suspend(FiberHome& home, bool finished) {
+void Fiber::suspend(FiberHome& home, bool finished, const void* release) {
 #if defined(CUDASIM_TSAN)
-  __tsan_switch_to_fiber(home.tsan_fiber, __tsan_switch_to_fiber_no_sync);
+  void* const home_fiber = home.tsan_fiber;
+  if (release != nullptr) __tsan_release(const_cast<void*>(release));
+  __tsan_switch_to_fiber(home_fiber, __tsan_switch_to_fiber_no_sync);
+#else
+  static_cast<void>(release);
 #endif
 #if defined(CUDASIM_ASAN)
   __sanitizer_start_switch_fiber(finished ? nullptr : &fake_stack_, home.stack_bottom,

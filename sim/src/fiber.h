@@ -50,12 +50,15 @@ struct FiberContext {
 };
 #endif
 
-// The context a fiber returns to: the thread that runs the fibers.
+// The context a fiber returns to: the thread that runs the fibers. Made
+// before the fibers start (prepare()), so that what they read of it was
+// written before the launch's release.
 struct FiberHome {
   FiberContext context;
   void* tsan_fiber = nullptr;
   const void* stack_bottom = nullptr;
   size_t stack_size = 0;
+  void prepare();
 };
 
 class Fiber {
@@ -69,8 +72,10 @@ class Fiber {
   // From home: runs the fiber until it suspends or finishes.
   void resume(FiberHome& home);
   // From the fiber: back to home; returns when resumed again. `finished`:
-  // the fiber never resumes (its sanitizer state is released).
-  void suspend(FiberHome& home, bool finished);
+  // the fiber never resumes (its sanitizer state is released), and
+  // `release`, when not null, is TSan's synchronization object it releases
+  // last, after reading what it needs of home.
+  void suspend(FiberHome& home, bool finished, const void* release = nullptr);
   // From the fiber's entry function, first thing: completes the switch.
   static void started(FiberHome& home);
 
