@@ -20,6 +20,9 @@
 
 #include "backend_factory.h"
 #include "cuda_test_support.h"
+#if defined(VAE_CUDA_SIMULATOR)
+#include "cudasim/inspect.h"
+#endif
 #include "device_pointer.h"
 #include "error.h"
 #include "vae/vae.h"
@@ -367,6 +370,24 @@ TEST(CudaWorkspace, EveryTrainingBufferStartsOn256Bytes) {
   }
   // The ranks sum the gradient and its tail as one buffer.
   EXPECT_EQ(b.share_tail, b.grads + gpu->network().layout().total);
+}
+
+// The caller rows' pinned staging buffer is made as the calls need it, not
+// for max_batch x input_dim floats at once (a legal configuration may ask
+// for gigabytes of it).
+TEST(CudaWorkspace, PinnedStagingGrowsWithTheRowsCallsPass) {
+#if !defined(VAE_CUDA_SIMULATOR)
+  GTEST_SKIP() << "counts pinned memory through the simulated device";
+#else
+  Config c = testing::small_config(4096, 3, {8}, 4096);  // 64 MiB of rows per batch
+  const size_t before = cudasim::pinned_bytes();
+  auto gpu = make_cuda_trainer_impl(c);
+  EXPECT_LT(cudasim::pinned_bytes() - before, size_t{1} << 20);
+  const auto x = testing::binary(2 * 4096, 12);
+  gpu->train_step(x.data(), 2, nullptr);
+  EXPECT_GE(cudasim::pinned_bytes() - before, 2 * 4096 * sizeof(float));
+  EXPECT_LT(cudasim::pinned_bytes() - before, size_t{1} << 20);
+#endif
 }
 
 TEST(CudaPointers, PointerIsDeviceTellsMemoryApart) {

@@ -64,7 +64,7 @@ try() {
     uncaught=1
   else
     local failed
-    failed=$(sed -n 's/^ *[0-9]* - \(.*\) (\(Failed\|Timeout\|SEGFAULT\|Subprocess aborted\|Exception\).*/\1/p' "$log")
+    failed=$(sed -nE 's/^[[:space:]]*[0-9]+ - (.*) \((Failed|Timeout|SEGFAULT|Subprocess aborted|Exception|Child aborted)\)$/\1/p' "$log")
     echo "  $name: caught by $(echo "$failed" | grep -c .) tests, e.g. $(echo "$failed" | head -2 | tr '\n' ' ')"
     grep -m1 -h "cudasim:" "$log" | sed 's/^/      /' || true
   fi
@@ -79,7 +79,7 @@ try missing_syncthreads_in_block_sum kernels/launch.cuh \
   'if (lane == 0) warp_totals[warp] = v;
   __syncthreads();' \
   'if (lane == 0) warp_totals[warp] = v;'
-try transposed_gemm_operand src/cuda/cuda_ops.cpp \
+try transposed_gemm_operand src/cuda/cuda_layers.cpp \
   'g.trans_a = true;' 'g.trans_a = false;'
 try off_by_one_in_column_reduction kernels/reductions.cu \
   'for (int k = 0; k < chunks; ++k)' 'for (int k = 0; k + 1 < chunks; ++k)' \

@@ -1,10 +1,12 @@
 #include "memory.h"
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <map>
 #include <mutex>
 
+#include "cudasim/inspect.h"
 #include "registry.h"
 #include "state.h"
 
@@ -59,7 +61,11 @@ Allocations& allocations() {
 
 bool on_device(cudaMemoryType t) { return t == cudaMemoryTypeDevice || t == cudaMemoryTypeManaged; }
 
+std::atomic<size_t> pinned{0};
+
 }  // namespace
+
+size_t pinned_bytes() { return pinned.load(); }
 
 cudaError_t allocate(void** p, size_t bytes, cudaMemoryType type) {
   if (p == nullptr) return cudaErrorInvalidValue;
@@ -77,6 +83,7 @@ cudaError_t allocate(void** p, size_t bytes, cudaMemoryType type) {
     return cudaErrorMemoryAllocation;
   }
   allocations().add(block, Allocation{bytes, type, current_device()});
+  if (!counted) pinned += bytes;
   *p = block;
   return cudaSuccess;
 }
@@ -91,6 +98,7 @@ cudaError_t release(void* p, bool pinned) {
   if (!allocations().remove(p, pinned, &a)) return cudaErrorInvalidValue;
   std::free(p);
   if (a.type != cudaMemoryTypeHost) release_device_bytes(a.bytes);
+  if (a.type == cudaMemoryTypeHost) pinned -= a.bytes;
   return cudaSuccess;
 }
 

@@ -125,11 +125,9 @@ CudaOps::CudaOps(const Config& config)
              "cudaMallocHost");
   staging_.reset(staging);
   staging_floats_ = kStagingFloats;
-  input_staging_floats_ = static_cast<size_t>(config.max_batch * config.input_dim);
-  void* input = nullptr;
-  check_cuda(cudaMallocHost(&input, sizeof(float) * std::max<size_t>(input_staging_floats_, 1)),
-             "cudaMallocHost");
-  input_staging_.reset(input);
+  // The caller rows' staging buffer is pinned as the calls need it (up to
+  // a whole batch), not here: max_batch x input_dim floats may be gigabytes.
+  input_staging_limit_ = std::max<size_t>(static_cast<size_t>(config.max_batch * config.input_dim), 1);
   cublasLtHandle_t lt = nullptr;
   check_lt(cublasLtCreate(&lt), "cublasLtCreate");
   lt_.reset(lt);
@@ -534,9 +532,10 @@ void CudaOps::upload_from_caller(float* dst, const float* src, size_t count) con
   // Pageable host rows: copied into pinned memory here (so the caller may
   // reuse its array at once), then to the device asynchronously. The
   // staging buffer is reused only once the copy out of it before has run.
-  auto* pinned = static_cast<float*>(input_staging_.get());
+  const size_t chunk = std::min(count, input_staging_limit_);
+  float* pinned = input_staging(chunk);
   for (size_t done = 0; done < count;) {
-    const size_t part = std::min(count - done, std::max<size_t>(input_staging_floats_, 1));
+    const size_t part = std::min(count - done, chunk);
     check_cuda(cudaEventSynchronize(staging_free_.get()), "cudaEventSynchronize");
     std::copy(src + done, src + done + part, pinned);
     check_cuda(cudaMemcpyAsync(dst + done, pinned, sizeof(float) * part, cudaMemcpyHostToDevice,
@@ -545,6 +544,20 @@ void CudaOps::upload_from_caller(float* dst, const float* src, size_t count) con
     check_cuda(cudaEventRecord(staging_free_.get(), stream()), "cudaEventRecord");
     done += part;
   }
+}
+
+float* CudaOps::input_staging(size_t floats) const {
+  if (floats > input_staging_floats_) {
+    // The copies out of the old buffer run before it goes.
+    check_cuda(cudaEventSynchronize(staging_free_.get()), "cudaEventSynchronize");
+    input_staging_.reset();
+    input_staging_floats_ = 0;
+    void* grown = nullptr;
+    check_cuda(cudaMallocHost(&grown, sizeof(float) * floats), "cudaMallocHost");
+    input_staging_.reset(grown);
+    input_staging_floats_ = floats;
+  }
+  return static_cast<float*>(input_staging_.get());
 }
 
 bool CudaOps::upload_checked_rows(float* dst, const CallerRows& rows) const {
@@ -560,8 +573,8 @@ bool CudaOps::upload_checked_rows(float* dst, const CallerRows& rows) const {
   }
   // Pageable host rows: checked as they are copied into the pinned staging
   // buffer, the one pass that reads them.
-  auto* pinned = static_cast<float*>(input_staging_.get());
-  const size_t chunk = std::max<size_t>(input_staging_floats_, 1);
+  const size_t chunk = std::min(count, input_staging_limit_);
+  float* pinned = input_staging(chunk);
   for (size_t done = 0; done < count;) {
     const size_t part = std::min(count - done, chunk);
     check_cuda(cudaEventSynchronize(staging_free_.get()), "cudaEventSynchronize");

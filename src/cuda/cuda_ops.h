@@ -288,8 +288,12 @@ class CudaOps {
   cuda_detail::Event staging_free_;    // the last copy out of the input staging buffer
   cuda_detail::PinnedMemory staging_;  // staging_floats_ floats, then a StepState
   size_t staging_floats_ = 0;
-  cuda_detail::PinnedMemory input_staging_;  // input_staging_floats_ floats of caller rows
-  size_t input_staging_floats_ = 0;
+  // input_staging_floats_ floats of caller rows, grown on use up to
+  // input_staging_limit_ (a whole batch) by input_staging().
+  mutable cuda_detail::PinnedMemory input_staging_;
+  mutable size_t input_staging_floats_ = 0;
+  size_t input_staging_limit_ = 1;
+  float* input_staging(size_t floats) const;
   cuda_detail::DeviceMemory arena_;
   cuda_detail::DeviceMemory eval_arena_;
   void* gemm_workspace_ = nullptr;
