@@ -21,17 +21,8 @@ fail() {
 }
 
 # 800 training rows and 100 test rows of 8x8 bytes (IDX).
-idx_file() {
-  local rows=$1 seed=$2
-  printf '%b' "$(printf '\\x%02x' 0 0 8 3 $((rows >> 24 & 255)) $((rows >> 16 & 255)) \
-    $((rows >> 8 & 255)) $((rows & 255)) 0 0 0 8 0 0 0 8)"
-  LC_ALL=C awk -v rows="$rows" -v seed="$seed" 'BEGIN {
-    srand(seed)
-    for (i = 0; i < rows; ++i)
-      for (j = 0; j < 64; ++j)
-        printf "%c", (rand() < ((j + 8 * (i % 8)) % 64 < 32 ? 0.9 : 0.1) ? 255 : 1)
-  }'
-}
+# shellcheck source-path=SCRIPTDIR source=idx_data.sh
+source "$(dirname "$0")/idx_data.sh"
 idx_file 800 1 > "$work/train.idx"
 idx_file 100 2 > "$work/test.idx"
 common=(--data "$work/train.idx" --test "$work/test.idx" --threads 1 --backend cpu --ll-samples 0)

@@ -2,7 +2,7 @@
 // /dev/zero would never end), its header first, checked against the file's
 // size before any data is read, then exactly the data the header describes.
 // The cases that would hang or exhaust memory before the fix run in a child
-// process with a time limit (and outside AddressSanitizer a memory limit),
+// process with a time limit (and outside ASan and TSan a memory limit),
 // so that the test fails instead.
 #include <gtest/gtest.h>
 
@@ -18,51 +18,19 @@
 #include <future>
 #include <string>
 
+#include "child_call.h"
 #include "test_support.h"
 #include "vae/vae.h"
 
 namespace {
 
-// The peak resident memory of this process, in KiB.
-long peak_kib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_maxrss;
-}
-
-// Runs vae_load(path) in a child process limited to 20 s (and, without
-// ASan, 1 GiB of address space) and returns what it said: "status N: message",
-// "peak +K KiB" appended, or how it ended.
+// vae_load of path in a child process limited to 1 GiB of address space
+// (child_call.h).
 std::string load_in_child(const std::string& path) {
-  int pipe_fds[2];
-  if (pipe(pipe_fds) != 0) return "pipe failed";
-  const pid_t child = fork();
-  if (child == 0) {
-    close(pipe_fds[0]);
-    alarm(20);
-    if (!vae::testing::kShadowSanitizer) {
-      const rlimit limit{rlim_t{1} << 30, rlim_t{1} << 30};
-      setrlimit(RLIMIT_AS, &limit);
-    }
-    const long before = peak_kib();
+  return vae::testing::call_in_child(size_t{1} << 30, 20, [&path] {
     vae_trainer* t = nullptr;
-    const vae_status s = vae_load(path.c_str(), VAE_BACKEND_CPU, &t);
-    const std::string said = "status " + std::to_string(static_cast<int>(s)) + ": " +
-                             vae_last_error() + " peak +" + std::to_string(peak_kib() - before) +
-                             " KiB";
-    const ssize_t ignored = write(pipe_fds[1], said.data(), said.size());
-    static_cast<void>(ignored);
-    _exit(0);
-  }
-  close(pipe_fds[1]);
-  std::string said;
-  char buffer[512];
-  for (ssize_t n; (n = read(pipe_fds[0], buffer, sizeof buffer)) > 0;) said.append(buffer, n);
-  close(pipe_fds[0]);
-  int status = 0;
-  waitpid(child, &status, 0);
-  if (WIFSIGNALED(status)) said += " [killed by signal " + std::to_string(WTERMSIG(status)) + "]";
-  return said;
+    return vae_load(path.c_str(), VAE_BACKEND_CPU, &t);
+  });
 }
 
 bool has(const std::string& text, const char* part) { return text.find(part) != std::string::npos; }

@@ -3,7 +3,7 @@
 // VAE_ERROR_OUT_OF_MEMORY naming the amount, where they allocated (and
 // zero-filled) it before, so that an overcommitting host's OOM killer ended
 // the process. Each case runs in a child process limited to 4 GiB of address
-// space (outside AddressSanitizer, whose shadow needs more), so that the
+// space (outside ASan and TSan, whose shadow needs more), so that the
 // test fails rather than exhausts the machine.
 #include <gtest/gtest.h>
 
@@ -17,48 +17,16 @@
 
 #include "config.h"
 #include "safetensors.h"
+#include "child_call.h"
 #include "test_support.h"
 #include "vae/vae.h"
 
 namespace {
 
-long peak_kib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_maxrss;
-}
-
-// Runs call() -> status in a child process and returns "status N: message
-// peak +K KiB", or how the child ended.
+// Runs call() -> status in a child process limited to 4 GiB of address
+// space (child_call.h).
 std::string in_child(const std::function<vae_status()>& call) {
-  int fds[2];
-  if (pipe(fds) != 0) return "pipe failed";
-  const pid_t child = fork();
-  if (child == 0) {
-    close(fds[0]);
-    alarm(60);
-    if (!vae::testing::kShadowSanitizer) {
-      const rlimit limit{rlim_t{4} << 30, rlim_t{4} << 30};
-      setrlimit(RLIMIT_AS, &limit);
-    }
-    const long before = peak_kib();
-    const vae_status s = call();
-    const std::string said = "status " + std::to_string(static_cast<int>(s)) + ": " +
-                             vae_last_error() + " peak +" + std::to_string(peak_kib() - before) +
-                             " KiB";
-    const ssize_t ignored = write(fds[1], said.data(), said.size());
-    static_cast<void>(ignored);
-    _exit(0);
-  }
-  close(fds[1]);
-  std::string said;
-  char buffer[512];
-  for (ssize_t n; (n = read(fds[0], buffer, sizeof buffer)) > 0;) said.append(buffer, n);
-  close(fds[0]);
-  int status = 0;
-  waitpid(child, &status, 0);
-  if (WIFSIGNALED(status)) said += " [killed by signal " + std::to_string(WTERMSIG(status)) + "]";
-  return said;
+  return vae::testing::call_in_child(size_t{4} << 30, 60, call);
 }
 
 bool has(const std::string& text, const char* part) { return text.find(part) != std::string::npos; }
