@@ -379,6 +379,7 @@ TEST(CudaWorkspace, PinnedStagingGrowsWithTheRowsCallsPass) {
 #if !defined(VAE_CUDA_SIMULATOR)
   GTEST_SKIP() << "counts pinned memory through the simulated device";
 #else
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   Config c = testing::small_config(4096, 3, {8}, 4096);  // 64 MiB of rows per batch
   const size_t before = cudasim::pinned_bytes();
   auto gpu = make_cuda_trainer_impl(c);

@@ -173,6 +173,7 @@ TEST(CudaStreams, ABlockingCallerStreamIsNotWhereTheStepIsCaptured) {
 #if !defined(VAE_CUDA_SIMULATOR)
   GTEST_SKIP() << "watches where captures begin through the simulated device";
 #else
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   Config c = testing::small_config(12, 3, {7}, 6);
   auto gpu = make_cuda_trainer_impl(c);
   cudaStream_t blocking = nullptr;
