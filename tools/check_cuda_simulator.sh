@@ -19,7 +19,9 @@ cmake -S . -B build-sim -G Ninja -DVAE_CUDA_SIMULATOR=ON -DVAE_BUILD_BENCHMARKS=
   >build-sim/configure.log 2>&1 || { cat build-sim/configure.log; exit 1; }
 targets=(vae vae_cuda vae-train backend_probe stale_cuda_module_abi stale_cuda_module_build)
 for source in tests/test_cuda_*.cpp tests/test_cudasim.cpp; do targets+=("$(basename "$source" .cpp)"); done
-if grep -q "vae_nccl over the simulated" build-sim/configure.log; then targets+=(test_nccl_adapter); fi
+if grep -q "vae_nccl over the simulated" build-sim/configure.log; then
+  targets+=(test_nccl_adapter test_nccl_mpi)
+fi
 cmake --build build-sim -j "$jobs" --target "${targets[@]}"
 
 echo "==== simulated device: the CUDA tests"

@@ -54,8 +54,10 @@ class DeviceScope {
   bool ok_ = false;
 };
 
-vae_status create(const unsigned char id[VAE_NCCL_ID_BYTES], int world_size, int rank,
-                  int device, vae_nccl** out) {
+// The checks a rank can make alone, before NCCL's init (which waits for
+// every rank).
+vae_status check_create(const unsigned char id[VAE_NCCL_ID_BYTES], int world_size, int rank,
+                        int device, vae_nccl** out) {
   if (out == nullptr) return failed(VAE_ERROR_INVALID_ARGUMENT, "out: NULL");
   if (id == nullptr) return failed(VAE_ERROR_INVALID_ARGUMENT, "id: NULL");
   if (world_size < 1 || world_size > kMaxRanks) {
@@ -80,6 +82,13 @@ vae_status create(const unsigned char id[VAE_NCCL_ID_BYTES], int world_size, int
                                                   std::to_string(devices - 1) + "], got " +
                                                   std::to_string(device));
   }
+  return succeeded();
+}
+
+// This rank's communicator: NCCL's init, which returns once every rank has
+// called it.
+vae_status join(const unsigned char id[VAE_NCCL_ID_BYTES], int world_size, int rank, int device,
+                vae_nccl** out) {
   auto n = std::unique_ptr<vae_nccl>(new (std::nothrow) vae_nccl);
   if (!n) return failed(VAE_ERROR_OUT_OF_MEMORY, "out of host memory");
   n->rank = rank;
@@ -99,6 +108,20 @@ vae_status create(const unsigned char id[VAE_NCCL_ID_BYTES], int world_size, int
   }
   *out = n.release();
   return succeeded();
+}
+
+vae_status create(const unsigned char id[VAE_NCCL_ID_BYTES], int world_size, int rank,
+                  int device, vae_nccl** out) {
+  const vae_status checked = check_create(id, world_size, rank, device, out);
+  if (checked != VAE_OK) return checked;
+  return join(id, world_size, rank, device, out);
+}
+
+// Whether `ok` holds on every rank of comm (false where the vote itself
+// fails).
+bool every_rank(MPI_Comm comm, bool ok) {
+  int all = ok ? 1 : 0;
+  return MPI_Allreduce(MPI_IN_PLACE, &all, 1, MPI_INT, MPI_MIN, comm) == MPI_SUCCESS && all != 0;
 }
 
 vae_status create_mpi(MPI_Comm comm, int device, vae_nccl** out) {
@@ -126,7 +149,33 @@ vae_status create_mpi(MPI_Comm comm, int device, vae_nccl** out) {
     return rank == 0 ? VAE_ERROR_DEVICE
                      : failed(VAE_ERROR_DEVICE, "rank 0 could not draw the NCCL unique id");
   }
-  return create(message, size, rank, device, out);
+  // Every rank checks its arguments and device, and the ranks agree before
+  // any of them enters NCCL's init: one refused rank would otherwise leave
+  // the others waiting there for it forever.
+  const vae_status checked = check_create(message, size, rank, device, out);
+  if (!every_rank(comm, checked == VAE_OK)) {
+    return checked != VAE_OK ? checked
+                             : failed(VAE_ERROR_DEVICE,
+                                      "another rank refused its arguments or device (see its "
+                                      "error); no rank joined the communicator");
+  }
+  // And agree after it: a rank whose init failed fails every rank's, whose
+  // communicators are aborted.
+  vae_nccl* joined = nullptr;
+  const vae_status made = join(message, size, rank, device, &joined);
+  if (!every_rank(comm, made == VAE_OK)) {
+    if (joined != nullptr) {
+      static_cast<void>(ncclCommAbort(joined->comm));
+      joined->comm = nullptr;
+      vae_nccl_destroy(joined);
+    }
+    return made != VAE_OK ? made
+                          : failed(VAE_ERROR_DEVICE,
+                                   "another rank's ncclCommInitRank failed (see its error); this "
+                                   "rank's communicator was aborted");
+  }
+  *out = joined;
+  return succeeded();
 }
 
 }  // namespace
