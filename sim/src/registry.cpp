@@ -263,6 +263,9 @@ cudaError_t Registry::wait_event(cudaStream_t handle, cudaEvent_t event) {
     target = resolve_locked(handle);
     if (target == nullptr) return cudaErrorInvalidResourceHandle;
     if (event->stream == nullptr) return cudaSuccess;  // never recorded: nothing to wait for
+    // Recorded on the target itself: already in order (and an operation
+    // must not hold its own stream, which could then be destroyed by it).
+    if (event->stream == target && !target->capture) return cudaSuccess;
     const bool capturing = target->capture != nullptr;
     if (event->captured != capturing || (capturing && event->stream != target)) {
       // Joining another stream's capture, or a capture waiting for work
