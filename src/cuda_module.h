@@ -4,9 +4,10 @@
 // the C function VAE_CUDA_MODULE_ENTRY, which returns its table.
 //
 // Both sides are built by one build from these headers: the table carries
-// the module's ABI number and its build's tag (VAE_BUILD_TAG, a hash of the
-// headers whose types cross the seam and of the compiler), and libvae
-// refuses a module whose number or tag differs from its own.
+// the module's ABI number and its build's tag (VAE_BUILD_TAG, a hash of
+// both libraries' sources, compilers and flags and of the build folder's
+// nonce: cmake/VaeBuildTag.cmake), and libvae refuses a module whose number
+// or tag differs from its own.
 #pragma once
 
 #include <cstdint>
