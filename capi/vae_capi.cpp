@@ -1,6 +1,7 @@
 // The extern "C" layer: argument checks that need the C types, the
 // exception-to-status mapping and this thread's error message. No exception
 // crosses this file's functions.
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -15,6 +16,8 @@
 
 struct vae_config {
   vae::Config config;
+  // The options set on it (vae_load_config takes those it may).
+  std::vector<int> set_options;
 };
 
 struct vae_trainer {
@@ -162,12 +165,28 @@ vae_status vae_config_create(vae_config** out) {
 
 void vae_config_destroy(vae_config* c) { std::unique_ptr<vae_config> owned(c); }
 
+namespace {
+
+void remember_set(vae_config& c, int option) {
+  if (std::find(c.set_options.begin(), c.set_options.end(), option) == c.set_options.end()) {
+    c.set_options.push_back(option);
+  }
+}
+
+}  // namespace
+
 vae_status vae_config_set_int(vae_config* c, int option, int64_t value) {
-  return guarded([&] { require(c, "c")->config.set_int(option, value, false); });
+  return guarded([&] {
+    require(c, "c")->config.set_int(option, value, false);
+    remember_set(*c, option);
+  });
 }
 
 vae_status vae_config_set_float(vae_config* c, int option, double value) {
-  return guarded([&] { require(c, "c")->config.set_float(option, value, false); });
+  return guarded([&] {
+    require(c, "c")->config.set_float(option, value, false);
+    remember_set(*c, option);
+  });
 }
 
 vae_status vae_config_set_hidden_layers(vae_config* c, const int32_t* widths, int32_t count) {
@@ -285,8 +304,14 @@ vae_status vae_load_config(const char* path, const vae_config* c, vae_trainer** 
     require(path, "path");
     require(c, "c");
     require(out, "out");
+    vae::LoadChoices choices;
+    for (const int option : vae::kLoadChoosableOptions) {
+      if (std::find(c->set_options.begin(), c->set_options.end(), option) != c->set_options.end()) {
+        choices.emplace_back(option, c->config.get_int(option));
+      }
+    }
     auto t = std::make_unique<vae_trainer>();
-    t->impl = vae::Trainer::load(path, c->config);
+    t->impl = vae::Trainer::load(path, choices);
     *out = t.release();
   });
 }

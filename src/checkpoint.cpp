@@ -9,6 +9,7 @@
 #include "parameter_layout.h"
 #include "safetensors.h"
 #include "trainer.h"
+#include "usable_cpus.h"
 
 namespace vae {
 namespace {
@@ -162,8 +163,7 @@ void save_checkpoint(const Trainer& trainer, const std::string& path) {
   write_safetensors(path, file);
 }
 
-std::unique_ptr<Trainer> load_checkpoint(const std::string& path, int backend,
-                                         const Config* limits) {
+std::unique_ptr<Trainer> load_checkpoint(const std::string& path, const LoadChoices& choices) {
   // The header first: the model it describes is checked before any of the
   // data is read, and then exactly the data it describes is read.
   SafetensorsReader reader(path);
@@ -174,15 +174,10 @@ std::unique_ptr<Trainer> load_checkpoint(const std::string& path, int backend,
                                " is not '" + kFormat + "')");
   }
   Config config = Config::from_metadata(head.metadata);
-  config.backend = backend;
-  if (limits != nullptr) {
-    config.backend = limits->backend;
-    config.device = limits->device;
-    config.max_batch = limits->max_batch;
-    config.threads = limits->threads;
-    config.eval_rows = limits->eval_rows;
-    config.tf32 = limits->tf32;
-  }
+  // The file's thread count, up to the CPUs this process may use: a file
+  // does not command more threads than the machine can run (vae.h).
+  config.threads = std::min(config.threads, usable_cpus());
+  for (const auto& [option, value] : choices) config.set_int(option, value, false);
   Counters counters;
   for (const CounterField& f : kCounterFields) counters.*f.member = parse_counter(head.metadata, f.key);
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "config.h"
 #include "error.h"
 
 namespace vae {
@@ -42,6 +43,15 @@ std::string byte_text(double bytes) {
     std::snprintf(text, sizeof text, "%.1f %s", bytes, units[unit]);
   }
   return text;
+}
+
+std::string describe_trainer(const Config& config, const char* backend) {
+  std::string shape = std::to_string(config.input_dim);
+  for (const int64_t width : config.hidden) shape += "-" + std::to_string(width);
+  shape += "-" + std::to_string(config.latent_dim);
+  return std::string("a ") + backend + " trainer of " + shape + " with max batch " +
+         std::to_string(config.max_batch) + " and " + std::to_string(config.samples) +
+         " sample(s) per data point";
 }
 
 void check_host_memory(double bytes, const std::string& what) {

@@ -11,6 +11,8 @@
 
 namespace vae {
 
+struct Config;
+
 // The bytes the machine can give this process: its physical memory and
 // swap, lowered by the address-space and data-segment limits (setrlimit)
 // where they are set.
@@ -20,6 +22,10 @@ double host_memory_limit();
 // host_memory_limit(); `what` names them ("a CPU trainer of 784-400-20 with
 // max batch 128 and 1 sample").
 void check_host_memory(double bytes, const std::string& what);
+
+// A trainer as the memory messages name it: "a CPU trainer of 784-400-20
+// with max batch 128 and 1 sample(s) per data point" (backend: "CPU").
+std::string describe_trainer(const Config& config, const char* backend);
 
 // A byte count as people read it: "43.1 GB" (powers of 1000), "512 bytes".
 std::string byte_text(double bytes);

@@ -69,7 +69,7 @@ class Network {
   // The floats of the workspace arena of a model of `layout` and these
   // sizes (lay_out takes exactly this many), as N: the estimate of a
   // configuration's memory before anything is allocated
-  // (src/memory_estimate.h).
+  // (src/host_memory.h, src/cuda/cuda_trainer.cpp).
   template <class N>
   static N arena_floats(const ParameterLayout& layout, int64_t dim, int64_t latent,
                         int64_t max_batch, int64_t max_rows) {

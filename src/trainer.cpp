@@ -318,11 +318,11 @@ std::unique_ptr<Trainer> Trainer::load(const std::string& path, int backend) {
   if (backend != VAE_BACKEND_AUTO && backend != VAE_BACKEND_CPU && backend != VAE_BACKEND_CUDA) {
     invalid_argument(range_message("backend", VAE_BACKEND_AUTO, VAE_BACKEND_CUDA, backend));
   }
-  return load_checkpoint(path, backend);
+  return load_checkpoint(path, {{VAE_OPT_BACKEND, backend}});
 }
 
-std::unique_ptr<Trainer> Trainer::load(const std::string& path, const Config& limits) {
-  return load_checkpoint(path, limits.backend, &limits);
+std::unique_ptr<Trainer> Trainer::load(const std::string& path, const LoadChoices& choices) {
+  return load_checkpoint(path, choices);
 }
 
 std::unique_ptr<Dataset> Trainer::create_dataset(const float* x, int64_t n) {

@@ -13,6 +13,7 @@
 
 #include "allreduce_hook.h"
 #include "batch_share.h"
+#include "checkpoint.h"
 #include "config.h"
 #include "counters.h"
 #include "dataset.h"
@@ -67,8 +68,9 @@ class Trainer {
   void set_parameters(const float* in, int64_t count);
   void save(const std::string& path) const;
   static std::unique_ptr<Trainer> load(const std::string& path, int backend);
-  // vae_load_config: limits' choices of what is not the model replace the file's.
-  static std::unique_ptr<Trainer> load(const std::string& path, const Config& limits);
+  // vae_load_config: the caller's choices of what is not the model replace
+  // the file's (checkpoint.h).
+  static std::unique_ptr<Trainer> load(const std::string& path, const LoadChoices& choices);
 
   std::unique_ptr<Dataset> create_dataset(const float* x, int64_t n);
   std::unique_ptr<Dataset> create_dataset(const uint8_t* y, int64_t n, int transform);

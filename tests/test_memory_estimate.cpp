@@ -19,6 +19,7 @@
 #include "safetensors.h"
 #include "child_call.h"
 #include "test_support.h"
+#include "usable_cpus.h"
 #include "vae/vae.h"
 
 namespace {
@@ -123,16 +124,59 @@ TEST(MemoryEstimate, LoadConfigTakesTheCallersLimits) {
   EXPECT_EQ(loaded_values, saved);
   vae_destroy(loaded);
 
-  // vae_load keeps the file's choices.
+  // vae_load keeps the file's choices, its threads up to the CPUs this
+  // process may run on, and starts no more threads than that.
   loaded = nullptr;
+  const int threads_before = vae::testing::process_threads();
   ASSERT_EQ(vae_load(asks.c_str(), VAE_BACKEND_CPU, &loaded), VAE_OK) << vae_last_error();
+  EXPECT_LE(vae::testing::process_threads(), threads_before + vae::usable_cpus());
   EXPECT_EQ(vae_get_int(loaded, VAE_OPT_THREADS, &value), VAE_OK);
-  EXPECT_EQ(value, 256);
+  EXPECT_EQ(value, std::min<int64_t>(256, vae::usable_cpus()));
   EXPECT_EQ(vae_get_int(loaded, VAE_OPT_MAX_BATCH, &value), VAE_OK);
   EXPECT_EQ(value, 1 << 20);
   vae_destroy(loaded);
   EXPECT_EQ(vae_load_config(asks.c_str(), nullptr, &loaded), VAE_ERROR_INVALID_ARGUMENT);
   vae_config_destroy(c);
+}
+
+// vae_load_config takes only the options set on its config; those not set
+// are the file's, as with vae_load.
+TEST(MemoryEstimate, LoadConfigKeepsTheFilesChoicesItWasNotGiven) {
+  const vae::testing::TestDirectory dir("memory_estimate");
+  vae_config* c = huge_config();
+  ASSERT_EQ(vae_config_set_int(c, VAE_OPT_MAX_BATCH, 4), VAE_OK);
+  ASSERT_EQ(vae_config_set_int(c, VAE_OPT_SAMPLES, 1), VAE_OK);
+  ASSERT_EQ(vae_config_set_int(c, VAE_OPT_TF32, 1), VAE_OK);
+  ASSERT_EQ(vae_config_set_int(c, VAE_OPT_EVAL_ROWS, 1536), VAE_OK);
+  vae_trainer* t = nullptr;
+  ASSERT_EQ(vae_create(c, &t), VAE_OK) << vae_last_error();
+  vae_config_destroy(c);
+  int64_t eval_rows = 0;
+  ASSERT_EQ(vae_get_int(t, VAE_OPT_EVAL_ROWS, &eval_rows), VAE_OK);
+  const std::string path = (dir.path() / "model.safetensors").string();
+  ASSERT_EQ(vae_save(t, path.c_str()), VAE_OK);
+  vae_destroy(t);
+
+  vae_config* limits = nullptr;
+  ASSERT_EQ(vae_config_create(&limits), VAE_OK);
+  ASSERT_EQ(vae_config_set_int(limits, VAE_OPT_MAX_BATCH, 16), VAE_OK);
+  // Not among what vae_load_config takes: the file's stays.
+  ASSERT_EQ(vae_config_set_int(limits, VAE_OPT_SAMPLES, 7), VAE_OK);
+  vae_trainer* loaded = nullptr;
+  ASSERT_EQ(vae_load_config(path.c_str(), limits, &loaded), VAE_OK) << vae_last_error();
+  vae_config_destroy(limits);
+  int64_t value = 0;
+  EXPECT_EQ(vae_get_int(loaded, VAE_OPT_MAX_BATCH, &value), VAE_OK);
+  EXPECT_EQ(value, 16);
+  EXPECT_EQ(vae_get_int(loaded, VAE_OPT_TF32, &value), VAE_OK);
+  EXPECT_EQ(value, 1);
+  EXPECT_EQ(vae_get_int(loaded, VAE_OPT_EVAL_ROWS, &value), VAE_OK);
+  EXPECT_EQ(value, eval_rows);
+  EXPECT_EQ(vae_get_int(loaded, VAE_OPT_SAMPLES, &value), VAE_OK);
+  EXPECT_EQ(value, 1);
+  EXPECT_EQ(vae_get_int(loaded, VAE_OPT_BACKEND, &value), VAE_OK);
+  EXPECT_EQ(value, VAE_BACKEND_CPU);
+  vae_destroy(loaded);
 }
 
 TEST(MemoryEstimate, AModelThatFitsIsMade) {

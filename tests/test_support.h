@@ -14,7 +14,10 @@
 #include <string>
 #include <vector>
 
+#include <dirent.h>
 #include <unistd.h>
+
+#include <thread>
 
 #include "config.h"
 #include "cpu/cpu_ops.h"
@@ -36,6 +39,24 @@ inline constexpr bool kShadowSanitizer = false;
 #else
 inline constexpr bool kShadowSanitizer = false;
 #endif
+
+// The threads of this process (/proc/self/task). A sanitizer's runtime may
+// start a thread of its own when the process first starts one, so one
+// thread is started and joined first: the counts before and after a test
+// then differ only by the threads the test started.
+inline int process_threads() {
+  static const bool warmed_up = [] {
+    std::thread([] {}).join();
+    return true;
+  }();
+  static_cast<void>(warmed_up);
+  DIR* dir = opendir("/proc/self/task");
+  if (dir == nullptr) return -1;
+  int count = 0;
+  while (const dirent* entry = readdir(dir)) count += entry->d_name[0] != '.';
+  closedir(dir);
+  return count;
+}
 
 using CpuTrainerF = TrainerImpl<CpuOps<float>>;
 using CpuTrainerD = TrainerImpl<CpuOps<double>>;

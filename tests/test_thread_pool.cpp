@@ -5,7 +5,6 @@
 // spin budget of its waits shrinks and regrows within its bounds.
 #include <gtest/gtest.h>
 
-#include <dirent.h>
 
 #include <algorithm>
 #include <chrono>
@@ -25,23 +24,7 @@ using vae::SpinBudget;
 using vae::ThreadPool;
 using vae::ThreadStartFault;
 
-// The threads of this process. A sanitizer's runtime may start a thread of
-// its own when the process first starts one, so one thread is started and
-// joined first: the counts before and after a test then differ only by the
-// pool's workers.
-int process_threads() {
-  static const bool warmed_up = [] {
-    std::thread([] {}).join();
-    return true;
-  }();
-  static_cast<void>(warmed_up);
-  DIR* dir = opendir("/proc/self/task");
-  if (dir == nullptr) return -1;
-  int count = 0;
-  while (const dirent* entry = readdir(dir)) count += entry->d_name[0] != '.';
-  closedir(dir);
-  return count;
-}
+using vae::testing::process_threads;
 
 // The threads once those that were joined have left /proc: pthread_join
 // returns when the kernel clears the thread's id, which can be a moment

@@ -22,12 +22,15 @@
  *   - Running out of memory, a thread that cannot start included (vae_create,
  *     or VAE_OPT_THREADS on a live trainer), returns VAE_ERROR_OUT_OF_MEMORY;
  *     a live trainer keeps its threads and options. vae_create and vae_load
- *     compute the host memory a CPU trainer's configuration needs before
- *     they allocate any of it, and refuse one that exceeds what the machine
- *     can give (physical memory and swap, or the process's RLIMIT_AS or
- *     RLIMIT_DATA) with VAE_ERROR_OUT_OF_MEMORY naming both amounts: the
- *     workspace is zero-filled, and an overcommitting host would otherwise
- *     end the process.
+ *     compute the memory a configuration needs before they allocate any of
+ *     it, and refuse with VAE_ERROR_OUT_OF_MEMORY naming both amounts one
+ *     whose host memory exceeds what the machine can give (physical memory
+ *     and swap, or the process's RLIMIT_AS or RLIMIT_DATA: the workspace is
+ *     zero-filled, and an overcommitting host would otherwise end the
+ *     process), or, on the CUDA backend, whose device workspace exceeds
+ *     what the device has free (cudaMemGetInfo). The evaluation workspace
+ *     (allocated by the first evaluation call) and datasets are allocated
+ *     when made, and a failure there is VAE_ERROR_OUT_OF_MEMORY too.
  *   - Distinct trainers may be used from distinct threads at once; one trainer
  *     is used by one thread at a time.
  *
@@ -380,11 +383,16 @@ VAE_API vae_status vae_set_parameters(vae_trainer* t, const float* in, int64_t c
 VAE_API vae_status vae_save(const vae_trainer* t, const char* path);
 VAE_API vae_status vae_load(const char* path, int backend, vae_trainer** out);
 /* What a checkpoint holds beyond the model, and the memory it sizes, is the
- * caller's to choose: vae_load keeps the file's VAE_OPT_MAX_BATCH and
- * VAE_OPT_THREADS (a round trip keeps every option), and vae_load_config takes
- * c's VAE_OPT_BACKEND, VAE_OPT_DEVICE, VAE_OPT_MAX_BATCH, VAE_OPT_THREADS,
- * VAE_OPT_EVAL_ROWS and VAE_OPT_TF32 instead of the file's (the model, the
- * training options and the state are the file's). */
+ * caller's to choose: vae_load keeps the file's VAE_OPT_MAX_BATCH (the
+ * memory check above applies) and VAE_OPT_THREADS up to the number of CPUs
+ * the process may run on (its affinity mask), so a round trip on one machine
+ * keeps every option and no file starts more threads than the machine can
+ * run; vae_load_config takes those of VAE_OPT_BACKEND, VAE_OPT_DEVICE,
+ * VAE_OPT_MAX_BATCH, VAE_OPT_THREADS, VAE_OPT_EVAL_ROWS and VAE_OPT_TF32
+ * that were set on c (vae_config_set_int) instead of the file's, and keeps
+ * the file's for those not set, as vae_load does (the model, the training
+ * options and the state are always the file's; c's other options are not
+ * read). */
 VAE_API vae_status vae_load_config(const char* path, const vae_config* c, vae_trainer** out);
 
 /* ---- datasets --------------------------------------------------------------- */

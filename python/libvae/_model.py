@@ -347,8 +347,22 @@ class VAE:
         self._trainer.set_cuda_stream(integer(handle, "stream", UINTPTR))
 
 
-def load(path: PathLike, backend: str = "auto") -> VAE:
+def load(path: PathLike, backend: str = "auto", *, device: Optional[int] = None,
+         max_batch: Optional[int] = None, threads: Optional[int] = None,
+         eval_rows: Optional[int] = None, tf32: Optional[bool] = None) -> VAE:
     """A model from a checkpoint of VAE.save() or vae-train, with its optimizer
-    state and counters, on the backend named ("auto": CUDA where available)."""
+    state and counters, on the backend named ("auto": CUDA where available).
+
+    A checkpoint holds, beside the model, choices that size memory and
+    threads; each of device, max_batch, threads, eval_rows and tf32 given
+    here replaces the file's (vae_load_config), so an untrusted file cannot
+    make the library allocate or start more than the caller allows. Those
+    not given are the file's, the threads lowered to the CPUs this process
+    may use."""
+    choices = _libvae.Config()
+    for name, value in (("backend", backend), ("device", device), ("max_batch", max_batch),
+                        ("threads", threads), ("eval_rows", eval_rows), ("tf32", tf32)):
+        if value is not None:
+            getattr(VAE, name).apply(choices, value)
     # The file is read once, by the library: the widths come from the trainer.
-    return VAE._of(_libvae.Trainer.load(os.fspath(path), named(_libvae.BACKENDS, backend, "backend")))
+    return VAE._of(_libvae.Trainer.load_config(os.fspath(path), choices))

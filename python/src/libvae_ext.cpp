@@ -92,6 +92,14 @@ class Trainer {
     return Trainer(TrainerPtr(t, &vae_destroy));
   }
 
+  // vae_load_config: the options set on `choices` replace the file's.
+  static Trainer load_config(const std::string& path, const Config& choices) {
+    vae_trainer* t = nullptr;
+    const char* file = c_path(path);
+    run_without_gil([&] { return outcome_of(vae_load_config(file, choices.get(), &t)); }).check();
+    return Trainer(TrainerPtr(t, &vae_destroy));
+  }
+
   int64_t get_int(vae_option option) const {
     int64_t value = 0;
     run([&](vae_trainer* t) { return outcome_of(vae_get_int(t, option, &value)); });
@@ -493,6 +501,7 @@ NB_MODULE(_libvae, m) {
                       nb::type_slots(trainer_slots))
       .def(nb::init<const Config&>(), "config"_a)
       .def_static("load", &Trainer::load, "path"_a, "backend"_a)
+      .def_static("load_config", &Trainer::load_config, "path"_a, "choices"_a)
       .def("get_int", &Trainer::get_int, "option"_a)
       .def("get_float", &Trainer::get_float, "option"_a)
       .def("set_int", &Trainer::set_int, "option"_a, "value"_a)

@@ -119,6 +119,8 @@ CUDASIM_API cudaError_t cudaMallocHost(void** p, size_t bytes);
 CUDASIM_API cudaError_t cudaMallocManaged(void** p, size_t bytes, unsigned int flags = cudaMemAttachGlobal);
 CUDASIM_API cudaError_t cudaFree(void* p);
 CUDASIM_API cudaError_t cudaFreeHost(void* p);
+// The simulated device's memory: CUDASIM_MEMORY_MB, else half the host's.
+CUDASIM_API cudaError_t cudaMemGetInfo(size_t* free, size_t* total);
 CUDASIM_API cudaError_t cudaPointerGetAttributes(cudaPointerAttributes* attributes, const void* p);
 
 CUDASIM_API cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind);

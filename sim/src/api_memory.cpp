@@ -1,4 +1,5 @@
 // The runtime's memory calls on the simulated device.
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -98,6 +99,17 @@ cudaError_t cudaMallocManaged(void** p, size_t bytes, unsigned int) {
 cudaError_t cudaFree(void* p) { return set_error(cudasim::release(p, false)); }
 
 cudaError_t cudaFreeHost(void* p) { return set_error(cudasim::release(p, true)); }
+
+cudaError_t cudaMemGetInfo(size_t* free, size_t* total) {
+  if (free == nullptr || total == nullptr) return set_error(cudaErrorInvalidValue);
+  const cudaError_t unsafe = cudasim::Registry::get().unsafe_call();
+  if (unsafe != cudaSuccess) return set_error(unsafe);
+  const size_t capacity = cudasim::settings().memory_bytes;
+  const size_t used = std::min(cudasim::device_bytes_in_use(), capacity);
+  *free = capacity - used;
+  *total = capacity;
+  return cudaSuccess;
+}
 
 cudaError_t cudaPointerGetAttributes(cudaPointerAttributes* attributes, const void* p) {
   if (attributes == nullptr) return set_error(cudaErrorInvalidValue);

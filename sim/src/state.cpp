@@ -70,6 +70,8 @@ bool reserve_device_bytes(size_t bytes) {
 
 void release_device_bytes(size_t bytes) { device_bytes_used -= bytes; }
 
+size_t device_bytes_in_use() { return device_bytes_used.load(); }
+
 }  // namespace cudasim
 
 using cudasim::set_error;

@@ -32,5 +32,7 @@ cudaError_t set_error(cudaError_t error);
 // Bytes an allocation of the simulated device may still take.
 bool reserve_device_bytes(size_t bytes);
 void release_device_bytes(size_t bytes);
+// The device memory allocated now (device and managed allocations).
+size_t device_bytes_in_use();
 
 }  // namespace cudasim

@@ -24,20 +24,12 @@ double cpu_trainer_bytes(const Config& config) {
   return floats * sizeof(float);
 }
 
-std::string describe(const Config& config) {
-  std::string shape = std::to_string(config.input_dim);
-  for (const int64_t width : config.hidden) shape += "-" + std::to_string(width);
-  shape += "-" + std::to_string(config.latent_dim);
-  return "a CPU trainer of " + shape + " with max batch " + std::to_string(config.max_batch) +
-         " and " + std::to_string(config.samples) + " sample(s) per data point";
-}
-
 }  // namespace
 
 std::unique_ptr<Trainer> make_cpu_trainer(const Config& config) {
   // Checked before anything is allocated: the arena is zero-filled as it is
   // allocated, and an overcommitting host would end the process for it.
-  check_host_memory(cpu_trainer_bytes(config), describe(config));
+  check_host_memory(cpu_trainer_bytes(config), describe_trainer(config, "CPU"));
   auto ops = std::make_unique<CpuOps<float>>(static_cast<int>(config.threads));
   return std::make_unique<TrainerImpl<CpuOps<float>>>(config, std::move(ops));
 }

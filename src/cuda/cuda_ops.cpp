@@ -147,16 +147,28 @@ CudaOps::~CudaOps() {
   static_cast<void>(cudaStreamSynchronize(stream()));
 }
 
+namespace {
+
+size_t column_scratch_bytes(int64_t widest) {
+  return round_up(sizeof(float) * (cuda::kMaxColumnChunks + 1) *
+                  static_cast<size_t>(std::max<int64_t>(widest, 1)));
+}
+
+}  // namespace
+
+// [cuBLASLt workspace | step state | column-sum scratch | the workspace's
+// floats], each part 256-byte aligned.
+size_t CudaOps::arena_bytes(size_t count, int64_t widest) {
+  return kGemmWorkspaceBytes + round_up(sizeof(StepState)) + round_up(sizeof(StepSettings)) +
+         column_scratch_bytes(widest) + round_up(sizeof(float) * std::max<size_t>(count, 1));
+}
+
 float* CudaOps::allocate(size_t count) {
   if (arena_) fail(VAE_ERROR_INTERNAL, "CudaOps::allocate called twice");
   check_cuda(cudaSetDevice(device_), "cudaSetDevice");
-  // [cuBLASLt workspace | step state | column-sum scratch | the workspace's floats],
-  // each part 256-byte aligned.
   const size_t state_bytes = round_up(sizeof(StepState)) + round_up(sizeof(StepSettings));
-  const size_t scratch_bytes = round_up(sizeof(float) * (cuda::kMaxColumnChunks + 1) *
-                                        static_cast<size_t>(std::max<int64_t>(widest_, 1)));
-  const size_t float_bytes = round_up(sizeof(float) * std::max<size_t>(count, 1));
-  const size_t total = kGemmWorkspaceBytes + state_bytes + scratch_bytes + float_bytes;
+  const size_t scratch_bytes = column_scratch_bytes(widest_);
+  const size_t total = arena_bytes(count, widest_);
   arena_ = cuda_detail::device_allocate(total, "cudaMalloc");
   char* base = static_cast<char*>(arena_.get());
   gemm_workspace_ = base;

@@ -100,6 +100,9 @@ class CudaOps {
   // cuBLASLt workspace and the backend's own scratch in one cudaMalloc;
   // called once, when the trainer is built.
   float* allocate(size_t count);
+  // The bytes allocate(count) takes for a model whose widest layer is
+  // `widest`: the estimate checked before anything is allocated.
+  static size_t arena_bytes(size_t count, int64_t widest);
   // TF32: the GEMMs compute in CUBLAS_COMPUTE_32F_FAST_TF32 when config.tf32.
   // The live values a step reads (the learning rate, Adam's settings, the KL
   // weight) go to the device's StepSettings, which the captured steps read

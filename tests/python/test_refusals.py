@@ -146,3 +146,20 @@ def test_load_reads_the_file_once_through_the_library(tmp_path, monkeypatch):
     loaded = libvae.load(tmp_path / "model.safetensors")
     assert loaded.hidden == (16, 8)
     assert np.array_equal(loaded.parameters(), model.parameters())
+
+
+def test_load_takes_the_callers_limits_instead_of_the_files(tmp_path):
+    """What sizes memory and threads is the caller's to choose; the rest is
+    the file's (vae_load_config)."""
+    model = small_model(hidden=(16, 8), max_batch=64, eval_rows=1024, tf32=True)
+    model.save(tmp_path / "model.safetensors")
+    loaded = libvae.load(tmp_path / "model.safetensors", backend="cpu", max_batch=8, threads=1)
+    assert (loaded.max_batch, loaded.threads) == (8, 1)
+    assert (loaded.eval_rows, loaded.tf32) == (model.eval_rows, True)
+    assert np.array_equal(loaded.parameters(), model.parameters())
+    kept = libvae.load(tmp_path / "model.safetensors", backend="cpu")
+    assert kept.max_batch == 64
+    with pytest.raises(libvae.InvalidArgumentError, match="max_batch"):
+        libvae.load(tmp_path / "model.safetensors", max_batch="8")
+    with pytest.raises(libvae.InvalidArgumentError, match="VAE_OPT_THREADS"):
+        libvae.load(tmp_path / "model.safetensors", threads=0)
