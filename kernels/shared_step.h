@@ -25,6 +25,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "host_device.h"
 #include "step_state.h"
@@ -34,6 +35,35 @@ namespace vae {
 // A multiple of 64 floats, so the buffers after it keep the CUDA backend's
 // 256-byte alignment.
 constexpr int64_t kShareTailFloats = 128;
+
+// Floats kept right after the allreduce hook's buffer (the gradient and its
+// tail), each filled with kHookGuardValue before each hook call: a hook
+// that writes a little past its buffer writes there, not into Adam's
+// moments, and the step sees it (vae.h).
+constexpr int64_t kHookGuardFloats = 32;
+// A value no sum of gradients plausibly writes.
+constexpr float kHookGuardValue = -7.7e37f;
+
+// The bits of f, so that a comparison sees a NaN written over a NaN.
+VAE_HD uint32_t float_bits(float f) {
+#if defined(__CUDA_ARCH__)
+  return __float_as_uint(f);
+#else
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  return bits;
+#endif
+}
+
+// The first guard float a hook changed (its bits, so a NaN is a change
+// too), or -1 when none.
+VAE_HD int64_t touched_guard_float(const float* guard) {
+  const float expected = kHookGuardValue;
+  for (int64_t e = 0; e < kHookGuardFloats; ++e) {
+    if (float_bits(guard[e]) != float_bits(expected)) return e;
+  }
+  return -1;
+}
 constexpr int kVoteWords = 3;
 constexpr int64_t kRowsRadix = 4096;
 
@@ -159,12 +189,25 @@ VAE_HD int32_t share_disagreement(const T* tail, int64_t world, int64_t batch_ro
 // batch), which the finite check then reads.
 // The ranks that asked to stop are counted in s->stop_votes whatever the
 // verdict (0 where the sums are not counts: kDisagreeSums says why).
+// A step whose hook wrote into the guard after the tail (float tails only;
+// kHookGuardFloats of them right after it) is skipped on this rank, counted
+// in s->overrun_steps with the first float it changed.
 template <class T>
 VAE_HD void accept_share_tail(StepState* s, const T* tail, int64_t world, int64_t batch_rows,
                               T* loss) {
   *loss = batch_rows > 0 ? tail[kLossSumSlot] / static_cast<T>(batch_rows) : T(NAN);
   int64_t stop_votes = 0;
   s->stop_votes = summed_count(tail[kStopSlot], &stop_votes) ? static_cast<int32_t>(stop_votes) : 0;
+  if constexpr (sizeof(T) == sizeof(float)) {
+    const int64_t touched = touched_guard_float(tail + kShareTailFloats);
+    if (touched >= 0) {
+      s->bad = 1;
+      s->overrun_float = touched;
+      s->overrun_value = tail[kShareTailFloats + touched];
+      ++s->overrun_steps;
+      return;
+    }
+  }
   const int32_t disagreement = share_disagreement(tail, world, batch_rows);
   if (disagreement != 0) {
     s->bad = 1;

@@ -33,6 +33,9 @@ struct StepState {
   int32_t disagreement;     // what the ranks disagreed about in the last such step
   int32_t refusing_ranks;   // how many ranks refused their part of the last such step
   int32_t stop_votes;       // ranks that asked, in the last shared step, to stop the epoch
+  int64_t overrun_steps;    // skipped by this rank because its hook wrote past its buffer
+  int64_t overrun_float;    // the first guard float after the buffer it wrote, in the last one
+  float overrun_value;      // ... and what it wrote there
   int64_t cursor;         // rows of this epoch's order already used
   int64_t loss_rows;      // rows of this epoch's taken steps
   double loss_sum;        // sum over this epoch's taken steps of loss * rows

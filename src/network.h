@@ -18,11 +18,6 @@
 
 namespace vae {
 
-// Floats kept after the allreduce hook's buffer (the gradient and its tail),
-// filled before each hook call: a hook that writes a little past its buffer
-// writes there, not into Adam's moments, and the step sees it (vae.h).
-constexpr int64_t kHookGuardFloats = 32;
-
 template <class Ops>
 class Network {
  public:

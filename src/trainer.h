@@ -246,6 +246,7 @@ class Trainer {
   int64_t reported_skipped_ = 0;
   int64_t reported_disagreed_ = 0;  // StepState::disagreed_steps when last reported
   int64_t reported_refused_ = 0;    // StepState::refused_steps when last reported
+  int64_t reported_overrun_ = 0;    // StepState::overrun_steps when last reported
 
   // Ranks sharing steps (trainer_shared.cpp). Whether they do: a hook is
   // set; without one, a world size above 1 is refused (`call` names it).
@@ -260,6 +261,7 @@ class Trainer {
                        int64_t world, StepPlan* plan) const;
   // Reports the shared steps the ranks disagreed about since the last
   // report (VAE_ERROR_INVALID_ARGUMENT), if any.
+  void report_overrun(const StepState& s, const std::string& what);
   void report_disagreement(const StepState& s, const std::string& what);
   // At least the step counters of the backend's state (the counts when last
   // set, plus the steps queued since), so their limit is checked without

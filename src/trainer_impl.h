@@ -357,10 +357,12 @@ class TrainerImpl final : public Trainer {
   }
 
   // The gradient and the tail after it, summed across the ranks by the hook.
-  // The guard after them is filled first; on the host it is read back after
-  // the hook, and a hook that wrote into it fails the step, which then
-  // changes nothing. (On the GPU the guard keeps such writes out of Adam's
-  // moments; reading it back would make every step wait for the device.)
+  // The guard after them is filled first (kernels/shared_step.h). On the
+  // host it is read back right after the hook, and a hook that wrote into
+  // it fails the step, which then changes nothing. On the GPU, where that
+  // read would make every step wait for the device, accept_share_tail reads
+  // it on the device: the step is skipped (parameters and moments as they
+  // were) and the next report of skipped steps says why (vae.h).
   void sum_across_ranks() {
     if constexpr (std::is_same_v<T, float>) {
       const int64_t count = static_cast<int64_t>(net_.layout().total) + kShareTailFloats;
@@ -368,19 +370,13 @@ class TrainerImpl final : public Trainer {
       ops_->fill(guard, kHookGuardFloats, kHookGuardValue);
       allreduce_.sum(net_.buffers().grads, count, Ops::kDeviceMemory, ops_->stream_handle());
       if constexpr (!Ops::kDeviceMemory) {
-        for (int64_t e = 0; e < kHookGuardFloats; ++e) {
-          if (!same_bits(guard[e], kHookGuardValue)) refuse_overrun(count, e, guard[e]);
-        }
+        const int64_t touched = touched_guard_float(guard);
+        if (touched >= 0) refuse_overrun(count, touched, guard[touched]);
       }
     } else {
       fail(VAE_ERROR_INTERNAL, "steps that ranks share run in float");
     }
   }
-
-  // What the hook guard holds: a value no sum of gradients plausibly writes.
-  static constexpr float kHookGuardValue = -7.7e37f;
-
-  static bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
   [[noreturn]] static void refuse_overrun(int64_t count, int64_t element, float value) {
     MessageStream m;

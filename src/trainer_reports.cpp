@@ -39,6 +39,7 @@ void Trainer::note_reported(const StepState& s) {
   reported_skipped_ = s.skipped;
   reported_disagreed_ = s.disagreed_steps;
   reported_refused_ = s.refused_steps;
+  reported_overrun_ = s.overrun_steps;
 }
 
 void Trainer::report_skipped(const StepState& s, const char* what, int64_t epoch_steps) {
@@ -51,6 +52,7 @@ void Trainer::report_skipped(const StepState& s, const char* what, int64_t epoch
   } else {
     m << what;
   }
+  report_overrun(s, m.str());
   report_disagreement(s, m.str());
   const int64_t refused = s.refused_steps - reported_refused_;
   m << ": " << skipped << " step" << (skipped == 1 ? "" : "s")
@@ -66,6 +68,25 @@ void Trainer::report_skipped(const StepState& s, const char* what, int64_t epoch
   const std::string message = m.str();
   note_reported(s);
   fail(VAE_ERROR_NUMERICAL, message);
+}
+
+// Steps the CUDA backend skipped because the allreduce hook wrote into the
+// guard after its buffer (kernels/shared_step.h): VAE_ERROR_DEVICE, as the
+// CPU backend reports such a step when it happens.
+void Trainer::report_overrun(const StepState& s, const std::string& what) {
+  const int64_t overruns = s.overrun_steps - reported_overrun_;
+  if (overruns <= 0) return;
+  const int64_t others = s.skipped - reported_skipped_ - overruns;
+  MessageStream m;
+  m << what << ": " << overruns << " step" << (overruns == 1 ? "" : "s")
+    << " skipped because the allreduce hook wrote past the end of its buffer (in the last, float "
+    << s.overrun_float << " after the buffer became " << s.overrun_value
+    << "); a skipped step changed no parameter or moment";
+  if (others > 0) m << " (and " << others << " more steps were skipped since the last report)";
+  m << "; VAE_OPT_SKIPPED_STEPS is " << s.skipped;
+  const std::string message = m.str();
+  note_reported(s);
+  fail(VAE_ERROR_DEVICE, message);
 }
 
 void Trainer::report_disagreement(const StepState& s, const std::string& what) {

@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "cuda_test_support.h"
+#include "counters.h"
 #include "error.h"
+#include "network.h"
 #include "vae/vae.h"
 
 namespace vae {
@@ -107,6 +109,65 @@ TEST(CudaSharedSteps, AnInterruptStopsASharedEpochWhereTheCpuStops) {
     parameters[b] = t.read_state(StateBuffer::kParameters);
   }
   EXPECT_TRUE(close(parameters[0], parameters[1], kStepTol));
+}
+
+// A hook that writes `value` at buffer[count + past], through its stream.
+struct DeviceOverrun {
+  int64_t past;
+  float value;
+  static int hook(void* user, float* buffer, int64_t count, int, void* stream, char* message,
+                  size_t size) {
+    const auto* self = static_cast<DeviceOverrun*>(user);
+    if (cudaMemcpyAsync(buffer + count + self->past, &self->value, sizeof(float),
+                        cudaMemcpyHostToDevice, static_cast<cudaStream_t>(stream)) != cudaSuccess ||
+        cudaStreamSynchronize(static_cast<cudaStream_t>(stream)) != cudaSuccess) {
+      std::snprintf(message, size, "DeviceOverrun: the copy failed");
+      return VAE_ERROR_INTERNAL;
+    }
+    return VAE_OK;
+  }
+};
+
+// On the GPU the guard after the hook's buffer is read on the device: the
+// step is skipped (no parameter or moment changes) and the next call that
+// reads the step's state reports it as VAE_ERROR_DEVICE.
+TEST(CudaSharedSteps, AHookThatWritesPastItsBufferSkipsTheStep) {
+  if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
+  const Config c = testing::small_config();
+  auto gpu = make_cuda_trainer_impl(c);
+  const auto x = testing::binary(c.max_batch * c.input_dim, 63);
+  float loss = 0;
+  gpu->train_step(x.data(), c.max_batch, &loss);  // Adam's moments are not all zero
+  for (const float value : {NAN, 0.0f, 1.5f}) {
+    for (const int64_t past : {int64_t{0}, kHookGuardFloats - 1}) {
+      const auto params = gpu->read_state(StateBuffer::kParameters);
+      const auto m = gpu->read_state(StateBuffer::kAdamFirstMoment);
+      const auto v = gpu->read_state(StateBuffer::kAdamSecondMoment);
+      const Counters before = gpu->counters();
+      DeviceOverrun overrun{past, value};
+      gpu->set_allreduce(&DeviceOverrun::hook, &overrun);
+      try {
+        gpu->train_step(x.data(), c.max_batch, &loss);
+        ADD_FAILURE() << "an overrunning hook's step was taken";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.status(), VAE_ERROR_DEVICE) << e.what();
+        EXPECT_NE(std::string(e.what()).find("wrote past the end of its buffer (in the last, float " +
+                                             std::to_string(past) + " after"),
+                  std::string::npos)
+            << e.what();
+      }
+      EXPECT_EQ(gpu->read_state(StateBuffer::kParameters), params);
+      EXPECT_EQ(gpu->read_state(StateBuffer::kAdamFirstMoment), m);
+      EXPECT_EQ(gpu->read_state(StateBuffer::kAdamSecondMoment), v);
+      EXPECT_EQ(gpu->counters().steps, before.steps);
+      EXPECT_EQ(gpu->counters().skipped_steps, before.skipped_steps + 1);
+      // Reported once: a hook that keeps to its buffer then trains.
+      OneRank keeps{1};
+      gpu->set_allreduce(&OneRank::sum, &keeps);
+      gpu->train_step(x.data(), c.max_batch, &loss);
+      EXPECT_EQ(gpu->counters().steps, before.steps + 1);
+    }
+  }
 }
 
 }  // namespace

@@ -289,9 +289,12 @@ VAE_API vae_status vae_set_cuda_stream(vae_trainer* t, void* stream);
  * The hook may write the count floats of buffer and nothing else. A few
  * floats after them are a guard, filled before each call: on the CPU
  * backend a hook that wrote there fails its step with VAE_ERROR_DEVICE
- * ("wrote past the end of its buffer"), and the step changes nothing; on
- * the CUDA backend the guard keeps such writes out of the trainer's state
- * but is not read back (that would make each step wait for the device).
+ * ("wrote past the end of its buffer"), and the step changes nothing. On
+ * the CUDA backend the device reads the guard (reading it on the host would
+ * make each step wait for the device): the step is skipped, changing no
+ * parameter or moment (it counts in VAE_OPT_SKIPPED_STEPS), and the next
+ * call that reports skipped steps (a step that returns its loss, an epoch)
+ * returns VAE_ERROR_DEVICE naming the overrun.
  *
  * The hook runs inside the trainer's step, which is half done: on its own
  * trainer it may call only vae_interrupt, vae_get_int, vae_get_float,
