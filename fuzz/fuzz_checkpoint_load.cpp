@@ -1,9 +1,13 @@
-// vae_load on arbitrary bytes (held in a memory file). A file it refuses gives
-// VAE_ERROR_FORMAT, a message and no trainer. A file it accepts gives a
-// trainer that passes the checks vae_set_parameters makes (finite parameters,
-// finite first moments, finite non-negative second moments), saves and loads
-// back to the same bytes, and takes a step and an evaluation without
-// undefined behaviour.
+// vae_load_config on arbitrary bytes (held in a memory file), with the
+// caller's limits of a cautious reader (max batch 1, one thread): what the
+// file makes the library hold at once is bounded by its size (the heap's
+// peak during the load, kPeakFixedBytes + kPeakBytesPerInputByte per byte
+// of input). A file it refuses gives VAE_ERROR_FORMAT, a message and no
+// trainer. A file it accepts gives a trainer that passes the checks
+// vae_set_parameters makes (finite parameters, finite first moments,
+// finite non-negative second moments), saves and loads back (vae_load) to
+// the same bytes, and takes a step and an evaluation without undefined
+// behaviour.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +17,7 @@
 #include <vector>
 
 #include "fuzz_support.h"
+#include "peak_heap.h"
 #include "safetensors.h"
 #include "vae/vae.h"
 
@@ -24,6 +29,28 @@ struct TrainerDeleter {
   void operator()(vae_trainer* t) const { vae_destroy(t); }
 };
 using TrainerHandle = std::unique_ptr<vae_trainer, TrainerDeleter>;
+
+// The bound on the heap a load holds at once. The file holds 12 bytes per
+// parameter (the parameter and Adam's two moments); the trainer holds 16
+// (with the gradient), and its workspace, for one row, K decoder rows (the
+// file's samples, up to 4096) of each layer's outputs and their gradients:
+// a layer of `out` outputs has at least `out` parameters, so at most about
+// 4 x 4096 x 4 bytes per 12 bytes of the file, some 5,500 per byte, in the
+// worst shape (1-[W]-1: 8W parameters, 4W floats per decoder row) about 700.
+// The seed corpus with K set to 4096 peaks at 155 per byte, and at 8 as it
+// is. 4 MiB covers the library's own fixed structures.
+constexpr int64_t kPeakFixedBytes = int64_t{4} << 20;
+constexpr int64_t kPeakBytesPerInputByte = 2048;
+
+vae_config* cautious_limits() {
+  vae_config* c = nullptr;
+  require(vae_config_create(&c) == VAE_OK, "vae_config_create failed");
+  require(vae_config_set_int(c, VAE_OPT_BACKEND, VAE_BACKEND_CPU) == VAE_OK &&
+              vae_config_set_int(c, VAE_OPT_MAX_BATCH, 1) == VAE_OK &&
+              vae_config_set_int(c, VAE_OPT_THREADS, 1) == VAE_OK,
+          "setting the limits failed");
+  return c;
+}
 
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
@@ -66,8 +93,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static vae_fuzz::ScratchDirectory scratch;
   input.assign(data, size);
 
+  static vae_config* const limits = cautious_limits();
   vae_trainer* loaded = nullptr;
-  const vae_status status = vae_load(input.path().c_str(), VAE_BACKEND_CPU, &loaded);
+  vae_fuzz::PeakHeap::start();
+  const vae_status status = vae_load_config(input.path().c_str(), limits, &loaded);
+  const int64_t peak = vae_fuzz::PeakHeap::stop();
+  const int64_t bound = kPeakFixedBytes + kPeakBytesPerInputByte * static_cast<int64_t>(size);
+  require(peak <= bound, "vae_load_config of " + std::to_string(size) + " bytes held " +
+                             std::to_string(peak) + " bytes of heap at once, more than " +
+                             std::to_string(bound));
   if (status != VAE_OK) {
     require(loaded == nullptr, "a failed vae_load set *out");
     // A legal configuration whose workspace the machine cannot give is
