@@ -73,6 +73,7 @@ enum class NoiseStream : uint32_t {
   kEvalLatent = 5,  // epsilon in evaluation and the importance estimator
   kEvalBytes = 6,   // byte-transform noise in evaluation
   kInit = 7,        // the initial parameters
+  kRefine = 8,      // epsilon of vae_refine_posterior's steps and ELBO estimates
 };
 
 // Identifies one array of draws: counter is advanced by the trainer once per

@@ -50,6 +50,18 @@ __global__ void adam_kernel(float* __restrict__ p, const float* __restrict__ g,
   }
 }
 
+// Adam on the variational parameters of vae_refine_posterior (one element
+// per thread, grid-stride): vae::posterior_adam_element with the call's
+// constants, independent of the step state.
+__global__ void posterior_adam_kernel(float* __restrict__ p, const float* __restrict__ g,
+                                      float* __restrict__ m, float* __restrict__ v, int64_t count,
+                                      AdamStep constants) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t e = global_index64(); e < count; e += stride) {
+    posterior_adam_element(&p[e], g[e], &m[e], &v[e], constants);
+  }
+}
+
 __global__ void end_step_kernel(StepState* state, int update, int64_t rows,
                                 const float* __restrict__ loss, bool epoch) {
   end_step(state, update, rows, *loss, epoch);
@@ -84,6 +96,13 @@ cudaError_t launch_adam(float* p, const float* g, float* m, float* v, size_t beg
   const auto last = static_cast<int64_t>(end);
   return launch("adam", adam_kernel, grid_stride_blocks(last - first, sm_count), kThreads, stream,
                 p, g, m, v, first, static_cast<int64_t>(split), last, state);
+}
+
+cudaError_t launch_posterior_adam(float* p, const float* g, float* m, float* v, int64_t count,
+                                  const AdamStep& constants, int sm_count, cudaStream_t stream) {
+  if (count <= 0) return cudaSuccess;
+  return launch("posterior_adam", posterior_adam_kernel, grid_stride_blocks(count, sm_count),
+                kThreads, stream, p, g, m, v, count, constants);
 }
 
 cudaError_t launch_end_step(StepState* state, int update, int64_t rows, const float* loss,

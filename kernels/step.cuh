@@ -25,6 +25,10 @@ cudaError_t launch_begin_update(StepState* state, const AdamSettings& settings,
 // split (vae::adam_element); nothing when the step is bad. One launch.
 cudaError_t launch_adam(float* p, const float* g, float* m, float* v, size_t begin, size_t split,
                         size_t end, const StepState* state, int sm_count, cudaStream_t stream);
+// vae::posterior_adam_element over count elements of the non-amortized
+// E-step's variational parameters, with the call's own constants.
+cudaError_t launch_posterior_adam(float* p, const float* g, float* m, float* v, int64_t count,
+                                  const AdamStep& constants, int sm_count, cudaStream_t stream);
 // vae::end_step on the device (one thread), the loss read from *loss.
 cudaError_t launch_end_step(StepState* state, int update, int64_t rows, const float* loss,
                             bool epoch, cudaStream_t stream);

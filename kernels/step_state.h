@@ -85,6 +85,15 @@ VAE_HD void adam_element(const StepState* s, size_t split, size_t e, T* p, T g, 
   adam_update(p, g, m, v, e < split ? s->encoder : s->decoder);
 }
 
+// Adam on one variational parameter of the non-amortized E-step
+// (vae_refine_posterior), with that call's own constants, not the trainer's:
+// adam_update, except that an element whose gradient a step cannot take
+// (usable_gradient) keeps its value and moments.
+template <class T>
+VAE_HD void posterior_adam_element(T* p, T g, T* m, T* v, const AdamStep& s) {
+  if (usable_gradient(g)) adam_update(p, g, m, v, s);
+}
+
 // The end of a step of `rows` rows whose mean loss is `loss`: counts it as
 // taken (advancing the counters its update mode moves) or skipped; a step of
 // an epoch also moves the epoch's position past its rows either way, and

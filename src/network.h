@@ -144,30 +144,12 @@ class Network {
   // encoder's unless it is decoder-only.
   void backward(int64_t n, int64_t mean_rows, int64_t samples, int objective, double beta,
                 int update) {
-    const int64_t rows = n * samples;
-    const bool decoder_grads = update != VAE_UPDATE_ENCODER;
     const bool encoder_grads = update != VAE_UPDATE_DECODER;
-    T* dy = b_.grad_a;
-    T* dx = b_.grad_b;
-    ops_.likelihood_backward(lik_, learned_log_variance(), b_.dec_out.back(), b_.x, b_.weight,
-                             rows, n, mean_rows, dim_, objective == VAE_OBJECTIVE_IWAE, dy,
-                             decoder_grads && layout_.log_variance_count > 0
-                                 ? b_.grads + layout_.log_variance
-                                 : nullptr);
-    for (size_t l = layout_.decoder.size(); l-- > 0;) {
-      const bool first = l == 0;
-      const T* in = first ? b_.z : b_.dec_out[l - 1];
-      const Activation in_act = first ? Activation::kIdentity : layout_.decoder[l - 1].activation;
-      const bool need_dx = encoder_grads || !first;
-      ops_.linear_backward(layout_.decoder[l], b_.params, in, in_act, dy,
-                           decoder_grads ? b_.grads : nullptr, need_dx ? dx : nullptr, rows);
-      std::swap(dy, dx);
-    }
+    backward_to_latent(n, mean_rows, samples, objective, beta, update != VAE_UPDATE_ENCODER,
+                       encoder_grads);
     if (!encoder_grads) return;
-    ops_.latent_backward(objective, n, mean_rows, samples, latent_, beta, b_.enc_out.back(),
-                         b_.eps, b_.z, dy, b_.weight, b_.d_mu_logvar);
-    dy = b_.d_mu_logvar;
-    dx = b_.grad_a;
+    T* dy = b_.d_mu_logvar;
+    T* dx = b_.grad_a;
     for (size_t l = layout_.encoder.size(); l-- > 0;) {
       const bool first = l == 0;
       const T* in = first ? b_.x : b_.enc_out[l - 1];
@@ -178,6 +160,25 @@ class Network {
       dx = dy == b_.grad_a ? b_.grad_b : b_.grad_a;
     }
   }
+
+  // The non-amortized E-step of the lecture (vae_refine_posterior): n rows of
+  // b.x whose variational parameters [mu | logvar] (the encoder head's
+  // layout) are in enc_out.back() instead of the encoder's outputs. Each
+  // row's own negative ELBO (K samples, beta 1) goes to row_loss; with
+  // `gradient`, its derivative by the row's parameters to d_mu_logvar,
+  // through the decoder as a step of VAE_UPDATE_ENCODER takes it (the
+  // decoder's parameters get none, and b.grads is not written).
+  void posterior_loss(int64_t n, int64_t samples, const NoiseSource& noise, bool gradient) {
+    ops_.latent_forward(b_.enc_out.back(), n, samples, latent_, noise, b_.eps, b_.z, b_.kl,
+                        b_.kl_sample);
+    decode(n * samples);
+    ops_.likelihood_forward(lik_, learned_log_variance(), b_.dec_out.back(), b_.x, n * samples,
+                            n, dim_, b_.nll, gradient ? b_.grad_a : nullptr, T(1) / T(samples));
+    ops_.combine_samples(VAE_OBJECTIVE_ELBO, n, samples, 1.0, b_.nll, b_.kl, b_.kl_sample,
+                         b_.weight, b_.row_loss);
+    if (gradient) backward_to_latent(n, 1, samples, VAE_OBJECTIVE_ELBO, 1.0, false, true);
+  }
+
 
   // Parameter range [begin, end) that an update mode moves.
   void update_range(int update, size_t* begin, size_t* end) const {
@@ -195,6 +196,34 @@ class Network {
   }
 
  private:
+  // The likelihood's and the decoder's backward pass, after forward(...,
+  // gradient = true), with the decoder's parameter gradients when
+  // decoder_grads; with latent_grads, on through the reparameterization and
+  // the KL to the encoder head's outputs, in d_mu_logvar.
+  void backward_to_latent(int64_t n, int64_t mean_rows, int64_t samples, int objective,
+                          double beta, bool decoder_grads, bool latent_grads) {
+    const int64_t rows = n * samples;
+    T* dy = b_.grad_a;
+    T* dx = b_.grad_b;
+    ops_.likelihood_backward(lik_, learned_log_variance(), b_.dec_out.back(), b_.x, b_.weight,
+                             rows, n, mean_rows, dim_, objective == VAE_OBJECTIVE_IWAE, dy,
+                             decoder_grads && layout_.log_variance_count > 0
+                                 ? b_.grads + layout_.log_variance
+                                 : nullptr);
+    for (size_t l = layout_.decoder.size(); l-- > 0;) {
+      const bool first = l == 0;
+      const T* in = first ? b_.z : b_.dec_out[l - 1];
+      const Activation in_act = first ? Activation::kIdentity : layout_.decoder[l - 1].activation;
+      const bool need_dx = latent_grads || !first;
+      ops_.linear_backward(layout_.decoder[l], b_.params, in, in_act, dy,
+                           decoder_grads ? b_.grads : nullptr, need_dx ? dx : nullptr, rows);
+      std::swap(dy, dx);
+    }
+    if (!latent_grads) return;
+    ops_.latent_backward(objective, n, mean_rows, samples, latent_, beta, b_.enc_out.back(),
+                         b_.eps, b_.z, dy, b_.weight, b_.d_mu_logvar);
+  }
+
   // The workspace: every buffer aligned (WorkspaceCursor), laid out once
   // to count and once over the backend's arena.
   void allocate() { lay_out(ops_.allocate(lay_out(nullptr))); }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -19,6 +20,7 @@
 #include "dataset.h"
 #include "evaluation.h"
 #include "model_math.h"
+#include "refinement.h"
 #include "shared_step.h"
 #include "step_state.h"
 
@@ -64,6 +66,9 @@ class Trainer {
   void encode(const float* x, int64_t n, float* mu, float* logvar);
   void decode(const float* z, int64_t n, float* mean);
   void sample(int64_t n, float* mean);
+  // vae_refine_posterior; any output may be null (the C API checks that not all are).
+  void refine_posterior(const float* x, int64_t n, const RefineSettings& s, float* mu,
+                        float* logvar, float* elbo_encoder, float* elbo_refined);
   void get_parameters(float* out, int64_t count) const;
   void set_parameters(const float* in, int64_t count);
   void save(const std::string& path) const;
@@ -180,6 +185,13 @@ class Trainer {
   virtual void evaluate_chunk(const Input& in, const EvalChunk& c, EvalMode mode,
                               const NoiseKey& key, float* const out[3], int64_t out_base) = 0;
   virtual void encode_rows(int64_t n, float* mu, float* logvar) = 0;
+  // vae_refine_posterior: the rows a chunk takes (0: one row's samples per
+  // step do not fit the workspace), and one chunk staged in the workspace
+  // (src/posterior_refiner.h).
+  virtual int64_t refine_chunk_rows(const RefineSettings& s) const = 0;
+  virtual void refine_rows(const RefineChunk& c, const RefineSettings& s,
+                           const std::function<void()>& between_steps, float* mu, float* logvar,
+                           double* elbo_encoder, double* elbo_refined) = 0;
   // Decodes `rows` latent rows: the caller's z (rows first.. of its array;
   // a value that is not finite is refused), or draws from p(z) with prior.
   virtual void decode_rows(const float* z, int64_t first, int64_t rows, const NoiseKey* prior,

@@ -17,6 +17,7 @@
 #include "error.h"
 #include "evaluator.h"
 #include "network.h"
+#include "posterior_refiner.h"
 #include "trainer.h"
 
 namespace vae {
@@ -165,6 +166,18 @@ class TrainerImpl final : public Trainer {
     if (mu != nullptr) ops_->copy_to_caller(mu, b.z, count);
     if (logvar != nullptr) ops_->copy_to_caller(logvar, b.eps, count);
     ops_->synchronize();
+  }
+
+  int64_t refine_chunk_rows(const RefineSettings& s) const override {
+    return PosteriorRefiner<Ops>::chunk_rows(config_, net_.layout(), s);
+  }
+
+  void refine_rows(const RefineChunk& c, const RefineSettings& s,
+                   const std::function<void()>& between_steps, float* mu, float* logvar,
+                   double* elbo_encoder, double* elbo_refined) override {
+    ops_->begin_call();
+    PosteriorRefiner<Ops>(net_, *ops_, config_)
+        .run(c, s, between_steps, mu, logvar, elbo_encoder, elbo_refined);
   }
 
   void decode_rows(const float* z, int64_t first, int64_t rows, const NoiseKey* prior,

@@ -95,6 +95,10 @@ class CpuOps {
   void begin_update(const AdamSettings& a) const { vae::begin_update(&state_, a); }
   // Adam over [begin, end), with the encoder's constants below split.
   void adam(T* p, const T* g, T* m, T* v, size_t begin, size_t split, size_t end) const;
+  // Adam on vae_refine_posterior's variational parameters (kernels/step_state.h).
+  void posterior_adam(T* p, const T* g, T* m, T* v, int64_t count, const AdamStep& s) const {
+    for (int64_t e = 0; e < count; ++e) posterior_adam_element(&p[e], g[e], &m[e], &v[e], s);
+  }
   void end_step(int update, int64_t rows, const T* loss, bool epoch) const {
     vae::end_step(&state_, update, rows, static_cast<float>(*loss), epoch);
   }

@@ -352,6 +352,12 @@ void CudaOps::adam(float* p, const float* g, float* m, float* v, size_t begin, s
              "adam kernel");
 }
 
+void CudaOps::posterior_adam(float* p, const float* g, float* m, float* v, int64_t count,
+                             const AdamStep& constants) const {
+  check_cuda(cuda::launch_posterior_adam(p, g, m, v, count, constants, sm_count_, stream()),
+             "posterior_adam kernel");
+}
+
 void CudaOps::end_step(int update, int64_t rows, const float* loss, bool epoch) const {
   check_cuda(cuda::launch_end_step(step_state_, update, rows, loss, epoch, stream()),
              "end_step kernel");

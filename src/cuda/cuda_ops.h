@@ -159,6 +159,9 @@ class CudaOps {
   void adam(float* p, const float* g, float* m, float* v, size_t begin, size_t split,
             size_t end) const;
   void end_step(int update, int64_t rows, const float* loss, bool epoch) const;
+  // Adam on vae_refine_posterior's variational parameters (kernels/step_state.h).
+  void posterior_adam(float* p, const float* g, float* m, float* v, int64_t count,
+                      const AdamStep& constants) const;
   // A step shared by ranks (kernels/shared_step.h), on the device.
   void write_share_tail(const float* row_loss, int64_t n, bool refused, bool stop,
                         const StepVote& vote, float* tail) const;
