@@ -273,6 +273,47 @@ vae_status vae_sample(vae_trainer* t, int64_t n, float* mean) {
   return guarded([&] { idle_trainer(t, "vae_sample").sample(n, mean); });
 }
 
+vae_status vae_refine_options_init(vae_refine_options* options) {
+  return guarded([&] {
+    vae_refine_options& o = *require(options, "options");
+    o.size = sizeof(vae_refine_options);
+    o.steps = 100;
+    o.samples = 1;
+    o.elbo_samples = 100;
+    o.learning_rate = 0.01;
+  });
+}
+
+vae_status vae_refine_posterior(vae_trainer* t, const float* x, int64_t n,
+                                const vae_refine_options* options, const vae_refine_rows* out) {
+  return guarded([&] {
+    vae::Trainer& impl = idle_trainer(t, "vae_refine_posterior");
+    const vae_refine_options& o = *require(options, "options");
+    const vae_refine_rows& rows = *require(out, "out");
+    if (o.size != sizeof(vae_refine_options)) {
+      vae::invalid_argument("options->size: " + std::to_string(o.size) +
+                            " is not the size of a vae_refine_options this library knows (" +
+                            std::to_string(sizeof(vae_refine_options)) +
+                            "; vae_refine_options_init sets it)");
+    }
+    if (rows.size != sizeof(vae_refine_rows)) {
+      vae::invalid_argument("out->size: " + std::to_string(rows.size) +
+                            " is not the size of a vae_refine_rows this library knows (" +
+                            std::to_string(sizeof(vae_refine_rows)) + ")");
+    }
+    if (rows.mu == nullptr && rows.logvar == nullptr && rows.elbo_encoder == nullptr &&
+        rows.elbo_refined == nullptr) {
+      vae::invalid_argument("out: every output is NULL");
+    }
+    vae::RefineSettings s;
+    s.steps = o.steps;
+    s.samples = o.samples;
+    s.elbo_samples = o.elbo_samples;
+    s.learning_rate = o.learning_rate;
+    impl.refine_posterior(x, n, s, rows.mu, rows.logvar, rows.elbo_encoder, rows.elbo_refined);
+  });
+}
+
 vae_status vae_parameter_count(const vae_trainer* t, int64_t* count) {
   return guarded([&] { *require(count, "count") = trainer(t).parameter_count(); });
 }

@@ -30,6 +30,7 @@ void check_count(int64_t value, int64_t least, const char* name) {
 
 void Trainer::refine_posterior(const float* x, int64_t n, const RefineSettings& s, float* mu,
                                float* logvar, float* elbo_encoder, float* elbo_refined) {
+  check_not_in_evaluation("vae_refine_posterior");
   check_pointer(x, "x");
   check_rows(n, kMaxRows, "n");
   check_outputs({mu, logvar, elbo_encoder, elbo_refined});

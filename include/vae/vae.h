@@ -238,6 +238,65 @@ VAE_API vae_status vae_decode(vae_trainer* t, const float* z, int64_t n, float* 
 /* Decodes n draws z ~ p(z). */
 VAE_API vae_status vae_sample(vae_trainer* t, int64_t n, float* mean);
 
+/* ---- the inference gap ---------------------------------------------------- */
+/* The lecture's non-amortized E-step for each row x_i: its own variational
+ * parameters phi_i = (mu_i, log sigma^2_i), initialized from the encoder
+ * and improved by `steps` Adam steps on that row's ELBO with the decoder
+ * fixed,
+ *   ELBO_i(phi_i) = E_{eps ~ N(0, I)} log p(x_i | mu_i + sigma_i eps) - KL(q_i || p(z)),
+ * each step's gradient a `samples`-sample reparameterized estimate, taken
+ * through the decoder as a VAE_UPDATE_ENCODER step takes it, and Adam with
+ * the trainer's betas and epsilon and the call's learning_rate (a gradient
+ * element that is not finite leaves its parameter as it was). Nothing of
+ * the model, its optimizer state or its counters changes (VAE_OPT_* but the
+ * count of noise draws).
+ * Per row it returns the refined mu and logvar, and the ELBO before and after
+ * (elbo_samples-sample estimates, nats; KL in closed form; both under the
+ * same noise, so their difference has no noise of the two draws' own).
+ * With log p(x) (vae_log_likelihood_stats) they split the gap of the bound:
+ *   log p(x) - ELBO(encoder) = [log p(x) - ELBO(refined)]        (approximation gap)
+ *                            + [ELBO(refined) - ELBO(encoder)]   (amortization gap)
+ * (Cremer, Li and Duvenaud 2018); the refined ELBO is a lower bound of the
+ * best diagonal Gaussian's, so the amortization gap it gives is a lower bound.
+ * The noise: one draw per call; sample j of row i (j < steps * samples for
+ * the steps, in order, then the ELBO's samples) takes elements
+ * [(j n + i) Z, (j n + i + 1) Z) of it, whatever the chunks, so a row's
+ * results do not depend on the others' (up to the summation order of the
+ * ELBO's groups of samples). Rows go in chunks of at most VAE_OPT_MAX_BATCH
+ * rows; vae_interrupt is checked before every chunk and every step (then
+ * the outputs of the chunks done are written).
+ *
+ * Set size to sizeof(vae_refine_options) (vae_refine_options_init does
+ * it); later versions may add fields at the end and will accept this size. */
+typedef struct vae_refine_options {
+  size_t size;           /* sizeof(vae_refine_options)                                  */
+  int32_t steps;         /* Adam steps per row, >= 0 (0: the encoder's phi). Default 100  */
+  int32_t samples;       /* z samples per step, >= 1, samples <= VAE_OPT_MAX_BATCH *
+                            VAE_OPT_SAMPLES. Default 1                                  */
+  int32_t elbo_samples;  /* samples of each ELBO estimate, >= 1. Default 100            */
+  double learning_rate;  /* Adam's step size, finite and > 0. Default 0.01              */
+} vae_refine_options;
+
+/* Per-row outputs (host, or on the CUDA backend device memory); any may be
+ * NULL but not all four. */
+typedef struct vae_refine_rows {
+  size_t size;           /* sizeof(vae_refine_rows)                                      */
+  float* mu;             /* n x latent_dim: the refined means                            */
+  float* logvar;         /* n x latent_dim: the refined log variances                    */
+  float* elbo_encoder;   /* n: ELBO with the encoder's mu and logvar (nats)              */
+  float* elbo_refined;   /* n: ELBO with the refined ones, same noise (nats)             */
+} vae_refine_rows;
+
+/* Fills *options with the defaults and its size. */
+VAE_API vae_status vae_refine_options_init(vae_refine_options* options);
+/* x: n x input_dim (n >= 1), checked as vae_evaluate checks it. Bad options
+ * (a size this library does not know, a field out of its range, and
+ * (steps * samples + elbo_samples) * n * latent_dim of 2^62 or more) return
+ * VAE_ERROR_INVALID_ARGUMENT naming the field, and nothing changes. */
+VAE_API vae_status vae_refine_posterior(vae_trainer* t, const float* x, int64_t n,
+                                        const vae_refine_options* options,
+                                        const vae_refine_rows* out);
+
 /* ---- CUDA streams ------------------------------------------------------- */
 /* Orders the trainer's GPU work on the caller's stream (a cudaStream_t passed
  * as void*, on the trainer's device), as PyTorch and CuPy users hand over
