@@ -3,8 +3,8 @@
 // the likelihood estimators, the ELBO and their dataset forms, for chunk
 // sizes that cut rows and samples anywhere, and their independence of
 // VAE_OPT_EVAL_ROWS (to the GEMMs' rounding: cuBLAS may choose other
-// kernels for other row counts). Every test skips itself where there is no
-// CUDA device.
+// kernels for other row counts); and vae_refine_posterior's E-step. Every
+// test skips itself where there is no CUDA device.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -134,6 +134,54 @@ TEST_P(CudaEvaluation, EvalRowsChangeOnlyTheRounding) {
       EXPECT_TRUE(close(lp, first, 1e-5)) << "eval_rows " << eval_rows;
     }
   }
+}
+
+// vae_refine_posterior on the device: the same E-step as the CPU's under the
+// same noise (rows in chunks of the max batch, 8 here), with the caller's
+// rows and outputs in host memory or in device memory.
+TEST_P(CudaEvaluation, RefinedPosteriorsMatchCpu) {
+  Config c = config_for(GetParam());
+  const auto params = testing::uniform(ParameterLayout(c).packed_total, 91, -0.5f, 0.5f);
+  const int64_t rows = 11, z = c.latent_dim;
+  const auto x = data_for(c, rows, 92);
+  RefineSettings s;
+  s.steps = 30;
+  s.samples = 2;
+  s.elbo_samples = 5;
+  s.learning_rate = 0.05;
+  auto cpu = make_cpu_trainer_impl(c);
+  auto gpu = make_cuda_trainer_impl(c);
+  cpu->set_parameters(params.data(), static_cast<int64_t>(params.size()));
+  gpu->set_parameters(params.data(), static_cast<int64_t>(params.size()));
+  const auto values = static_cast<size_t>(rows * z), n = static_cast<size_t>(rows);
+  std::vector<float> mu(values), logvar(values), before(n), after(n);
+  cpu->refine_posterior(x.data(), rows, s, mu.data(), logvar.data(), before.data(), after.data());
+  // Adam moved every row's parameters.
+  std::vector<float> mu0(values);
+  cpu->encode(x.data(), rows, mu0.data(), nullptr);
+  EXPECT_FALSE(close(mu, mu0, 1e-3));
+
+  std::vector<float> g_mu(values), g_logvar(values), g_before(n), g_after(n);
+  gpu->refine_posterior(x.data(), rows, s, g_mu.data(), g_logvar.data(), g_before.data(),
+                        g_after.data());
+  EXPECT_TRUE(close(g_mu, mu, 1e-4));
+  EXPECT_TRUE(close(g_logvar, logvar, 1e-4));
+  EXPECT_TRUE(close(g_before, before, 2e-5));
+  EXPECT_TRUE(close(g_after, after, 1e-4));
+
+  // Device memory in and out; a second call draws other noise, so a fresh
+  // trainer repeats the first.
+  auto again = make_cuda_trainer_impl(c);
+  again->set_parameters(params.data(), static_cast<int64_t>(params.size()));
+  const auto dx = testing::to_device(x);
+  testing::DeviceArray d_mu(sizeof(float) * values), d_logvar(sizeof(float) * values),
+      d_before(sizeof(float) * n), d_after(sizeof(float) * n);
+  again->refine_posterior(dx->as<float>(), rows, s, d_mu.as<float>(), d_logvar.as<float>(),
+                          d_before.as<float>(), d_after.as<float>());
+  EXPECT_EQ(testing::from_device<float>(d_mu, values), g_mu);
+  EXPECT_EQ(testing::from_device<float>(d_logvar, values), g_logvar);
+  EXPECT_EQ(testing::from_device<float>(d_before, n), g_before);
+  EXPECT_EQ(testing::from_device<float>(d_after, n), g_after);
 }
 
 INSTANTIATE_TEST_SUITE_P(Likelihoods, CudaEvaluation, ::testing::Values(false, true),
