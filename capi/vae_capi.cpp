@@ -390,4 +390,24 @@ vae_status vae_log_likelihood_stats_dataset(vae_trainer* t, vae_dataset* ds,
   });
 }
 
+vae_status vae_latent_usage_options_init(vae_latent_usage_options* options) {
+  return guarded([&] {
+    if (options == nullptr) throw vae::Error(VAE_ERROR_INVALID_ARGUMENT, "options: NULL");
+    *options = vae_latent_usage_options{};
+    options->size = sizeof(vae_latent_usage_options);
+    options->active_threshold = 0.01;
+    options->mi_rows = 1000;
+    options->mi_samples = 1;
+  });
+}
+
+vae_status vae_latent_usage(vae_trainer* t, vae_dataset* ds,
+                            const vae_latent_usage_options* options,
+                            vae_latent_usage_result* out) {
+  const RunningCall running_call(t);
+  return guarded([&] {
+    idle_trainer(t, "vae_latent_usage").latent_usage(dataset(ds), options, out);
+  });
+}
+
 }  // extern "C"

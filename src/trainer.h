@@ -101,6 +101,9 @@ class Trainer {
                             const vae_likelihood_rows* out);
   void log_likelihood_stats_dataset(const Dataset& ds, const vae_likelihood_options* options,
                                     vae_likelihood_summary* out);
+  // vae_latent_usage (trainer_latent_usage.cpp).
+  void latent_usage(const Dataset& ds, const vae_latent_usage_options* options,
+                    vae_latent_usage_result* out);
 
   // One step whose reparameterization noise eps ([n * samples, latent], rows
   // k*n + i) is given: for tests that compare backends and check gradients.
@@ -261,6 +264,8 @@ class Trainer {
                          const std::function<void(int64_t row, const RowStats& s)>& sink,
                          const std::function<int64_t(double* sum)>& progress_rows);
   void check_likelihood_options(const vae_likelihood_options* o, const char* name) const;
+  void check_latent_usage_arguments(const vae_latent_usage_options* o,
+                                    const vae_latent_usage_result* out) const;
   // Throws Error(INVALID_ARGUMENT) when an evaluation's noise indices, n k
   // latent_dim, would reach 2^62.
   void check_pairs(int64_t n, int64_t k) const;

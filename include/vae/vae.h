@@ -515,7 +515,8 @@ typedef void (*vae_progress_fn)(void* user_data, int64_t rows_done, int64_t rows
 /* Sets (fn not NULL) or clears (fn NULL) the trainer's progress callback. */
 VAE_API vae_status vae_set_progress(vae_trainer* t, vae_progress_fn fn, void* user_data);
 /* Asks the long call running on t (vae_train_epoch, vae_evaluate_dataset,
- * vae_log_likelihood_dataset, vae_log_likelihood_stats_dataset, and the
+ * vae_log_likelihood_dataset, vae_log_likelihood_stats_dataset,
+ * vae_latent_usage, and the
  * array calls vae_evaluate, vae_log_likelihood, vae_log_likelihood_stats,
  * vae_encode, vae_decode and vae_sample) to stop early,
  * as sqlite3_interrupt does: for
@@ -572,6 +573,74 @@ VAE_API vae_status vae_log_likelihood_dataset(vae_trainer* t, vae_dataset* ds, i
 VAE_API vae_status vae_log_likelihood_stats_dataset(vae_trainer* t, vae_dataset* ds,
                                                     const vae_likelihood_options* options,
                                                     vae_likelihood_summary* out);
+
+/* ---- latent usage ------------------------------------------------------ */
+/* How the model uses its latent space over the rows of a dataset, from the
+ * encoder's outputs mu_i, logvar_i (one pass of the encoder, in chunks of
+ * max batch rows; the sums and the estimate below are computed on the host
+ * in double precision, on every backend):
+ *   kl[u]       = (1/N) sum_i KL(q(z_u | x_i) || N(0, 1))
+ *               = (1/N) sum_i 1/2 (mu_iu^2 + exp(logvar_iu) - logvar_iu - 1),
+ *                 the mean KL of latent u; kl_total = sum_u kl[u], the
+ *                 average KL term of the ELBO;
+ *   activity[u] = Cov_x(E_q[z_u]) = (1/(N-1)) sum_i (mu_iu - mean_i mu_iu)^2
+ *                 (0 for N = 1); latent u is active when activity[u] >
+ *                 active_threshold (Burda, Grosse and Salakhutdinov 2016:
+ *                 0.01), and active_units counts those;
+ *   mutual_information: I_q(x; z) of the aggregate posterior
+ *                 q(z) = (1/N) sum_i q(z | x_i), the mixture of every row's
+ *                 posterior (x uniform over the dataset's N rows), from the
+ *                 split kl_total = I_q(x; z) + KL(q(z) || p(z)) (Hoffman and
+ *                 Johnson 2016); marginal_kl = kl_total - mutual_information.
+ * The estimator: M = min(mi_rows, N) rows, evenly spaced (row floor(m N / M)
+ * for m = 0..M-1), each with mi_samples draws z ~ q(z | x_i), and
+ *   I^ = mean over the M * mi_samples draws of log q(z | x_i) - log q(z),
+ * where log q(z) = logsumexp_k log q(z | x_k) - log N sums over all N rows
+ * exactly (no minibatch mixture, whose log-mean-exp would bias log q(z)
+ * and so I^). With M = N, E[I^] = I_q(x; z) exactly: no bias beyond the
+ * float rounding of the encoder's outputs. With M < N, I^ is unbiased for
+ * the mean over the M rows, and estimates the dataset's mean as a sample
+ * of rows does (evenly spaced: for a dataset in random order, a random
+ * subset). Its error is then Monte Carlo noise, reported as
+ * mutual_information_std_error: the terms' sample standard deviation /
+ * sqrt(M * mi_samples) (0 for one term), which covers the draws and, for a
+ * random subset, the choice of rows. Since q(z) mixes N components,
+ * 0 <= I_q(x; z) <= log N: with few rows or a large I the estimate saturates
+ * near log N.
+ * Cost: O(M * mi_samples * N * latent_dim) on the host, one thread. The
+ * draws use one noise draw of the trainer (as an evaluation call); dataset
+ * bytes are transformed with evaluation noise. */
+typedef struct vae_latent_usage_options {
+  size_t size;             /* sizeof(vae_latent_usage_options)                           */
+  double active_threshold; /* >= 0 and finite, default 0.01                              */
+  int64_t mi_rows;         /* >= 1: rows whose draws average I^; min(mi_rows, N) used,
+                              default 1000                                               */
+  int32_t mi_samples;      /* >= 1: draws per such row, default 1                        */
+} vae_latent_usage_options;
+
+typedef struct vae_latent_usage_result {
+  size_t size;                  /* sizeof(vae_latent_usage_result), set by the caller     */
+  double* kl;                   /* latent_dim values, host memory, or NULL                */
+  double* activity;             /* latent_dim values, host memory, or NULL                */
+  int64_t active_units;
+  double kl_total;
+  double mutual_information;
+  double mutual_information_std_error;
+  double marginal_kl;
+} vae_latent_usage_result;
+
+/* Fills *options with the defaults and its size. */
+VAE_API vae_status vae_latent_usage_options_init(vae_latent_usage_options* options);
+/* The latent usage of ds (above) into *out. Bad options or out (sizes this
+ * library does not know, a threshold that is negative or not finite,
+ * mi_rows or mi_samples < 1) return VAE_ERROR_INVALID_ARGUMENT naming the
+ * field, and nothing changes. Reports progress (vae_set_progress) after the
+ * encoder's chunks (at most 65 calls: the rows encoded, ds's rows, the mean
+ * KL so far), and stops at vae_interrupt before each chunk and each row of
+ * the estimate, changing nothing and writing no output. */
+VAE_API vae_status vae_latent_usage(vae_trainer* t, vae_dataset* ds,
+                                    const vae_latent_usage_options* options,
+                                    vae_latent_usage_result* out);
 
 #ifdef __cplusplus
 }
