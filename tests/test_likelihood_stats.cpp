@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "linear_vae.h"
 #include "test_support.h"
 #include "vae/vae.h"
 
@@ -316,6 +317,100 @@ TEST_P(LikelihoodStats, BadArgumentsChangeNothing) {
   std::vector<float> first(kRows);
   ASSERT_EQ(vae_log_likelihood(twin(), x_.data(), kRows, 8, estimator, first.data()), VAE_OK);
   EXPECT_EQ(std::memcmp(out.data(), first.data(), sizeof(float) * kRows), 0);
+}
+
+// Probabilistic PCA, x = V z + c + noise of variance s2, with orthogonal
+// columns of V: the exact posterior is N(S V^T (x - c) / s2, S), S = diag
+// 1 / (1 + |V_u|^2 / s2), an affine map of x, and log p(x) = log N(x; c,
+// V V^T + s2 I). With the encoder set to it every weight equals p(x): ESS =
+// K and the standard error is 0 (to float rounding of the log weights); a
+// shifted encoder gives uneven weights.
+TEST(LikelihoodStatsClosedForm, ExactPosteriorGivesEqualWeights) {
+  constexpr int64_t kD = 6, kZ = 2, kRows = 9;
+  const double s2 = 0.25;
+  vae::testing::LinearVae m(kD, kZ);
+  m.log_variance = std::log(s2);
+  const double v0[kD] = {0.9, 0.9, 0, 0, 0, 0};
+  const double v1[kD] = {0, 0, 0.7, -0.7, 0.35, 0};
+  const auto c = vae::testing::uniform(kD, 31, -0.5f, 0.5f);
+  double norm[kZ] = {0, 0};
+  for (int64_t d = 0; d < kD; ++d) {
+    m.decoder_weight(d, 0) = v0[d];
+    m.decoder_weight(d, 1) = v1[d];
+    m.dec_b[static_cast<size_t>(d)] = c[static_cast<size_t>(d)];
+    norm[0] += v0[d] * v0[d];
+    norm[1] += v1[d] * v1[d];
+  }
+  for (int64_t u = 0; u < kZ; ++u) {
+    const double var = 1 / (1 + norm[u] / s2);
+    double bias = 0;
+    for (int64_t d = 0; d < kD; ++d) {
+      m.mu_weight(u, d) = var * m.decoder_weight(d, u) / s2;
+      bias -= m.mu_weight(u, d) * c[static_cast<size_t>(d)];
+    }
+    m.mu_bias(u) = bias;
+    m.logvar_bias(u) = std::log(var);
+  }
+  // x drawn from the model.
+  std::vector<float> x(kRows * kD);
+  const auto z = vae::testing::normal(kRows * kZ, 32);
+  const auto noise = vae::testing::normal(kRows * kD, 33);
+  for (int64_t i = 0; i < kRows; ++i) {
+    for (int64_t d = 0; d < kD; ++d) {
+      double v = c[static_cast<size_t>(d)] + std::sqrt(s2) * noise[static_cast<size_t>(i * kD + d)];
+      for (int64_t u = 0; u < kZ; ++u) {
+        v += m.decoder_weight(d, u) * z[static_cast<size_t>(i * kZ + u)];
+      }
+      x[static_cast<size_t>(i * kD + d)] = static_cast<float>(v);
+    }
+  }
+  // log N(x; c, C), C = V V^T + s2 I = s2 I + sum_u v_u v_u^T with orthogonal
+  // v_u: eigenvalues s2 + |v_u|^2 along v_u, s2 elsewhere.
+  auto exact = [&](int64_t i) {
+    double quad = 0, logdet = kD * std::log(s2), r2 = 0;
+    std::vector<double> r(kD);
+    for (int64_t d = 0; d < kD; ++d) {
+      r[static_cast<size_t>(d)] = x[static_cast<size_t>(i * kD + d)] - c[static_cast<size_t>(d)];
+      r2 += r[static_cast<size_t>(d)] * r[static_cast<size_t>(d)];
+    }
+    quad = r2 / s2;
+    for (int64_t u = 0; u < kZ; ++u) {
+      double proj = 0;
+      for (int64_t d = 0; d < kD; ++d) proj += m.decoder_weight(d, u) * r[static_cast<size_t>(d)];
+      const double along = proj * proj / norm[u];  // |component along v_u|^2
+      quad += along / (s2 + norm[u]) - along / s2;
+      logdet += std::log((s2 + norm[u]) / s2);
+    }
+    return -0.5 * (quad + logdet + kD * std::log(2 * std::acos(-1.0)));
+  };
+  constexpr int32_t kK = 64;
+  for (const bool shifted : {false, true}) {
+    SCOPED_TRACE(shifted ? "shifted encoder" : "exact posterior");
+    vae::testing::LinearVae e = m;
+    if (shifted) e.mu_bias(0) += 0.8;
+    vae_trainer* t = e.make(VAE_BACKEND_CPU);
+    ASSERT_NE(t, nullptr);
+    std::vector<float> log_px(kRows), se(kRows), ess(kRows);
+    const vae_likelihood_rows out{sizeof(vae_likelihood_rows), log_px.data(), se.data(),
+                                  ess.data(), nullptr};
+    vae_likelihood_options o;
+    ASSERT_EQ(vae_likelihood_options_init(&o), VAE_OK);
+    o.k = kK;
+    ASSERT_EQ(vae_log_likelihood_stats(t, x.data(), kRows, &o, &out), VAE_OK) << vae_last_error();
+    for (size_t i = 0; i < static_cast<size_t>(kRows); ++i) {
+      if (!shifted) {
+        EXPECT_NEAR(log_px[i], exact(static_cast<int64_t>(i)), 1e-4) << "row " << i;
+        EXPECT_GT(ess[i], kK * (1 - 1e-6)) << "row " << i;
+        EXPECT_LT(se[i], 1e-5) << "row " << i;
+      } else {
+        EXPECT_LT(ess[i], 0.9 * kK) << "row " << i;
+        EXPECT_GT(se[i], 1e-3) << "row " << i;
+        // Importance sampling with K samples bounds log p(x) from below on average.
+        EXPECT_LT(log_px[i], exact(static_cast<int64_t>(i)) + 5 * se[i]) << "row " << i;
+      }
+    }
+    vae_destroy(t);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Estimators, LikelihoodStats,
