@@ -261,6 +261,24 @@ vae_status vae_log_likelihood(vae_trainer* t, const float* x, int64_t n, int32_t
   });
 }
 
+vae_status vae_likelihood_options_init(vae_likelihood_options* options) {
+  return guarded([&] {
+    if (options == nullptr) throw vae::Error(VAE_ERROR_INVALID_ARGUMENT, "options: NULL");
+    *options = vae_likelihood_options{};
+    options->size = sizeof(vae_likelihood_options);
+    options->k = 1000;
+    options->estimator = VAE_ESTIMATOR_IMPORTANCE;
+  });
+}
+
+vae_status vae_log_likelihood_stats(vae_trainer* t, const float* x, int64_t n,
+                                    const vae_likelihood_options* options,
+                                    const vae_likelihood_rows* out) {
+  return guarded([&] {
+    idle_trainer(t, "vae_log_likelihood_stats").log_likelihood_stats(x, n, options, out);
+  });
+}
+
 vae_status vae_encode(vae_trainer* t, const float* x, int64_t n, float* mu, float* logvar) {
   return guarded([&] { idle_trainer(t, "vae_encode").encode(x, n, mu, logvar); });
 }
@@ -425,6 +443,36 @@ vae_status vae_log_likelihood_dataset(vae_trainer* t, vae_dataset* ds, int32_t k
   return guarded([&] {
     idle_trainer(t, "vae_log_likelihood_dataset")
         .log_likelihood_dataset(dataset(ds), k, estimator, mean_log_px);
+  });
+}
+
+vae_status vae_log_likelihood_stats_dataset(vae_trainer* t, vae_dataset* ds,
+                                            const vae_likelihood_options* options,
+                                            vae_likelihood_summary* out) {
+  const RunningCall running_call(t);
+  return guarded([&] {
+    idle_trainer(t, "vae_log_likelihood_stats_dataset")
+        .log_likelihood_stats_dataset(dataset(ds), options, out);
+  });
+}
+
+vae_status vae_latent_usage_options_init(vae_latent_usage_options* options) {
+  return guarded([&] {
+    if (options == nullptr) throw vae::Error(VAE_ERROR_INVALID_ARGUMENT, "options: NULL");
+    *options = vae_latent_usage_options{};
+    options->size = sizeof(vae_latent_usage_options);
+    options->active_threshold = 0.01;
+    options->mi_rows = 1000;
+    options->mi_samples = 1;
+  });
+}
+
+vae_status vae_latent_usage(vae_trainer* t, vae_dataset* ds,
+                            const vae_latent_usage_options* options,
+                            vae_latent_usage_result* out) {
+  const RunningCall running_call(t);
+  return guarded([&] {
+    idle_trainer(t, "vae_latent_usage").latent_usage(dataset(ds), options, out);
   });
 }
 

@@ -56,12 +56,13 @@ __global__ void eval_accumulate_kernel(EvalMode mode, EvalChunk c,
   const int64_t i = global_index64();
   if (i >= c.pair_rows()) return;
   const float* row = mu_logvar + (c.first_pair_row + i - c.first_row) * 2 * latent;
-  accumulate_eval_row(mode, c, i, values, row, static_cast<int64_t>(latent), carry, carry + 2,
-                      out0, out1, out2);
+  accumulate_eval_row(mode, c, i, values, row, static_cast<int64_t>(latent), carry,
+                      carry + kEvalCarry, out0, out1, out2);
 }
 
 __global__ void carry_over_kernel(float* carry) {
-  if (threadIdx.x < 2) carry[threadIdx.x] = carry[2 + threadIdx.x];
+  const int i = static_cast<int>(threadIdx.x);
+  if (i < kEvalCarry) carry[i] = carry[kEvalCarry + i];
 }
 
 }  // namespace

@@ -27,7 +27,11 @@ cudaError_t launch_eval_values(const Likelihood& lik, const float* learned_log_v
                                float* values, cudaStream_t stream);
 
 // accumulate_eval_row for each of the chunk's rows, one thread each; then
-// the cut last row's accumulator from carry + 2 into carry.
+// the cut last row's accumulator from carry + kEvalCarry into carry. For the
+// likelihood estimators out0 = log p^, out1 = its standard error, out2 = the
+// ESS, from two running log-sum-exps (of log w and of 2 log w) in the same
+// pass: ESS = sum^2 / sum2, SE = sqrt((K / ESS - 1) / (K - 1)) (model_math.h,
+// weight_statistics).
 cudaError_t launch_eval_accumulate(EvalMode mode, const EvalChunk& c, const float* values,
                                    const float* mu_logvar, int64_t latent, float* carry,
                                    float* out0, float* out1, float* out2, cudaStream_t stream);

@@ -33,8 +33,9 @@ struct EvalBuffers {
   std::vector<T*> dec_out;       // per decoder layer [S, out]; the last is the output
   T* kl_sample = nullptr;        // [P] log q(z|x) - log p(z)
   T* values = nullptr;           // [P] each pair's value (EvalMode)
-  T* carry = nullptr;            // [4] a cut row's accumulator: into a chunk, out of it
+  T* carry = nullptr;            // [2 kEvalCarry] a cut row's accumulator: into a chunk, out of it
   T* results[3] = {};            // [R] each: the results of the rows done in the chunk
+                               // (accumulate_eval_row: out0, out1, out2)
 };
 
 }  // namespace vae

@@ -32,6 +32,10 @@ enum class EvalMode : int {
   kElbo = 2,        // z ~ q(z|x), value log p(x|z); mean, and the analytic KL
 };
 
+// Values of a row's accumulator that a row cut by a chunk's end carries
+// into the next chunk (accumulate_eval_row): top, sum, sum2.
+constexpr int kEvalCarry = 3;
+
 // Pairs per decoder tile, for a model whose widest layer is `widest`: 512,
 // or fewer so that a tile's widest buffer stays below 2^31 elements.
 inline int64_t eval_tile(int64_t widest) {

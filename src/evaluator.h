@@ -137,7 +137,7 @@ class Evaluator {
     for (size_t l = 0; l < net.decoder.size(); ++l) b->dec_out[l] = take(decoded * net.decoder[l].out);
     b->kl_sample = take(size.chunk_pairs);
     b->values = take(size.chunk_pairs);
-    b->carry = take(4);
+    b->carry = take(2 * kEvalCarry);
     for (T*& r : b->results) r = take(rows);
     return cursor.used();
   }

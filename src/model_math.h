@@ -114,16 +114,38 @@ VAE_HD T combine_samples(int objective, int64_t n, int64_t samples, int64_t i, d
   return -(top + std::log(sum) - std::log(T(samples)));
 }
 
-// Adds lw to a running log-sum-exp kept as top = max lw and sum = sum
-// exp(lw - top): every exponent is <= 0, so nothing overflows.
+// Adds lw = log w to two running log-sum-exps that share their maximum:
+// top = max lw, sum = sum_k exp(lw_k - top) and sum2 = sum_k exp(2 (lw_k - top)),
+// so that logsumexp(lw) = top + log sum and logsumexp(2 lw) = 2 top + log sum2.
+// Every exponent is <= 0, so nothing overflows (sum and sum2 lie in [1, K]).
 template <class T>
-VAE_HD void log_sum_exp_push(T lw, T* top, T* sum) {
+VAE_HD void log_sum_exp_push(T lw, T* top, T* sum, T* sum2) {
   if (lw > *top) {
-    *sum = *sum * std::exp(*top - lw) + T(1);
+    const T rescale = std::exp(*top - lw);
+    *sum = *sum * rescale + T(1);
+    *sum2 = *sum2 * (rescale * rescale) + T(1);
     *top = lw;
   } else {
-    *sum += std::exp(lw - *top);
+    const T e = std::exp(lw - *top);
+    *sum += e;
+    *sum2 += e * e;
   }
+}
+
+// The error bars of log p^ = logsumexp(lw) - log K over K weights, from the
+// two log-sum-exps above (L1 = top + log sum, L2 = 2 top + log sum2):
+//   ESS = (sum_k w_k)^2 / sum_k w_k^2 = exp(2 L1 - L2) = sum^2 / sum2, in [1, K];
+//   SE  = sqrt(Var^(w) / K) / mean(w)            (delta method, Var^ unbiased)
+//       = sqrt((K exp(L2 - 2 L1) - 1) / (K - 1)) = sqrt((K / ESS - 1) / (K - 1)).
+// Rounding can take sum^2 / sum2 a little outside [1, K]: ESS is clamped to
+// it, so SE >= 0. With K = 1 the variance is unknown: SE = +infinity.
+template <class T>
+VAE_HD void weight_statistics(T sum, T sum2, int64_t k, T* std_error, T* ess) {
+  const T kt = T(k);
+  T e = sum * sum / sum2;
+  e = e < T(1) ? T(1) : (e > kt ? kt : e);
+  *ess = e;
+  *std_error = k > 1 ? std::sqrt((kt / e - T(1)) / (kt - T(1))) : T(INFINITY);
 }
 
 // ---- evaluation (src/evaluation.h) -----------------------------------------
@@ -161,13 +183,15 @@ VAE_HD T eval_value(EvalMode mode, T nll, T kl_sample) {
 
 // Chunk row i (data row c.first_pair_row + i) of an evaluation chunk: starts
 // its accumulator, or for a first row begun in an earlier chunk takes it
-// from carry_in ([top, sum]); adds the values of its pairs in sample order
-// (values[p] for the chunk's pair p); then, when the row ends in this chunk,
-// writes its results at index i (kPrior, kImportance: out0 = log (1/K) sum_k
-// w_k; kElbo: out0 = elbo, out1 = reconstruction, out2 = KL from mu_logvar,
-// the row's [mu | logvar]), else leaves its accumulator in carry_out. Only
-// row 0 reads carry_in and only the last row writes carry_out, so the rows
-// may run at once when the two do not overlap.
+// from carry_in ([top, sum, sum2], kEvalCarry values); adds the values of its
+// pairs in sample order (values[p] for the chunk's pair p); then, when the
+// row ends in this chunk, writes its results at index i (kPrior,
+// kImportance: out0 = log p^ = log (1/K) sum_k w_k, out1 = its standard
+// error and out2 = the ESS, weight_statistics; kElbo: out0 = elbo, out1 =
+// reconstruction, out2 = KL from mu_logvar, the row's [mu | logvar]), else
+// leaves its accumulator in carry_out. Only row 0 reads carry_in and only
+// the last row writes carry_out, so the rows may run at once when the two
+// do not overlap.
 template <class T>
 VAE_HD void accumulate_eval_row(EvalMode mode, const EvalChunk& c, int64_t i, const T* values,
                                 const T* mu_logvar, int64_t latent, const T* carry_in,
@@ -179,14 +203,16 @@ VAE_HD void accumulate_eval_row(EvalMode mode, const EvalChunk& c, int64_t i, co
   const bool continued = i == 0 && c.continues_first();
   T top = continued ? carry_in[0] : T(-INFINITY);
   T sum = continued ? carry_in[1] : T(0);
+  T sum2 = continued ? carry_in[2] : T(0);
   if (mode == EvalMode::kElbo) {
     for (int64_t p = begin; p < end; ++p) sum += values[p];
   } else {
-    for (int64_t p = begin; p < end; ++p) log_sum_exp_push(values[p], &top, &sum);
+    for (int64_t p = begin; p < end; ++p) log_sum_exp_push(values[p], &top, &sum, &sum2);
   }
   if (row >= c.done_end()) {
     carry_out[0] = top;
     carry_out[1] = sum;
+    carry_out[2] = sum2;
     return;
   }
   if (mode == EvalMode::kElbo) {
@@ -197,6 +223,7 @@ VAE_HD void accumulate_eval_row(EvalMode mode, const EvalChunk& c, int64_t i, co
     out2[i] = kl;
   } else {
     out0[i] = top + std::log(sum) - std::log(T(c.k));
+    weight_statistics(sum, sum2, c.k, &out1[i], &out2[i]);
   }
 }
 

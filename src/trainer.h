@@ -102,6 +102,14 @@ class Trainer {
   void check_not_in_hook(const char* call) const;
   void evaluate_dataset(const Dataset& ds, double* elbo, double* reconstruction, double* kl);
   void log_likelihood_dataset(const Dataset& ds, int32_t k, int estimator, double* mean);
+  // vae_log_likelihood_stats and its dataset form (trainer_likelihood_stats.cpp).
+  void log_likelihood_stats(const float* x, int64_t n, const vae_likelihood_options* options,
+                            const vae_likelihood_rows* out);
+  void log_likelihood_stats_dataset(const Dataset& ds, const vae_likelihood_options* options,
+                                    vae_likelihood_summary* out);
+  // vae_latent_usage (trainer_latent_usage.cpp).
+  void latent_usage(const Dataset& ds, const vae_latent_usage_options* options,
+                    vae_latent_usage_result* out);
 
   // One step whose reparameterization noise eps ([n * samples, latent], rows
   // k*n + i) is given: for tests that compare backends and check gradients.
@@ -233,7 +241,12 @@ class Trainer {
   // One evaluation call over n rows with k samples each, of the caller's x
   // or of ds: writes each row's results into out (caller arrays, rows from
   // 0), or with ds adds them into sums[m] for each out[m] not null and
-  // reports progress. Counts one noise draw.
+  // reports progress. With a sink, the results of each chunk's done rows
+  // (rows first.., count of them; results[m] for each out[m] not null, host
+  // floats) go to the sink instead, and with `active` only the chunks that
+  // hold a row r with (*active)[r] != 0 run (the others' rows are not
+  // computed). progress_rows, when set, gives the progress callback's rows
+  // done and their sum of out[0] instead of the chunks'.
   struct EvalCall {
     const float* x = nullptr;
     const Dataset* dataset = nullptr;
@@ -243,8 +256,29 @@ class Trainer {
     float* out[3] = {};
     double* sums = nullptr;
     const char* name = "";  // the C API's name of the call
+    const std::vector<char>* active = nullptr;
+    std::function<void(int64_t first, int64_t count, const float* const results[3])> sink;
+    std::function<int64_t(double* sum)> progress_rows;
   };
+  // A whole call: run_chunks within one interrupt window, then counts one
+  // noise draw.
   void run_evaluation(const EvalCall& call);
+  // The chunks of a call under the current draw counter, which it leaves as
+  // it is (calls of several rounds run it once per round).
+  void run_chunks(const EvalCall& call);
+  // The rounds of vae_log_likelihood_stats (trainer_likelihood_stats.cpp):
+  // each row's log p^, standard error, ESS and K into sink(row, values).
+  struct RowStats {
+    float log_px, std_error, ess;
+    int32_t k;
+  };
+  void likelihood_rounds(const float* x, const Dataset* ds, int64_t n,
+                         const vae_likelihood_options& o, const char* name,
+                         const std::function<void(int64_t row, const RowStats& s)>& sink,
+                         const std::function<int64_t(double* sum)>& progress_rows);
+  void check_likelihood_options(const vae_likelihood_options* o, const char* name) const;
+  void check_latent_usage_arguments(const vae_latent_usage_options* o,
+                                    const vae_latent_usage_result* out) const;
   // Throws Error(INVALID_ARGUMENT) when an evaluation's noise indices, n k
   // latent_dim, would reach 2^62.
   void check_pairs(int64_t n, int64_t k) const;

@@ -1,6 +1,7 @@
 // The evaluation calls of the C API (vae_evaluate, vae_log_likelihood and
 // their dataset forms): their checks and the loop over a call's chunks
 // (src/evaluation.h), the backend doing each chunk.
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -73,14 +74,25 @@ void Trainer::check_pairs(int64_t n, int64_t k) const {
 // by the call's draw counter: the latent noise by the pair, the byte
 // transform's by the row, so no chunking changes a number.
 void Trainer::run_evaluation(const EvalCall& call) {
+  // Every evaluation stops at vae_interrupt before a chunk (vae.h): an
+  // array call after writing the results of the rows done, a dataset's
+  // writing none.
+  const InterruptWindow window(&interrupt_requested_, callback_running() == nullptr);
+  run_chunks(call);
+  ++draws_;
+}
+
+void Trainer::run_chunks(const EvalCall& call) {
   const EvalPlan plan = evaluation_plan(call.n, call.k);
   const int64_t d = config_.input_dim;
-  // A dataset's results come to the host chunk by chunk, to be summed.
+  // A dataset's results, and those a sink takes, come to the host chunk by
+  // chunk.
+  const bool to_host = call.dataset != nullptr || call.sink;
   std::vector<float> host[3];
   float* out[3] = {};
   for (int m = 0; m < 3; ++m) {
     if (call.out[m] == nullptr) continue;
-    if (call.dataset != nullptr) {
+    if (to_host) {
       host[m].resize(static_cast<size_t>(plan.row_capacity));
       out[m] = host[m].data();
     } else {
@@ -90,14 +102,15 @@ void Trainer::run_evaluation(const EvalCall& call) {
   begin_evaluation(plan);
   const NoiseKey noise =
       key(call.mode == EvalMode::kPrior ? NoiseStream::kPrior : NoiseStream::kEvalLatent, draws_);
-  // Every evaluation stops at vae_interrupt before a chunk (vae.h): an
-  // array call after writing the results of the rows done, a dataset's
-  // writing none.
-  const InterruptWindow window(&interrupt_requested_, callback_running() == nullptr);
   const int64_t chunks = plan.chunks();
   for (int64_t index = 0; index < chunks; ++index) {
     const EvalChunk c = eval_chunk(plan, index);
-    stop_if_interrupted(call.name, c.first_pair_row, call.n, call.dataset == nullptr);
+    if (call.active != nullptr &&
+        std::none_of(call.active->begin() + c.first_pair_row,
+                     call.active->begin() + c.last_pair_row + 1, [](char a) { return a != 0; })) {
+      continue;  // no row of the chunk is wanted
+    }
+    stop_if_interrupted(call.name, c.first_pair_row, call.n, !to_host);
     Input in;
     in.first = c.first_row;
     if (call.dataset != nullptr) {
@@ -106,22 +119,27 @@ void Trainer::run_evaluation(const EvalCall& call) {
     } else {
       in.x = call.x + c.first_row * d;
     }
-    evaluate_chunk(in, c, call.mode, noise, out, call.dataset != nullptr ? c.first_pair_row : 0);
-    if (call.dataset == nullptr) continue;
+    evaluate_chunk(in, c, call.mode, noise, out, to_host ? c.first_pair_row : 0);
+    if (!to_host) continue;
     const int64_t done = c.done_end() - c.first_pair_row;
-    for (int m = 0; m < 3; ++m) {
-      for (int64_t i = 0; i < done && out[m] != nullptr; ++i) call.sums[m] += out[m][i];
+    if (call.sink) {
+      call.sink(c.first_pair_row, done, out);
+    } else {
+      for (int m = 0; m < 3; ++m) {
+        for (int64_t i = 0; i < done && out[m] != nullptr; ++i) call.sums[m] += out[m][i];
+      }
     }
-    if (progress_ != nullptr && progress_due(index + 1, chunks)) {
-      const int64_t rows = c.done_end();
+    if (call.dataset != nullptr && progress_ != nullptr && progress_due(index + 1, chunks)) {
+      int64_t rows = c.done_end();
+      double sum = call.sums != nullptr ? call.sums[0] : 0.0;
+      if (call.progress_rows) rows = call.progress_rows(&sum);
       const double mean =
-          rows > 0 ? call.sums[0] / static_cast<double>(rows) - discrete_offset(*call.dataset) : 0.0;
+          rows > 0 ? sum / static_cast<double>(rows) - discrete_offset(*call.dataset) : 0.0;
       in_evaluation_callback_ = call.name;
       progress_(progress_user_data_, rows, call.n, mean);
       in_evaluation_callback_ = nullptr;
     }
   }
-  ++draws_;
 }
 
 double Trainer::discrete_offset(const Dataset& ds) const {

@@ -230,6 +230,80 @@ VAE_API vae_status vae_evaluate(vae_trainer* t, const float* x, int64_t n, float
  * n * k * latent_dim must be below 2^62. */
 VAE_API vae_status vae_log_likelihood(vae_trainer* t, const float* x, int64_t n, int32_t k,
                                       int estimator, float* log_px);
+/* ---- log p(x) with error bars ------------------------------------------- */
+/* vae_log_likelihood's estimate together with how far to trust it. For each
+ * row, from the K importance weights w_k = p(x, z_k) / q(z_k | x) (prior
+ * estimator: w_k = p(x | z_k), z_k ~ p(z)) that the estimate forms:
+ *   log_px    = log p^ = logsumexp_k(log w_k) - log K, bit for bit
+ *               vae_log_likelihood's result with the same k and noise;
+ *   ess       = (sum_k w_k)^2 / sum_k w_k^2, the effective sample size, in [1, K];
+ *   std_error = sqrt(Var^(w) / K) / mean(w), the standard error of log p^ by
+ *               the delta method, Var^ the unbiased sample variance of the
+ *               weights; = sqrt((K / ess - 1) / (K - 1)); +infinity for K = 1.
+ * All three come from two running log-sum-exps in the same pass over the
+ * samples, L1 = logsumexp(log w) and L2 = logsumexp(2 log w), sharing their
+ * maximum: ess = exp(2 L1 - L2), so no weight is stored or overflows.
+ *
+ * Adaptive K (adaptive = 1): each row draws in rounds of K = k, 2k, 4k, ...
+ * (the last round k_max) and stops at the first round whose std_error is at
+ * most target_std_error, or at K = k_max; k_used reports the K of its last
+ * round. A round with K samples draws exactly the noise of the fixed-K call
+ * with that K (noise of sample j of row i keyed by (i, j), K and the call),
+ * so a row's four numbers equal those of a fixed-K call with k = k_used on a
+ * trainer in the same state. A round redraws its samples (the noise of a
+ * sample depends on K), so a row costs at most twice its k_used samples; a
+ * round runs only the chunks of VAE_OPT_EVAL_ROWS decoder rows that hold a
+ * row still going, so rows that stop early save work a chunk at a time.
+ *
+ * size fields: set each to sizeof its struct (vae_likelihood_options_init
+ * does it for the options); later versions may add fields at the end and
+ * will accept this size. */
+typedef struct vae_likelihood_options {
+  size_t size;             /* sizeof(vae_likelihood_options)                             */
+  int32_t k;               /* samples per row, or the first round's (adaptive); >= 1.
+                              Default 1000                                               */
+  int32_t k_max;           /* adaptive: the most samples per row, >= k; fixed K: ignored.
+                              Default 0                                                  */
+  double target_std_error; /* adaptive: finite and > 0 (nats); fixed K: ignored.
+                              Default 0                                                  */
+  int32_t estimator;       /* VAE_ESTIMATOR_*, default VAE_ESTIMATOR_IMPORTANCE           */
+  int32_t adaptive;        /* 0: k samples per row (default); 1: rounds up to k_max      */
+} vae_likelihood_options;
+
+/* Per-row outputs, n values each, host or (CUDA backend) device memory; any
+ * may be NULL, but not all four. */
+typedef struct vae_likelihood_rows {
+  size_t size;             /* sizeof(vae_likelihood_rows)                                */
+  float* log_px;           /* log p^ (nats)                                              */
+  float* std_error;        /* its standard error (nats)                                  */
+  float* ess;              /* effective sample size                                      */
+  int32_t* k_used;         /* the samples the row's estimate used: k, or adaptive's K    */
+} vae_likelihood_rows;
+
+/* Means over a dataset's rows. */
+typedef struct vae_likelihood_summary {
+  size_t size;             /* sizeof(vae_likelihood_summary), set by the caller          */
+  double mean_log_px;      /* mean of log p^ (the discrete bound for dequantized bytes)  */
+  double std_error;        /* its Monte Carlo standard error, sqrt(sum_i std_error_i^2) / n
+                              (rows' estimates independent given the data)                */
+  double mean_ess;         /* mean effective sample size                                 */
+  double mean_k_used;      /* mean samples per row                                       */
+} vae_likelihood_summary;
+
+/* Fills *options with the defaults and its size. */
+VAE_API vae_status vae_likelihood_options_init(vae_likelihood_options* options);
+/* Per row of x (n x input_dim, n >= 1): log p^, its standard error, the ESS
+ * and K, as above. Bad options (a size this library does not know, k < 1,
+ * an unknown estimator, adaptive not 0 or 1, and when adaptive: k_max < k,
+ * a target_std_error that is not finite and > 0) return
+ * VAE_ERROR_INVALID_ARGUMENT naming the field, and nothing changes. The
+ * outputs are written once every row is done (interrupted by vae_interrupt:
+ * none). One noise draw per call, as vae_log_likelihood; n * k_max (fixed:
+ * n * k) * latent_dim must be below 2^62. */
+VAE_API vae_status vae_log_likelihood_stats(vae_trainer* t, const float* x, int64_t n,
+                                            const vae_likelihood_options* options,
+                                            const vae_likelihood_rows* out);
+
 /* mu, logvar: n x latent_dim each; either may be NULL. */
 VAE_API vae_status vae_encode(vae_trainer* t, const float* x, int64_t n, float* mu,
                               float* logvar);
@@ -511,8 +585,10 @@ typedef void (*vae_progress_fn)(void* user_data, int64_t rows_done, int64_t rows
 /* Sets (fn not NULL) or clears (fn NULL) the trainer's progress callback. */
 VAE_API vae_status vae_set_progress(vae_trainer* t, vae_progress_fn fn, void* user_data);
 /* Asks the long call running on t (vae_train_epoch, vae_evaluate_dataset,
- * vae_log_likelihood_dataset, and the array calls vae_evaluate,
- * vae_log_likelihood, vae_encode, vae_decode and vae_sample) to stop early,
+ * vae_log_likelihood_dataset, vae_log_likelihood_stats_dataset,
+ * vae_latent_usage, and the
+ * array calls vae_evaluate, vae_log_likelihood, vae_log_likelihood_stats,
+ * vae_encode, vae_decode and vae_sample) to stop early,
  * as sqlite3_interrupt does: for
  * Ctrl-C, a stop button, a time limit. It only sets a flag (a lock-free
  * atomic) and returns, so it may be called from any thread, from a signal
@@ -534,8 +610,9 @@ VAE_API vae_status vae_set_progress(vae_trainer* t, vae_progress_fn fn, void* us
  *     stop before the next step, each returning VAE_ERROR_INTERRUPTED. On
  *     the GPU those points wait for the device. An interrupt after the
  *     last of them lets the epoch end as usual.
- *   - vae_evaluate_dataset and vae_log_likelihood_dataset check before each
- *     chunk of rows and, interrupted, change nothing and write no output.
+ *   - vae_evaluate_dataset, vae_log_likelihood_dataset and
+ *     vae_log_likelihood_stats_dataset check before each chunk of rows and,
+ *     interrupted, change nothing and write no output.
  *   - The array calls check before each chunk of rows (of VAE_OPT_EVAL_ROWS
  *     decoder rows for the evaluations, so also between the samples of one
  *     row; of max batch rows for encoding, max batch * samples for decoding
@@ -558,6 +635,82 @@ VAE_API vae_status vae_evaluate_dataset(vae_trainer* t, vae_dataset* ds, double*
  * Reports progress (vae_set_progress). */
 VAE_API vae_status vae_log_likelihood_dataset(vae_trainer* t, vae_dataset* ds, int32_t k,
                                               int estimator, double* mean_log_px);
+/* vae_log_likelihood_stats over the rows of ds, its means in *out. Reports
+ * progress (vae_set_progress): fixed K as vae_log_likelihood_dataset does;
+ * adaptive after the chunks of each round (at most 65 calls a round), the
+ * rows counted done once they stopped, the mean over them. Stops at
+ * vae_interrupt before a chunk, changing nothing and writing no output. */
+VAE_API vae_status vae_log_likelihood_stats_dataset(vae_trainer* t, vae_dataset* ds,
+                                                    const vae_likelihood_options* options,
+                                                    vae_likelihood_summary* out);
+
+/* ---- latent usage ------------------------------------------------------ */
+/* How the model uses its latent space over the rows of a dataset, from the
+ * encoder's outputs mu_i, logvar_i (one pass of the encoder, in chunks of
+ * max batch rows; the sums and the estimate below are computed on the host
+ * in double precision, on every backend):
+ *   kl[u]       = (1/N) sum_i KL(q(z_u | x_i) || N(0, 1))
+ *               = (1/N) sum_i 1/2 (mu_iu^2 + exp(logvar_iu) - logvar_iu - 1),
+ *                 the mean KL of latent u; kl_total = sum_u kl[u], the
+ *                 average KL term of the ELBO;
+ *   activity[u] = Cov_x(E_q[z_u]) = (1/(N-1)) sum_i (mu_iu - mean_i mu_iu)^2
+ *                 (0 for N = 1); latent u is active when activity[u] >
+ *                 active_threshold (Burda, Grosse and Salakhutdinov 2016:
+ *                 0.01), and active_units counts those;
+ *   mutual_information: I_q(x; z) of the aggregate posterior
+ *                 q(z) = (1/N) sum_i q(z | x_i), the mixture of every row's
+ *                 posterior (x uniform over the dataset's N rows), from the
+ *                 split kl_total = I_q(x; z) + KL(q(z) || p(z)) (Hoffman and
+ *                 Johnson 2016); marginal_kl = kl_total - mutual_information.
+ * The estimator: M = min(mi_rows, N) rows, evenly spaced (row floor(m N / M)
+ * for m = 0..M-1), each with mi_samples draws z ~ q(z | x_i), and
+ *   I^ = mean over the M * mi_samples draws of log q(z | x_i) - log q(z),
+ * where log q(z) = logsumexp_k log q(z | x_k) - log N sums over all N rows
+ * exactly (no minibatch mixture, whose log-mean-exp would bias log q(z)
+ * and so I^). With M = N, E[I^] = I_q(x; z) exactly: no bias beyond the
+ * float rounding of the encoder's outputs. With M < N, I^ is unbiased for
+ * the mean over the M rows, and estimates the dataset's mean as a sample
+ * of rows does (evenly spaced: for a dataset in random order, a random
+ * subset). Its error is then Monte Carlo noise, reported as
+ * mutual_information_std_error: the terms' sample standard deviation /
+ * sqrt(M * mi_samples) (0 for one term), which covers the draws and, for a
+ * random subset, the choice of rows. Since q(z) mixes N components,
+ * 0 <= I_q(x; z) <= log N: with few rows or a large I the estimate saturates
+ * near log N.
+ * Cost: O(M * mi_samples * N * latent_dim) on the host, one thread. The
+ * draws use one noise draw of the trainer (as an evaluation call); dataset
+ * bytes are transformed with evaluation noise. */
+typedef struct vae_latent_usage_options {
+  size_t size;             /* sizeof(vae_latent_usage_options)                           */
+  double active_threshold; /* >= 0 and finite, default 0.01                              */
+  int64_t mi_rows;         /* >= 1: rows whose draws average I^; min(mi_rows, N) used,
+                              default 1000                                               */
+  int32_t mi_samples;      /* >= 1: draws per such row, default 1                        */
+} vae_latent_usage_options;
+
+typedef struct vae_latent_usage_result {
+  size_t size;                  /* sizeof(vae_latent_usage_result), set by the caller     */
+  double* kl;                   /* latent_dim values, host memory, or NULL                */
+  double* activity;             /* latent_dim values, host memory, or NULL                */
+  int64_t active_units;
+  double kl_total;
+  double mutual_information;
+  double mutual_information_std_error;
+  double marginal_kl;
+} vae_latent_usage_result;
+
+/* Fills *options with the defaults and its size. */
+VAE_API vae_status vae_latent_usage_options_init(vae_latent_usage_options* options);
+/* The latent usage of ds (above) into *out. Bad options or out (sizes this
+ * library does not know, a threshold that is negative or not finite,
+ * mi_rows or mi_samples < 1) return VAE_ERROR_INVALID_ARGUMENT naming the
+ * field, and nothing changes. Reports progress (vae_set_progress) after the
+ * encoder's chunks (at most 65 calls: the rows encoded, ds's rows, the mean
+ * KL so far), and stops at vae_interrupt before each chunk and each row of
+ * the estimate, changing nothing and writing no output. */
+VAE_API vae_status vae_latent_usage(vae_trainer* t, vae_dataset* ds,
+                                    const vae_latent_usage_options* options,
+                                    vae_latent_usage_result* out);
 
 #ifdef __cplusplus
 }

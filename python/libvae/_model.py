@@ -45,6 +45,15 @@ def _widths(hidden: Any) -> Tuple[int, ...]:
     return tuple(integer(w, "hidden", INT32) for w in hidden)
 
 
+def _adaptive(target_std_error: Optional[float], k_max: Optional[int]) -> Tuple[bool, int, float]:
+    """(adaptive, k_max, target) for the extension: adaptive when either is
+    given; a missing one is passed as a value the library refuses, naming it."""
+    if target_std_error is None and k_max is None:
+        return False, 0, 0.0
+    target = float("nan") if target_std_error is None else float(target_std_error)
+    return True, 0 if k_max is None else integer(k_max, "k_max", INT32), target
+
+
 def _is_bytes(x: Any) -> bool:
     return str(getattr(x, "dtype", "")).replace("torch.", "") == "uint8"
 
@@ -157,11 +166,29 @@ class VAE:
         """Per row: the ELBO, E_q log p(x|z) and KL(q(z|x) || p(z)), in nats."""
         return Evaluation(*self._trainer.evaluate(_array(x, "x")))
 
-    def log_likelihood(self, x: Any, k: int = 1000, estimator: str = "importance") -> np.ndarray:
+    def log_likelihood(self, x: Any, k: int = 1000, estimator: str = "importance",
+                       stats: bool = False, target_std_error: Optional[float] = None,
+                       k_max: Optional[int] = None) -> Any:
         """Per row, an estimate of log p(x) (nats) from k samples of z, drawn
-        from q(z|x) ("importance") or from the prior ("prior")."""
-        return self._trainer.log_likelihood(_array(x, "x"), integer(k, "k", INT32),
-                                            named(_libvae.ESTIMATORS, estimator, "estimator"))
+        from q(z|x) ("importance") or from the prior ("prior").
+
+        stats=True returns a dict of per-row arrays instead: "log_px" (the
+        same estimates, bit for bit), "std_error" (its standard error by the
+        delta method, sqrt(Var(w) / K) / mean(w)), "ess" (the effective
+        sample size (sum w)^2 / sum w^2) and "k_used". With
+        target_std_error (and k_max), K is adaptive: each row draws k, 2k,
+        4k, ... samples, up to k_max, until its standard error is at most
+        the target (stats implied); at the K a row reports, its figures equal
+        those of a fixed-K call (vae_log_likelihood_stats)."""
+        x = _array(x, "x")
+        code = named(_libvae.ESTIMATORS, estimator, "estimator")
+        k = integer(k, "k", INT32)
+        if not stats and target_std_error is None and k_max is None:
+            return self._trainer.log_likelihood(x, k, code)
+        adaptive, k_max, target = _adaptive(target_std_error, k_max)
+        log_px, std_error, ess, k_used = self._trainer.log_likelihood_stats(
+            x, k, code, adaptive, k_max, target)
+        return {"log_px": log_px, "std_error": std_error, "ess": ess, "k_used": k_used}
 
     def encode(self, x: Any) -> Tuple[np.ndarray, np.ndarray]:
         """q(z|x)'s mean and log variance, (n, latent_dim) each."""
@@ -220,14 +247,51 @@ class VAE:
         return Evaluation(*self._trainer.evaluate_dataset(dataset, progress))
 
     def log_likelihood_dataset(self, dataset: _libvae.Dataset, k: int = 1000,
-                               estimator: str = "importance", progress: Any = None) -> float:
+                               estimator: str = "importance", progress: Any = None,
+                               stats: bool = False, target_std_error: Optional[float] = None,
+                               k_max: Optional[int] = None) -> Any:
         """The mean over the dataset's rows of log_likelihood()'s estimates.
-        progress(rows_done, rows_total, mean_so_far) is called up to 65 times;
+        progress(rows_done, rows_total, mean_so_far) is called up to 65 times
+        (with adaptive K, up to 65 times per round of K);
         at those calls a pending Ctrl-C, or an exception progress raises,
-        stops the estimate before its next chunk and is raised."""
-        return self._trainer.log_likelihood_dataset(
-            dataset, integer(k, "k", INT32), named(_libvae.ESTIMATORS, estimator, "estimator"),
-            progress)
+        stops the estimate before its next chunk and is raised.
+
+        stats, target_std_error and k_max as for log_likelihood(): a dict of
+        "log_px" (the mean), "std_error" (its Monte Carlo standard error,
+        sqrt(sum of the rows' squared errors) / n), "ess" and "k_used" (means)."""
+        k = integer(k, "k", INT32)
+        code = named(_libvae.ESTIMATORS, estimator, "estimator")
+        if not stats and target_std_error is None and k_max is None:
+            return self._trainer.log_likelihood_dataset(dataset, k, code, progress)
+        adaptive, k_max, target = _adaptive(target_std_error, k_max)
+        log_px, std_error, ess, k_used = self._trainer.log_likelihood_stats_dataset(
+            dataset, k, code, adaptive, k_max, target, progress)
+        return {"log_px": log_px, "std_error": std_error, "ess": ess, "k_used": k_used}
+
+    def latent_usage(self, data: Any, threshold: float = 0.01, mi_rows: int = 1000,
+                     mi_samples: int = 1, transform: Optional[str] = None,
+                     progress: Any = None) -> Dict[str, Any]:
+        """How the model uses its latents over data (an array, as for
+        dataset(), or a Dataset), from the encoder's outputs
+        (vae_latent_usage): "kl" (the mean KL of each latent, an array),
+        "activity" (Cov_x(E_q[z_u]) of each), "active" (activity > threshold,
+        Burda et al. 2016), "active_units" (their count), "kl_total" (the
+        ELBO's mean KL), "mutual_information" (I_q(x; z) of the aggregate
+        posterior: the mean over min(mi_rows, n) evenly spaced rows and
+        mi_samples draws z ~ q(z|x_i) of log q(z|x_i) - log q(z), q(z) the
+        exact mixture over all n rows: unbiased for mi_rows >= n), its
+        "mutual_information_std_error", and "marginal_kl" = KL(q(z) || p(z))
+        = kl_total - mutual_information (Hoffman and Johnson 2016).
+        progress(rows_encoded, rows_total, mean_kl) is called up to 65 times."""
+        if not isinstance(data, _libvae.Dataset):
+            data = self.dataset(data, transform)
+        threshold = float(threshold)
+        kl, activity, active_units, kl_total, mi, mi_se, marginal = self._trainer.latent_usage(
+            data, threshold, integer(mi_rows, "mi_rows", INT64),
+            integer(mi_samples, "mi_samples", INT32), progress)
+        return {"kl": kl, "activity": activity, "active": activity > threshold,
+                "active_units": active_units, "kl_total": kl_total, "mutual_information": mi,
+                "mutual_information_std_error": mi_se, "marginal_kl": marginal}
 
     def fit(self, data: Any, epochs: int = 10, batch_size: int = 128, transform: Optional[str] = None,
             validation: Any = None, progress: bool = True) -> List[Dict[str, float]]:

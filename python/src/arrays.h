@@ -85,25 +85,25 @@ struct Backend {
   }
 };
 
-// A new NumPy float32 array that owns its memory.
-inline NumpyFloats new_array(std::initializer_list<size_t> shape) {
+// A new NumPy array (float32 unless T says otherwise) that owns its memory.
+template <class T = float>
+inline nb::ndarray<nb::numpy, T> new_array(std::initializer_list<size_t> shape) {
   size_t size = 1;
   for (size_t extent : shape) {
-    if (extent != 0 && size > std::numeric_limits<size_t>::max() / sizeof(float) / extent) {
+    if (extent != 0 && size > std::numeric_limits<size_t>::max() / sizeof(T) / extent) {
       throw StatusError(VAE_ERROR_OUT_OF_MEMORY, "the result would not fit in memory");
     }
     size *= extent;
   }
-  std::unique_ptr<float[]> data;
+  std::unique_ptr<T[]> data;
   try {
-    data = std::make_unique<float[]>(size);
+    data = std::make_unique<T[]>(size);
   } catch (const std::bad_alloc&) {
-    throw StatusError(VAE_ERROR_OUT_OF_MEMORY,
-                      "out of host memory for a result of " + std::to_string(size) + " floats");
+    throw StatusError(VAE_ERROR_OUT_OF_MEMORY, "out of host memory for a result of " +
+                                                   std::to_string(size) + " values");
   }
-  nb::capsule owner(data.get(),
-                    [](void* p) noexcept { std::unique_ptr<float[]>(static_cast<float*>(p)); });
-  return NumpyFloats(data.release(), shape, owner);
+  nb::capsule owner(data.get(), [](void* p) noexcept { std::unique_ptr<T[]>(static_cast<T*>(p)); });
+  return nb::ndarray<nb::numpy, T>(data.release(), shape, owner);
 }
 
 }  // namespace libvae_ext

@@ -145,6 +145,23 @@ class Trainer {
     return log_px;
   }
 
+  // vae_log_likelihood_stats: per row log p^, its standard error, the ESS
+  // and the K used.
+  std::tuple<NumpyFloats, NumpyFloats, NumpyFloats, nb::ndarray<nb::numpy, int32_t>>
+  log_likelihood_stats(const Floats& x, int32_t k, int estimator, bool adaptive, int32_t k_max,
+                       double target) {
+    const int64_t n = rows(x, "x", input_dim_);
+    const vae_likelihood_options o = likelihood_options(k, estimator, adaptive, k_max, target);
+    NumpyFloats log_px = new_array({size_t(n)}), se = new_array({size_t(n)}),
+                ess = new_array({size_t(n)});
+    auto k_used = new_array<int32_t>({size_t(n)});
+    const vae_likelihood_rows out{sizeof out, log_px.data(), se.data(), ess.data(), k_used.data()};
+    run_long([&](vae_trainer* t) {
+      return outcome_of(vae_log_likelihood_stats(t, x.data(), n, &o, &out));
+    });
+    return {log_px, se, ess, k_used};
+  }
+
   std::tuple<NumpyFloats, NumpyFloats> encode(const Floats& x) {
     const int64_t n = rows(x, "x", input_dim_);
     NumpyFloats mu = new_array({size_t(n), size_t(latent_dim_)});
@@ -284,6 +301,40 @@ class Trainer {
     return {elbo, reconstruction, kl};
   }
 
+  // vae_log_likelihood_stats_dataset: (mean log p^, its standard error,
+  // mean ESS, mean K).
+  std::tuple<double, double, double, double> log_likelihood_stats_dataset(
+      const Dataset& ds, int32_t k, int estimator, bool adaptive, int32_t k_max, double target,
+      nb::object progress) {
+    const vae_likelihood_options o = likelihood_options(k, estimator, adaptive, k_max, target);
+    vae_likelihood_summary s{};
+    s.size = sizeof s;
+    run_with_progress(std::move(progress), [&](vae_trainer* t) {
+      return outcome_of(vae_log_likelihood_stats_dataset(t, ds.get(), &o, &s));
+    });
+    return {s.mean_log_px, s.std_error, s.mean_ess, s.mean_k_used};
+  }
+
+  // vae_latent_usage: (kl, activity, active_units, kl_total, I, its
+  // standard error, KL(q(z) || p(z))).
+  std::tuple<nb::ndarray<nb::numpy, double>, nb::ndarray<nb::numpy, double>, int64_t, double,
+             double, double, double>
+  latent_usage(const Dataset& ds, double threshold, int64_t mi_rows, int32_t mi_samples,
+               nb::object progress) {
+    vae_latent_usage_options o{sizeof o, threshold, mi_rows, mi_samples};
+    auto kl = new_array<double>({size_t(latent_dim_)});
+    auto activity = new_array<double>({size_t(latent_dim_)});
+    vae_latent_usage_result r{};
+    r.size = sizeof r;
+    r.kl = kl.data();
+    r.activity = activity.data();
+    run_with_progress(std::move(progress), [&](vae_trainer* t) {
+      return outcome_of(vae_latent_usage(t, ds.get(), &o, &r));
+    });
+    return {kl, activity, r.active_units, r.kl_total, r.mutual_information,
+            r.mutual_information_std_error, r.marginal_kl};
+  }
+
   double log_likelihood_dataset(const Dataset& ds, int32_t k, int estimator, nb::object progress) {
     double mean = 0;
     run_with_progress(std::move(progress), [&](vae_trainer* t) {
@@ -299,6 +350,18 @@ class Trainer {
         latent_dim_(get_int(VAE_OPT_LATENT_DIM)) {
     backend_.cuda = get_int(VAE_OPT_BACKEND) == VAE_BACKEND_CUDA;
     backend_.device = static_cast<int32_t>(get_int(VAE_OPT_DEVICE));
+  }
+
+  static vae_likelihood_options likelihood_options(int32_t k, int estimator, bool adaptive,
+                                                   int32_t k_max, double target) {
+    vae_likelihood_options o{};
+    outcome_of(vae_likelihood_options_init(&o)).check();
+    o.k = k;
+    o.estimator = estimator;
+    o.adaptive = adaptive ? 1 : 0;
+    o.k_max = k_max;
+    o.target_std_error = target;
+    return o;
   }
 
   // The rows of an (n, width) array in memory the backend reads.
@@ -526,5 +589,12 @@ NB_MODULE(_libvae, m) {
       .def("evaluate_dataset", &Trainer::evaluate_dataset, "dataset"_a,
            "progress"_a = nb::none())
       .def("log_likelihood_dataset", &Trainer::log_likelihood_dataset, "dataset"_a, "k"_a,
-           "estimator"_a, "progress"_a = nb::none());
+           "estimator"_a, "progress"_a = nb::none())
+      .def("log_likelihood_stats", &Trainer::log_likelihood_stats, "x"_a, "k"_a, "estimator"_a,
+           "adaptive"_a, "k_max"_a, "target_std_error"_a)
+      .def("log_likelihood_stats_dataset", &Trainer::log_likelihood_stats_dataset, "dataset"_a,
+           "k"_a, "estimator"_a, "adaptive"_a, "k_max"_a, "target_std_error"_a,
+           "progress"_a = nb::none())
+      .def("latent_usage", &Trainer::latent_usage, "dataset"_a, "threshold"_a, "mi_rows"_a,
+           "mi_samples"_a, "progress"_a = nb::none());
 }

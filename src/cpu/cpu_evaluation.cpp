@@ -133,11 +133,11 @@ void CpuOps<T>::accumulate_rows(const EvalModel<T>& m, const EvalChunk& c, EvalM
   const int64_t head = 2 * m.latent;
   for (int64_t i = 0; i < c.pair_rows(); ++i) {
     const T* mu_logvar = b.enc_out.back() + (c.first_pair_row + i - c.first_row) * head;
-    accumulate_eval_row(mode, c, i, b.values, mu_logvar, m.latent, b.carry, b.carry + 2,
+    accumulate_eval_row(mode, c, i, b.values, mu_logvar, m.latent, b.carry, b.carry + kEvalCarry,
                         b.results[0], b.results[1], b.results[2]);
   }
   // The cut row's accumulator goes into the next chunk.
-  std::copy_n(b.carry + 2, 2, b.carry);
+  std::copy_n(b.carry + kEvalCarry, kEvalCarry, b.carry);
 }
 
 // The members defined here (the others are instantiated in cpu_ops.cpp).
