@@ -293,6 +293,46 @@ class VAE:
                 "active_units": active_units, "kl_total": kl_total, "mutual_information": mi,
                 "mutual_information_std_error": mi_se, "marginal_kl": marginal}
 
+    def inference_gap(self, x: Any, steps: int = 100, k: int = 1000, samples: int = 1,
+                      elbo_samples: int = 100, learning_rate: float = 0.01) -> Dict[str, Any]:
+        """How far the bound is from log p(x) on the rows of x, and whose
+        fault it is (Cremer, Li and Duvenaud 2018): each row's q is refined
+        by `steps` Adam steps on its own ELBO, the decoder fixed (the
+        lecture's non-amortized E-step, vae_refine_posterior), and
+          log p(x) - ELBO(encoder) = approximation_gap + amortization_gap,
+          approximation_gap = log p(x) - ELBO(refined),
+          amortization_gap  = ELBO(refined) - ELBO(encoder)
+        (a lower bound: more steps may refine further). log p(x) is
+        log_likelihood(x, k)'s importance-sampled estimate; each ELBO an
+        elbo_samples-sample estimate, both under the same noise.
+
+        Returns a dict of means over the rows: "log_px", "elbo_refined",
+        "elbo_encoder", "approximation_gap", "amortization_gap", each with
+        its standard error ("<name>_std_error": the spread of the rows'
+        values over sqrt(n), which holds the Monte Carlo noise too; NaN for
+        one row), and "rows": the per-row arrays (with "log_px_std_error",
+        and the refined "mu" and "logvar")."""
+        x = _array(x, "x")
+        estimate = self.log_likelihood(x, k, stats=True)
+        mu, logvar, elbo_encoder, elbo_refined = self._trainer.refine_posterior(
+            x, integer(steps, "steps", INT32), integer(samples, "samples", INT32),
+            integer(elbo_samples, "elbo_samples", INT32), float(learning_rate))
+        log_px = estimate["log_px"].astype(np.float64)
+        rows = {"log_px": log_px, "log_px_std_error": estimate["std_error"],
+                "elbo_refined": elbo_refined.astype(np.float64),
+                "elbo_encoder": elbo_encoder.astype(np.float64),
+                "approximation_gap": log_px - elbo_refined,
+                "amortization_gap": elbo_refined.astype(np.float64) - elbo_encoder,
+                "mu": mu, "logvar": logvar}
+        result: Dict[str, Any] = {"rows": rows}
+        for name in ("log_px", "elbo_refined", "elbo_encoder", "approximation_gap",
+                     "amortization_gap"):
+            values = rows[name]
+            result[name] = float(np.mean(values))
+            result[name + "_std_error"] = (float(np.std(values, ddof=1) / np.sqrt(len(values)))
+                                           if len(values) > 1 else float("nan"))
+        return result
+
     def fit(self, data: Any, epochs: int = 10, batch_size: int = 128, transform: Optional[str] = None,
             validation: Any = None, progress: bool = True) -> List[Dict[str, float]]:
         """Trains for `epochs` epochs over data (see dataset() for transform);

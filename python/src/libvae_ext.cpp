@@ -162,6 +162,23 @@ class Trainer {
     return {log_px, se, ess, k_used};
   }
 
+  // vae_refine_posterior: the refined mu and logvar, and the ELBO per row
+  // with the encoder's parameters and with the refined ones.
+  std::tuple<NumpyFloats, NumpyFloats, NumpyFloats, NumpyFloats> refine_posterior(
+      const Floats& x, int32_t steps, int32_t samples, int32_t elbo_samples,
+      double learning_rate) {
+    const int64_t n = rows(x, "x", input_dim_);
+    const vae_refine_options o{sizeof o, steps, samples, elbo_samples, learning_rate};
+    NumpyFloats mu = new_array({size_t(n), size_t(latent_dim_)});
+    NumpyFloats logvar = new_array({size_t(n), size_t(latent_dim_)});
+    NumpyFloats before = new_array({size_t(n)}), after = new_array({size_t(n)});
+    const vae_refine_rows out{sizeof out, mu.data(), logvar.data(), before.data(), after.data()};
+    run_long([&](vae_trainer* t) {
+      return outcome_of(vae_refine_posterior(t, x.data(), n, &o, &out));
+    });
+    return {mu, logvar, before, after};
+  }
+
   std::tuple<NumpyFloats, NumpyFloats> encode(const Floats& x) {
     const int64_t n = rows(x, "x", input_dim_);
     NumpyFloats mu = new_array({size_t(n), size_t(latent_dim_)});
@@ -595,6 +612,8 @@ NB_MODULE(_libvae, m) {
       .def("log_likelihood_stats_dataset", &Trainer::log_likelihood_stats_dataset, "dataset"_a,
            "k"_a, "estimator"_a, "adaptive"_a, "k_max"_a, "target_std_error"_a,
            "progress"_a = nb::none())
+      .def("refine_posterior", &Trainer::refine_posterior, "x"_a, "steps"_a, "samples"_a,
+           "elbo_samples"_a, "learning_rate"_a)
       .def("latent_usage", &Trainer::latent_usage, "dataset"_a, "threshold"_a, "mi_rows"_a,
            "mi_samples"_a, "progress"_a = nb::none());
 }

@@ -106,3 +106,35 @@ def test_latent_usage_equals_a_computation_from_encode():
     assert u["kl_total"] == pytest.approx(kl.sum(), rel=1e-9)
     assert u["marginal_kl"] == pytest.approx(u["kl_total"] - u["mutual_information"])
     assert -3 * u["mutual_information_std_error"] <= u["mutual_information"] <= np.log(80)
+
+
+def test_inference_gap_splits_the_bound_and_changes_nothing():
+    model = trained()
+    x = binary_rows(12, seed=4)
+    before = Snapshot(model)
+    gap = model.inference_gap(x, steps=60, k=200, elbo_samples=20, learning_rate=0.05)
+    assert before.unchanged()
+    rows = gap["rows"]
+    assert rows["mu"].shape == (12, model.latent_dim)
+    # The two gaps add up to log p(x) - ELBO(encoder), row by row.
+    np.testing.assert_allclose(rows["approximation_gap"] + rows["amortization_gap"],
+                               rows["log_px"] - rows["elbo_encoder"], rtol=0, atol=1e-4)
+    for name in ("log_px", "elbo_refined", "elbo_encoder", "approximation_gap",
+                 "amortization_gap"):
+        assert gap[name] == pytest.approx(rows[name].mean())
+        assert gap[name + "_std_error"] == pytest.approx(rows[name].std(ddof=1) / np.sqrt(12))
+    # Refining each row's q improves its bound (the same noise before and after).
+    assert gap["amortization_gap"] > 0
+    assert (rows["elbo_refined"] > rows["elbo_encoder"]).mean() > 0.8
+    # Zero steps: the encoder's parameters, and no amortization gap.
+    still = model.inference_gap(x, steps=0, k=10, elbo_samples=5)
+    np.testing.assert_array_equal(still["rows"]["mu"], model.encode(x)[0])
+    np.testing.assert_array_equal(still["rows"]["amortization_gap"], 0)
+
+
+@pytest.mark.parametrize("argument, value", [("steps", -1), ("samples", 0),
+                                             ("elbo_samples", 0), ("learning_rate", 0.0)])
+def test_inference_gap_refuses_bad_arguments(argument, value):
+    model = trained()
+    with pytest.raises(libvae.InvalidArgumentError, match=argument):
+        model.inference_gap(binary_rows(3, seed=5), k=10, **{argument: value})
