@@ -176,6 +176,10 @@ const std::vector<ValueFlag>& value_flags() {
                           const std::string& v) { o.ll_samples = parse_integer(f, v, 0, 100000); }},
       {"--ll-rows", [](Options& o, const std::string& f,
                        const std::string& v) { o.ll_rows = parse_integer(f, v, 1, kInt64Max); }},
+      {"--gap-rows", [](Options& o, const std::string& f,
+                        const std::string& v) { o.gap_rows = parse_integer(f, v, 0, 1000000); }},
+      {"--gap-steps", [](Options& o, const std::string& f,
+                         const std::string& v) { o.gap_steps = parse_integer(f, v, 0, 1000000); }},
   };
   return flags;
 }
@@ -330,6 +334,13 @@ the run's values, and refuses one given with another value):
                               printed in nats (and in bits per dimension for dequantized
                               bytes), 0..100000 (default 1000; 0 skips it)
   --ll-rows N                 test rows for the final log-likelihood (default all)
+  --gap-rows N                the first N test rows (default 100; 0 skips it) get the
+                              inference gap: each row's q refined by Adam on its own ELBO,
+                              the decoder fixed, splits log p(x) - ELBO into the
+                              approximation and the amortization gap (needs --ll-samples)
+  --gap-steps T               Adam steps of each refined q (default 100)
+  At the end: diagnostics.json and latent_usage.png (the KL of each latent, the active
+  units, I_q(x;z), the gaps) beside the table printed
 
 Several processes (a vae-train built with MPI; docs/scaling.md):
   mpirun -np N vae-train ...  (or srun) trains one model on N ranks as one process would

@@ -51,6 +51,8 @@ struct Options {
   std::int64_t seed = 1;
   std::int64_t ll_samples = 1000;
   std::optional<std::int64_t> ll_rows;  // unset: every test row
+  std::int64_t gap_rows = 100;          // test rows of the inference gap (0: none)
+  std::int64_t gap_steps = 100;         // Adam steps of each row's refined q
   std::set<std::string> given;          // the flags on the command line, e.g. "--latent"
 
   bool was_given(const std::string& flag) const { return given.count(flag) != 0; }

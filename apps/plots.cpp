@@ -61,6 +61,13 @@ class Canvas {
     std::copy(color.begin(), color.end(), image_.pixels.begin() + static_cast<std::ptrdiff_t>(at));
   }
 
+  // The rectangle between the corners (x0, y0) and (x1, y1), both included.
+  void fill_rect(int x0, int y0, int x1, int y1, const Rgb& color) {
+    for (int y = std::min(y0, y1); y <= std::max(y0, y1); ++y) {
+      for (int x = std::min(x0, x1); x <= std::max(x0, x1); ++x) put(x, y, color);
+    }
+  }
+
   void fill_square(int center_x, int center_y, int radius, const Rgb& color) {
     for (int dy = -radius; dy <= radius; ++dy) {
       for (int dx = -radius; dx <= radius; ++dx) put(center_x + dx, center_y + dy, color);
@@ -158,6 +165,11 @@ LinePlot plot_curves(const std::vector<Curve>& curves, const PlotLabels& labels,
     for (std::size_t i = 0; i < curve.x.size(); ++i) {
       if (!std::isfinite(curve.x[i]) || !std::isfinite(curve.y[i])) continue;
       x_range.include(curve.x[i]);
+      if (curve.bars) {
+        x_range.include(curve.x[i] - curve.bar_width / 2);
+        x_range.include(curve.x[i] + curve.bar_width / 2);
+        (curve.right_axis ? right_range : left_range).include(0.0);
+      }
       if (!curve.right_axis) {
         left_range.include(curve.y[i]);
       } else if (labels.right_negates_left) {
@@ -250,8 +262,13 @@ LinePlot plot_curves(const std::vector<Curve>& curves, const PlotLabels& labels,
   const int legend_y = kPad + kTextHeight + kGap;
   for (const Curve& curve : curves) {
     const int middle = legend_y + kTextHeight / 2;
-    canvas.line(legend_x, middle, legend_x + kLegendLine, middle, 2, curve.color);
-    canvas.fill_square(legend_x + kLegendLine / 2, middle, 2, curve.color);
+    if (curve.bars) {
+      canvas.fill_rect(legend_x + kLegendLine / 4, middle - kTextHeight / 3,
+                       legend_x + 3 * kLegendLine / 4, middle + kTextHeight / 3, curve.color);
+    } else {
+      canvas.line(legend_x, middle, legend_x + kLegendLine, middle, 2, curve.color);
+      canvas.fill_square(legend_x + kLegendLine / 2, middle, 2, curve.color);
+    }
     canvas.text(legend_x + kLegendLine + kGap, legend_y, curve.name);
     legend_x += kLegendLine + kGap + text_width(curve.name, kTextScale) + 4 * kGap;
   }
@@ -270,6 +287,11 @@ LinePlot plot_curves(const std::vector<Curve>& curves, const PlotLabels& labels,
       }
       const int x = to_x(curve.x[i]);
       const int y = to_y(mirrored ? -curve.y[i] : curve.y[i], scale);
+      if (curve.bars) {
+        canvas.fill_rect(to_x(curve.x[i] - curve.bar_width / 2), to_y(0.0, scale),
+                         to_x(curve.x[i] + curve.bar_width / 2), y, curve.color);
+        continue;
+      }
       if (have_previous) canvas.line(previous_x, previous_y, x, y, 2, curve.color);
       canvas.fill_square(x, y, 2, curve.color);
       have_previous = true;

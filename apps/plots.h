@@ -1,4 +1,4 @@
-// Line plots drawn into an RGB Image: polylines with point markers on a
+// Line plots drawn into an RGB Image: polylines with point markers (or bars) on a
 // white canvas, grid lines at round values, the axes' numbers and titles, a
 // title in the top-left corner and a legend under it (text in the built-in
 // bitmap font). Curves go against the left axis or a right one, which has a
@@ -19,6 +19,10 @@ struct Curve {
   std::vector<double> x;
   std::vector<double> y;  // same length as x; non-finite points are left out
   bool right_axis = false;  // drawn against the right axis
+  // Drawn as bars from 0 to each y, `bar_width` x units wide and centred on
+  // their x (the axis then reaches 0), instead of a line through markers.
+  bool bars = false;
+  double bar_width = 0.8;
 };
 
 struct PlotLabels {

@@ -10,6 +10,7 @@
 
 #include "data_file_error.h"
 #include "regular_file.h"
+#include "text_file.h"
 
 namespace vae_app {
 namespace {
@@ -89,21 +90,7 @@ void write_training_choices(const std::string& path, const Options& options) {
   std::string text =
       "# vae-train: the training choices of this run; --resume continues with them\n";
   for (const auto& [flag, value] : choices_of(options)) text += flag + "=" + value + "\n";
-  const std::string temporary = path + ".tmp";
-  std::FILE* file = std::fopen(temporary.c_str(), "w");
-  if (file == nullptr) {
-    throw DataFileError(temporary, std::string("cannot write: ") + std::strerror(errno));
-  }
-  const bool written = std::fwrite(text.data(), 1, text.size(), file) == text.size();
-  if (std::fclose(file) != 0 || !written) {
-    std::remove(temporary.c_str());
-    throw DataFileError(temporary, "cannot write");
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    std::remove(temporary.c_str());
-    throw DataFileError(path, std::string("cannot write: ") + std::strerror(error));
-  }
+  write_text_file(path, text);
 }
 
 std::optional<Options> resume_training_choices(const std::string& path, const Options& given) {

@@ -21,6 +21,7 @@
 #include "data_loader.h"
 #include "data_matrix.h"
 #include "image_grid.h"
+#include "diagnostics_report.h"
 #include "log_likelihood_report.h"
 #include "loss_plot.h"
 #include "metrics_csv.h"
@@ -437,10 +438,18 @@ int train(const Options& given, RankGroup& group) {
     std::printf("writing %s\n", path.c_str());
     return path;
   };
-  if (stop_signal == 0 && options.ll_samples > 0 &&
-      !report_log_likelihood(options, trainer.get(), data.test, test_set.get(), transform)) {
+  LogLikelihoodFigures log_px;
+  const bool has_log_px = stop_signal == 0 && options.ll_samples > 0;
+  if (has_log_px && !report_log_likelihood(options, trainer.get(), data.test, test_set.get(),
+                                           transform, &log_px)) {
     stop_signal = StopSignals::received();
     dropped = "the log-likelihood estimate";
+  }
+  if (stop_signal == 0 &&
+      !report_diagnostics(options, trainer.get(), data.test, test_set.get(), transform,
+                          has_log_px ? &log_px : nullptr, model, files.directory)) {
+    stop_signal = StopSignals::received();
+    dropped = "the diagnostics";
   }
   write_loss_png(history, model, picture("loss.png"));
   if (stop_signal != 0) {
