@@ -588,7 +588,7 @@ VAE_API vae_status vae_set_progress(vae_trainer* t, vae_progress_fn fn, void* us
  * vae_log_likelihood_dataset, vae_log_likelihood_stats_dataset,
  * vae_latent_usage, and the
  * array calls vae_evaluate, vae_log_likelihood, vae_log_likelihood_stats,
- * vae_encode, vae_decode and vae_sample) to stop early,
+ * vae_refine_posterior, vae_encode, vae_decode and vae_sample) to stop early,
  * as sqlite3_interrupt does: for
  * Ctrl-C, a stop button, a time limit. It only sets a flag (a lock-free
  * atomic) and returns, so it may be called from any thread, from a signal
@@ -616,7 +616,8 @@ VAE_API vae_status vae_set_progress(vae_trainer* t, vae_progress_fn fn, void* us
  *   - The array calls check before each chunk of rows (of VAE_OPT_EVAL_ROWS
  *     decoder rows for the evaluations, so also between the samples of one
  *     row; of max batch rows for encoding, max batch * samples for decoding
- *     and sampling) and, interrupted, change nothing in the trainer; the
+ *     and sampling; vae_refine_posterior also before each Adam step) and,
+ *     interrupted, change nothing in the trainer; the
  *     outputs of the rows done before the check are written.
  *   A call made from a progress callback checks the flag but leaves it set
  *   for the call that runs the callback.
