@@ -3,35 +3,17 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <vector>
 
 #include "progress.h"
 #include "stop_signals.h"
+#include "task_bar.h"
 #include "text_file.h"
 #include "vae_handles.h"
 
 namespace vae_app {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-// The progress callback of the latent usage's pass, passing on a signal as
-// the log-likelihood's bar does.
-struct UsageBar {
-  TaskProgress* progress;
-  Clock::time_point start;
-  vae_trainer* trainer;
-
-  static void update(void* user_data, std::int64_t rows_done, std::int64_t rows_total,
-                     double mean_kl) {
-    const auto* bar = static_cast<const UsageBar*>(user_data);
-    if (StopSignals::received() != 0) vae_interrupt(bar->trainer);
-    bar->progress->update(rows_done, rows_total, mean_kl,
-                          std::chrono::duration<double>(Clock::now() - bar->start).count());
-  }
-};
 
 // Runs call() with the trainer as the signals' target; false when a signal
 // interrupted it.
@@ -60,8 +42,8 @@ bool latent_usage(vae_trainer* trainer, vae_dataset* test_set, Diagnostics* d) {
   result.kl = d->kl.data();
   result.activity = d->activity.data();
   TaskProgress progress(isatty(STDOUT_FILENO) != 0, "latent usage");
-  UsageBar bar{&progress, Clock::now(), trainer};
-  check(vae_set_progress(trainer, &UsageBar::update, &bar), "vae_set_progress");
+  TaskBar bar{&progress, TaskBar::Clock::now(), trainer};
+  check(vae_set_progress(trainer, &TaskBar::update, &bar), "vae_set_progress");
   const bool done = run_stoppable(trainer, "vae_latent_usage", [&] {
     return vae_latent_usage(trainer, test_set, &options, &result);
   });

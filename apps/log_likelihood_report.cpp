@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "progress.h"
+#include "task_bar.h"
 #include "stop_signals.h"
 #include "trainer_setup.h"
 
@@ -19,21 +20,6 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
-
-// The progress callback of the log-likelihood estimate; it passes on a
-// signal caught just before the estimate began, as EpochBar does.
-struct TaskBar {
-  TaskProgress* progress;
-  Clock::time_point start;
-  vae_trainer* trainer;
-
-  static void update(void* user_data, std::int64_t rows_done, std::int64_t rows_total,
-                     double running_mean) {
-    const auto* bar = static_cast<const TaskBar*>(user_data);
-    if (StopSignals::received() != 0) vae_interrupt(bar->trainer);
-    bar->progress->update(rows_done, rows_total, running_mean, seconds_since(bar->start));
-  }
-};
 
 }  // namespace
 

@@ -24,16 +24,9 @@ namespace {
 
 constexpr int32_t kSamples = 1000;
 
-vae::Config default_config(int64_t threads) {
-  vae::Config c;
-  c.backend = VAE_BACKEND_CPU;
-  c.threads = threads;
-  return c;
-}
-
 void log_likelihood(benchmark::State& state) {
   const int64_t rows = state.range(0);
-  auto trainer = vae::make_cpu_trainer(default_config(state.range(1)));
+  auto trainer = vae::make_cpu_trainer(default_cpu_config(state.range(1)));
   const auto x = binary_rows(rows, trainer->config().input_dim);
   std::vector<float> log_px(static_cast<size_t>(rows));
   for (auto _ : state) {
@@ -50,7 +43,7 @@ void log_likelihood(benchmark::State& state) {
 void decoder_gemms(benchmark::State& state) {
   const int64_t rows = state.range(0);
   const int threads = static_cast<int>(state.range(1));
-  const vae::Config c = default_config(threads);
+  const vae::Config c = default_cpu_config(threads);
   const vae::ParameterLayout layout(c);
   openblas_set_num_threads(1);
   constexpr int64_t kBlock = 1024;
