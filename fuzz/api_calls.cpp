@@ -16,11 +16,6 @@ namespace {
 
 bool valid_backend(int b) { return b >= VAE_BACKEND_AUTO && b <= VAE_BACKEND_CUDA; }
 
-template <class T>
-T* unless(unsigned mask, unsigned bit, T* p) {
-  return (mask & (1u << bit)) != 0 ? nullptr : p;
-}
-
 bool no_temporary_files_in(const std::string& directory) {
   for (const auto& entry : std::filesystem::directory_iterator(directory)) {
     if (entry.path().filename().string().find(".tmp.") != std::string::npos) return false;
@@ -60,6 +55,9 @@ ApiSession::Outcome ApiSession::call(Op op) {
     case Op::kStatusString: return status_string();
     case Op::kInterrupt: return interrupt();
     case Op::kSetAllreduce: return set_allreduce();
+    case Op::kLogLikelihoodStats: return log_likelihood_stats();
+    case Op::kLogLikelihoodStatsDataset: return log_likelihood_stats_dataset();
+    case Op::kLatentUsage: return latent_usage();
     case Op::kCount: break;
   }
   finding("unknown op");

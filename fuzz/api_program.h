@@ -47,6 +47,9 @@ enum class Op : std::uint8_t {
   kStatusString,       // int value
   kInterrupt,          // null mask (no long call runs: no effect)
   kSetAllreduce,       // behaviour, then its status and message, or position and value
+  kLogLikelihoodStats,         // rows, data, likelihood options, null mask, out size
+  kLogLikelihoodStatsDataset,  // dataset, likelihood options, null mask, out size
+  kLatentUsage,                // dataset, usage options, null mask, out size
   kCount
 };
 

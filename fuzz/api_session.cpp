@@ -41,7 +41,8 @@ const char* op_name(Op op) {
       "vae_load (damaged file)", "vae_dataset_create", "vae_dataset_create_u8",
       "vae_dataset_destroy", "vae_dataset_size", "vae_train_epoch", "vae_evaluate_dataset",
       "vae_log_likelihood_dataset", "vae_set_progress", "vae_dataset_create (other trainer)",
-      "vae_status_string", "vae_interrupt", "vae_set_allreduce"};
+      "vae_status_string", "vae_interrupt", "vae_set_allreduce", "vae_log_likelihood_stats",
+      "vae_log_likelihood_stats_dataset", "vae_latent_usage"};
   static_assert(std::size(names) == static_cast<std::size_t>(Op::kCount));
   return names[static_cast<std::size_t>(op)];
 }

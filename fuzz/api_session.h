@@ -17,6 +17,12 @@
 
 namespace vae_fuzz {
 
+// p, or null where the program's null mask has bit `bit` set.
+template <class T>
+T* unless(unsigned mask, unsigned bit, T* p) {
+  return (mask & (1u << bit)) != 0 ? nullptr : p;
+}
+
 class ApiSession {
  public:
   ApiSession(ByteReader& program, const ScratchDirectory& scratch);
@@ -109,6 +115,11 @@ class ApiSession {
   Outcome status_string();
   Outcome interrupt();
   Outcome set_allreduce();
+  // The diagnostics (api_diagnostics.cpp).
+  Outcome log_likelihood_stats();
+  Outcome log_likelihood_stats_dataset();
+  Outcome latent_usage();
+  vae_likelihood_options likelihood_options();
 
   std::vector<float> floats(int64_t rows, int64_t width) {
     return program_.floats(static_cast<std::size_t>(rows * width));

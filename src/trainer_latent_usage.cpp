@@ -88,9 +88,10 @@ void Trainer::latent_usage(const Dataset& ds, const vae_latent_usage_options* op
       in_evaluation_callback_ = nullptr;
     }
   }
-  const MutualInformation mi = mutual_information(
-      mu.data(), logvar.data(), n, latent, outer, options->mi_samples,
-      key(NoiseStream::kEvalLatent, draws_), [&](int64_t m) { stop_if_interrupted(name, m, outer); });
+  const MutualInformation mi =
+      mutual_information(mu.data(), logvar.data(), n, latent, outer, options->mi_samples,
+                         key(NoiseStream::kEvalLatent, draws_),
+                         [&](int64_t m) { stop_if_interrupted(name, m, outer); });
   int64_t active = 0;
   for (int64_t u = 0; u < latent; ++u) {
     active += moments.activity(u) > options->active_threshold ? 1 : 0;

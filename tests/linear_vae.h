@@ -31,7 +31,9 @@ struct LinearVae {
   }
   double& mu_bias(int64_t u) { return enc_b[static_cast<size_t>(u)]; }
   double& logvar_bias(int64_t u) { return enc_b[static_cast<size_t>(latent + u)]; }
-  double& decoder_weight(int64_t d, int64_t u) { return dec_w[static_cast<size_t>(d * latent + u)]; }
+  double& decoder_weight(int64_t d, int64_t u) {
+    return dec_w[static_cast<size_t>(d * latent + u)];
+  }
 
   // The encoder's output j (0..2Z-1) for row x, in double.
   double encoder_output(const float* x, int64_t j) const {

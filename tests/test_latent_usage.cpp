@@ -155,7 +155,9 @@ TEST(LatentUsage, EqualsASecondComputationFromEncodeOnATrainedModel) {
   ASSERT_EQ(vae_create(c, &t), VAE_OK);
   vae_config_destroy(c);
   const auto x = vae::testing::two_patterns(kRows, kDim, 21);
-  for (int step = 0; step < 200; ++step) ASSERT_EQ(vae_train_step(t, x.data(), 100, nullptr), VAE_OK);
+  for (int step = 0; step < 200; ++step) {
+    ASSERT_EQ(vae_train_step(t, x.data(), 100, nullptr), VAE_OK);
+  }
   std::vector<float> mu(kRows * kLatent), logvar(kRows * kLatent);
   ASSERT_EQ(vae_encode(t, x.data(), kRows, mu.data(), logvar.data()), VAE_OK);
   vae_dataset* ds = nullptr;

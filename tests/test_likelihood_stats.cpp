@@ -38,7 +38,9 @@ class LikelihoodStats : public ::testing::TestWithParam<int> {
     // A trained model, so that the weights are uneven.
     vae_trainer* t = twin();
     const auto data = vae::testing::two_patterns(64, kDim, 3);
-    for (int step = 0; step < 40; ++step) ASSERT_EQ(vae_train_step(t, data.data(), 64, nullptr), VAE_OK);
+    for (int step = 0; step < 40; ++step) {
+      ASSERT_EQ(vae_train_step(t, data.data(), 64, nullptr), VAE_OK);
+    }
     int64_t count = 0;
     ASSERT_EQ(vae_parameter_count(t, &count), VAE_OK);
     params_.resize(static_cast<size_t>(count));
@@ -317,6 +319,29 @@ TEST_P(LikelihoodStats, BadArgumentsChangeNothing) {
   std::vector<float> first(kRows);
   ASSERT_EQ(vae_log_likelihood(twin(), x_.data(), kRows, 8, estimator, first.data()), VAE_OK);
   EXPECT_EQ(std::memcmp(out.data(), first.data(), sizeof(float) * kRows), 0);
+}
+
+// Calibration: over many draws at a fixed K, the spread of log p^ matches
+// the mean reported standard error (within 15%), row by row.
+TEST_P(LikelihoodStats, StandardErrorMatchesTheSpreadOverDraws) {
+  vae_trainer* t = twin();
+  const vae_likelihood_options o = options(100, GetParam());
+  constexpr int kDraws = 400;
+  std::vector<double> sum(kRows), squares(kRows), se(kRows);
+  for (int draw = 0; draw < kDraws; ++draw) {
+    const Rows r = stats(t, o);  // each call draws new noise
+    for (size_t i = 0; i < static_cast<size_t>(kRows); ++i) {
+      sum[i] += r.log_px[i];
+      squares[i] += static_cast<double>(r.log_px[i]) * r.log_px[i];
+      se[i] += r.std_error[i] / kDraws;
+    }
+  }
+  for (size_t i = 0; i < static_cast<size_t>(kRows); ++i) {
+    const double mean = sum[i] / kDraws;
+    const double spread = std::sqrt((squares[i] - kDraws * mean * mean) / (kDraws - 1));
+    EXPECT_NEAR(spread / se[i], 1.0, 0.15) << "row " << i << ": spread " << spread
+                                           << ", mean standard error " << se[i];
+  }
 }
 
 // Probabilistic PCA, x = V z + c + noise of variance s2, with orthogonal

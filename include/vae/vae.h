@@ -251,9 +251,10 @@ VAE_API vae_status vae_log_likelihood(vae_trainer* t, const float* x, int64_t n,
  * with that K (noise of sample j of row i keyed by (i, j), K and the call),
  * so a row's four numbers equal those of a fixed-K call with k = k_used on a
  * trainer in the same state. A round redraws its samples (the noise of a
- * sample depends on K), so a row costs at most twice its k_used samples; a
- * round runs only the chunks of VAE_OPT_EVAL_ROWS decoder rows that hold a
- * row still going, so rows that stop early save work a chunk at a time.
+ * sample depends on K), so a row draws at most twice its k_used samples. A
+ * round runs the fixed-K call's chunks (of VAE_OPT_EVAL_ROWS decoder rows)
+ * that hold a row still going, all of their rows included: rows that stop
+ * early save work a chunk at a time.
  *
  * size fields: set each to sizeof its struct (vae_likelihood_options_init
  * does it for the options); later versions may add fields at the end and
@@ -559,8 +560,9 @@ VAE_API vae_status vae_train_epoch(vae_trainer* t, vae_dataset* ds, int64_t batc
  * queued so far): the rows trained so far in this epoch, the epoch's rows,
  * and the mean loss of the rows of the steps taken (nats).
  *
- * By vae_evaluate_dataset and vae_log_likelihood_dataset in the same way
- * after their chunks (VAE_OPT_EVAL_ROWS; at most 65 calls): the rows whose
+ * By vae_evaluate_dataset and vae_log_likelihood_dataset (and
+ * vae_log_likelihood_stats_dataset and vae_latent_usage, as they say) in the
+ * same way after their chunks (VAE_OPT_EVAL_ROWS; at most 65 calls): the rows whose
  * results are complete (a row's samples may span chunks, so a call can
  * report the same count twice), the dataset's rows, and the mean over the
  * rows done of the call's per-row result (the ELBO, or the estimate of

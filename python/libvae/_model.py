@@ -9,7 +9,7 @@ import numpy as np
 from . import _libvae, _safetensors
 from ._errors import Interrupted, InvalidArgumentError
 from ._libvae import Option as O
-from ._options import INT32, INT64, UINTPTR, Option, integer, named
+from ._options import INT32, INT64, UINTPTR, Option, integer, named, real
 from ._progress import EpochProgress
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -50,7 +50,10 @@ def _adaptive(target_std_error: Optional[float], k_max: Optional[int]) -> Tuple[
     given; a missing one is passed as a value the library refuses, naming it."""
     if target_std_error is None and k_max is None:
         return False, 0, 0.0
-    target = float("nan") if target_std_error is None else float(target_std_error)
+    if target_std_error is None:
+        target = float("nan")
+    else:
+        target = real(target_std_error, "target_std_error")
     return True, 0 if k_max is None else integer(k_max, "k_max", INT32), target
 
 
@@ -285,7 +288,7 @@ class VAE:
         progress(rows_encoded, rows_total, mean_kl) is called up to 65 times."""
         if not isinstance(data, _libvae.Dataset):
             data = self.dataset(data, transform)
-        threshold = float(threshold)
+        threshold = real(threshold, "threshold")
         kl, activity, active_units, kl_total, mi, mi_se, marginal = self._trainer.latent_usage(
             data, threshold, integer(mi_rows, "mi_rows", INT64),
             integer(mi_samples, "mi_samples", INT32), progress)
