@@ -58,6 +58,7 @@ ApiSession::Outcome ApiSession::call(Op op) {
     case Op::kLogLikelihoodStats: return log_likelihood_stats();
     case Op::kLogLikelihoodStatsDataset: return log_likelihood_stats_dataset();
     case Op::kLatentUsage: return latent_usage();
+    case Op::kRefinePosterior: return refine_posterior();
     case Op::kCount: break;
   }
   finding("unknown op");
@@ -231,9 +232,12 @@ ApiSession::Outcome ApiSession::load() {
   }
   // A checkpoint does not keep the skipped steps (counted from the load)
   // nor the rank and world size, which belong to the run (vae.h).
-  for (const std::string& name :
-       differences(saved, take_snapshot(loaded, scratch_.file("loaded-state.safetensors")))) {
-    if (!not_in_checkpoints(name)) finding("save -> load changed the trainer's " + name);
+  // vae_load lowers the file's thread count to the CPUs the process may use.
+  const Snapshot reloaded = take_snapshot(loaded, scratch_.file("loaded-state.safetensors"));
+  for (const std::string& name : differences(saved, reloaded)) {
+    if (!not_in_checkpoints(name) && !threads_lowered_by_load(name, saved, reloaded)) {
+      finding("save -> load changed the trainer's " + name);
+    }
   }
   if (keep) {
     destroy_datasets_of(t_);

@@ -1,5 +1,6 @@
 // The diagnostics calls of an API program (api_session.h):
-// vae_log_likelihood_stats, its dataset form and vae_latent_usage, with
+// vae_log_likelihood_stats, its dataset form, vae_latent_usage and
+// vae_refine_posterior, with
 // options of any size and value (k from pick_k's small and invalid values,
 // k_max small or invalid, targets and thresholds from the special doubles), NULL
 // pointers and output structs of a wrong size. A success draws noise once
@@ -78,6 +79,35 @@ ApiSession::Outcome ApiSession::latent_usage() {
   progress_ = ProgressLog{0, d ? d->rows : 0, true};
   o.status = vae_latent_usage(t_, d ? d->handle : nullptr, unless(nulls, 0, &options),
                               unless(nulls, 1, &out));
+  return o;
+}
+
+ApiSession::Outcome ApiSession::refine_posterior() {
+  Outcome o;
+  o.effect = Effect::kDraw;
+  const int64_t limit = 3 * max_batch_ + 1;
+  const int64_t n = program_.rows(limit);
+  const std::vector<float> x = floats(limit, dim_);
+  vae_refine_options options{};
+  require(vae_refine_options_init(&options) == VAE_OK, "vae_refine_options_init failed");
+  if (program_.one_in(8)) options.size = program_.choice(64);
+  // Few and cheap steps and samples, or invalid ones (samples past the
+  // workspace included).
+  const int32_t steps[] = {0, 1, 2, 3, -1};
+  const int32_t samples[] = {1, 2, 3, 0, -1, 1 << 20};
+  options.steps = steps[program_.choice(std::size(steps))];
+  options.samples = samples[program_.choice(std::size(samples))];
+  options.elbo_samples = samples[program_.choice(std::size(samples) - 1)];
+  if (program_.one_in(2)) options.learning_rate = program_.double_value();
+  const unsigned nulls = program_.null_mask();
+  std::vector<float> mu(static_cast<size_t>(limit * latent_)), logvar(mu.size()), before(limit),
+      after(limit);
+  const vae_refine_rows out{program_.one_in(8) ? program_.choice(64) : sizeof out,
+                            unless(nulls, 3, mu.data()), unless(nulls, 4, logvar.data()),
+                            program_.one_in(2) ? nullptr : before.data(),
+                            unless(nulls, 5, after.data())};
+  o.status = vae_refine_posterior(t_, unless(nulls, 0, x.data()), n, unless(nulls, 1, &options),
+                                  unless(nulls, 2, &out));
   return o;
 }
 

@@ -50,6 +50,7 @@ enum class Op : std::uint8_t {
   kLogLikelihoodStats,         // rows, data, likelihood options, null mask, out size
   kLogLikelihoodStatsDataset,  // dataset, likelihood options, null mask, out size
   kLatentUsage,                // dataset, usage options, null mask, out size
+  kRefinePosterior,            // rows, data, refine options, null mask, out size
   kCount
 };
 

@@ -42,7 +42,7 @@ const char* op_name(Op op) {
       "vae_dataset_destroy", "vae_dataset_size", "vae_train_epoch", "vae_evaluate_dataset",
       "vae_log_likelihood_dataset", "vae_set_progress", "vae_dataset_create (other trainer)",
       "vae_status_string", "vae_interrupt", "vae_set_allreduce", "vae_log_likelihood_stats",
-      "vae_log_likelihood_stats_dataset", "vae_latent_usage"};
+      "vae_log_likelihood_stats_dataset", "vae_latent_usage", "vae_refine_posterior"};
   static_assert(std::size(names) == static_cast<std::size_t>(Op::kCount));
   return names[static_cast<std::size_t>(op)];
 }
@@ -216,7 +216,10 @@ void ApiSession::check(Op op, const Outcome& outcome, const std::string& message
       only(nothing, "should change nothing");
       return;
     case Effect::kLoaded:
-      only(not_in_checkpoints, "replaced the trainer with its checkpoint's");
+      only([&](const std::string& n) {
+             return not_in_checkpoints(n) || threads_lowered_by_load(n, before, after);
+           },
+           "replaced the trainer with its checkpoint's");
       return;
     case Effect::kOption: {
       const std::string getter = "option " + std::to_string(outcome.option);

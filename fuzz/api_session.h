@@ -119,6 +119,7 @@ class ApiSession {
   Outcome log_likelihood_stats();
   Outcome log_likelihood_stats_dataset();
   Outcome latent_usage();
+  Outcome refine_posterior();
   vae_likelihood_options likelihood_options();
 
   std::vector<float> floats(int64_t rows, int64_t width) {

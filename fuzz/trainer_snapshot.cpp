@@ -1,9 +1,11 @@
 #include "trainer_snapshot.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "fuzz_support.h"
 #include "safetensors.h"
+#include "usable_cpus.h"
 
 namespace vae_fuzz {
 namespace {
@@ -95,10 +97,26 @@ bool not_in_checkpoints(const std::string& name) {
   return false;
 }
 
-int64_t skipped_steps(const Snapshot& s) {
-  const auto it = s.options.find(VAE_OPT_SKIPPED_STEPS);
-  if (it == s.options.end()) finding("the snapshot has no VAE_OPT_SKIPPED_STEPS");
+namespace {
+
+int64_t int_option(const Snapshot& s, int option) {
+  const auto it = s.options.find(option);
+  if (it == s.options.end()) finding("the snapshot has no option " + std::to_string(option));
   return std::stoll(it->second.substr(it->second.find(':') + 1));
+}
+
+}  // namespace
+
+int64_t skipped_steps(const Snapshot& s) { return int_option(s, VAE_OPT_SKIPPED_STEPS); }
+
+bool threads_lowered_by_load(const std::string& name, const Snapshot& saved,
+                             const Snapshot& loaded) {
+  if (name != "VAE_OPT_THREADS" && name != "option " + std::to_string(VAE_OPT_THREADS)) {
+    return false;
+  }
+  const int64_t before = int_option(saved, VAE_OPT_THREADS);
+  const int64_t after = int_option(loaded, VAE_OPT_THREADS);
+  return after < before && after == std::min(before, vae::usable_cpus());
 }
 
 int64_t counter(const Snapshot& s, const std::string& key) {

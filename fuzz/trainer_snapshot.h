@@ -35,5 +35,10 @@ bool not_in_checkpoints(const std::string& name);
 int64_t counter(const Snapshot& s, const std::string& key);
 // What vae_get_int answered for VAE_OPT_SKIPPED_STEPS.
 int64_t skipped_steps(const Snapshot& s);
+// Whether `name` (a difference between a trainer saved and the one loaded
+// from its checkpoint) is the thread count that vae_load lowered to the
+// CPUs the process may use (vae.h, vae_load_config).
+bool threads_lowered_by_load(const std::string& name, const Snapshot& saved,
+                             const Snapshot& loaded);
 
 }  // namespace vae_fuzz
