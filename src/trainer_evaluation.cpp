@@ -105,28 +105,31 @@ void Trainer::run_chunks(const EvalCall& call) {
   const int64_t chunks = plan.chunks();
   for (int64_t index = 0; index < chunks; ++index) {
     const EvalChunk c = eval_chunk(plan, index);
-    if (call.active != nullptr &&
-        std::none_of(call.active->begin() + c.first_pair_row,
-                     call.active->begin() + c.last_pair_row + 1, [](char a) { return a != 0; })) {
-      continue;  // no row of the chunk is wanted
-    }
-    stop_if_interrupted(call.name, c.first_pair_row, call.n, !to_host);
-    Input in;
-    in.first = c.first_row;
-    if (call.dataset != nullptr) {
-      in.dataset = call.dataset;
-      in.bytes = key(NoiseStream::kEvalBytes, draws_, c.first_row * d);
-    } else {
-      in.x = call.x + c.first_row * d;
-    }
-    evaluate_chunk(in, c, call.mode, noise, out, to_host ? c.first_pair_row : 0);
-    if (!to_host) continue;
-    const int64_t done = c.done_end() - c.first_pair_row;
-    if (call.sink) {
-      call.sink(c.first_pair_row, done, out);
-    } else {
-      for (int m = 0; m < 3; ++m) {
-        for (int64_t i = 0; i < done && out[m] != nullptr; ++i) call.sums[m] += out[m][i];
+    // A chunk none of whose rows is wanted is not run; its progress point
+    // still reports (the same rows again), so the last one reports them all.
+    const bool wanted =
+        call.active == nullptr ||
+        std::any_of(call.active->begin() + c.first_pair_row,
+                    call.active->begin() + c.last_pair_row + 1, [](char a) { return a != 0; });
+    if (wanted) {
+      stop_if_interrupted(call.name, c.first_pair_row, call.n, !to_host);
+      Input in;
+      in.first = c.first_row;
+      if (call.dataset != nullptr) {
+        in.dataset = call.dataset;
+        in.bytes = key(NoiseStream::kEvalBytes, draws_, c.first_row * d);
+      } else {
+        in.x = call.x + c.first_row * d;
+      }
+      evaluate_chunk(in, c, call.mode, noise, out, to_host ? c.first_pair_row : 0);
+      if (!to_host) continue;
+      const int64_t done = c.done_end() - c.first_pair_row;
+      if (call.sink) {
+        call.sink(c.first_pair_row, done, out);
+      } else {
+        for (int m = 0; m < 3; ++m) {
+          for (int64_t i = 0; i < done && out[m] != nullptr; ++i) call.sums[m] += out[m][i];
+        }
       }
     }
     if (call.dataset != nullptr && progress_ != nullptr && progress_due(index + 1, chunks)) {

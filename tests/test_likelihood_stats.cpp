@@ -247,6 +247,56 @@ TEST_P(LikelihoodStats, DatasetFormGivesTheMeansOfTheRowsWithProgress) {
   }
 }
 
+// Rounds of more than 64 chunks whose last chunks hold no row still going:
+// the last progress report still counts every row and gives the result.
+TEST_P(LikelihoodStats, AdaptiveProgressEndsWithEveryRow) {
+  vae_likelihood_options o = options(1024, GetParam());
+  // The two rows with the smallest standard error at K = 1024 go last, and
+  // the target is theirs: they stop after the first round, the chunks that
+  // end the later rounds (rows 18 and 19) are not run, and a row before
+  // them goes on to the last round.
+  const Rows first = stats(twin(), o);
+  std::vector<size_t> order(kRows);
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return first.std_error[a] > first.std_error[b]; });
+  std::vector<float> reordered;
+  for (size_t i : order) {
+    reordered.insert(reordered.end(), x_.begin() + static_cast<int64_t>(i) * kDim,
+                     x_.begin() + static_cast<int64_t>(i + 1) * kDim);
+  }
+  x_ = reordered;
+  const Rows at1024 = stats(twin(), o);
+  const Rows at2048 = stats(twin(), options(2048, GetParam()));
+  o.adaptive = 1;
+  o.k_max = 4096;
+  o.target_std_error = std::max(at1024.std_error[kRows - 2], at1024.std_error[kRows - 1]);
+  ASSERT_GT(*std::max_element(at2048.std_error.begin(), at2048.std_error.end() - 2),
+            o.target_std_error);
+  vae_trainer* t = twin();
+  ASSERT_EQ(vae_set_int(t, VAE_OPT_EVAL_ROWS, 512), VAE_OK);  // 80 and 160 chunks a round
+  vae_dataset* ds = nullptr;
+  ASSERT_EQ(vae_dataset_create(t, x_.data(), kRows, &ds), VAE_OK);
+  struct Last {
+    int64_t rows = -1;
+    double mean = 0;
+  } last;
+  ASSERT_EQ(vae_set_progress(t, [](void* user, int64_t rows, int64_t, double mean) {
+    auto* l = static_cast<Last*>(user);
+    EXPECT_GE(rows, l->rows);
+    l->rows = rows;
+    l->mean = mean;
+  }, &last), VAE_OK);
+  vae_likelihood_summary s{};
+  s.size = sizeof s;
+  ASSERT_EQ(vae_log_likelihood_stats_dataset(t, ds, &o, &s), VAE_OK) << vae_last_error();
+  EXPECT_GT(s.mean_k_used, 1024);
+  EXPECT_LT(s.mean_k_used, 4096);
+  EXPECT_EQ(last.rows, kRows);
+  EXPECT_DOUBLE_EQ(last.mean, s.mean_log_px);
+  vae_dataset_destroy(ds);
+}
+
 TEST_P(LikelihoodStats, BadArgumentsChangeNothing) {
   const int estimator = GetParam();
   vae_trainer* t = twin();
