@@ -223,9 +223,7 @@ vae_status vae_get_int(const vae_trainer* t, int option, int64_t* value) {
 vae_status vae_get_float(const vae_trainer* t, int option, double* value) {
   return guarded([&] {
     require(value, "value");
-    *value = vae::Trainer::is_counter(option)
-                 ? static_cast<double>(trainer(t).get_int(option))
-                 : trainer(t).config().get_float(option);
+    *value = trainer(t).get_float(option);
   });
 }
 

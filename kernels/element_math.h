@@ -169,11 +169,15 @@ VAE_HD T activation_grad_from_output(T y, Activation a) {
 //   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
 //   p -= (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 // step_size = lr / (1 - b1^t) and bias2_sqrt = sqrt(1 - b2^t) are computed
-// once per step in double on the host, as PyTorch does.
+// once per step in double, as PyTorch does. g is first multiplied by
+// grad_scale, the factor of gradient clipping (kernels/step_state.h), as
+// torch.nn.utils.clip_grad_norm_ multiplies the gradient before the step;
+// without clipping it is 1, and g * 1 is g exactly.
 struct AdamStep {
   double beta1, beta2, epsilon;
   double step_size;
   double bias2_sqrt;
+  double grad_scale = 1.0;
 };
 
 // The largest gradient element a step takes, 2^62: its square, 2^124, keeps
@@ -196,6 +200,7 @@ VAE_HD bool usable_gradient(T g) {
 template <class T>
 VAE_HD void adam_update(T* p, T g, T* m, T* v, const AdamStep& s) {
   const T b1 = T(s.beta1), b2 = T(s.beta2);
+  g *= T(s.grad_scale);
   *m = b1 * *m + (T(1) - b1) * g;
   *v = b2 * *v + (T(1) - b2) * g * g;
   const T denom = std::sqrt(*v) / T(s.bias2_sqrt) + T(s.epsilon);

@@ -52,7 +52,9 @@ __device__ __forceinline__ int64_t global_index64() {
 
 // Sum over the 32 lanes of a warp by a shuffle tree: lane 0 gets
 // ((v0 + v16) + (v8 + v24)) + ..., the same association on every run.
-__device__ __forceinline__ float warp_sum(float v) {
+// V is float or double.
+template <class V>
+__device__ __forceinline__ V warp_sum(V v) {
   for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_down_sync(0xffffffffu, v, offset);
   return v;
 }
@@ -61,16 +63,16 @@ __device__ __forceinline__ float warp_sum(float v) {
 // 1024): each warp by warp_sum, then warp 0 over the warp sums in warp
 // order. The result is valid in thread 0. Call once per kernel (it uses a
 // static shared array) and from every thread of the block.
-template <int kBlock>
-__device__ float block_sum(float v) {
+template <int kBlock, class V>
+__device__ V block_sum(V v) {
   static_assert(kBlock % 32 == 0 && kBlock <= 1024, "block of whole warps");
-  __shared__ float warp_totals[kBlock / 32];
+  __shared__ V warp_totals[kBlock / 32];
   v = warp_sum(v);
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
   if (lane == 0) warp_totals[warp] = v;
   __syncthreads();
-  v = threadIdx.x < kBlock / 32 ? warp_totals[threadIdx.x] : 0.0f;
+  v = threadIdx.x < kBlock / 32 ? warp_totals[threadIdx.x] : V(0);
   if (warp == 0) v = warp_sum(v);
   return v;
 }

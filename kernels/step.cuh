@@ -14,13 +14,23 @@
 
 namespace vae::cuda {
 
-// state->bad |= 1 when *loss or any of g[begin, end) is NaN or infinite.
+// The most blocks of the finite check: its sums of squares take as many
+// doubles of scratch.
+constexpr unsigned int kMaxCheckBlocks = 4096;
+// The blocks of the finite check of g[begin, end) on a device of sm_count
+// multiprocessors: one sum of squares each.
+unsigned int check_step_blocks(size_t begin, size_t end, int sm_count);
+// state->bad |= 1 when *loss or any of g[begin, end) is NaN or infinite;
+// squares[b] = block b's sum of g^2 (check_step_blocks of them).
 cudaError_t launch_check_step(const float* loss, const float* g, size_t begin, size_t end,
-                              StepState* state, int sm_count, cudaStream_t stream);
-// vae::begin_update on the device (one thread).
+                              StepState* state, double* squares, int sm_count,
+                              cudaStream_t stream);
+// state->grad_sum_squares = the sum of squares[0, square_count) in a fixed
+// order, then vae::begin_update on the device (one block).
 // Adam's settings are live->adam when live is not null, else `settings`.
 cudaError_t launch_begin_update(StepState* state, const AdamSettings& settings,
-                                const StepSettings* live, cudaStream_t stream);
+                                const StepSettings* live, const double* squares,
+                                unsigned int square_count, cudaStream_t stream);
 // Adam over the flat buffers' [begin, end), the encoder's constants below
 // split (vae::adam_element); nothing when the step is bad. One launch.
 cudaError_t launch_adam(float* p, const float* g, float* m, float* v, size_t begin, size_t split,

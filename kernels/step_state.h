@@ -36,15 +36,31 @@ struct StepState {
   int64_t overrun_steps;    // skipped by this rank because its hook wrote past its buffer
   int64_t overrun_float;    // the first guard float after the buffer it wrote, in the last one
   float overrun_value;      // ... and what it wrote there
+  double grad_sum_squares;  // this step: the sum of g^2 over the parameters it updates
+  double grad_norm;         // the last step's gradient norm, its square root
   int64_t cursor;         // rows of this epoch's order already used
   int64_t loss_rows;      // rows of this epoch's taken steps
   double loss_sum;        // sum over this epoch's taken steps of loss * rows
 };
 
-// The optimizer's live settings (VAE_OPT_LEARNING_RATE, ADAM_*).
+// The optimizer's live settings: Adam's (VAE_OPT_LEARNING_RATE, ADAM_*),
+// the learning-rate schedule (VAE_OPT_LR_SCHEDULE, WARMUP_STEPS,
+// DECAY_STEPS, FINAL_LEARNING_RATE) and gradient clipping (VAE_OPT_CLIP_NORM;
+// 0: none).
 struct AdamSettings {
   double learning_rate, beta1, beta2, epsilon;
+  int schedule = VAE_SCHEDULE_CONSTANT;
+  int64_t warmup_steps = 0, decay_steps = 0;
+  double final_learning_rate = 0.0;
+  double clip_norm = 0.0;
 };
+
+inline bool operator==(const AdamSettings& a, const AdamSettings& b) {
+  return a.learning_rate == b.learning_rate && a.beta1 == b.beta1 && a.beta2 == b.beta2 &&
+         a.epsilon == b.epsilon && a.schedule == b.schedule && a.warmup_steps == b.warmup_steps &&
+         a.decay_steps == b.decay_steps && a.final_learning_rate == b.final_learning_rate &&
+         a.clip_norm == b.clip_norm;
+}
 
 // The values of a step that live options change: Adam's settings and the KL
 // weight (VAE_OPT_KL_WEIGHT). The CUDA backend keeps them in device memory
@@ -55,26 +71,67 @@ struct StepSettings {
   double beta;
 };
 
-// Adam's constants for step t, in double as PyTorch computes them:
-// step_size = lr / (1 - b1^t), bias2_sqrt = sqrt(1 - b2^t).
-VAE_HD AdamStep adam_constants(const AdamSettings& a, int64_t t) {
+// Adam's constants for Adam's step t at learning rate `rate`, in double as
+// PyTorch computes them: step_size = rate / (1 - b1^t), bias2_sqrt =
+// sqrt(1 - b2^t); the gradient scaled by grad_scale.
+VAE_HD AdamStep adam_constants(const AdamSettings& a, int64_t t, double rate,
+                               double grad_scale) {
   AdamStep s;
   s.beta1 = a.beta1;
   s.beta2 = a.beta2;
   s.epsilon = a.epsilon;
-  s.step_size = a.learning_rate / (1.0 - std::pow(a.beta1, static_cast<double>(t)));
+  s.step_size = rate / (1.0 - std::pow(a.beta1, static_cast<double>(t)));
   s.bias2_sqrt = std::sqrt(1.0 - std::pow(a.beta2, static_cast<double>(t)));
+  s.grad_scale = grad_scale;
   return s;
 }
 
-// After the finite check: this step's Adam constants (the counters are not
-// yet advanced, so t is the count plus one). A step whose input was refused
-// is skipped; nothing when the step is skipped.
+// ... at the settings' own rate, unclipped.
+VAE_HD AdamStep adam_constants(const AdamSettings& a, int64_t t) {
+  return adam_constants(a, t, a.learning_rate, 1.0);
+}
+
+// The learning rate of the step taken after `t` steps (vae.h,
+// VAE_OPT_LR_SCHEDULE): a linear warm-up over W steps, lr (t + 1) / W, then
+// with p = min((t - W) / D, 1) the schedule's decay from lr to final:
+// constant, lr + (final - lr) p, or final + (lr - final) (1 + cos(pi p)) / 2.
+// In double, from integers below 2^56, so t, W and D are exact.
+VAE_HD double scheduled_learning_rate(const AdamSettings& a, int64_t t) {
+  const double lr = a.learning_rate;
+  if (t < a.warmup_steps) {
+    return lr * static_cast<double>(t + 1) / static_cast<double>(a.warmup_steps);
+  }
+  if (a.schedule == VAE_SCHEDULE_CONSTANT || a.decay_steps <= 0) return lr;
+  const double final_rate = a.final_learning_rate;
+  if (t - a.warmup_steps >= a.decay_steps) return final_rate;  // exactly, once decayed
+  const double p = static_cast<double>(t - a.warmup_steps) / static_cast<double>(a.decay_steps);
+  if (a.schedule == VAE_SCHEDULE_LINEAR) return lr + (final_rate - lr) * p;
+  constexpr double kPi = 3.14159265358979323846;
+  return final_rate + (lr - final_rate) * (1.0 + std::cos(kPi * p)) / 2.0;
+}
+
+// The factor gradient clipping multiplies the gradient by, as
+// torch.nn.utils.clip_grad_norm_: min(1, c / (norm + 1e-6)) for a limit c
+// > 0; 1 without one.
+VAE_HD double clip_factor(double clip_norm, double norm) {
+  if (!(clip_norm > 0.0)) return 1.0;
+  const double factor = clip_norm / (norm + 1e-6);
+  return factor < 1.0 ? factor : 1.0;
+}
+
+// After the finite check, which left the gradient's sum of squares in
+// grad_sum_squares: its norm, and this step's Adam constants (the counters
+// are not yet advanced, so Adam's t is the count plus one) at the
+// schedule's rate for the steps taken, with the clipping factor. A step
+// whose input was refused is skipped; no constants when the step is skipped.
 VAE_HD void begin_update(StepState* s, const AdamSettings& a) {
+  s->grad_norm = std::sqrt(s->grad_sum_squares);
   if (s->input_refused != 0) s->bad = 1;
   if (s->bad != 0) return;
-  s->encoder = adam_constants(a, s->encoder_steps + 1);
-  s->decoder = adam_constants(a, s->decoder_steps + 1);
+  const double rate = scheduled_learning_rate(a, s->steps);
+  const double factor = clip_factor(a.clip_norm, s->grad_norm);
+  s->encoder = adam_constants(a, s->encoder_steps + 1, rate, factor);
+  s->decoder = adam_constants(a, s->decoder_steps + 1, rate, factor);
 }
 
 // Adam for element e of the flat buffers: the encoder's constants below

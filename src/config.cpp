@@ -31,6 +31,9 @@ struct OptionSpec {
 };
 
 constexpr double kMaxDim = 1 << 24;
+// The schedule's step counts stay below 2^56, so they and the step counter
+// (at most VAE_MAX_COUNTER) are exact in double.
+constexpr double kMaxScheduleSteps = 72057594037927936.0;  // 2^56
 
 const OptionSpec kOptions[] = {
     {VAE_OPT_INPUT_DIM, "VAE_OPT_INPUT_DIM", Kind::kInt, 1, kMaxDim, false, false, false, &Config::input_dim, nullptr, nullptr},
@@ -54,6 +57,11 @@ const OptionSpec kOptions[] = {
     {VAE_OPT_THREADS, "VAE_OPT_THREADS", Kind::kInt, 1, 256, false, false, true, &Config::threads, nullptr, nullptr},
     {VAE_OPT_TF32, "VAE_OPT_TF32", Kind::kInt, 0, 1, false, false, true, &Config::tf32, nullptr, nullptr},
     {VAE_OPT_EVAL_ROWS, "VAE_OPT_EVAL_ROWS", Kind::kInt, 0, 1 << 24, false, false, true, &Config::eval_rows, nullptr, nullptr},
+    {VAE_OPT_LR_SCHEDULE, "VAE_OPT_LR_SCHEDULE", Kind::kInt, 0, 2, false, false, true, nullptr, nullptr, &Config::lr_schedule},
+    {VAE_OPT_WARMUP_STEPS, "VAE_OPT_WARMUP_STEPS", Kind::kInt, 0, kMaxScheduleSteps, false, true, true, &Config::warmup_steps, nullptr, nullptr},
+    {VAE_OPT_DECAY_STEPS, "VAE_OPT_DECAY_STEPS", Kind::kInt, 0, kMaxScheduleSteps, false, true, true, &Config::decay_steps, nullptr, nullptr},
+    {VAE_OPT_FINAL_LEARNING_RATE, "VAE_OPT_FINAL_LEARNING_RATE", Kind::kFloat, 0, 1e6, false, false, true, nullptr, &Config::final_learning_rate, nullptr},
+    {VAE_OPT_CLIP_NORM, "VAE_OPT_CLIP_NORM", Kind::kFloat, 0, 1e30, false, false, true, nullptr, &Config::clip_norm, nullptr},
 };
 
 // The most ranks: the counts the ranks sum in a shared step's tail stay
@@ -68,8 +76,17 @@ const OptionSpec kRunOptions[] = {
 };
 
 // Options that checkpoints written before the option existed lack: a file
-// without one loads with the option's default.
-bool optional_in_metadata(int option) { return option == VAE_OPT_EVAL_ROWS; }
+// without one loads with the option's default (those of 0.1 lack the
+// schedule and clipping: a constant rate, no clipping, as they trained).
+bool optional_in_metadata(int option) {
+  return option == VAE_OPT_EVAL_ROWS || option >= VAE_OPT_LR_SCHEDULE;
+}
+
+bool read_only(int option) {
+  return option == VAE_OPT_STEPS || option == VAE_OPT_EPOCHS ||
+         option == VAE_OPT_SKIPPED_STEPS || option == VAE_OPT_GRAD_NORM ||
+         option == VAE_OPT_NEXT_LEARNING_RATE;
+}
 
 const OptionSpec& find_option(int option) {
   for (const OptionSpec& s : kOptions) {
@@ -78,14 +95,10 @@ const OptionSpec& find_option(int option) {
   for (const OptionSpec& s : kRunOptions) {
     if (s.option == option) return s;
   }
-  if (option == VAE_OPT_STEPS || option == VAE_OPT_EPOCHS || option == VAE_OPT_SKIPPED_STEPS) {
-    invalid_argument(
-        "option: VAE_OPT_STEPS, VAE_OPT_EPOCHS and VAE_OPT_SKIPPED_STEPS are read-only counters "
-        "of a trainer (vae_get_int)");
-  }
+  if (read_only(option)) invalid_argument(Config::read_only_message());
   MessageStream m;
-  m << "option: unknown option " << option << " (the VAE_OPT_* values are 1.." << VAE_OPT_TF32
-    << ", " << VAE_OPT_EVAL_ROWS << ", " << VAE_OPT_RANK << " and " << VAE_OPT_WORLD_SIZE << ")";
+  m << "option: unknown option " << option << " (the VAE_OPT_* values are 1.."
+    << VAE_OPT_NEXT_LEARNING_RATE << ")";
   invalid_argument(m.str());
 }
 
@@ -116,6 +129,28 @@ void check_live(const OptionSpec& s, bool live) {
 
 }  // namespace
 
+bool Config::is_read_only(int option) { return read_only(option); }
+
+const char* Config::read_only_message() {
+  return "option: VAE_OPT_STEPS, VAE_OPT_EPOCHS, VAE_OPT_SKIPPED_STEPS, VAE_OPT_GRAD_NORM and "
+         "VAE_OPT_NEXT_LEARNING_RATE are read-only values of a trainer (vae_get_int, "
+         "vae_get_float)";
+}
+
+AdamSettings Config::adam_settings() const {
+  AdamSettings a;
+  a.learning_rate = learning_rate;
+  a.beta1 = adam_beta1;
+  a.beta2 = adam_beta2;
+  a.epsilon = adam_epsilon;
+  a.schedule = lr_schedule;
+  a.warmup_steps = warmup_steps;
+  a.decay_steps = decay_steps;
+  a.final_learning_rate = final_learning_rate;
+  a.clip_norm = clip_norm;
+  return a;
+}
+
 int64_t Config::learned_log_variance_count() const {
   if (!gaussian()) return 0;
   if (variance == VAE_VARIANCE_LEARNED_SHARED) return 1;
@@ -132,6 +167,7 @@ void Config::set_int(int option, int64_t value, bool live) {
   }
   check_range(s, static_cast<double>(value));
   check_rank_fits(option, value);
+  if (live) check_schedule_fits(option, value);
   if (s.int_member) this->*s.int_member = value;
   if (s.enum_member) this->*s.enum_member = static_cast<int>(value);
 }
@@ -187,6 +223,20 @@ void Config::check_rank_fits(int option, int64_t value) const {
   }
 }
 
+// A decaying schedule has steps to decay over, whichever of the two
+// changes (on a config, vae_create checks the pair: validate).
+void Config::check_schedule_fits(int option, int64_t value) const {
+  const bool decays = (option == VAE_OPT_LR_SCHEDULE ? value : lr_schedule) != VAE_SCHEDULE_CONSTANT;
+  const int64_t steps = option == VAE_OPT_DECAY_STEPS ? value : decay_steps;
+  if (decays && steps == 0) {
+    invalid_argument(option == VAE_OPT_DECAY_STEPS
+                         ? "value: VAE_OPT_DECAY_STEPS must be at least 1 while VAE_OPT_LR_SCHEDULE "
+                           "decays the rate (LINEAR or COSINE); set VAE_SCHEDULE_CONSTANT first"
+                         : "value: VAE_OPT_LR_SCHEDULE LINEAR and COSINE decay over "
+                           "VAE_OPT_DECAY_STEPS steps, which is 0; set VAE_OPT_DECAY_STEPS first");
+  }
+}
+
 void Config::set_hidden_layers(const int32_t* widths, int32_t count) {
   if (count < 0 || count > VAE_MAX_HIDDEN_LAYERS) {
     MessageStream m;
@@ -211,6 +261,7 @@ void Config::validate() const {
   for (const OptionSpec& s : kOptions) check_range(s, get_float(s.option));
   for (const OptionSpec& s : kRunOptions) check_range(s, get_float(s.option));
   check_rank_fits(VAE_OPT_RANK, rank);
+  check_schedule_fits(VAE_OPT_LR_SCHEDULE, lr_schedule);
   if (!gaussian() && variance != VAE_VARIANCE_FIXED) {
     invalid_argument(
         "VAE_OPT_VARIANCE: a learned variance needs VAE_OPT_LIKELIHOOD = "

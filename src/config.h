@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "element_math.h"
+#include "step_state.h"
 #include "vae/vae.h"
 
 namespace vae {
@@ -35,6 +36,11 @@ struct Config {
   int64_t threads = 1;
   int64_t tf32 = 0;
   int64_t eval_rows = 0;  // 0: sized from the backend's evaluation budget
+  int lr_schedule = VAE_SCHEDULE_CONSTANT;
+  int64_t warmup_steps = 0;
+  int64_t decay_steps = 0;
+  double final_learning_rate = 0.0;
+  double clip_norm = 0.0;  // 0: no gradient clipping
   // Data parallelism: this trainer is rank `rank` of `world_size` ranks
   // (vae_set_allreduce). Not saved: a checkpoint resumes on any number.
   int64_t rank = 0;
@@ -46,6 +52,12 @@ struct Config {
   bool gaussian() const { return likelihood == VAE_LIKELIHOOD_GAUSSIAN; }
   // Number of learned decoder log-variance parameters: 0, 1 or input_dim.
   int64_t learned_log_variance_count() const;
+  // Whether the option is one a trainer reports and no one sets
+  // (VAE_OPT_STEPS, ..., VAE_OPT_NEXT_LEARNING_RATE), and the refusal of a set.
+  static bool is_read_only(int option);
+  static const char* read_only_message();
+  // The optimizer's settings: Adam's, the rate's schedule and clipping.
+  AdamSettings adam_settings() const;
 
   // Sets one option; throws Error(INVALID_ARGUMENT) naming the allowed range.
   // `live` restricts to the options that may change during training.
@@ -66,6 +78,8 @@ struct Config {
   // Throws Error(INVALID_ARGUMENT) unless setting `option` to `value` keeps
   // the rank below the world size.
   void check_rank_fits(int option, int64_t value) const;
+  // ... unless a decaying schedule has decay steps.
+  void check_schedule_fits(int option, int64_t value) const;
 };
 
 }  // namespace vae

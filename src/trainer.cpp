@@ -49,18 +49,11 @@ int64_t Trainer::parameter_count() const {
   return static_cast<int64_t>(ParameterLayout(config_).packed_total);
 }
 
-bool Trainer::is_counter(int option) {
-  return option == VAE_OPT_STEPS || option == VAE_OPT_EPOCHS || option == VAE_OPT_SKIPPED_STEPS;
-}
-
 // A live option changes a copy of the configuration, the backend takes it,
 // and only then does the trainer's change: a failure changes nothing.
 template <class Set>
 void Trainer::change_option(int option, Set&& set) {
-  if (is_counter(option)) {
-    invalid_argument("option: VAE_OPT_STEPS, VAE_OPT_EPOCHS and VAE_OPT_SKIPPED_STEPS are "
-                     "read-only counters");
-  }
+  if (Config::is_read_only(option)) invalid_argument(Config::read_only_message());
   Config changed = config_;
   set(changed);
   apply_options(changed);
@@ -81,7 +74,24 @@ int64_t Trainer::get_int(int option) const {
   if (option == VAE_OPT_STEPS) return counters().steps;
   if (option == VAE_OPT_EPOCHS) return epochs_;
   if (option == VAE_OPT_SKIPPED_STEPS) return counters().skipped_steps;
+  if (option == VAE_OPT_GRAD_NORM || option == VAE_OPT_NEXT_LEARNING_RATE) {
+    invalid_argument("option: VAE_OPT_GRAD_NORM and VAE_OPT_NEXT_LEARNING_RATE are real "
+                     "numbers: read them with vae_get_float");
+  }
   return config_.get_int(option);
+}
+
+// The step state is read after the steps queued before (on the CUDA
+// backend, this waits for them).
+double Trainer::get_float(int option) const {
+  if (option == VAE_OPT_GRAD_NORM) return read_step_state().grad_norm;
+  if (option == VAE_OPT_NEXT_LEARNING_RATE) {
+    return scheduled_learning_rate(config_.adam_settings(), counters().steps);
+  }
+  if (option == VAE_OPT_STEPS || option == VAE_OPT_EPOCHS || option == VAE_OPT_SKIPPED_STEPS) {
+    return static_cast<double>(get_int(option));
+  }
+  return config_.get_float(option);
 }
 
 Counters Trainer::counters() const {

@@ -54,8 +54,7 @@ class Trainer {
   void set_int(int option, int64_t value);
   void set_float(int option, double value);
   int64_t get_int(int option) const;
-  // Whether the option is one of the read-only counters (VAE_OPT_STEPS, ...).
-  static bool is_counter(int option);
+  double get_float(int option) const;
   // The caller's CUDA stream (NULL: the trainer's own); UNSUPPORTED on the CPU.
   virtual void set_cuda_stream(void* stream) = 0;
 

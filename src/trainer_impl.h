@@ -302,7 +302,8 @@ class TrainerImpl final : public Trainer {
   }
 
   // The end of a step whose loss is in b.loss and gradient in b.grads, for
-  // `rows` rows: the finite check, Adam's constants, one Adam launch over
+  // `rows` rows: the finite check with the gradient's norm, Adam's constants
+  // (the scheduled rate, the clipping factor), one Adam launch over
   // the parameters the update mode moves (nothing when the step is bad),
   // and the counters (and for a step of an epoch, its position and loss sums).
   void update(int64_t rows, bool epoch) {
@@ -310,12 +311,7 @@ class TrainerImpl final : public Trainer {
     size_t begin = 0, end = 0;
     net_.update_range(config_.update, &begin, &end);
     ops_->check_step(b.loss, b.grads, begin, end);
-    AdamSettings adam;
-    adam.learning_rate = config_.learning_rate;
-    adam.beta1 = config_.adam_beta1;
-    adam.beta2 = config_.adam_beta2;
-    adam.epsilon = config_.adam_epsilon;
-    ops_->begin_update(adam);
+    ops_->begin_update(config_.adam_settings());
     ops_->adam(b.params, b.grads, b.adam_m, b.adam_v, begin, net_.layout().encoder_end, end);
     ops_->end_step(config_.update, rows, b.loss, epoch);
   }

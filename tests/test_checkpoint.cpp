@@ -235,6 +235,44 @@ TEST_F(Checkpoint, EvalRowsIsKeptAndMayBeAbsent) {
   expect_message("VAE_OPT_EVAL_ROWS");
 }
 
+TEST_F(Checkpoint, ScheduleAndClippingAreKeptAndMayBeAbsent) {
+  const int options[] = {VAE_OPT_LR_SCHEDULE, VAE_OPT_WARMUP_STEPS, VAE_OPT_DECAY_STEPS,
+                         VAE_OPT_FINAL_LEARNING_RATE, VAE_OPT_CLIP_NORM};
+  const double values[] = {VAE_SCHEDULE_COSINE, 7, 123456789012, 2.5e-5, 0.75};
+  ASSERT_EQ(vae_set_int(t_, VAE_OPT_DECAY_STEPS, 1), VAE_OK);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(vae_set_float(t_, options[i], values[i]), VAE_OK);
+  ASSERT_EQ(vae_save(t_, path_.c_str()), VAE_OK);
+  vae_trainer* t = nullptr;
+  ASSERT_EQ(vae_load(path_.c_str(), VAE_BACKEND_CPU, &t), VAE_OK) << vae_last_error();
+  for (int i = 0; i < 5; ++i) {
+    double value = -1;
+    EXPECT_EQ(vae_get_float(t, options[i], &value), VAE_OK);
+    EXPECT_EQ(value, values[i]) << options[i];
+  }
+  vae_destroy(t);
+  // Files of 0.1 lack them all: a constant rate and no clipping, as they trained.
+  const std::string older = edited("older.safetensors", [](vae::SafetensorsFile& f) {
+    for (const char* name : {"VAE_OPT_LR_SCHEDULE", "VAE_OPT_WARMUP_STEPS", "VAE_OPT_DECAY_STEPS",
+                             "VAE_OPT_FINAL_LEARNING_RATE", "VAE_OPT_CLIP_NORM"}) {
+      ASSERT_EQ(f.metadata.erase(name), 1u) << name;
+    }
+  });
+  t = nullptr;
+  ASSERT_EQ(vae_load(older.c_str(), VAE_BACKEND_CPU, &t), VAE_OK) << vae_last_error();
+  for (int i = 0; i < 5; ++i) {
+    double value = -1;
+    EXPECT_EQ(vae_get_float(t, options[i], &value), VAE_OK);
+    EXPECT_EQ(value, 0.0) << options[i];
+  }
+  vae_destroy(t);
+  // A decaying schedule without decay steps is refused as the file's error.
+  const std::string bad = edited("bad_schedule.safetensors", [](vae::SafetensorsFile& f) {
+    f.metadata["VAE_OPT_DECAY_STEPS"] = "0";
+  });
+  EXPECT_EQ(load(bad), VAE_ERROR_FORMAT);
+  expect_message("VAE_OPT_DECAY_STEPS");
+}
+
 TEST_F(Checkpoint, MetadataNumbersAreReadStrictly) {
   for (const char* bad : {"", " 8", "8 ", "+8", "8.5", "1e300", "0x8", "eight"}) {
     SCOPED_TRACE(bad);

@@ -57,7 +57,7 @@ extern "C" {
 #endif
 
 #define VAE_VERSION_MAJOR 0
-#define VAE_VERSION_MINOR 1
+#define VAE_VERSION_MINOR 2
 #define VAE_VERSION_PATCH 0
 #define VAE_VERSION (VAE_VERSION_MAJOR * 10000 + VAE_VERSION_MINOR * 100 + VAE_VERSION_PATCH)
 
@@ -121,7 +121,37 @@ typedef enum vae_option {
        with it).                                                          */
   /* Data parallelism (vae_set_allreduce); not saved in checkpoints: */
   VAE_OPT_RANK = 25,         /* int, [0, world size), this process's rank, default 0 (may change) */
-  VAE_OPT_WORLD_SIZE = 26    /* int, [1, 4096], ranks training together, default 1 (may change)  */
+  VAE_OPT_WORLD_SIZE = 26,   /* int, [1, 4096], ranks training together, default 1 (may change)  */
+  /* The learning-rate schedule (added in 0.2; a checkpoint of 0.1 loads with
+   * the defaults, a constant rate). Step t (0, 1, ...: the value of
+   * VAE_OPT_STEPS when it runs; skipped steps do not count) takes the rate
+   *   warm-up, t < W:   lr (t + 1) / W
+   *   after, p = min((t - W) / D, 1):
+   *     CONSTANT:  lr
+   *     LINEAR:    lr + (final - lr) p
+   *     COSINE:    final + (lr - final) (1 + cos(pi p)) / 2
+   * with lr = VAE_OPT_LEARNING_RATE, W = VAE_OPT_WARMUP_STEPS, D =
+   * VAE_OPT_DECAY_STEPS and final = VAE_OPT_FINAL_LEARNING_RATE; the rate
+   * is final, exactly, from step W + D on. Each step computes its rate in double in
+   * the backend's own memory from the step counter (on the CUDA backend, on
+   * the device), so a captured step graph replays unchanged.
+   * VAE_OPT_NEXT_LEARNING_RATE reads the rate of the next step. LINEAR and
+   * COSINE need D >= 1: set VAE_OPT_DECAY_STEPS before the schedule. */
+  VAE_OPT_LR_SCHEDULE = 27,  /* VAE_SCHEDULE_*, default CONSTANT              (may change) */
+  VAE_OPT_WARMUP_STEPS = 28, /* int, [0, 2^56), W, default 0                 (may change) */
+  VAE_OPT_DECAY_STEPS = 29,  /* int, [0, 2^56), D, default 0                 (may change) */
+  VAE_OPT_FINAL_LEARNING_RATE = 30, /* float, [0, 1e6], default 0            (may change) */
+  /* Gradient clipping by global norm (0.2), as torch.nn.utils.clip_grad_norm_:
+   * with c = VAE_OPT_CLIP_NORM > 0, a step whose gradient has L2 norm |g|
+   * over the parameters it updates (VAE_OPT_UPDATE) takes the gradient
+   * g min(1, c / (|g| + 1e-6)). The norm is summed in double in the pass
+   * that checks the gradient is finite, and the factor is applied inside
+   * Adam. 0: no clipping. */
+  VAE_OPT_CLIP_NORM = 31,    /* float, [0, 1e30], default 0                   (may change) */
+  /* Read-only, for vae_get_float (0.2): */
+  VAE_OPT_GRAD_NORM = 32,    /* |g| of the last step, before clipping (0 before the first;
+                                infinite or NaN when that step was skipped for it)       */
+  VAE_OPT_NEXT_LEARNING_RATE = 33 /* the rate the next step takes (the schedule above)   */
 } vae_option;
 
 enum { VAE_LIKELIHOOD_BERNOULLI = 0, VAE_LIKELIHOOD_GAUSSIAN = 1 };
@@ -146,6 +176,7 @@ enum { VAE_ACTIVATION_RELU = 0, VAE_ACTIVATION_TANH = 1 };
 enum { VAE_BACKEND_AUTO = 0, VAE_BACKEND_CPU = 1, VAE_BACKEND_CUDA = 2 };
 enum { VAE_OBJECTIVE_ELBO = 0, VAE_OBJECTIVE_IWAE = 1 };
 enum { VAE_UPDATE_ALL = 0, VAE_UPDATE_ENCODER = 1, VAE_UPDATE_DECODER = 2 };
+enum { VAE_SCHEDULE_CONSTANT = 0, VAE_SCHEDULE_LINEAR = 1, VAE_SCHEDULE_COSINE = 2 };
 enum { VAE_ESTIMATOR_PRIOR = 0, VAE_ESTIMATOR_IMPORTANCE = 1 };
 /* Byte transforms for vae_dataset_create_u8. */
 enum {

@@ -162,12 +162,19 @@ VAE_INLINE void column_sums_impl(const T* v, int64_t rows, int64_t c0, int64_t c
 }
 
 // usable_gradient (element_math.h) is false for NaN, infinities and beyond
-// 2^62; an integer count, which the compiler may reorder, where a
-// floating-point sum could not be.
+// 2^62; an integer count, which the compiler may reorder, beside the sum of
+// squares in lane_sum's fixed order. A square of a usable element is at
+// most 2^124, far inside double's range.
 template <class T>
-VAE_INLINE size_t count_unusable_gradients_impl(const T* v, size_t begin, size_t end) {
+VAE_INLINE size_t check_gradients_impl(const T* v, size_t begin, size_t end,
+                                       double* sum_squares) {
+  const T* __restrict g = v + begin;
   size_t bad = 0;
-  for (size_t e = begin; e < end; ++e) bad += !usable_gradient(v[e]);
+  *sum_squares = lane_sum<double>(static_cast<int64_t>(end - begin), [&](int64_t e) {
+    bad += !usable_gradient(g[e]);
+    const double x = static_cast<double>(g[e]);
+    return x * x;
+  });
   return bad;
 }
 
@@ -201,6 +208,10 @@ VAE_TARGET_AVX2 float likelihood_row_avx2(const Likelihood& lik, const float* lo
 VAE_TARGET_AVX2 void adam_range_avx2(float* p, const float* g, float* m, float* v, size_t begin,
                                      size_t end, const AdamStep& step) {
   adam_range_impl(p, g, m, v, begin, end, step);
+}
+VAE_TARGET_AVX2 size_t check_gradients_avx2(const float* v, size_t begin, size_t end,
+                                            double* sum_squares) {
+  return check_gradients_impl(v, begin, end, sum_squares);
 }
 #endif
 
@@ -245,6 +256,15 @@ void adam_range_for(Isa isa, float* p, const float* g, float* m, float* v, size_
 #endif
   static_cast<void>(isa);
   adam_range_impl(p, g, m, v, begin, end, step);
+}
+
+size_t check_gradients_for(Isa isa, const float* v, size_t begin, size_t end,
+                           double* sum_squares) {
+#if defined(__x86_64__)
+  if (isa != Isa::kBaseline) return check_gradients_avx2(v, begin, end, sum_squares);
+#endif
+  static_cast<void>(isa);
+  return check_gradients_impl(v, begin, end, sum_squares);
 }
 
 float likelihood_row(const Likelihood& lik, const float* learned_log_variance, const float* out,
@@ -298,11 +318,11 @@ void column_sums(const double* v, int64_t rows, int64_t c0, int64_t c1, int64_t 
   column_sums_impl(v, rows, c0, c1, ld, sums);
 }
 
-size_t count_unusable_gradients(const float* v, size_t begin, size_t end) {
-  return count_unusable_gradients_impl(v, begin, end);
+size_t check_gradients(const float* v, size_t begin, size_t end, double* sum_squares) {
+  return check_gradients_for(chosen_isa(), v, begin, end, sum_squares);
 }
-size_t count_unusable_gradients(const double* v, size_t begin, size_t end) {
-  return count_unusable_gradients_impl(v, begin, end);
+size_t check_gradients(const double* v, size_t begin, size_t end, double* sum_squares) {
+  return check_gradients_impl(v, begin, end, sum_squares);
 }
 
 }  // namespace cpu_loops

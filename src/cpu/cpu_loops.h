@@ -53,9 +53,10 @@ void column_sums(const float* v, int64_t rows, int64_t c0, int64_t c1, int64_t l
 void column_sums(const double* v, int64_t rows, int64_t c0, int64_t c1, int64_t ld, double* sums);
 
 // How many of v[begin, end) a step cannot take: not finite, or beyond
-// kLargestGradient (element_math.h).
-size_t count_unusable_gradients(const float* v, size_t begin, size_t end);
-size_t count_unusable_gradients(const double* v, size_t begin, size_t end);
+// kLargestGradient (element_math.h); and in the same pass, into
+// *sum_squares, the sum of their squares in double, summed as above.
+size_t check_gradients(const float* v, size_t begin, size_t end, double* sum_squares);
+size_t check_gradients(const double* v, size_t begin, size_t end, double* sum_squares);
 
 // Adam (element_math.h) over [begin, end) of the flat buffers.
 void adam_range(float* p, const float* g, float* m, float* v, size_t begin, size_t end,
@@ -63,7 +64,8 @@ void adam_range(float* p, const float* g, float* m, float* v, size_t begin, size
 void adam_range(double* p, const double* g, double* m, double* v, size_t begin, size_t end,
                 const AdamStep& step);
 
-// The instruction sets the float likelihood rows and Adam are compiled for.
+// The instruction sets the float likelihood rows, Adam and the gradient
+// check are compiled for.
 enum class Isa { kBaseline, kAvx2, kAvx512 };
 // The widest of them this processor runs (always kBaseline off x86-64).
 Isa best_isa();
@@ -75,6 +77,8 @@ float likelihood_row_for(Isa isa, const Likelihood& lik, const float* learned_lo
                          float scale, const float* bias = nullptr);
 void adam_range_for(Isa isa, float* p, const float* g, float* m, float* v, size_t begin,
                     size_t end, const AdamStep& step);
+size_t check_gradients_for(Isa isa, const float* v, size_t begin, size_t end,
+                           double* sum_squares);
 
 }  // namespace cpu_loops
 }  // namespace vae

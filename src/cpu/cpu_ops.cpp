@@ -249,13 +249,26 @@ void CpuOps<T>::mean(const T* v, int64_t n, T* out) const {
   *out = sum / T(n);
 }
 
+// The check and the sum of squares in one pass, tile by tile (in parallel);
+// the tiles' sums are then added in tile order, so neither the verdict nor
+// the norm depends on the thread count.
 template <class T>
 void CpuOps<T>::check_step(const T* loss, const T* g, size_t begin, size_t end) const {
+  const int64_t tiles = static_cast<int64_t>((end - begin + kNormTile - 1) / kNormTile);
+  if (tile_squares_.size() < static_cast<size_t>(tiles)) tile_squares_.resize(tiles);
   std::atomic<size_t> bad{!(*loss * T(0) == T(0)) ? size_t{1} : size_t{0}};
-  pool_.run(static_cast<int64_t>(end - begin), [&](int64_t first, int64_t last) {
-    bad += cpu_loops::count_unusable_gradients(g, begin + static_cast<size_t>(first),
-                                               begin + static_cast<size_t>(last));
-  });
+  pool_.run(tiles, [&](int64_t first, int64_t last) {
+    size_t unusable = 0;
+    for (int64_t tile = first; tile < last; ++tile) {
+      const size_t lo = begin + static_cast<size_t>(tile) * kNormTile;
+      const size_t hi = std::min(end, lo + kNormTile);
+      unusable += cpu_loops::check_gradients(g, lo, hi, &tile_squares_[tile]);
+    }
+    bad += unusable;
+  }, 1);
+  double sum_squares = 0;
+  for (int64_t tile = 0; tile < tiles; ++tile) sum_squares += tile_squares_[tile];
+  state_.grad_sum_squares = sum_squares;
   if (bad != 0) state_.bad = 1;
 }
 

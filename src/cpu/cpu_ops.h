@@ -35,8 +35,10 @@ class CpuOps {
   explicit CpuOps(int threads) : pool_(threads) {}
 
   // The one arena of the workspace; called once, when the trainer is built.
+  // (With it, the sums of the gradient's tiles: see check_step.)
   T* allocate(size_t count) {
     arena_.assign(count, T(0));
+    tile_squares_.assign(count / kNormTile + 1, 0.0);
     return arena_.data();
   }
   void apply_options(const Config& config) { pool_.resize(static_cast<int>(config.threads)); }
@@ -90,7 +92,9 @@ class CpuOps {
   // The training step's state and its rules (kernels/step_state.h).
   StepState* step_state() const { return &state_; }
   void begin_step() const { state_.bad = 0; }
-  // Marks the step bad when *loss or g[begin, end) is not finite.
+  // Marks the step bad when *loss or g[begin, end) is not finite, and puts
+  // the sum of g^2 over [begin, end) in the step state, added in tiles of
+  // kNormTile elements (each in cpu_loops' order), tile sums in tile order.
   void check_step(const T* loss, const T* g, size_t begin, size_t end) const;
   void begin_update(const AdamSettings& a) const { vae::begin_update(&state_, a); }
   // Adam over [begin, end), with the encoder's constants below split.
@@ -202,6 +206,9 @@ class CpuOps {
   std::vector<T> arena_;
   std::vector<T> eval_arena_;
   mutable StepState state_{};
+  // The gradient check's sum of squares per tile (check_step).
+  static constexpr size_t kNormTile = 8192;
+  mutable std::vector<double> tile_squares_;
 };
 
 extern template class CpuOps<float>;

@@ -1,6 +1,7 @@
 #include "cuda/cuda_ops.h"
 
 #include <string>
+#include <utility>
 
 #include "activation.cuh"
 #include "bytes.cuh"
@@ -86,17 +87,9 @@ namespace {
 
 StepSettings settings_of(const Config& c) {
   StepSettings s{};
-  s.adam.learning_rate = c.learning_rate;
-  s.adam.beta1 = c.adam_beta1;
-  s.adam.beta2 = c.adam_beta2;
-  s.adam.epsilon = c.adam_epsilon;
+  s.adam = c.adam_settings();
   s.beta = c.kl_weight;
   return s;
-}
-
-bool same_adam(const AdamSettings& a, const AdamSettings& b) {
-  return a.learning_rate == b.learning_rate && a.beta1 == b.beta1 && a.beta2 == b.beta2 &&
-         a.epsilon == b.epsilon;
 }
 
 }  // namespace
@@ -154,30 +147,35 @@ size_t column_scratch_bytes(int64_t widest) {
                   static_cast<size_t>(std::max<int64_t>(widest, 1)));
 }
 
+// The finite check's sums of squares, one per block.
+size_t check_scratch_bytes() { return round_up(sizeof(double) * cuda::kMaxCheckBlocks); }
+
 }  // namespace
 
-// [cuBLASLt workspace | step state | column-sum scratch | the workspace's
-// floats], each part 256-byte aligned.
+// [cuBLASLt workspace | step state | step settings | the finite check's
+// sums | column-sum scratch | the workspace's floats], each part 256-byte
+// aligned.
 size_t CudaOps::arena_bytes(size_t count, int64_t widest) {
   return kGemmWorkspaceBytes + round_up(sizeof(StepState)) + round_up(sizeof(StepSettings)) +
-         column_scratch_bytes(widest) + round_up(sizeof(float) * std::max<size_t>(count, 1));
+         check_scratch_bytes() + column_scratch_bytes(widest) +
+         round_up(sizeof(float) * std::max<size_t>(count, 1));
 }
 
 float* CudaOps::allocate(size_t count) {
   if (arena_) fail(VAE_ERROR_INTERNAL, "CudaOps::allocate called twice");
   check_cuda(cudaSetDevice(device_), "cudaSetDevice");
-  const size_t state_bytes = round_up(sizeof(StepState)) + round_up(sizeof(StepSettings));
-  const size_t scratch_bytes = column_scratch_bytes(widest_);
   const size_t total = arena_bytes(count, widest_);
   arena_ = cuda_detail::device_allocate(total, "cudaMalloc");
   char* base = static_cast<char*>(arena_.get());
-  gemm_workspace_ = base;
+  char* part = base;
+  const auto take = [&part](size_t bytes) { return std::exchange(part, part + bytes); };
+  gemm_workspace_ = take(kGemmWorkspaceBytes);
   gemm_workspace_bytes_ = kGemmWorkspaceBytes;
-  step_state_ = reinterpret_cast<StepState*>(base + kGemmWorkspaceBytes);
-  settings_ = reinterpret_cast<StepSettings*>(base + kGemmWorkspaceBytes +
-                                              round_up(sizeof(StepState)));
-  column_scratch_ = reinterpret_cast<float*>(base + kGemmWorkspaceBytes + state_bytes);
-  float* floats = reinterpret_cast<float*>(base + kGemmWorkspaceBytes + state_bytes + scratch_bytes);
+  step_state_ = reinterpret_cast<StepState*>(take(round_up(sizeof(StepState))));
+  settings_ = reinterpret_cast<StepSettings*>(take(round_up(sizeof(StepSettings))));
+  check_squares_ = reinterpret_cast<double*>(take(check_scratch_bytes()));
+  column_scratch_ = reinterpret_cast<float*>(take(column_scratch_bytes(widest_)));
+  float* floats = reinterpret_cast<float*>(part);
   // Zeroed like the CPU backend's arena, so nothing is ever read uninitialized.
   check_cuda(cudaMemsetAsync(base, 0, total, stream()), "cudaMemsetAsync");
   check_cublas(cublasSetWorkspace(blas_.get(), gemm_workspace_, gemm_workspace_bytes_),
@@ -210,7 +208,7 @@ void CudaOps::apply_options(const Config& config) {
   captured_options_ = captured;
   const StepSettings settings = settings_of(config);
   if (settings_ != nullptr &&
-      (!same_adam(settings.adam, host_settings_.adam) || settings.beta != host_settings_.beta)) {
+      (!(settings.adam == host_settings_.adam) || settings.beta != host_settings_.beta)) {
     begin_call();
     upload_settings(settings);
   }
@@ -337,13 +335,17 @@ void CudaOps::begin_step() const {
 }
 
 void CudaOps::check_step(const float* loss, const float* g, size_t begin, size_t end) const {
-  check_cuda(cuda::launch_check_step(loss, g, begin, end, step_state_, sm_count_, stream()),
+  check_blocks_ = cuda::check_step_blocks(begin, end, sm_count_);
+  check_cuda(cuda::launch_check_step(loss, g, begin, end, step_state_, check_squares_, sm_count_,
+                                     stream()),
              "check_step kernel");
 }
 
 void CudaOps::begin_update(const AdamSettings& a) const {
-  const StepSettings* live = same_adam(a, host_settings_.adam) ? settings_ : nullptr;
-  check_cuda(cuda::launch_begin_update(step_state_, a, live, stream()), "begin_update kernel");
+  const StepSettings* live = a == host_settings_.adam ? settings_ : nullptr;
+  check_cuda(cuda::launch_begin_update(step_state_, a, live, check_squares_, check_blocks_,
+                                       stream()),
+             "begin_update kernel");
 }
 
 void CudaOps::adam(float* p, const float* g, float* m, float* v, size_t begin, size_t split,

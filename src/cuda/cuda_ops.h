@@ -306,6 +306,8 @@ class CudaOps {
   size_t gemm_workspace_bytes_ = 0;
   StepState* step_state_ = nullptr;  // in the arena
   StepSettings* settings_ = nullptr;  // in the arena: the live values kernels read
+  double* check_squares_ = nullptr;   // in the arena: the finite check's block sums of g^2
+  mutable unsigned int check_blocks_ = 0;  // ... how many the last check wrote
   StepSettings host_settings_{};      // what was last written there
   // The options whose change drops the captured steps.
   struct CapturedOptions {

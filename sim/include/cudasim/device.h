@@ -26,19 +26,21 @@ CUDASIM_EXPORT const ThreadPlace& place();
 // __syncthreads and __syncthreads_or: wait until every thread of the block
 // arrives; the second returns non-zero when any thread's predicate is.
 CUDASIM_EXPORT int block_barrier(int predicate);
-// __shfl_down_sync on 32-bit words: waits for the lanes of `mask` and
+// __shfl_down_sync on a 32-bit word: waits for the lanes of `mask` and
 // returns lane (lane + delta)'s word, or the caller's own where that lane is
 // past the segment of `width` lanes.
 CUDASIM_EXPORT uint32_t shuffle_down(unsigned int mask, uint32_t word, unsigned int delta,
                                      int width);
 
+// A value of 32 or 64 bits, the second as two words in turn, as the
+// hardware's shuffle of a double is two.
 template <class T>
 T shuffle_down_value(unsigned int mask, T value, unsigned int delta, int width) {
-  static_assert(sizeof(T) == 4, "the simulator shuffles 32-bit words");
-  uint32_t word;
-  std::memcpy(&word, &value, 4);
-  word = shuffle_down(mask, word, delta, width);
-  std::memcpy(&value, &word, 4);
+  static_assert(sizeof(T) == 4 || sizeof(T) == 8, "the simulator shuffles 32- and 64-bit values");
+  uint32_t words[sizeof(T) / 4];
+  std::memcpy(words, &value, sizeof(T));
+  for (uint32_t& word : words) word = shuffle_down(mask, word, delta, width);
+  std::memcpy(&value, words, sizeof(T));
   return value;
 }
 
