@@ -57,24 +57,18 @@ bool EarlyStoppingRun::stopped(RankGroup& group) const {
 
 std::string EarlyStoppingRun::stop_line() const {
   if (!rule_ || !rule_->stopped()) return "";
-  char line[512];
+  const std::string head = "early stop after epoch " + std::to_string(rule_->last_epoch()) + ": ";
+  const std::string patience = "(--patience " + std::to_string(rule_->patience()) + ")";
   if (rule_->best_epoch() == 0) {
-    std::snprintf(
-        line, sizeof line,
-        "early stop after epoch %lld: no test ELBO in %lld epochs was a number (--patience "
-        "%lld); there is no %s",
-        static_cast<long long>(rule_->last_epoch()), static_cast<long long>(rule_->last_epoch()),
-        static_cast<long long>(rule_->patience()), kBestCheckpointFile);
-  } else {
-    std::snprintf(line, sizeof line,
-                  "early stop after epoch %lld: the test ELBO has not improved for %lld epochs "
-                  "(--patience %lld); the best, %.9g nats, is epoch %lld's, in %s",
-                  static_cast<long long>(rule_->last_epoch()),
-                  static_cast<long long>(rule_->epochs_without_improvement()),
-                  static_cast<long long>(rule_->patience()), rule_->best_elbo(),
-                  static_cast<long long>(rule_->best_epoch()), best_.c_str());
+    return head + "no test ELBO in " + std::to_string(rule_->last_epoch()) +
+           " epoch(s) was a number " + patience + "; there is no " + kBestCheckpointFile;
   }
-  return line;
+  char elbo[32];
+  std::snprintf(elbo, sizeof elbo, "%.9g", rule_->best_elbo());  // as metrics.csv holds it
+  return head + "the test ELBO has not improved for " +
+         std::to_string(rule_->epochs_without_improvement()) + " epoch(s) " + patience +
+         "; the best, " + elbo + " nats, is epoch " + std::to_string(rule_->best_epoch()) +
+         "'s, in " + best_.string();
 }
 
 }  // namespace vae_app
