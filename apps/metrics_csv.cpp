@@ -98,6 +98,14 @@ std::vector<EpochMetrics> metrics_for_checkpoint(const std::string& path,
   return rows;
 }
 
+double as_written(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.9g", value);  // as write_metrics_csv prints the figures
+  double read = 0.0;
+  parse_number(std::string_view(text), read);  // as read_metrics_csv parses them
+  return read;
+}
+
 std::vector<EpochMetrics> read_metrics_csv(const std::string& path) {
   std::vector<EpochMetrics> rows;
   const InputFile file = open_regular_file(path, true);

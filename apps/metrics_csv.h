@@ -34,6 +34,11 @@ void write_metrics_csv(const std::string& path, const std::vector<EpochMetrics>&
 std::vector<EpochMetrics> metrics_for_checkpoint(const std::string& path,
                                                  std::int64_t epochs_done, std::size_t* dropped);
 
+// `value` as a row of metrics.csv holds it (9 significant digits), which is
+// what a resumed run reads back: a figure compared when it is written
+// compares the same when read (vae-train --patience).
+double as_written(double value);
+
 // All rows of the file; none when it does not exist. Throws DataFileError
 // naming the file and line for a wrong header or a malformed row.
 std::vector<EpochMetrics> read_metrics_csv(const std::string& path);

@@ -168,6 +168,8 @@ const std::vector<ValueFlag>& value_flags() {
                           {{"joint", static_cast<int>(Schedule::joint)},
                            {"alternate", static_cast<int>(Schedule::alternate)}}));
        }},
+      {"--patience", [](Options& o, const std::string& f,
+                        const std::string& v) { o.patience = parse_integer(f, v, 1, 1000000); }},
       {"--threads", [](Options& o, const std::string& f,
                        const std::string& v) { o.threads = parse_integer(f, v, 1, 256); }},
       {"--seed", [](Options& o, const std::string& f,
@@ -288,6 +290,7 @@ std::string help_text() {
 
 Trains a variational autoencoder with libvae, writing into the output directory:
   checkpoint.safetensors  the trainer after each epoch (resume from it with --resume)
+  best.safetensors        with --patience: the checkpoint of the epoch of the best test ELBO
   metrics.csv             epoch,train_loss,test_elbo,test_reconstruction,test_kl,seconds
   loss.png                the train loss and the test ELBO per epoch, with their scales
   samples.png             an 8x8 grid of decoded draws z ~ p(z)
@@ -316,9 +319,9 @@ Model (fixed by the checkpoint when resuming):
   --samples K                 samples per data point, 1..4096 (default 1)
   --seed S                    (default 1)
 
-Training (--batch, --lr, --beta, --kl-warmup, --objective, --schedule and
---transform are kept with the run in DIR/training.txt: --resume continues with
-the run's values, and refuses one given with another value):
+Training (--batch, --lr, --beta, --kl-warmup, --objective, --schedule,
+--transform and --patience are kept with the run in DIR/training.txt: --resume
+continues with the run's values, and refuses one given with another value):
   --epochs N                  total epochs, counting those already done (default 10)
   --batch B                   rows per step (default 128)
   --lr R                      Adam learning rate (default 1e-3)
@@ -328,6 +331,13 @@ the run's values, and refuses one given with another value):
   --objective elbo|iwae       (default elbo)
   --schedule joint|alternate  alternate: even epochs update the encoder only (E-step),
                               odd epochs the decoder only (M-step) (default joint)
+  --patience N                stop once the test ELBO has not improved for N epochs in a
+                              row, 1..1000000 (default: never); an epoch improves when its
+                              ELBO is strictly above the best so far (a tie or NaN does
+                              not); DIR/best.safetensors is the checkpoint of the best epoch
+                              (the figures and pictures at the end are the last epoch's).
+                              --resume counts on from metrics.csv's epochs; a run that
+                              stopped early trains no further
   --backend cpu|cuda|auto     (default auto; not kept: a run may resume on another)
   --threads N                 CPU backend threads (default: the cores, at most 8; not kept)
   --ll-samples K              importance samples for the final test log-likelihood,

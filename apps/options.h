@@ -47,6 +47,7 @@ struct Options {
   std::int64_t samples = 1;
   int objective = VAE_OBJECTIVE_ELBO;
   Schedule schedule = Schedule::joint;
+  std::optional<std::int64_t> patience;  // unset: no early stopping (early_stopping.h)
   std::int64_t threads = 1;  // set to the core count, at most 8, by parse_options
   std::int64_t seed = 1;
   std::int64_t ll_samples = 1000;

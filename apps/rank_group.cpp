@@ -13,6 +13,7 @@ class SingleProcess final : public RankGroup {
   void attach(vae_trainer*) override {}
   void wait_for_all() override {}
   int agree_on_stop(int signal_number) override { return signal_number; }
+  bool leader_decides(bool decision) override { return decision; }
   [[noreturn]] void abort_all(int code) override { std::exit(code); }
 };
 

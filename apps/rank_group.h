@@ -27,6 +27,9 @@ class RankGroup {
   // passed (each its StopSignals::received(), 0 for none): every rank learns
   // that one caught a signal, so that they stop after the same epoch.
   virtual int agree_on_stop(int signal_number) = 0;
+  // Returns rank 0's `decision` on every rank (the others' are ignored):
+  // what rank 0 alone knows, as that an early stop ends the run.
+  virtual bool leader_decides(bool decision) = 0;
   // Ends every rank of the run with exit status `code`: a rank that stops
   // alone would leave the others waiting in their next step.
   [[noreturn]] virtual void abort_all(int code) = 0;

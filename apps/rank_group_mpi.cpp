@@ -100,6 +100,16 @@ class MpiRanks final : public RankGroup {
     return largest;
   }
 
+  bool leader_decides(bool decision) override {
+    int value = decision ? 1 : 0;
+    MPI_Request request = MPI_REQUEST_NULL;
+    if (MPI_Ibcast(&value, 1, MPI_INT, 0, MPI_COMM_WORLD, &request) != MPI_SUCCESS ||
+        !wait_without_spinning(&request)) {
+      throw std::runtime_error("MPI_Ibcast failed while rank 0 told the ranks whether to stop");
+    }
+    return value != 0;
+  }
+
   [[noreturn]] void abort_all(int code) override {
     std::fflush(stdout);
     MPI_Abort(MPI_COMM_WORLD, code);

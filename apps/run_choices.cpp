@@ -34,7 +34,15 @@ std::map<std::string, std::string> choices_of(const Options& o) {
       {"--objective", o.objective == VAE_OBJECTIVE_IWAE ? "iwae" : "elbo"},
       {"--schedule", o.schedule == Schedule::alternate ? "alternate" : "joint"},
       {"--transform", transform(o.transform)},
+      {"--patience", o.patience ? std::to_string(*o.patience) : "none"},
   };
+}
+
+// Choices added after training.txt began, each with the value of the runs
+// whose file lacks it: a run of an older vae-train had no early stopping.
+const std::map<std::string, std::string>& later_choices() {
+  static const std::map<std::string, std::string> later{{"--patience", "none"}};
+  return later;
 }
 
 // Parses a value the file holds for `flag` into o.
@@ -79,6 +87,13 @@ void adopt(const std::string& path, const std::string& flag, const std::string& 
     } else {
       bad();
     }
+  } else if (flag == "--patience") {
+    if (text == "none") {
+      o->patience.reset();
+    } else {
+      o->patience = integer();
+      if (*o->patience < 1) bad();
+    }
   } else {
     throw DataFileError(path, "unknown choice '" + flag + "'");
   }
@@ -114,6 +129,12 @@ std::optional<Options> resume_training_choices(const std::string& path, const Op
     if (stored.count(flag) != 0) throw DataFileError(path, flag + " is given twice");
     stored[flag] = line.substr(equals + 1);
     adopt(path, flag, stored[flag], &run);
+  }
+  for (const auto& [flag, value] : later_choices()) {
+    if (stored.count(flag) == 0) {
+      stored[flag] = value;
+      adopt(path, flag, value, &run);
+    }
   }
   if (stored.size() != choices_of(run).size()) {
     throw DataFileError(path, "holds " + std::to_string(stored.size()) + " of the " +

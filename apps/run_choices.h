@@ -1,10 +1,11 @@
 // The training choices of a vae-train run that its checkpoint does not hold
-// whole (the KL weight's warm-up, the E/M schedule, the byte transform, and
-// the batch, learning rate, beta and objective as the command line gave
-// them), kept in the run directory's training.txt, written before the run's
-// first checkpoint. --resume continues with them: a flag that is not given
-// takes the run's value, and one given with another value is refused, so
-// that a resumed run trains as the uninterrupted one would.
+// whole (the KL weight's warm-up, the E/M schedule, the byte transform, the
+// early stopping's patience, and the batch, learning rate, beta and
+// objective as the command line gave them), kept in the run directory's
+// training.txt, written before the run's first checkpoint. --resume
+// continues with them: a flag that is not given takes the run's value, and
+// one given with another value is refused, so that a resumed run trains as
+// the uninterrupted one would.
 #ifndef VAE_APPS_RUN_CHOICES_H
 #define VAE_APPS_RUN_CHOICES_H
 

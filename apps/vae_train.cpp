@@ -22,6 +22,7 @@
 #include "data_matrix.h"
 #include "image_grid.h"
 #include "diagnostics_report.h"
+#include "early_stopping_run.h"
 #include "log_likelihood_report.h"
 #include "loss_plot.h"
 #include "metrics_csv.h"
@@ -331,6 +332,7 @@ int train(const Options& given, RankGroup& group) {
   }
   print_setup(options, data, trainer.get(), transform, batch, epochs_done, files);
   std::vector<EpochMetrics> history;  // metrics.csv's rows, rank 0's alone
+  EarlyStoppingRun early_stop(options.patience, files.directory / kBestCheckpointFile);
   if (leader && options.resume) {
     std::size_t dropped = 0;
     history = metrics_for_checkpoint(files.metrics.string(), epochs_done, &dropped);
@@ -347,6 +349,7 @@ int train(const Options& given, RankGroup& group) {
                   "between writing them and its checkpoint): trained again\n",
                   files.metrics.string().c_str(), dropped, static_cast<long long>(epochs_done));
     }
+    early_stop.resume(history, files.metrics.string(), trainer.get());
   }
   if (group.size() > 1) {
     std::printf("ranks: %d, each training its part of every batch of %lld rows\n", group.size(),
@@ -356,7 +359,11 @@ int train(const Options& given, RankGroup& group) {
       make_dataset(trainer.get(), data.train, transform, data.train.rows);
   const DatasetHandle test_set = make_dataset(trainer.get(), data.test, transform, data.test.rows);
 
-  if (epochs_done >= options.epochs) {
+  // A run that stopped early trains no further, whatever --epochs says.
+  const bool stopped_before = early_stop.stopped(group);
+  if (stopped_before) {
+    std::printf("%s; no training\n", early_stop.stop_line().c_str());
+  } else if (epochs_done >= options.epochs) {
     std::printf("already trained %lld epochs (--epochs %lld): no training\n",
                 static_cast<long long>(epochs_done), static_cast<long long>(options.epochs));
   }
@@ -374,7 +381,7 @@ int train(const Options& given, RankGroup& group) {
   std::string dropped;  // the work a signal stopped, for report_stop
   {
     EpochProgress progress(isatty(STDOUT_FILENO) != 0, options.epochs);
-    for (std::int64_t epoch = epochs_done; epoch < options.epochs; ++epoch) {
+    for (std::int64_t epoch = epochs_done; !stopped_before && epoch < options.epochs; ++epoch) {
       const auto epoch_start = Clock::now();
       check(vae_set_float(trainer.get(), VAE_OPT_KL_WEIGHT, kl_weight_for_epoch(options, epoch)),
             "vae_set_float(VAE_OPT_KL_WEIGHT)");
@@ -421,6 +428,7 @@ int train(const Options& given, RankGroup& group) {
         check(vae_save(trainer.get(), files.checkpoint.c_str()),
               "vae_save(" + files.checkpoint.string() + ")");
         epochs_saved = epoch + 1;
+        early_stop.after_epoch(metrics, trainer.get());
         progress.finish_epoch(metrics,
                               static_cast<double>(data.train.rows) / std::max(train_seconds, 1e-9),
                               seconds_since(epoch_start));
@@ -428,6 +436,10 @@ int train(const Options& given, RankGroup& group) {
       // Every rank waits here until rank 0 has evaluated and saved.
       stop_signal = group.agree_on_stop(StopSignals::received());
       if (stop_signal != 0) break;
+      if (early_stop.stopped(group)) {
+        if (leader) std::printf("%s\n", early_stop.stop_line().c_str());
+        break;
+      }
     }
   }
   if (!leader) return stop_signal;

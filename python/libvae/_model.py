@@ -1,5 +1,6 @@
 """libvae.VAE: a model and its optimizer, trained by the library."""
 import os
+import sys
 import tempfile
 import time
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
@@ -7,6 +8,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 import numpy as np
 
 from . import _libvae, _safetensors
+from ._early_stopping import EarlyStopping
 from ._errors import Interrupted, InvalidArgumentError
 from ._libvae import Option as O
 from ._options import INT32, INT64, UINTPTR, Option, integer, named, real
@@ -337,11 +339,25 @@ class VAE:
         return result
 
     def fit(self, data: Any, epochs: int = 10, batch_size: int = 128, transform: Optional[str] = None,
-            validation: Any = None, progress: bool = True) -> List[Dict[str, float]]:
+            validation: Any = None, progress: bool = True, patience: Optional[int] = None,
+            best_path: Optional[PathLike] = None,
+            history: Optional[Sequence[Dict[str, Any]]] = None) -> List[Dict[str, Any]]:
         """Trains for `epochs` epochs over data (see dataset() for transform);
         returns one dict of metrics per epoch: epoch, loss, seconds and, with
         validation data, validation_elbo, validation_reconstruction and
         validation_kl (means, nats).
+
+        Early stopping, on validation data: patience=N stops once N epochs
+        in a row have not improved the validation ELBO (strictly greater than
+        the best so far: a tie or NaN does not improve); best_path= saves the
+        model there at each improvement. Both add best_epoch (None while no
+        ELBO was a number) and epochs_without_improvement to each dict. The
+        model stays the last epoch's; load(best_path) gives the best.
+        history= continues an earlier fit() of this model (the list it
+        returned, or its KeyboardInterrupt's): its epochs count, and the list
+        returned extends a copy of it, so a resumed fit() stops as an
+        uninterrupted one would; after a stop it trains nothing. Bad values
+        raise InvalidArgumentError before anything runs.
 
         Ctrl-C (with progress=False too) stops the epoch under way before its
         next step (train_epoch: within a 64th of the epoch) and raises
@@ -358,19 +374,28 @@ class VAE:
         ranks: Ctrl-C (or interrupt()) on any rank stops the epoch on every
         rank at the same step, within a 64th of the epoch; the ranks that
         were not interrupted raise libvae.Interrupted. Only rank 0 shows
-        progress."""
+        progress. Each rank decides an early stop from its own validation
+        ELBO: give every rank the same validation data (their models and
+        evaluations agree bit for bit), and best_path to one rank."""
+        stopping = EarlyStopping(patience, best_path, validation, history, self.epochs)
         train = self.dataset(data, transform)
         held_out = None if validation is None else self.dataset(validation, transform, "validation")
-        history: List[Dict[str, float]] = []
         show = progress and self.rank == 0  # one bar for ranks that share the epochs
+        results: List[Dict[str, Any]] = stopping.history
         try:
+            results = stopping.resume(self, held_out)
             for index in range(1, epochs + 1):
+                if stopping.stopped:
+                    break
                 self._fit_epoch(train, held_out, batch_size,
-                                f"epoch {index}/{epochs}" if show else None, history)
+                                f"epoch {index}/{epochs}" if show else None, results)
+                stopping.after_epoch(self, results[-1])
         except (KeyboardInterrupt, Interrupted) as stop:
-            stop.history = history  # type: ignore[union-attr]
+            stop.history = results  # type: ignore[union-attr]
             raise
-        return history
+        if show and stopping.stopped:
+            print(stopping.stop_line(), file=sys.stderr)
+        return results
 
     def _fit_epoch(self, train: _libvae.Dataset, held_out: Optional[_libvae.Dataset], batch_size: int,
                    label: Optional[str], history: List[Dict[str, float]]) -> None:

@@ -1,7 +1,7 @@
 """Data parallelism from Python (VAE.set_allreduce): ranks as threads of one
 process, summing through a Python hook, compute what one model computes on
 the whole batch, step by step and epoch by epoch, and stay bit-identical to
-each other; a hook's exception fails the step, changes nothing and is raised;
+each other (so fit(patience=) stops them after the same epoch); a hook's exception fails the step, changes nothing and is raised;
 a hook that does not sum is caught; a model whose hook refers to it is
 still freed, and a buffer kept past its call stays readable;
 torch.distributed's hook (gloo, one rank) where PyTorch is present."""
@@ -139,6 +139,28 @@ def test_three_ranks_fit_epochs_as_one_model_uneven_last_batch_included():
         np.testing.assert_allclose([h["loss"] for h in history], [h["loss"] for h in alone], rtol=1e-5)
     assert_close_to(one, [m.parameters() for m in models], steps=8)
     assert [(m.steps, m.epochs) for m in models] == [(8, 2)] * 3
+
+
+def test_ranks_stop_early_together(tmp_path):
+    """fit(patience=) on two ranks: each decides from its own validation
+    ELBO, and those agree to the bit, so the ranks stop after the same epoch
+    (a rank that went on alone would wait at the barrier and fail)."""
+    group, models = ranks(2, learning_rate=0.01)  # the ELBO stops rising after 6 epochs
+    data, validation = binary_rows(128, seed=7), binary_rows(64, seed=8)
+    histories = [None] * 2
+
+    def fit(rank):
+        best_path = tmp_path / "best.safetensors" if rank == 0 else None
+        histories[rank] = models[rank].fit(data, epochs=30, batch_size=64, validation=validation,
+                                           patience=1, best_path=best_path, progress=False)
+
+    on_threads(group, fit)
+    assert len(histories[0]) < 30 and histories[0][-1]["epochs_without_improvement"] == 1
+    for history in histories:
+        assert [(h["validation_elbo"], h["best_epoch"]) for h in history] == \
+            [(h["validation_elbo"], h["best_epoch"]) for h in histories[0]]
+    assert models[0].epochs == models[1].epochs == len(histories[0])
+    assert libvae.load(tmp_path / "best.safetensors").epochs == histories[0][-1]["best_epoch"]
 
 
 def test_an_exception_of_one_ranks_progress_callback_stops_every_rank_at_the_same_step():
