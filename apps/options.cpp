@@ -168,6 +168,21 @@ const std::vector<ValueFlag>& value_flags() {
                           {{"joint", static_cast<int>(Schedule::joint)},
                            {"alternate", static_cast<int>(Schedule::alternate)}}));
        }},
+      {"--lr-schedule",
+       [](Options& o, const std::string& f, const std::string& v) {
+         o.lr_schedule = parse_choice(f, v,
+                                      {{"constant", VAE_SCHEDULE_CONSTANT},
+                                       {"linear", VAE_SCHEDULE_LINEAR},
+                                       {"cosine", VAE_SCHEDULE_COSINE}});
+       }},
+      {"--lr-warmup", [](Options& o, const std::string& f,
+                         const std::string& v) { o.lr_warmup = parse_integer(f, v, 0, kInt64Max); }},
+      {"--lr-decay", [](Options& o, const std::string& f,
+                        const std::string& v) { o.lr_decay = parse_integer(f, v, 1, kInt64Max); }},
+      {"--final-lr", [](Options& o, const std::string& f,
+                        const std::string& v) { o.final_lr = parse_non_negative(f, v); }},
+      {"--clip-norm", [](Options& o, const std::string& f,
+                         const std::string& v) { o.clip_norm = parse_non_negative(f, v); }},
       {"--patience", [](Options& o, const std::string& f,
                         const std::string& v) { o.patience = parse_integer(f, v, 1, 1000000); }},
       {"--threads", [](Options& o, const std::string& f,
@@ -208,6 +223,13 @@ void check_library_ranges(const Options& options) {
   };
   refuse_unless(vae_config_set_float(c, VAE_OPT_LEARNING_RATE, options.learning_rate), "--lr");
   refuse_unless(vae_config_set_float(c, VAE_OPT_KL_WEIGHT, options.beta), "--beta");
+  refuse_unless(vae_config_set_int(c, VAE_OPT_WARMUP_STEPS, options.lr_warmup), "--lr-warmup");
+  if (options.lr_decay) {
+    refuse_unless(vae_config_set_int(c, VAE_OPT_DECAY_STEPS, *options.lr_decay), "--lr-decay");
+  }
+  refuse_unless(vae_config_set_float(c, VAE_OPT_FINAL_LEARNING_RATE, options.final_lr),
+                "--final-lr");
+  refuse_unless(vae_config_set_float(c, VAE_OPT_CLIP_NORM, options.clip_norm), "--clip-norm");
   refuse_unless(vae_config_set_float(c, VAE_OPT_LOG_VARIANCE, options.log_variance),
                 "--log-variance");
   refuse_unless(vae_config_set_int(c, VAE_OPT_SEED, options.seed), "--seed");
@@ -319,12 +341,25 @@ Model (fixed by the checkpoint when resuming):
   --samples K                 samples per data point, 1..4096 (default 1)
   --seed S                    (default 1)
 
-Training (--batch, --lr, --beta, --kl-warmup, --objective, --schedule,
---transform and --patience are kept with the run in DIR/training.txt: --resume
-continues with the run's values, and refuses one given with another value):
+Training (--batch, --lr, --lr-schedule, --lr-warmup, --lr-decay, --final-lr,
+--clip-norm, --beta, --kl-warmup, --objective, --schedule, --transform and
+--patience are kept with the run in DIR/training.txt: --resume continues with
+the run's values, and refuses one given with another value):
   --epochs N                  total epochs, counting those already done (default 10)
   --batch B                   rows per step (default 128)
   --lr R                      Adam learning rate (default 1e-3)
+  --lr-schedule constant|linear|cosine
+                              after the warm-up, the rate decays from --lr to --final-lr
+                              over --lr-decay steps (linearly or as a half cosine), then
+                              stays there (default constant)
+  --lr-warmup W               raise the rate linearly over the first W steps: step t
+                              (from 0) uses lr * (t + 1) / W (default 0)
+  --lr-decay D                the decay's steps (default: the run's steps after the
+                              warm-up, --epochs times ceil(training rows / --batch), as the
+                              run was first started: a resume to more --epochs keeps it)
+  --final-lr R                the rate the decay ends at (default 0)
+  --clip-norm C               clip each step's gradient to global norm C, as PyTorch's
+                              clip_grad_norm_ (default 0: no clipping)
   --beta B                    KL weight (default 1)
   --kl-warmup E               raise the KL weight linearly over the first E epochs:
                               epoch e (from 0) uses beta * min(1, (e + 1) / E); 0 = off

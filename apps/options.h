@@ -47,6 +47,12 @@ struct Options {
   std::int64_t samples = 1;
   int objective = VAE_OBJECTIVE_ELBO;
   Schedule schedule = Schedule::joint;
+  // The learning rate's schedule and gradient clipping (vae.h, VAE_OPT_LR_SCHEDULE).
+  int lr_schedule = VAE_SCHEDULE_CONSTANT;
+  std::int64_t lr_warmup = 0;              // steps
+  std::optional<std::int64_t> lr_decay;    // steps; unset: the run's steps after the warm-up
+  double final_lr = 0.0;
+  double clip_norm = 0.0;                  // 0: no clipping
   std::optional<std::int64_t> patience;  // unset: no early stopping (early_stopping.h)
   std::int64_t threads = 1;  // set to the core count, at most 8, by parse_options
   std::int64_t seed = 1;

@@ -35,13 +35,22 @@ std::map<std::string, std::string> choices_of(const Options& o) {
       {"--schedule", o.schedule == Schedule::alternate ? "alternate" : "joint"},
       {"--transform", transform(o.transform)},
       {"--patience", o.patience ? std::to_string(*o.patience) : "none"},
+      {"--lr-schedule", o.lr_schedule == VAE_SCHEDULE_LINEAR   ? "linear"
+                        : o.lr_schedule == VAE_SCHEDULE_COSINE ? "cosine"
+                                                               : "constant"},
+      {"--lr-warmup", std::to_string(o.lr_warmup)},
+      {"--lr-decay", o.lr_decay ? std::to_string(*o.lr_decay) : "run"},
+      {"--final-lr", real(o.final_lr)},
+      {"--clip-norm", real(o.clip_norm)},
   };
 }
 
 // Choices added after training.txt began, each with the value of the runs
 // whose file lacks it: a run of an older vae-train had no early stopping.
 const std::map<std::string, std::string>& later_choices() {
-  static const std::map<std::string, std::string> later{{"--patience", "none"}};
+  static const std::map<std::string, std::string> later{
+      {"--patience", "none"},    {"--lr-schedule", "constant"}, {"--lr-warmup", "0"},
+      {"--lr-decay", "run"},     {"--final-lr", "0"},           {"--clip-norm", "0"}};
   return later;
 }
 
@@ -87,6 +96,27 @@ void adopt(const std::string& path, const std::string& flag, const std::string& 
     } else {
       bad();
     }
+  } else if (flag == "--lr-schedule") {
+    if (text != "constant" && text != "linear" && text != "cosine") bad();
+    o->lr_schedule = text == "linear"   ? VAE_SCHEDULE_LINEAR
+                     : text == "cosine" ? VAE_SCHEDULE_COSINE
+                                        : VAE_SCHEDULE_CONSTANT;
+  } else if (flag == "--lr-warmup") {
+    o->lr_warmup = integer();
+    if (o->lr_warmup < 0) bad();
+  } else if (flag == "--lr-decay") {
+    if (text == "run") {
+      o->lr_decay.reset();
+    } else {
+      o->lr_decay = integer();
+      if (*o->lr_decay < 1) bad();
+    }
+  } else if (flag == "--final-lr") {
+    o->final_lr = real();
+    if (o->final_lr < 0) bad();
+  } else if (flag == "--clip-norm") {
+    o->clip_norm = real();
+    if (o->clip_norm < 0) bad();
   } else if (flag == "--patience") {
     if (text == "none") {
       o->patience.reset();

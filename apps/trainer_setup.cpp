@@ -1,10 +1,12 @@
 #include "trainer_setup.h"
 
+#include <algorithm>
 #include <string>
 
 namespace vae_app {
 
-TrainerHandle create_trainer(const Options& options, std::int64_t input_dim) {
+TrainerHandle create_trainer(const Options& options, std::int64_t input_dim,
+                             std::int64_t run_steps) {
   vae_config* created = nullptr;
   check(vae_config_create(&created), "vae_config_create");
   const ConfigHandle config(created);
@@ -32,6 +34,13 @@ TrainerHandle create_trainer(const Options& options, std::int64_t input_dim) {
   set_int(VAE_OPT_THREADS, options.threads, "VAE_OPT_THREADS");
   set_float(VAE_OPT_LEARNING_RATE, options.learning_rate, "VAE_OPT_LEARNING_RATE");
   set_float(VAE_OPT_KL_WEIGHT, options.beta, "VAE_OPT_KL_WEIGHT");
+  set_int(VAE_OPT_LR_SCHEDULE, options.lr_schedule, "VAE_OPT_LR_SCHEDULE");
+  set_int(VAE_OPT_WARMUP_STEPS, options.lr_warmup, "VAE_OPT_WARMUP_STEPS");
+  set_int(VAE_OPT_DECAY_STEPS,
+          options.lr_decay.value_or(std::max<std::int64_t>(1, run_steps - options.lr_warmup)),
+          "VAE_OPT_DECAY_STEPS");
+  set_float(VAE_OPT_FINAL_LEARNING_RATE, options.final_lr, "VAE_OPT_FINAL_LEARNING_RATE");
+  set_float(VAE_OPT_CLIP_NORM, options.clip_norm, "VAE_OPT_CLIP_NORM");
   check(vae_config_set_hidden_layers(config.get(),
                                      options.hidden.empty() ? nullptr : options.hidden.data(),
                                      static_cast<std::int32_t>(options.hidden.size())),

@@ -13,7 +13,10 @@
 namespace vae_app {
 
 // A new trainer for rows of input_dim values, configured by the flags.
-TrainerHandle create_trainer(const Options& options, std::int64_t input_dim);
+// run_steps: the steps of the whole run (--epochs times the steps of an
+// epoch), over which a decaying --lr-schedule without --lr-decay decays.
+TrainerHandle create_trainer(const Options& options, std::int64_t input_dim,
+                             std::int64_t run_steps);
 
 // The checkpoint's trainer, with the options a run may change taken from
 // the command line: threads always, the learning rate and objective if given.

@@ -30,6 +30,7 @@
 #include "pictures.h"
 #include "progress.h"
 #include "run_choices.h"
+#include "setup_report.h"
 #include "rank_group.h"
 #include "stop_signals.h"
 #include "trainer_setup.h"
@@ -97,28 +98,6 @@ struct EpochBar {
     bar->progress->show_evaluation(bar->epoch, rows_done, rows_total, seconds_since(bar->start));
   }
 };
-
-const char* transform_name(int transform) {
-  switch (transform) {
-    case VAE_BYTES_SCALE:
-      return "scale";
-    case VAE_BYTES_BINARIZE:
-      return "binarize";
-    default:
-      return "dequantize";
-  }
-}
-
-const char* backend_name(std::int64_t backend) {
-  switch (backend) {
-    case VAE_BACKEND_CPU:
-      return "cpu";
-    case VAE_BACKEND_CUDA:
-      return "cuda";
-    default:
-      return "auto";
-  }
-}
 
 DataSets load_data(const Options& options) {
   DataSets sets;
@@ -203,49 +182,6 @@ int update_for_epoch(Schedule schedule, std::int64_t epoch) {
   return epoch % 2 == 0 ? VAE_UPDATE_ENCODER : VAE_UPDATE_DECODER;
 }
 
-void print_setup(const Options& options, const DataSets& data, vae_trainer* trainer, int transform,
-                 std::int64_t batch, std::int64_t epochs_done, const RunFiles& files) {
-  std::printf("data: %s: %lld training rows, %lld test rows, %lld %s values per row",
-              data.name.c_str(), static_cast<long long>(data.train.rows),
-              static_cast<long long>(data.test.rows), static_cast<long long>(data.train.dim),
-              element_type_name(data.train.type));
-  if (data.train.type == ElementType::uint8) {
-    std::printf(", transform %s", transform_name(transform));
-  }
-  if (data.train.type == ElementType::uint8 && transform == VAE_BYTES_DEQUANTIZE) {
-    std::printf(
-        "\n      (test figures are the discrete bound: the density's less D*log(256) = %.1f nats;"
-        " the training loss is the density's)",
-        static_cast<double>(data.train.dim) * std::log(256.0));
-  }
-  std::printf(
-      "\nmodel: latent %lld, %s likelihood, %s objective, %lld sample(s)%s\n",
-      static_cast<long long>(get_int_option(trainer, VAE_OPT_LATENT_DIM, "VAE_OPT_LATENT_DIM")),
-      get_int_option(trainer, VAE_OPT_LIKELIHOOD, "VAE_OPT_LIKELIHOOD") == VAE_LIKELIHOOD_GAUSSIAN
-          ? "gaussian"
-          : "bernoulli",
-      get_int_option(trainer, VAE_OPT_OBJECTIVE, "VAE_OPT_OBJECTIVE") == VAE_OBJECTIVE_IWAE
-          ? "iwae"
-          : "elbo",
-      static_cast<long long>(get_int_option(trainer, VAE_OPT_SAMPLES, "VAE_OPT_SAMPLES")),
-      options.resume ? " (the model from the checkpoint)" : "");
-  std::printf("training: batch %lld, beta %g", static_cast<long long>(batch), options.beta);
-  if (options.kl_warmup > 0) {
-    std::printf(" after a %lld-epoch warm-up", static_cast<long long>(options.kl_warmup));
-  }
-  std::printf(", %s schedule, backend %s, %lld threads\n",
-              options.schedule == Schedule::joint ? "joint" : "alternate (E/M)",
-              backend_name(get_int_option(trainer, VAE_OPT_BACKEND, "VAE_OPT_BACKEND")),
-              static_cast<long long>(options.threads));
-  if (options.resume) {
-    std::printf("resuming %s after epoch %lld of %lld\n", files.directory.c_str(),
-                static_cast<long long>(epochs_done), static_cast<long long>(options.epochs));
-  } else {
-    std::printf("output: %s\n", files.directory.c_str());
-  }
-  std::fflush(stdout);
-}
-
 // The one line of a run that a signal stopped, on stderr. `during`: the work
 // it stopped and dropped ("epoch 5", "the log-likelihood estimate"), empty
 // when the run stopped after an epoch.
@@ -291,8 +227,10 @@ int train(const Options& given, RankGroup& group) {
                      " holds float32 values");
   }
 
-  const TrainerHandle trainer = options.resume ? resume_trainer(options, files.checkpoint)
-                                               : create_trainer(options, data.train.dim);
+  const std::int64_t epoch_steps = (data.train.rows + options.batch - 1) / options.batch;
+  const TrainerHandle trainer =
+      options.resume ? resume_trainer(options, files.checkpoint)
+                     : create_trainer(options, data.train.dim, options.epochs * epoch_steps);
   group.attach(trainer.get());
   const std::int64_t input_dim =
       get_int_option(trainer.get(), VAE_OPT_INPUT_DIM, "VAE_OPT_INPUT_DIM");
@@ -330,7 +268,9 @@ int train(const Options& given, RankGroup& group) {
             "vae_save(" + files.checkpoint.string() + ")");
     }
   }
-  print_setup(options, data, trainer.get(), transform, batch, epochs_done, files);
+  SetupFacts facts{data.name, &data.train, &data.test, transform, batch, epochs_done,
+                   files.directory.string()};
+  print_setup(options, facts, trainer.get());
   std::vector<EpochMetrics> history;  // metrics.csv's rows, rank 0's alone
   EarlyStoppingRun early_stop(options.patience, files.directory / kBestCheckpointFile);
   if (leader && options.resume) {

@@ -1,6 +1,7 @@
 #!/bin/bash
 # vae-train --resume continues a run exactly, whatever training flags the run
-# was given (--beta, --kl-warmup, --schedule, --transform, --batch, --lr):
+# was given (--beta, --kl-warmup, --schedule, --transform, --batch, --lr, the
+# learning rate's schedule and --clip-norm):
 # they are kept in the run directory (training.txt), a resume that names one
 # with another value is refused with the usage error's exit 2, and the
 # second epoch's test ELBO of a run resumed after its first epoch is the
@@ -40,7 +41,9 @@ expect_status() {
 }
 
 for flags in "--beta 0.5" "--kl-warmup 4" "--schedule alternate" "--transform scale" \
-             "--batch 32" "--lr 0.003"; do
+             "--batch 32" "--lr 0.003" "--lr-schedule cosine --lr-decay 10" \
+             "--lr-warmup 9" "--lr-decay 5 --lr-schedule linear" \
+             "--final-lr 0.0005 --lr-schedule cosine --lr-decay 9" "--clip-norm 0.5"; do
   read -r -a run_flags <<< "$flags"
   name=${run_flags[0]#--}
   whole=$work/$name-whole
@@ -64,12 +67,30 @@ for flags in "--beta 0.5" "--kl-warmup 4" "--schedule alternate" "--transform sc
     transform) other=(--transform binarize) ;;
     batch) other=(--batch 16) ;;
     lr) other=(--lr 0.001) ;;
+    lr-schedule) other=(--lr-schedule linear) ;;
+    lr-warmup) other=(--lr-warmup 0) ;;
+    lr-decay) other=(--lr-decay 6) ;;
+    final-lr) other=(--final-lr 0) ;;
+    clip-norm) other=(--clip-norm 1) ;;
   esac
   expect_status 2 "$flags: a resume with ${other[*]}" --out "$parts" --resume --epochs 3 \
     "${common[@]}" "${other[@]}"
   grep -q "contradicts the run's" "$work/err" || fail "$flags: $(cat "$work/err")"
   echo "ok: $flags"
 done
+
+# The schedule and the limit reach the trainer (the line is read from it),
+# and the decay's default is the run's steps: 2 epochs of 7 steps less the
+# warm-up's 4.
+"$vae_train" --out "$work/rate" --epochs 2 "${model[@]}" "${common[@]}" --lr-schedule cosine \
+  --lr-warmup 4 --final-lr 1e-05 --clip-norm 0.25 > "$work/out" || fail "the rate's run failed"
+grep -q "^learning rate 0.001 after a 4-step warm-up, cosine decay to 1e-05 over 10 steps, gradients clipped to norm 0.25$" "$work/out" \
+  || fail "the rate's line: $(grep "^learning rate" "$work/out")"
+"$vae_train" --out "$work/plain" --epochs 2 "${model[@]}" "${common[@]}" > /dev/null \
+  || fail "the plain run failed"
+[[ $(elbo "$work/rate" 2) != "$(elbo "$work/plain" 2)" ]] \
+  || fail "the schedule and the limit changed no figure: $(elbo "$work/plain" 2)"
+echo "ok: the schedule and the limit reach the trainer"
 
 # A run killed after its first metrics.csv row and before its first epoch's
 # checkpoint: here made by putting back the checkpoint of epoch 0, which a
@@ -102,7 +123,9 @@ grep -q "where epoch 3 was expected" "$work/err" || fail "$(cat "$work/err")"
 echo "ok: a damaged history is refused"
 
 # Values outside the library's ranges are usage errors.
-for bad in "--lr 2e6" "--beta 2e6" "--log-variance 31" "--seed 9210000000000000000"; do
+for bad in "--lr 2e6" "--beta 2e6" "--log-variance 31" "--seed 9210000000000000000" \
+           "--final-lr 2e6" "--clip-norm 1e31" "--lr-warmup 72057594037927936" \
+           "--lr-decay 0" "--lr-schedule step"; do
   read -r -a bad_flags <<< "$bad"
   expect_status 2 "$bad" --out "$work/bad" --epochs 1 "${common[@]}" "${bad_flags[@]}" \
     --likelihood gaussian

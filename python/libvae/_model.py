@@ -95,9 +95,21 @@ class VAE:
     eval_rows = Option(O.EVAL_ROWS, int, settable=True)
     rank = Option(O.RANK, int, settable=True)
     world_size = Option(O.WORLD_SIZE, int, settable=True)
+    # The rate of step t: a warm-up over warmup_steps, then lr_schedule's
+    # decay ("constant", "linear", "cosine") over decay_steps to
+    # final_learning_rate (vae.h, VAE_OPT_LR_SCHEDULE; a decaying schedule set
+    # on a live model needs decay_steps set first). clip_norm > 0 clips the
+    # gradient's global norm as torch.nn.utils.clip_grad_norm_ does.
+    lr_schedule = Option(O.LR_SCHEDULE, str, _libvae.SCHEDULES, settable=True)
+    warmup_steps = Option(O.WARMUP_STEPS, int, settable=True)
+    decay_steps = Option(O.DECAY_STEPS, int, settable=True)
+    final_learning_rate = Option(O.FINAL_LEARNING_RATE, float, settable=True)
+    clip_norm = Option(O.CLIP_NORM, float, settable=True)
     steps = Option(O.STEPS, int)
     epochs = Option(O.EPOCHS, int)
     skipped_steps = Option(O.SKIPPED_STEPS, int)
+    grad_norm = Option(O.GRAD_NORM, float)  # the last step's, before clipping
+    next_learning_rate = Option(O.NEXT_LEARNING_RATE, float)
 
     _beta1 = Option(O.ADAM_BETA1, float, settable=True)
     _beta2 = Option(O.ADAM_BETA2, float, settable=True)
@@ -108,7 +120,9 @@ class VAE:
                  max_batch: int = 128, samples: int = 1, objective: str = "elbo",
                  learning_rate: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, kl_weight: float = 1.0, threads: int = 1, tf32: bool = False,
-                 eval_rows: int = 0, world_size: int = 1, rank: int = 0):
+                 eval_rows: int = 0, world_size: int = 1, rank: int = 0,
+                 lr_schedule: str = "constant", warmup_steps: int = 0, decay_steps: int = 0,
+                 final_learning_rate: float = 0.0, clip_norm: float = 0.0):
         arguments = dict(locals())  # each option's argument, by its property's name
         widths = _widths(hidden)
         config = _libvae.Config()

@@ -114,7 +114,14 @@ NB_MODULE(_libvae, m) {
       .value("EPOCHS", VAE_OPT_EPOCHS)
       .value("SKIPPED_STEPS", VAE_OPT_SKIPPED_STEPS)
       .value("RANK", VAE_OPT_RANK)
-      .value("WORLD_SIZE", VAE_OPT_WORLD_SIZE);
+      .value("WORLD_SIZE", VAE_OPT_WORLD_SIZE)
+      .value("LR_SCHEDULE", VAE_OPT_LR_SCHEDULE)
+      .value("WARMUP_STEPS", VAE_OPT_WARMUP_STEPS)
+      .value("DECAY_STEPS", VAE_OPT_DECAY_STEPS)
+      .value("FINAL_LEARNING_RATE", VAE_OPT_FINAL_LEARNING_RATE)
+      .value("CLIP_NORM", VAE_OPT_CLIP_NORM)
+      .value("GRAD_NORM", VAE_OPT_GRAD_NORM)
+      .value("NEXT_LEARNING_RATE", VAE_OPT_NEXT_LEARNING_RATE);
 
   // The C API's enumerators by the names the Python API takes.
   m.attr("LIKELIHOODS") = names(
@@ -128,6 +135,9 @@ NB_MODULE(_libvae, m) {
   m.attr("OBJECTIVES") = names({{"elbo", VAE_OBJECTIVE_ELBO}, {"iwae", VAE_OBJECTIVE_IWAE}});
   m.attr("UPDATES") = names(
       {{"all", VAE_UPDATE_ALL}, {"encoder", VAE_UPDATE_ENCODER}, {"decoder", VAE_UPDATE_DECODER}});
+  m.attr("SCHEDULES") = names({{"constant", VAE_SCHEDULE_CONSTANT},
+                               {"linear", VAE_SCHEDULE_LINEAR},
+                               {"cosine", VAE_SCHEDULE_COSINE}});
   m.attr("ESTIMATORS") = names(
       {{"prior", VAE_ESTIMATOR_PRIOR}, {"importance", VAE_ESTIMATOR_IMPORTANCE}});
   m.attr("BYTE_TRANSFORMS") = names({{"scale", VAE_BYTES_SCALE},
