@@ -72,7 +72,7 @@ inline const double kSpecialDoubles[] = {
     0.999, 1.0 - DBL_EPSILON / 2, 1.0, 2.0, 1.5, 3.0, 30.0, 30.000001, -30.0, -31.0, 1e6,
     1e6 + 1, 1e30, 9.2e18, 9.3e18, -9.3e18, 1e300, DBL_MAX, 256.0, 257.0, 4096.0};
 
-constexpr std::size_t kOptionChoices = 30;  // -2..26, then INT_MIN and INT_MAX
+constexpr std::size_t kOptionChoices = 41;  // -2..36, then INT_MIN and INT_MAX
 
 // Batches of 32 rows and more are where the CPU backend's thread pool splits
 // the products between threads.

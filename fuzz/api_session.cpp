@@ -87,12 +87,15 @@ void ApiSession::build_trainer() {
             "vae_config_set_hidden_layers");
   configure_randomly(config_);
 
-  // A learned variance needs the Gaussian likelihood: creation fails, and
-  // must succeed once the variance is fixed.
+  // A learned variance needs the Gaussian likelihood, and a decaying
+  // learning-rate schedule decay steps: creation fails, and must succeed
+  // once the variance is fixed and the rate constant.
   vae_trainer* t = nullptr;
   if (vae_create(config_, &t) != VAE_OK) {
     require(t == nullptr && *vae_last_error() != '\0', "a failed vae_create set *out or no message");
     expect_ok(vae_config_set_int(config_, VAE_OPT_VARIANCE, VAE_VARIANCE_FIXED), "vae_config_set_int");
+    expect_ok(vae_config_set_int(config_, VAE_OPT_LR_SCHEDULE, VAE_SCHEDULE_CONSTANT),
+              "vae_config_set_int");
     expect_ok(vae_create(config_, &t), "vae_create");
   }
   t_ = t;
@@ -145,13 +148,16 @@ void ApiSession::check(Op op, const Outcome& outcome, const std::string& message
   const auto nothing = [](const std::string&) { return false; };
   // A step changes the parameters, the moments and the step counters, or,
   // skipped for a non-finite loss or gradient, only the count of skipped
-  // steps (vae.h, vae_train_step).
+  // steps (vae.h, vae_train_step); either way the last step's gradient norm,
+  // and with the steps taken the next step's rate.
   const auto step_part = [](const std::string& n) {
     const Part p = part_of(n);
     return p == Part::kParameter || p == Part::kMoment || n == kSteps ||
            n == "libvae.encoder_steps" || n == "libvae.decoder_steps" ||
            n == "option " + std::to_string(VAE_OPT_STEPS) ||
-           n == "option " + std::to_string(VAE_OPT_SKIPPED_STEPS);
+           n == "option " + std::to_string(VAE_OPT_SKIPPED_STEPS) ||
+           n == "option " + std::to_string(VAE_OPT_GRAD_NORM) ||
+           n == "option " + std::to_string(VAE_OPT_NEXT_LEARNING_RATE);
   };
   const int64_t taken = counter(after, kSteps) - counter(before, kSteps);
   const int64_t skipped = skipped_steps(after) - skipped_steps(before);
@@ -223,9 +229,15 @@ void ApiSession::check(Op op, const Outcome& outcome, const std::string& message
       return;
     case Effect::kOption: {
       const std::string getter = "option " + std::to_string(outcome.option);
+      // The options of the rate's schedule change the next step's rate too.
+      const bool rate = outcome.option == VAE_OPT_LEARNING_RATE ||
+                        (outcome.option >= VAE_OPT_LR_SCHEDULE &&
+                         outcome.option <= VAE_OPT_FINAL_LEARNING_RATE);
+      const std::string next_rate = "option " + std::to_string(VAE_OPT_NEXT_LEARNING_RATE);
       int configuration = 0;
       only([&](const std::string& n) {
-             return n == getter || (part_of(n) == Part::kConfiguration && ++configuration == 1);
+             return n == getter || (rate && n == next_rate) ||
+                    (part_of(n) == Part::kConfiguration && ++configuration == 1);
            },
            "sets one option");
       return;

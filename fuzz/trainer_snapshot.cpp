@@ -10,9 +10,9 @@
 namespace vae_fuzz {
 namespace {
 
-// Options 1..26 and a few that do not exist: the getters' statuses count too.
+// Options 1..33 and a few that do not exist: the getters' statuses count too.
 constexpr int kFirstOption = -1;
-constexpr int kLastOption = VAE_OPT_WORLD_SIZE + 1;
+constexpr int kLastOption = VAE_OPT_NEXT_LEARNING_RATE + 1;
 
 std::string getter_answers(vae_trainer* t, int option) {
   int64_t i = 0;
@@ -91,7 +91,8 @@ std::vector<std::string> differences(const Snapshot& before, const Snapshot& aft
 }
 
 bool not_in_checkpoints(const std::string& name) {
-  for (const int option : {VAE_OPT_SKIPPED_STEPS, VAE_OPT_RANK, VAE_OPT_WORLD_SIZE}) {
+  for (const int option :
+       {VAE_OPT_SKIPPED_STEPS, VAE_OPT_RANK, VAE_OPT_WORLD_SIZE, VAE_OPT_GRAD_NORM}) {
     if (name == "option " + std::to_string(option)) return true;
   }
   return false;
