@@ -238,6 +238,26 @@ void write_programs(const fs::path& dir) {
   epochs.op(Op::kTrainEpoch).byte(0).rows(1).no_nulls();
   vae_fuzz::write_bytes(dir / "datasets_and_epochs", epochs.bytes());
 
+  // A cosine schedule after a warm-up, gradients clipped, the norm and the
+  // next rate read, a round trip through a checkpoint, and a schedule
+  // refused for want of decay steps.
+  ProgramWriter controls = program(bernoulli);
+  controls.op(Op::kSetInt).option(VAE_OPT_DECAY_STEPS).int_value(4);
+  controls.op(Op::kSetInt).option(VAE_OPT_LR_SCHEDULE).int_value(VAE_SCHEDULE_COSINE);
+  controls.op(Op::kSetInt).option(VAE_OPT_WARMUP_STEPS).int_value(2);
+  controls.op(Op::kSetFloat).option(VAE_OPT_FINAL_LEARNING_RATE).double_value(1e-5);
+  controls.op(Op::kSetFloat).option(VAE_OPT_CLIP_NORM).double_value(0.1);
+  for (std::uint8_t seed = 1; seed <= 3; ++seed) {
+    controls.op(Op::kTrainStep).rows(3).floats(seed, 0).no_nulls();
+  }
+  controls.op(Op::kGetFloat).option(VAE_OPT_GRAD_NORM);
+  controls.op(Op::kGetFloat).option(VAE_OPT_NEXT_LEARNING_RATE);
+  controls.op(Op::kSave).byte(0);
+  controls.op(Op::kLoad).byte(2).byte(0).no_nulls();
+  controls.op(Op::kSetInt).option(VAE_OPT_DECAY_STEPS).int_value(0);
+  controls.op(Op::kTrainStep).rows(2).floats(4, 0).no_nulls();
+  vae_fuzz::write_bytes(dir / "schedule_and_clipping", controls.bytes());
+
   ProgramWriter refused = program(bernoulli);
   refused.op(Op::kTrainStep).rows(2).poisoned_floats(3, 1, 0).no_nulls();  // NaN input
   refused.op(Op::kSetFloat).option(VAE_OPT_LEARNING_RATE).double_value(std::nan(""));
