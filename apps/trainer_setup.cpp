@@ -36,9 +36,13 @@ TrainerHandle create_trainer(const Options& options, std::int64_t input_dim,
   set_float(VAE_OPT_KL_WEIGHT, options.beta, "VAE_OPT_KL_WEIGHT");
   set_int(VAE_OPT_LR_SCHEDULE, options.lr_schedule, "VAE_OPT_LR_SCHEDULE");
   set_int(VAE_OPT_WARMUP_STEPS, options.lr_warmup, "VAE_OPT_WARMUP_STEPS");
-  set_int(VAE_OPT_DECAY_STEPS,
-          options.lr_decay.value_or(std::max<std::int64_t>(1, run_steps - options.lr_warmup)),
-          "VAE_OPT_DECAY_STEPS");
+  // A constant rate keeps the library's 0, so that its checkpoints do not
+  // depend on --epochs.
+  if (options.lr_decay || options.lr_schedule != VAE_SCHEDULE_CONSTANT) {
+    set_int(VAE_OPT_DECAY_STEPS,
+            options.lr_decay.value_or(std::max<std::int64_t>(1, run_steps - options.lr_warmup)),
+            "VAE_OPT_DECAY_STEPS");
+  }
   set_float(VAE_OPT_FINAL_LEARNING_RATE, options.final_lr, "VAE_OPT_FINAL_LEARNING_RATE");
   set_float(VAE_OPT_CLIP_NORM, options.clip_norm, "VAE_OPT_CLIP_NORM");
   check(vae_config_set_hidden_layers(config.get(),
