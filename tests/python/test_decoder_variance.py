@@ -13,8 +13,9 @@ def uniform_rows(rows, dim=784, seed=0):
 
 
 def decoder_model(**options):
-    return small_model(likelihood="gaussian", variance="decoder", min_log_variance=-6.0,
-                       **options)
+    settings = dict(likelihood="gaussian", variance="decoder", min_log_variance=-6.0)
+    settings.update(options)
+    return small_model(**settings)
 
 
 def test_the_options_are_read_back_and_decode_gives_the_means():
@@ -33,6 +34,10 @@ def test_the_options_are_read_back_and_decode_gives_the_means():
     state = model.state_dict()
     assert state["decoder.1.weight"].shape == (2 * 784, 32)
     assert "decoder.log_variance" not in state
+    # decode is the first half of the last layer's outputs (what to_torch reads).
+    h = np.maximum(mu @ state["decoder.0.weight"].T + state["decoder.0.bias"], 0.0)
+    w, b = state["decoder.1.weight"], state["decoder.1.bias"]
+    np.testing.assert_allclose(model.decode(mu), h @ w[:784].T + b[:784], rtol=1e-4, atol=1e-4)
 
 
 def test_to_torch_gives_the_means_and_the_bounded_log_variances():
