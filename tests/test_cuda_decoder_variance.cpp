@@ -1,7 +1,7 @@
 // The decoder-predicted variance (VAE_VARIANCE_DECODER) on the CUDA backend
 // against the CPU backend, with the same parameters and the same noise:
 // steps (losses, parameters, Adam's moments), the gradient, the evaluation
-// calls, vae_encode, vae_decode and vae_sample. Every test skips
+// calls, vae_encode, vae_decode, vae_sample and vae_refine_posterior. Every test skips
 // itself where there is no CUDA device.
 #include <gtest/gtest.h>
 
@@ -71,11 +71,11 @@ TEST_P(CudaDecoderVariance, StepsAndGradientMatchCpu) {
 
 INSTANTIATE_TEST_SUITE_P(Objectives, CudaDecoderVariance,
                          ::testing::Values(VAE_OBJECTIVE_ELBO, VAE_OBJECTIVE_IWAE),
-                         [](const ::testing::TestParamInfo<int>& info) {
-                           return info.param == VAE_OBJECTIVE_IWAE ? "Iwae" : "Elbo";
+                         [](const ::testing::TestParamInfo<int>& param_info) {
+                           return param_info.param == VAE_OBJECTIVE_IWAE ? "Iwae" : "Elbo";
                          });
 
-TEST(CudaDecoderVarianceCalls, EvaluationAndDecodeMatchCpu) {
+TEST(CudaDecoderVarianceCalls, EvaluationDecodeAndRefinementMatchCpu) {
   if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
   const Config c = decoder_variance_config(VAE_OBJECTIVE_ELBO, 2);
   auto cpu = make_cpu_trainer_impl(c);
@@ -111,6 +111,20 @@ TEST(CudaDecoderVarianceCalls, EvaluationAndDecodeMatchCpu) {
   cpu->sample(n, m1.data());
   gpu->sample(n, m2.data());
   EXPECT_TRUE(close(m2, m1, 1e-5));
+  // vae_refine_posterior's E-step through the 2D-wide likelihood.
+  RefineSettings s;
+  s.steps = 20;
+  s.samples = 2;
+  s.elbo_samples = 5;
+  s.learning_rate = 0.05;
+  std::vector<float> before1(rows), after1(rows), before2(rows), after2(rows);
+  cpu->refine_posterior(x.data(), n, s, mu1.data(), lv1.data(), before1.data(), after1.data());
+  gpu->refine_posterior(x.data(), n, s, mu2.data(), lv2.data(), before2.data(), after2.data());
+  EXPECT_TRUE(close(mu2, mu1, 1e-4));
+  EXPECT_TRUE(close(lv2, lv1, 1e-4));
+  EXPECT_TRUE(close(before2, before1, 1e-4));
+  EXPECT_TRUE(close(after2, after1, 1e-4));
+  for (size_t i = 0; i < rows; ++i) EXPECT_TRUE(std::isfinite(after1[i])) << i;
 }
 
 }  // namespace
