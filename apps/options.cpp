@@ -135,10 +135,13 @@ const std::vector<ValueFlag>& value_flags() {
          o.variance = parse_choice(f, v,
                                    {{"fixed", VAE_VARIANCE_FIXED},
                                     {"shared", VAE_VARIANCE_LEARNED_SHARED},
-                                    {"per-dim", VAE_VARIANCE_LEARNED_PER_DIM}});
+                                    {"per-dim", VAE_VARIANCE_LEARNED_PER_DIM},
+                                    {"decoder", VAE_VARIANCE_DECODER}});
        }},
       {"--log-variance", [](Options& o, const std::string& f,
                             const std::string& v) { o.log_variance = parse_real(f, v); }},
+      {"--min-log-variance", [](Options& o, const std::string& f,
+                                const std::string& v) { o.min_log_variance = parse_real(f, v); }},
       {"--transform",
        [](Options& o, const std::string& f, const std::string& v) {
          o.transform = parse_choice(f, v,
@@ -204,7 +207,7 @@ const std::vector<ValueFlag>& value_flags() {
 // Flags that fix the model a checkpoint already holds.
 constexpr const char* kModelFlags[] = {"--hidden",     "--latent",   "--activation",
                                        "--likelihood", "--variance", "--log-variance",
-                                       "--samples",    "--seed"};
+                                       "--samples",    "--seed",     "--min-log-variance"};
 
 // Holds the values given to the library's own ranges (vae.h) by setting
 // them on a scratch configuration, so that a value the library would refuse
@@ -232,6 +235,8 @@ void check_library_ranges(const Options& options) {
   refuse_unless(vae_config_set_float(c, VAE_OPT_CLIP_NORM, options.clip_norm), "--clip-norm");
   refuse_unless(vae_config_set_float(c, VAE_OPT_LOG_VARIANCE, options.log_variance),
                 "--log-variance");
+  refuse_unless(vae_config_set_float(c, VAE_OPT_MIN_LOG_VARIANCE, options.min_log_variance),
+                "--min-log-variance");
   refuse_unless(vae_config_set_int(c, VAE_OPT_SEED, options.seed), "--seed");
   refuse_unless(vae_config_set_int(c, VAE_OPT_LATENT_DIM, options.latent), "--latent");
   refuse_unless(vae_config_set_int(c, VAE_OPT_SAMPLES, options.samples), "--samples");
@@ -246,7 +251,7 @@ void check_library_ranges(const Options& options) {
 void check_combinations(const Options& options) {
   check_library_ranges(options);
   if (options.likelihood != VAE_LIKELIHOOD_GAUSSIAN && !options.resume) {
-    for (const char* flag : {"--variance", "--log-variance"}) {
+    for (const char* flag : {"--variance", "--log-variance", "--min-log-variance"}) {
       if (options.was_given(flag)) {
         throw UsageError(std::string(flag) + " applies only to --likelihood gaussian");
       }
@@ -336,8 +341,11 @@ Model (fixed by the checkpoint when resuming):
   --latent Z                  latent dimension (default 20)
   --activation relu|tanh      (default relu)
   --likelihood bernoulli|gaussian  (default bernoulli)
-  --variance fixed|shared|per-dim  Gaussian variance (default fixed)
+  --variance fixed|shared|per-dim|decoder  Gaussian variance (default fixed; decoder:
+                              predicted per dimension by the decoder)
   --log-variance V            the fixed or initial Gaussian log variance (default 0)
+  --min-log-variance M        the lower bound of --variance decoder's log variance
+                              (default -9)
   --samples K                 samples per data point, 1..4096 (default 1)
   --seed S                    (default 1)
 

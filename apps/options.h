@@ -38,6 +38,7 @@ struct Options {
   int likelihood = VAE_LIKELIHOOD_BERNOULLI;
   int variance = VAE_VARIANCE_FIXED;
   double log_variance = 0.0;
+  double min_log_variance = -9.0;
   std::optional<int>
       transform;  // VAE_BYTES_*; unset: binarize for bernoulli, dequantize for gaussian
   std::int64_t batch = 128;

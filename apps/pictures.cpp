@@ -59,8 +59,10 @@ std::string epoch_text(const vae_trainer* trainer) {
 }
 
 // The parameters of an MLP VAE with these widths (as ParameterLayout counts).
+// output: the decoder's output width (2 input when it predicts the variance).
 std::int64_t parameter_count(std::int64_t input, const std::vector<std::int32_t>& hidden,
-                             std::int64_t latent, std::int64_t learned_log_variances) {
+                             std::int64_t latent, std::int64_t learned_log_variances,
+                             std::int64_t output) {
   std::int64_t count = learned_log_variances;
   std::int64_t in = input;
   for (std::int32_t width : hidden) {
@@ -73,7 +75,7 @@ std::int64_t parameter_count(std::int64_t input, const std::vector<std::int32_t>
     count += (in + 1) * *it;
     in = *it;
   }
-  return count + (in + 1) * input;
+  return count + (in + 1) * output;
 }
 
 }  // namespace
@@ -93,7 +95,8 @@ std::string model_description(const vae_trainer* trainer,
   std::int64_t count = 0;
   check(vae_parameter_count(trainer, &count), "vae_parameter_count");
   std::string widths = std::to_string(input);
-  if (parameter_count(input, hidden, latent, learned) == count) {
+  const std::int64_t output = variance == VAE_VARIANCE_DECODER ? 2 * input : input;
+  if (parameter_count(input, hidden, latent, learned, output) == count) {
     for (std::int32_t w : hidden) widths += "-" + std::to_string(w);
     widths += "-" + std::to_string(latent);
   } else {

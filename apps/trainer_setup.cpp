@@ -25,6 +25,7 @@ TrainerHandle create_trainer(const Options& options, std::int64_t input_dim,
   if (options.likelihood == VAE_LIKELIHOOD_GAUSSIAN) {
     set_int(VAE_OPT_VARIANCE, options.variance, "VAE_OPT_VARIANCE");
     set_float(VAE_OPT_LOG_VARIANCE, options.log_variance, "VAE_OPT_LOG_VARIANCE");
+    set_float(VAE_OPT_MIN_LOG_VARIANCE, options.min_log_variance, "VAE_OPT_MIN_LOG_VARIANCE");
   }
   set_int(VAE_OPT_ACTIVATION, options.activation, "VAE_OPT_ACTIVATION");
   set_int(VAE_OPT_BACKEND, options.backend, "VAE_OPT_BACKEND");

@@ -120,6 +120,27 @@ VAE_HD T gaussian_nll_grad_logvar(T x, T m, T v) {
   return gaussian_nll_grad_logvar_from_precision(x, m, std::exp(-v));
 }
 
+// A decoder-predicted log variance (VAE_VARIANCE_DECODER) bounded below by
+// m: v = m + softplus(o - m) > m from the decoder's output o, with
+// dv/do = sigmoid(o - m) in (0, 1), never zero (a clamp's would be).
+template <class T>
+VAE_HD T bounded_log_variance(T o, T m) {
+  return m + softplus(o - m);
+}
+
+// -log p(x | mean, v) with v = bounded_log_variance(o, m), and its
+// derivatives by the mean, (mean - x) e^-v, and by o,
+// 1/2 (1 - (x - mean)^2 e^-v) sigmoid(o - m).
+template <class T>
+VAE_HD T bounded_gaussian_nll_and_grads(T x, T mean, T o, T m, T* grad_mean, T* grad_o) {
+  const T v = bounded_log_variance(o, m);
+  const T precision = std::exp(-v);
+  const T d = x - mean;
+  *grad_mean = -d * precision;
+  *grad_o = T(0.5) * (T(1) - d * d * precision) * sigmoid(o - m);
+  return T(0.5) * (d * d * precision + v + T(kLog2Pi));
+}
+
 // One latent dimension's analytic KL(N(mu, e^l) || N(0, 1)) = 1/2 (mu^2 + e^l - l - 1).
 template <class T>
 VAE_HD T kl_term(T mu, T l) {

@@ -37,11 +37,11 @@ __global__ void eval_values_kernel(Likelihood lik, const float* __restrict__ lea
                                    const float* __restrict__ kl_sample,
                                    float* __restrict__ values) {
   const int64_t p = blockIdx.x;
-  const float* o = out + p * dim;
+  const float* o = out + p * lik.width(dim);
   const float* xr = x + ((c.first_pair + p) / c.k - c.first_row) * dim;
   float sum = 0.0f;
   for (int d = static_cast<int>(threadIdx.x); d < dim; d += kThreads) {
-    sum += lik.nll(xr[d], o[d], lik.log_variance(learned, d));
+    sum += lik.row_nll(learned, o, xr[d], d, dim);
   }
   sum = block_sum<kThreads>(sum);
   if (threadIdx.x == 0) values[p] = eval_value(mode, sum, kl_sample[p]);

@@ -30,8 +30,9 @@ cudaError_t launch_likelihood_backward(const Likelihood& lik, const float* learn
                                        float* log_variance_sums, int sm_count,
                                        cudaStream_t stream);
 
-// out[e] = the likelihood's mean (Bernoulli: sigmoid of the logit), in place.
-cudaError_t launch_output_mean(const Likelihood& lik, float* out, int64_t count,
-                               cudaStream_t stream);
+// mean[r, d] = the likelihood's mean (Bernoulli: sigmoid of the logit) of
+// out[r, d], for rows rows of dim dimensions (out's rows lik.width(dim) wide).
+cudaError_t launch_output_mean(const Likelihood& lik, const float* out, int64_t rows,
+                               int64_t dim, float* mean, cudaStream_t stream);
 
 }  // namespace vae::cuda

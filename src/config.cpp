@@ -40,7 +40,7 @@ const OptionSpec kOptions[] = {
     {VAE_OPT_LATENT_DIM, "VAE_OPT_LATENT_DIM", Kind::kInt, 1, 65536, false, false, false, &Config::latent_dim, nullptr, nullptr},
     {VAE_OPT_MAX_BATCH, "VAE_OPT_MAX_BATCH", Kind::kInt, 1, 1 << 20, false, false, false, &Config::max_batch, nullptr, nullptr},
     {VAE_OPT_LIKELIHOOD, "VAE_OPT_LIKELIHOOD", Kind::kInt, 0, 1, false, false, false, nullptr, nullptr, &Config::likelihood},
-    {VAE_OPT_VARIANCE, "VAE_OPT_VARIANCE", Kind::kInt, 0, 2, false, false, false, nullptr, nullptr, &Config::variance},
+    {VAE_OPT_VARIANCE, "VAE_OPT_VARIANCE", Kind::kInt, 0, 3, false, false, false, nullptr, nullptr, &Config::variance},
     {VAE_OPT_LOG_VARIANCE, "VAE_OPT_LOG_VARIANCE", Kind::kFloat, -30, 30, false, false, false, nullptr, &Config::log_variance, nullptr},
     {VAE_OPT_ACTIVATION, "VAE_OPT_ACTIVATION", Kind::kInt, 0, 1, false, false, false, nullptr, nullptr, &Config::activation},
     {VAE_OPT_BACKEND, "VAE_OPT_BACKEND", Kind::kInt, 0, 2, false, false, false, nullptr, nullptr, &Config::backend},
@@ -62,6 +62,7 @@ const OptionSpec kOptions[] = {
     {VAE_OPT_DECAY_STEPS, "VAE_OPT_DECAY_STEPS", Kind::kInt, 0, kMaxScheduleSteps, false, true, true, &Config::decay_steps, nullptr, nullptr},
     {VAE_OPT_FINAL_LEARNING_RATE, "VAE_OPT_FINAL_LEARNING_RATE", Kind::kFloat, 0, 1e6, false, false, true, nullptr, &Config::final_learning_rate, nullptr},
     {VAE_OPT_CLIP_NORM, "VAE_OPT_CLIP_NORM", Kind::kFloat, 0, 1e30, false, false, true, nullptr, &Config::clip_norm, nullptr},
+    {VAE_OPT_MIN_LOG_VARIANCE, "VAE_OPT_MIN_LOG_VARIANCE", Kind::kFloat, -30, 30, false, false, false, nullptr, &Config::min_log_variance, nullptr},
 };
 
 // The most ranks: the counts the ranks sum in a shared step's tail stay
@@ -98,7 +99,7 @@ const OptionSpec& find_option(int option) {
   if (read_only(option)) invalid_argument(Config::read_only_message());
   MessageStream m;
   m << "option: unknown option " << option << " (the VAE_OPT_* values are 1.."
-    << VAE_OPT_NEXT_LEARNING_RATE << ")";
+    << VAE_OPT_MIN_LOG_VARIANCE << ")";
   invalid_argument(m.str());
 }
 
@@ -267,9 +268,16 @@ void Config::validate() const {
         "VAE_OPT_VARIANCE: a learned variance needs VAE_OPT_LIKELIHOOD = "
         "VAE_LIKELIHOOD_GAUSSIAN");
   }
+  if (variance == VAE_VARIANCE_DECODER && !(log_variance > min_log_variance)) {
+    MessageStream m;
+    m << "VAE_OPT_LOG_VARIANCE: the initial log variance of VAE_VARIANCE_DECODER must exceed "
+         "VAE_OPT_MIN_LOG_VARIANCE = "
+      << min_log_variance << ", got " << log_variance;
+    invalid_argument(m.str());
+  }
   // The decoder works on max_batch * samples rows at once; keep every buffer
   // index within int32 range for the BLAS and CUDA calls.
-  int64_t widest = std::max(input_dim, 2 * latent_dim);
+  int64_t widest = std::max(output_width(), 2 * latent_dim);
   for (int64_t w : hidden) widest = std::max(widest, w);
   const double elements = static_cast<double>(max_batch) * static_cast<double>(samples) *
                           static_cast<double>(widest);

@@ -21,6 +21,7 @@ struct Config {
   int likelihood = VAE_LIKELIHOOD_BERNOULLI;
   int variance = VAE_VARIANCE_FIXED;
   double log_variance = 0.0;
+  double min_log_variance = -9.0;  // the bound of VAE_VARIANCE_DECODER's log variance
   int activation = VAE_ACTIVATION_RELU;
   int backend = VAE_BACKEND_AUTO;
   int64_t device = 0;
@@ -50,6 +51,11 @@ struct Config {
     return activation == VAE_ACTIVATION_TANH ? Activation::kTanh : Activation::kRelu;
   }
   bool gaussian() const { return likelihood == VAE_LIKELIHOOD_GAUSSIAN; }
+  // The decoder's output width: input_dim, or 2 input_dim when it predicts
+  // the variance (the means, then the log-variance outputs).
+  int64_t output_width() const {
+    return variance == VAE_VARIANCE_DECODER ? 2 * input_dim : input_dim;
+  }
   // Number of learned decoder log-variance parameters: 0, 1 or input_dim.
   int64_t learned_log_variance_count() const;
   // Whether the option is one a trainer reports and no one sets

@@ -14,11 +14,19 @@
 namespace vae {
 
 // The decoder's likelihood: Bernoulli on logits, or Gaussian on means with a
-// log variance that is fixed, one learned scalar, or learned per dimension.
+// log variance that is fixed, one learned scalar, learned per dimension, or
+// predicted by the decoder (its output row is then 2 D wide: the means, then
+// the log-variance outputs, bounded below by min_log_variance).
 struct Likelihood {
   bool gaussian = false;
   int variance = VAE_VARIANCE_FIXED;
   double fixed_log_variance = 0.0;
+  double min_log_variance = -9.0;
+
+  // Whether the decoder predicts the variance.
+  VAE_HD bool decoder_variance() const { return variance == VAE_VARIANCE_DECODER; }
+  // The width of a decoder output row of a model of `dim` dimensions.
+  VAE_HD int64_t width(int64_t dim) const { return decoder_variance() ? 2 * dim : dim; }
 
   // The log variance of dimension d, given the learned parameters (or null).
   template <class T>
@@ -37,6 +45,33 @@ struct Likelihood {
   VAE_HD T nll_and_grad(T x, T out, T log_var, T* grad) const {
     return gaussian ? gaussian_nll_and_grad_mean(x, out, log_var, grad)
                     : bernoulli_nll_and_grad(x, out, grad);
+  }
+  // -log p(x_d | o) for element d of a decoder output row o (width(dim) wide).
+  template <class T>
+  VAE_HD T row_nll(const T* learned, const T* o, T x, int64_t d, int64_t dim) const {
+    if (decoder_variance()) {
+      return gaussian_nll(x, o[d], bounded_log_variance(o[dim + d], T(min_log_variance)));
+    }
+    return nll(x, o[d], log_variance(learned, d));
+  }
+  // The same, writing scale times its derivatives by the row's outputs to
+  // g (the row's gradient, width(dim) wide): g[d], and g[dim + d] when the
+  // decoder predicts the variance.
+  template <class T>
+  VAE_HD T row_nll_and_grad(const T* learned, const T* o, T x, int64_t d, int64_t dim, T scale,
+                            T* g) const {
+    T gd;
+    if (decoder_variance()) {
+      T go;
+      const T value =
+          bounded_gaussian_nll_and_grads(x, o[d], o[dim + d], T(min_log_variance), &gd, &go);
+      g[d] = gd * scale;
+      g[dim + d] = go * scale;
+      return value;
+    }
+    const T value = nll_and_grad(x, o[d], log_variance(learned, d), &gd);
+    g[d] = gd * scale;
+    return value;
   }
   // What vae_decode reports: Bernoulli probabilities or Gaussian means.
   template <class T>

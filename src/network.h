@@ -42,7 +42,7 @@ class Network {
     T* nll;                    // [R] -log p(x|z)
     T* weight;                 // [R] per-sample gradient weight
     T* row_loss;               // [B]
-    T* grad_a;                 // [R, widest] gradient ping-pong buffers
+    T* grad_a;                 // [R, widest] gradient ping-pong buffers (widest >= the output width)
     T* grad_b;
     T* d_mu_logvar;            // [B, 2Z]
     T* loss;                   // [1]
@@ -58,6 +58,7 @@ class Network {
     lik_.gaussian = config.gaussian();
     lik_.variance = config.gaussian() ? config.variance : VAE_VARIANCE_FIXED;
     lik_.fixed_log_variance = config.log_variance;
+    lik_.min_log_variance = config.min_log_variance;
     allocate();
   }
 

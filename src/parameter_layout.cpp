@@ -45,14 +45,14 @@ ParameterLayout::ParameterLayout(const Config& c, size_t alignment) {
         place("decoder." + std::to_string(i), in, width, act, alignment, &offset));
     in = width;
   }
-  decoder.push_back(place("decoder." + std::to_string(c.hidden.size()), in, c.input_dim,
+  decoder.push_back(place("decoder." + std::to_string(c.hidden.size()), in, c.output_width(),
                           Activation::kIdentity, alignment, &offset));
   log_variance_count = c.learned_log_variance_count();
   log_variance = round_up(offset, alignment);
   total = round_up(log_variance + static_cast<size_t>(log_variance_count), alignment);
   for (const NamedTensor& t : tensors()) packed_total += t.count;
 
-  widest = std::max(c.input_dim, 2 * c.latent_dim);
+  widest = std::max(c.output_width(), 2 * c.latent_dim);
   for (int64_t w : c.hidden) widest = std::max(widest, w);
 }
 

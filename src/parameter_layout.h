@@ -43,7 +43,8 @@ struct ParameterLayout {
 
   // Encoder: the hidden layers, then the head whose output is [mu | log sigma^2].
   std::vector<LinearLayer> encoder;
-  // Decoder: the mirrored hidden layers, then the output layer (logits or means).
+  // Decoder: the mirrored hidden layers, then the output layer (logits or
+  // means; with VAE_VARIANCE_DECODER the means then the log-variance outputs).
   std::vector<LinearLayer> decoder;
   size_t log_variance = 0;          // offset of the learned decoder log variance
   int64_t log_variance_count = 0;   // 0 (fixed), 1 (shared) or input_dim (per dimension)

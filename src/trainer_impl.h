@@ -192,9 +192,11 @@ class TrainerImpl final : public Trainer {
       upload_caller_rows(b.z, latent, false);
     }
     net_.decode(rows);
-    T* out = b.dec_out.back();
-    ops_->output_mean(net_.likelihood(), out, rows * config_.input_dim);
-    ops_->copy_to_caller(mean, out, static_cast<size_t>(rows * config_.input_dim));
+    // The means into grad_a (rows * widest >= rows * input_dim floats, free
+    // outside a step): the output rows are 2 input_dim wide when the
+    // decoder predicts the variance.
+    ops_->output_mean(net_.likelihood(), b.dec_out.back(), rows, config_.input_dim, b.grad_a);
+    ops_->copy_to_caller(mean, b.grad_a, static_cast<size_t>(rows * config_.input_dim));
     ops_->synchronize();
   }
 
@@ -398,7 +400,8 @@ class TrainerImpl final : public Trainer {
   // with a = sqrt(5) gives the same bound for W), drawn from Philox with the
   // seed in the packed layout's order, so every backend's layout starts from
   // the same numbers; the learned log variance starts at
-  // VAE_OPT_LOG_VARIANCE. Adam's moments start at zero.
+  // VAE_OPT_LOG_VARIANCE (a decoder-predicted one: its outputs' biases).
+  // Adam's moments start at zero.
   void initialize_parameters() {
     const ParameterLayout packed(config_);
     std::vector<float> p(packed.packed_total);
@@ -415,6 +418,16 @@ class TrainerImpl final : public Trainer {
     }
     for (int64_t d = 0; d < packed.log_variance_count; ++d) {
       p[packed.log_variance + static_cast<size_t>(d)] = static_cast<float>(config_.log_variance);
+    }
+    if (config_.variance == VAE_VARIANCE_DECODER && config_.gaussian()) {
+      // The log-variance outputs' biases at o = m + log(e^(v - m) - 1), where
+      // the bound's map gives v = VAE_OPT_LOG_VARIANCE (> m, validate).
+      const double m = config_.min_log_variance;
+      const auto o = static_cast<float>(m + std::log(std::expm1(config_.log_variance - m)));
+      const LinearLayer& out = packed.decoder.back();
+      for (int64_t d = 0; d < config_.input_dim; ++d) {
+        p[out.bias + static_cast<size_t>(config_.input_dim + d)] = o;
+      }
     }
     write_state(StateBuffer::kParameters, p);
     const std::vector<float> zeros(packed.packed_total, 0.0f);

@@ -5,7 +5,8 @@
 # they are kept in the run directory (training.txt), a resume that names one
 # with another value is refused with the usage error's exit 2, and the
 # second epoch's test ELBO of a run resumed after its first epoch is the
-# uninterrupted run's, to the last digit. Also: the directory a run killed
+# uninterrupted run's, to the last digit; so does a model of --variance
+# decoder and --min-log-variance, fixed by its checkpoint. Also: the directory a run killed
 # between its first metrics.csv row and its first epoch's checkpoint leaves
 # is resumed; a metrics.csv that lost rows is refused; values out of the
 # library's ranges are usage errors (exit 2).
@@ -79,6 +80,23 @@ for flags in "--beta 0.5" "--kl-warmup 4" "--schedule alternate" "--transform sc
   echo "ok: $flags"
 done
 
+# A model of --variance decoder and its bound resumes exactly from its
+# checkpoint, which holds both; naming the bound again is refused.
+"$vae_train" --out "$work/decoder-whole" --epochs 2 "${model[@]}" "${common[@]}" \
+  --likelihood gaussian --variance decoder --min-log-variance -6 > /dev/null \
+  || fail "the decoder variance's whole run failed"
+"$vae_train" --out "$work/decoder-parts" --epochs 1 "${model[@]}" "${common[@]}" \
+  --likelihood gaussian --variance decoder --min-log-variance -6 > /dev/null \
+  || fail "the decoder variance's first part failed"
+"$vae_train" --out "$work/decoder-parts" --resume --epochs 2 "${common[@]}" > /dev/null \
+  || fail "the decoder variance's resume failed"
+[[ -n $(elbo "$work/decoder-whole" 2) &&
+   $(elbo "$work/decoder-whole" 2) == "$(elbo "$work/decoder-parts" 2)" ]] \
+  || fail "--variance decoder: epoch 2's test ELBO $(elbo "$work/decoder-parts" 2) resumed, $(elbo "$work/decoder-whole" 2) uninterrupted"
+expect_status 2 "a resume with --min-log-variance" --out "$work/decoder-parts" --resume \
+  --epochs 3 "${common[@]}" --min-log-variance -6
+echo "ok: --variance decoder --min-log-variance -6 resumes exactly"
+
 # The schedule and the limit reach the trainer (the line is read from it),
 # and the decay's default is the run's steps: 2 epochs of 7 steps less the
 # warm-up's 4.
@@ -123,7 +141,8 @@ grep -q "where epoch 3 was expected" "$work/err" || fail "$(cat "$work/err")"
 echo "ok: a damaged history is refused"
 
 # Values outside the library's ranges are usage errors.
-for bad in "--lr 2e6" "--beta 2e6" "--log-variance 31" "--seed 9210000000000000000" \
+for bad in "--lr 2e6" "--beta 2e6" "--log-variance 31" "--min-log-variance -31" \
+           "--variance decoder --min-log-variance nan" "--seed 9210000000000000000" \
            "--final-lr 2e6" "--clip-norm 1e31" "--lr-warmup 72057594037927936" \
            "--lr-decay 0" "--lr-schedule step"; do
   read -r -a bad_flags <<< "$bad"

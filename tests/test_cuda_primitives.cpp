@@ -217,16 +217,18 @@ TEST(CudaPrimitives, LikelihoodForwardMatchesCpu) {
   const std::vector<std::pair<bool, int>> cases = {{false, VAE_VARIANCE_FIXED},
                                                    {true, VAE_VARIANCE_FIXED},
                                                    {true, VAE_VARIANCE_LEARNED_SHARED},
-                                                   {true, VAE_VARIANCE_LEARNED_PER_DIM}};
+                                                   {true, VAE_VARIANCE_LEARNED_PER_DIM},
+                                                   {true, VAE_VARIANCE_DECODER}};
   for (const auto& [gaussian, variance] : cases) {
     Primitives p(primitive_config(dim));
     const Likelihood lik = likelihood(gaussian, variance);
+    const size_t width = static_cast<size_t>(lik.width(dim));  // 2 dim with the decoder's variance
     const Pair x = p.input(gaussian ? testing::uniform(static_cast<size_t>(n * dim), 8)
                                     : testing::binary(static_cast<size_t>(n * dim), 8));
-    const Pair out = p.input(testing::normal(static_cast<size_t>(rows * dim), 9));
+    const Pair out = p.input(testing::normal(static_cast<size_t>(rows) * width, 9));
     const Pair lv = p.input(testing::uniform(static_cast<size_t>(dim), 10, -0.5f, 0.5f));
     const Pair nll = p.take(static_cast<size_t>(rows));
-    const Pair grad = p.take(static_cast<size_t>(rows * dim));
+    const Pair grad = p.take(static_cast<size_t>(rows) * width);
     p.cpu.likelihood_forward(lik, lv.cpu, out.cpu, x.cpu, rows, n, dim, nll.cpu, nullptr, 1.0f);
     p.gpu.likelihood_forward(lik, lv.gpu, out.gpu, x.gpu, rows, n, dim, nll.gpu, nullptr, 1.0f);
     EXPECT_TRUE(p.same(nll, kElementTol)) << gaussian << " " << variance;
@@ -268,16 +270,18 @@ TEST(CudaPrimitives, LikelihoodBackwardMatchesCpu) {
                                    {true, VAE_VARIANCE_FIXED, false},
                                    {true, VAE_VARIANCE_LEARNED_SHARED, true},
                                    {true, VAE_VARIANCE_LEARNED_SHARED, false},
-                                   {true, VAE_VARIANCE_LEARNED_PER_DIM, true}};
+                                   {true, VAE_VARIANCE_LEARNED_PER_DIM, true},
+                                   {true, VAE_VARIANCE_DECODER, false}};
   for (const Case& k : cases) {
     Primitives p(primitive_config(dim));
     const Likelihood lik = likelihood(k.gaussian, k.variance);
+    const size_t width = static_cast<size_t>(lik.width(dim));
     const Pair x = p.input(k.gaussian ? testing::uniform(static_cast<size_t>(n * dim), 14)
                                       : testing::binary(static_cast<size_t>(n * dim), 14));
-    const Pair out = p.input(testing::normal(static_cast<size_t>(rows * dim), 15));
+    const Pair out = p.input(testing::normal(static_cast<size_t>(rows) * width, 15));
     const Pair lv = p.input(testing::uniform(static_cast<size_t>(dim), 16, -0.5f, 0.5f));
     const Pair weight = p.input(testing::uniform(static_cast<size_t>(rows), 17, 0.1f, 1.0f));
-    const Pair dout = p.take(static_cast<size_t>(rows * dim));
+    const Pair dout = p.take(static_cast<size_t>(rows) * width);
     const Pair nll = p.take(static_cast<size_t>(rows));
     const size_t lv_count = k.variance == VAE_VARIANCE_LEARNED_SHARED ? 1 : static_cast<size_t>(dim);
     const Pair dlv = p.input(std::vector<float>(lv_count, 9.0f));
@@ -415,13 +419,20 @@ TEST(CudaPrimitives, AdamAndTheStepCountersMatchCpu) {
 
 TEST(CudaPrimitives, OutputMeanMatchesCpu) {
   if (!vae::testing::gpu_present()) GTEST_SKIP() << "no CUDA device";
-  for (bool gaussian : {false, true}) {
+  // 37 rows of 27 dimensions; with the decoder's variance the output rows
+  // are 54 wide and the means their first 27.
+  for (int variance : {-1, int{VAE_VARIANCE_FIXED}, int{VAE_VARIANCE_DECODER}}) {
     Primitives p(primitive_config(12));
-    const Pair out = p.input(testing::normal(999, 29));
-    const Likelihood lik = likelihood(gaussian, VAE_VARIANCE_FIXED);
-    p.cpu.output_mean(lik, out.cpu, 999);
-    p.gpu.output_mean(lik, out.gpu, 999);
-    EXPECT_TRUE(p.same(out, kElementTol)) << gaussian;
+    const Likelihood lik = likelihood(variance >= 0, variance < 0 ? VAE_VARIANCE_FIXED : variance);
+    const int64_t rows = 37, dim = 27;
+    const Pair out = p.input(testing::normal(static_cast<size_t>(rows * lik.width(dim)), 29));
+    const Pair mean = p.take(static_cast<size_t>(rows * dim));
+    p.cpu.output_mean(lik, out.cpu, rows, dim, mean.cpu);
+    p.gpu.output_mean(lik, out.gpu, rows, dim, mean.gpu);
+    EXPECT_TRUE(p.same(mean, kElementTol)) << variance;
+    if (variance == VAE_VARIANCE_DECODER) {
+      EXPECT_EQ(mean.cpu[dim], out.cpu[2 * dim]);  // row 1's first mean
+    }
   }
 }
 

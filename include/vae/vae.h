@@ -151,14 +151,35 @@ typedef enum vae_option {
   /* Read-only, for vae_get_float (0.2): */
   VAE_OPT_GRAD_NORM = 32,    /* |g| of the last step, before clipping (0 before the first;
                                 infinite or NaN when that step was skipped for it)       */
-  VAE_OPT_NEXT_LEARNING_RATE = 33 /* the rate the next step takes (the schedule above)   */
+  VAE_OPT_NEXT_LEARNING_RATE = 33, /* the rate the next step takes (the schedule above)  */
+  /* The bound of a decoder-predicted variance (VAE_VARIANCE_DECODER, 0.2;
+   * a checkpoint without it loads with the default): the log variance of
+   * dimension d is v_d = m + softplus(o_d - m) > m, o_d the decoder's
+   * log-variance output and m this option. Unbounded, a Gaussian whose
+   * variance the decoder predicts can put its mean on a training point
+   * and shrink the variance to zero, an infinite likelihood (Mattei &
+   * Frellsen 2018, who bound the covariance's eigenvalues below; the
+   * sigma-VAE of Rybkin et al. 2021 and Stirn & Knowles 2020 use a minimum
+   * variance too). The softplus keeps the gradient by o_d, sigmoid(o_d - m),
+   * nonzero everywhere, where a hard clamp would kill it. The default -9
+   * (sigma >= 0.011, about 3/256) suits data in [0, 1] such as pixels
+   * dequantized from bytes, whose bins are 1/256 wide. Fixes the model:
+   * set on config only. */
+  VAE_OPT_MIN_LOG_VARIANCE = 35 /* float, [-30, 30], m, default -9                        */
 } vae_option;
 
 enum { VAE_LIKELIHOOD_BERNOULLI = 0, VAE_LIKELIHOOD_GAUSSIAN = 1 };
 enum {
   VAE_VARIANCE_FIXED = 0,
   VAE_VARIANCE_LEARNED_SHARED = 1,
-  VAE_VARIANCE_LEARNED_PER_DIM = 2
+  VAE_VARIANCE_LEARNED_PER_DIM = 2,
+  /* Heteroscedastic (0.2): the decoder predicts each dimension's log
+   * variance. Its output layer is 2 D wide, the D means then the D
+   * log-variance outputs o_d (one tensor "decoder.N", [2 D, in]), bounded
+   * below by VAE_OPT_MIN_LOG_VARIANCE; VAE_OPT_LOG_VARIANCE (which must
+   * exceed the bound) is the log variance the outputs' biases start at.
+   * vae_decode and vae_sample return the D means. */
+  VAE_VARIANCE_DECODER = 3
 };
 enum { VAE_ACTIVATION_RELU = 0, VAE_ACTIVATION_TANH = 1 };
 /* The CUDA backend is the module libvae_cuda.so, which libvae.so loads the

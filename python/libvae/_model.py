@@ -80,6 +80,9 @@ class VAE:
     likelihood = Option(O.LIKELIHOOD, str, _libvae.LIKELIHOODS)
     variance = Option(O.VARIANCE, str, _libvae.VARIANCES)
     log_variance = Option(O.LOG_VARIANCE, float)
+    # variance="decoder": the decoder predicts each dimension's log variance,
+    # bounded below by min_log_variance (vae.h, VAE_OPT_MIN_LOG_VARIANCE).
+    min_log_variance = Option(O.MIN_LOG_VARIANCE, float)
     activation = Option(O.ACTIVATION, str, _libvae.ACTIVATIONS)
     backend = Option(O.BACKEND, str, _libvae.BACKENDS)
     device = Option(O.DEVICE, int)
@@ -122,7 +125,8 @@ class VAE:
                  eps: float = 1e-8, kl_weight: float = 1.0, threads: int = 1, tf32: bool = False,
                  eval_rows: int = 0, world_size: int = 1, rank: int = 0,
                  lr_schedule: str = "constant", warmup_steps: int = 0, decay_steps: int = 0,
-                 final_learning_rate: float = 0.0, clip_norm: float = 0.0):
+                 final_learning_rate: float = 0.0, clip_norm: float = 0.0,
+                 min_log_variance: float = -9.0):
         arguments = dict(locals())  # each option's argument, by its property's name
         widths = _widths(hidden)
         config = _libvae.Config()

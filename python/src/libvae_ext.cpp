@@ -121,14 +121,16 @@ NB_MODULE(_libvae, m) {
       .value("FINAL_LEARNING_RATE", VAE_OPT_FINAL_LEARNING_RATE)
       .value("CLIP_NORM", VAE_OPT_CLIP_NORM)
       .value("GRAD_NORM", VAE_OPT_GRAD_NORM)
-      .value("NEXT_LEARNING_RATE", VAE_OPT_NEXT_LEARNING_RATE);
+      .value("NEXT_LEARNING_RATE", VAE_OPT_NEXT_LEARNING_RATE)
+      .value("MIN_LOG_VARIANCE", VAE_OPT_MIN_LOG_VARIANCE);
 
   // The C API's enumerators by the names the Python API takes.
   m.attr("LIKELIHOODS") = names(
       {{"bernoulli", VAE_LIKELIHOOD_BERNOULLI}, {"gaussian", VAE_LIKELIHOOD_GAUSSIAN}});
   m.attr("VARIANCES") = names({{"fixed", VAE_VARIANCE_FIXED},
                                {"shared", VAE_VARIANCE_LEARNED_SHARED},
-                               {"per-dim", VAE_VARIANCE_LEARNED_PER_DIM}});
+                               {"per-dim", VAE_VARIANCE_LEARNED_PER_DIM},
+                               {"decoder", VAE_VARIANCE_DECODER}});
   m.attr("ACTIVATIONS") = names({{"relu", VAE_ACTIVATION_RELU}, {"tanh", VAE_ACTIVATION_TANH}});
   m.attr("BACKENDS") = names(
       {{"auto", VAE_BACKEND_AUTO}, {"cpu", VAE_BACKEND_CPU}, {"cuda", VAE_BACKEND_CUDA}});

@@ -116,12 +116,13 @@ void CpuOps<T>::sample_values(const EvalModel<T>& m, const EvalChunk& c, EvalMod
       in = out;
     }
     const T* bias = m.params + layers.back().bias;
+    const int64_t width = m.likelihood.width(m.dim);
     for (int64_t i = 0; i < count; ++i) {
       const int64_t p = first + i;
       const T* x = b.x + ((c.first_pair + p) / c.k - c.first_row) * m.dim;
       // The training step's likelihood row, adding the output bias.
       const T nll = cpu_loops::likelihood_row(m.likelihood, m.learned_log_variance,
-                                              in + i * m.dim, x, m.dim, nullptr, T(1), bias);
+                                              in + i * width, x, m.dim, nullptr, T(1), bias);
       b.values[p] = eval_value(mode, nll, b.kl_sample[p]);
     }
   });

@@ -63,6 +63,21 @@ VAE_INLINE T likelihood_row_impl(const Likelihood& lik, const T* learned_log_var
       return nll;
     });
   }
+  if (lik.decoder_variance()) {  // the row is 2 dim wide: means, then log-variance outputs
+    const T m = T(lik.min_log_variance);
+    if (grad == nullptr) {
+      return lane_sum<T>(dim, [&](int64_t d) {
+        return gaussian_nll(x[d], o(d), bounded_log_variance(o(dim + d), m));
+      });
+    }
+    return lane_sum<T>(dim, [&](int64_t d) {
+      T g_mean, g_o;
+      const T nll = bounded_gaussian_nll_and_grads(x[d], o(d), o(dim + d), m, &g_mean, &g_o);
+      grad[d] = g_mean * scale;
+      grad[dim + d] = g_o * scale;
+      return nll;
+    });
+  }
   if (lik.variance == VAE_VARIANCE_LEARNED_PER_DIM) {
     const T* v = learned_log_variance;
     if (grad == nullptr) {

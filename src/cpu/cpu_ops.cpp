@@ -162,13 +162,14 @@ template <class T>
 void CpuOps<T>::likelihood_forward(const Likelihood& lik, const T* learned_log_variance,
                                    const T* out, const T* x, int64_t rows, int64_t n,
                                    int64_t dim, T* nll, T* grad, T grad_scale) const {
+  const int64_t width = lik.width(dim);
   pool_.run(rows, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      nll[r] = cpu_loops::likelihood_row(lik, learned_log_variance, out + r * dim,
+      nll[r] = cpu_loops::likelihood_row(lik, learned_log_variance, out + r * width,
                                          x + (r % n) * dim, dim,
-                                         grad != nullptr ? grad + r * dim : nullptr, grad_scale);
+                                         grad != nullptr ? grad + r * width : nullptr, grad_scale);
     }
-  }, min_rows(dim));
+  }, min_rows(width));
 }
 
 template <class T>
@@ -186,13 +187,14 @@ void CpuOps<T>::likelihood_backward(const Likelihood& lik, const T* learned_log_
                                     int64_t n, int64_t mean_rows, int64_t dim, bool scale_rows,
                                     T* dout, T* d_log_variance) const {
   if (scale_rows) {
+    const int64_t width = lik.width(dim);
     pool_.run(rows, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
-        T* g = dout + r * dim;
+        T* g = dout + r * width;
         const T scale = weight[r] / T(mean_rows);
-        for (int64_t d = 0; d < dim; ++d) g[d] *= scale;
+        for (int64_t d = 0; d < width; ++d) g[d] *= scale;
       }
-    }, min_rows(dim));
+    }, min_rows(width));
   }
   if (d_log_variance == nullptr) return;
   // The learned log variance's gradient sums over rows, in row order; the
@@ -286,8 +288,12 @@ void CpuOps<T>::adam(T* p, const T* g, T* m, T* v, size_t begin, size_t split,
 }
 
 template <class T>
-void CpuOps<T>::output_mean(const Likelihood& lik, T* out, int64_t count) const {
-  for (int64_t e = 0; e < count; ++e) out[e] = lik.mean(out[e]);
+void CpuOps<T>::output_mean(const Likelihood& lik, const T* out, int64_t rows, int64_t dim,
+                            T* mean) const {
+  const int64_t width = lik.width(dim);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t d = 0; d < dim; ++d) mean[r * dim + d] = lik.mean(out[r * width + d]);
+  }
 }
 
 template <class T>

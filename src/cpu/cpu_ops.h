@@ -138,8 +138,10 @@ class CpuOps {
     enqueue();
   }
 
-  // out[r] = the likelihood's mean from the decoder output, in place.
-  void output_mean(const Likelihood& lik, T* out, int64_t count) const;
+  // mean[r, d] = the likelihood's mean from the decoder output out[r, d]
+  // (rows of lik.width(dim)) for rows rows of dim dimensions.
+  void output_mean(const Likelihood& lik, const T* out, int64_t rows, int64_t dim,
+                   T* mean) const;
 
   // Evaluation (src/evaluation.h; defined in cpu_evaluation.cpp). The
   // workspace budget of VAE_OPT_EVAL_ROWS = 0, in bytes, and the most pairs

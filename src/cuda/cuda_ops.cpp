@@ -446,8 +446,9 @@ void CudaOps::run_captured(const StepGraph& graph, const std::function<void()>& 
   graphs_->run(graph, stream_.get(), stream(), enqueue, enqueue_on_own_stream);
 }
 
-void CudaOps::output_mean(const Likelihood& lik, float* out, int64_t count) const {
-  check_cuda(cuda::launch_output_mean(lik, out, count, stream()), "output_mean kernel");
+void CudaOps::output_mean(const Likelihood& lik, const float* out, int64_t rows, int64_t dim,
+                          float* mean) const {
+  check_cuda(cuda::launch_output_mean(lik, out, rows, dim, mean, stream()), "output_mean kernel");
 }
 
 // ---------------------------------------------------------------------------

@@ -179,7 +179,8 @@ class CudaOps {
   // stream() (cuda_graphs.h).
   void run_captured(const StepGraph& graph, const std::function<void()>& enqueue) const;
 
-  void output_mean(const Likelihood& lik, float* out, int64_t count) const;
+  void output_mean(const Likelihood& lik, const float* out, int64_t rows, int64_t dim,
+                   float* mean) const;
 
   // Evaluation (src/evaluation.h), as CpuOps's: the workspace budget of
   // VAE_OPT_EVAL_ROWS = 0 in bytes and the most pairs a chunk then takes;
