@@ -35,7 +35,7 @@
  *     is used by one thread at a time.
  *
  * The model: an MLP encoder q(z|x) = N(mu(x), diag exp(logvar(x))), the prior
- * p(z) = N(0, I), an MLP decoder p(x|z) that is Bernoulli (logits) or Gaussian;
+ * p(z) = N(0, I) or a learned mixture (VAE_OPT_PRIOR_COMPONENTS), an MLP decoder p(x|z) that is Bernoulli (logits) or Gaussian;
  * the loss per data point is -log p(x|z) + beta * KL(q || p), in nats.
  */
 #ifndef VAE_VAE_H
@@ -151,7 +151,28 @@ typedef enum vae_option {
   /* Read-only, for vae_get_float (0.2): */
   VAE_OPT_GRAD_NORM = 32,    /* |g| of the last step, before clipping (0 before the first;
                                 infinite or NaN when that step was skipped for it)       */
-  VAE_OPT_NEXT_LEARNING_RATE = 33 /* the rate the next step takes (the schedule above)   */
+  VAE_OPT_NEXT_LEARNING_RATE = 33, /* the rate the next step takes (the schedule above)  */
+  /* The prior (0.2; a checkpoint without it loads with 0, the standard
+   * normal). K = VAE_OPT_PRIOR_COMPONENTS:
+   *   K = 0: p(z) = N(0, I), and the ELBO objective's KL is analytic (as before);
+   *   K >= 1: a learned mixture of K diagonal Gaussians,
+   *     p(z) = sum_k pi_k N(z; m_k, diag exp(v_k)), pi = softmax(a),
+   *   whose means m [K x Z], log variances v [K x Z] and logits a [K] are
+   *   parameters after the decoder's (checkpoint tensors "prior.means",
+   *   "prior.log_variances", "prior.logits"), trained with the decoder's
+   *   Adam group (VAE_UPDATE_DECODER moves them, VAE_UPDATE_ENCODER does not).
+   *   They start at v = 0, a = 0 and m = 0 for K = 1 (so a one-component
+   *   prior starts as N(0, I)), m_kj ~ N(0, 1) drawn from the seed for K >= 2.
+   *   The KL then has no closed form: every objective, vae_evaluate's kl
+   *   and vae_refine_posterior use the sampled KL of each sample z_s,
+   *   log q(z_s|x) - log p(z_s), averaged over the K samples (IWAE puts it
+   *   in each weight as before). vae_sample and the prior estimator draw z
+   *   from the mixture (a component by a uniform draw, then m + sigma eps);
+   *   the importance estimator's weights take log p(z) of the mixture.
+   *   A step keeps, per decoder row, the K responsibilities: the workspace
+   *   grows by max_batch * samples * (K + Z) floats. vae_latent_usage's kl
+   *   stays the KL to N(0, 1) (see there). */
+  VAE_OPT_PRIOR_COMPONENTS = 34 /* int, [0, 1024], default 0                             */
 } vae_option;
 
 enum { VAE_LIKELIHOOD_BERNOULLI = 0, VAE_LIKELIHOOD_GAUSSIAN = 1 };
