@@ -45,6 +45,7 @@ struct Options {
   double beta = 1.0;
   std::int64_t kl_warmup = 0;
   std::int64_t samples = 1;
+  std::int64_t prior_components = 0;  // 0: N(0, I); K: a learned mixture (VAE_OPT_PRIOR_COMPONENTS)
   int objective = VAE_OBJECTIVE_ELBO;
   Schedule schedule = Schedule::joint;
   std::optional<std::int64_t> patience;  // unset: no early stopping (early_stopping.h)

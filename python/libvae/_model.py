@@ -85,6 +85,9 @@ class VAE:
     device = Option(O.DEVICE, int)
     seed = Option(O.SEED, int)
     samples = Option(O.SAMPLES, int)
+    # 0: the standard normal prior; K >= 1: a learned mixture of K Gaussians
+    # (vae.h, VAE_OPT_PRIOR_COMPONENTS), whose KL is the sampled one.
+    prior_components = Option(O.PRIOR_COMPONENTS, int)
     objective = Option(O.OBJECTIVE, str, _libvae.OBJECTIVES, settable=True)
     update = Option(O.UPDATE, str, _libvae.UPDATES, settable=True)
     learning_rate = Option(O.LEARNING_RATE, float, settable=True)
@@ -108,7 +111,8 @@ class VAE:
                  max_batch: int = 128, samples: int = 1, objective: str = "elbo",
                  learning_rate: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, kl_weight: float = 1.0, threads: int = 1, tf32: bool = False,
-                 eval_rows: int = 0, world_size: int = 1, rank: int = 0):
+                 eval_rows: int = 0, world_size: int = 1, rank: int = 0,
+                 prior_components: int = 0):
         arguments = dict(locals())  # each option's argument, by its property's name
         widths = _widths(hidden)
         config = _libvae.Config()

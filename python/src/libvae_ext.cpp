@@ -114,7 +114,8 @@ NB_MODULE(_libvae, m) {
       .value("EPOCHS", VAE_OPT_EPOCHS)
       .value("SKIPPED_STEPS", VAE_OPT_SKIPPED_STEPS)
       .value("RANK", VAE_OPT_RANK)
-      .value("WORLD_SIZE", VAE_OPT_WORLD_SIZE);
+      .value("WORLD_SIZE", VAE_OPT_WORLD_SIZE)
+      .value("PRIOR_COMPONENTS", VAE_OPT_PRIOR_COMPONENTS);
 
   // The C API's enumerators by the names the Python API takes.
   m.attr("LIKELIHOODS") = names(
