@@ -328,7 +328,7 @@ TEST_F(Checkpoint, MixturePriorIsKeptResumesExactlyAndMayBeAbsent) {
     f.metadata["VAE_OPT_PRIOR_COMPONENTS"] = "2";
   });
   EXPECT_EQ(load(missing), VAE_ERROR_FORMAT);
-  expect_message("prior.means");
+  expect_message("the model it describes needs 33");
   const std::string bad = edited("bad_prior.safetensors", [](vae::SafetensorsFile& f) {
     f.metadata["VAE_OPT_PRIOR_COMPONENTS"] = "1025";
   });

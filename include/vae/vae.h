@@ -270,7 +270,10 @@ VAE_API vae_status vae_train_step(vae_trainer* t, const float* x, int64_t n, flo
 
 /* Per row, with the trainer's K samples: elbo = reconstruction - kl, where
  * reconstruction = E_q log p(x|z) (nats, a Monte Carlo mean over K samples)
- * and kl = KL(q(z|x) || p(z)) in closed form. Any output may be NULL; n >= 1. */
+ * and kl = KL(q(z|x) || p(z)) in closed form (with a learned prior,
+ * VAE_OPT_PRIOR_COMPONENTS >= 1: the mean over the K samples of
+ * log q(z|x) - log p(z), the same samples as reconstruction's). Any output
+ * may be NULL; n >= 1. */
 VAE_API vae_status vae_evaluate(vae_trainer* t, const float* x, int64_t n, float* elbo,
                                 float* reconstruction, float* kl);
 /* Per row, an estimate of log p(x) from k >= 1 samples: VAE_ESTIMATOR_PRIOR
@@ -362,7 +365,8 @@ VAE_API vae_status vae_encode(vae_trainer* t, const float* x, int64_t n, float* 
                               float* logvar);
 /* mean: n x input_dim. Bernoulli: probabilities sigmoid(logits); Gaussian: means. */
 VAE_API vae_status vae_decode(vae_trainer* t, const float* z, int64_t n, float* mean);
-/* Decodes n draws z ~ p(z). */
+/* Decodes n draws z ~ p(z) (a learned prior's: draw i picks its component
+ * with a uniform draw of its own, then z = m + sigma eps). */
 VAE_API vae_status vae_sample(vae_trainer* t, int64_t n, float* mean);
 
 /* ---- the inference gap ---------------------------------------------------- */
@@ -378,7 +382,8 @@ VAE_API vae_status vae_sample(vae_trainer* t, int64_t n, float* mean);
  * the model, its optimizer state or its counters changes (VAE_OPT_* but the
  * count of noise draws).
  * Per row it returns the refined mu and logvar, and the ELBO before and after
- * (elbo_samples-sample estimates, nats; KL in closed form; both under the
+ * (elbo_samples-sample estimates, nats; KL in closed form, or the sampled
+ * KL under a learned prior (VAE_OPT_PRIOR_COMPONENTS); both under the
  * same noise, so their difference has no noise of the two draws' own).
  * With log p(x) (vae_log_likelihood_stats) they split the gap of the bound:
  *   log p(x) - ELBO(encoder) = [log p(x) - ELBO(refined)]        (approximation gap)
@@ -717,6 +722,10 @@ VAE_API vae_status vae_log_likelihood_stats_dataset(vae_trainer* t, vae_dataset*
  *                 posterior (x uniform over the dataset's N rows), from the
  *                 split kl_total = I_q(x; z) + KL(q(z) || p(z)) (Hoffman and
  *                 Johnson 2016); marginal_kl = kl_total - mutual_information.
+ * With a learned prior (VAE_OPT_PRIOR_COMPONENTS) kl, kl_total and
+ * marginal_kl stay against N(0, I): the split kl_total = I_q(x; z) +
+ * KL(q(z) || N(0, I)) holds for it as for any reference, and the mutual
+ * information does not depend on the prior.
  * The estimator: M = min(mi_rows, N) rows, evenly spaced (row floor(m N / M)
  * for m = 0..M-1), each with mi_samples draws z ~ q(z | x_i), and
  *   I^ = mean over the M * mi_samples draws of log q(z | x_i) - log q(z),

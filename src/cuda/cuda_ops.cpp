@@ -277,30 +277,6 @@ void CudaOps::standard_normal(const NoiseKey& key, int64_t count, float* out) co
   check_cuda(cuda::launch_standard_normal(key, count, out, stream()), "standard_normal kernel");
 }
 
-void CudaOps::prior_forward(const MixturePrior<float>& prior, const float* mu_logvar,
-                            const float* eps, const float* z, int64_t n, int64_t rows,
-                            float* kl_sample, float* resp, float* prior_grad) const {
-  check_cuda(cuda::launch_prior_forward(prior, mu_logvar, eps, z, n, rows, kl_sample, resp,
-                                        prior_grad, stream()),
-             "prior_forward kernel");
-}
-
-void CudaOps::prior_backward(const MixturePrior<float>& prior, int64_t rows, const float* z,
-                             const float* resp, const float* weight, int64_t mean_rows,
-                             double beta, float* d_means, float* d_log_variances,
-                             float* d_logits) const {
-  check_cuda(cuda::launch_prior_backward(prior, rows, z, resp, weight, mean_rows, beta,
-                                         live_for_beta(beta), d_means, d_log_variances, d_logits,
-                                         stream()),
-             "prior_backward kernel");
-}
-
-void CudaOps::prior_sample(const MixturePrior<float>& prior, const NoiseKey& components,
-                           int64_t rows, float* z) const {
-  check_cuda(cuda::launch_prior_sample(prior, components, rows, z, stream()),
-             "prior_sample kernel");
-}
-
 void CudaOps::likelihood_forward(const Likelihood& lik, const float* learned_log_variance,
                                  const float* out, const float* x, int64_t rows, int64_t n,
                                  int64_t dim, float* nll, float* grad, float grad_scale) const {
