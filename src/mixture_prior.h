@@ -108,9 +108,22 @@ VAE_HD NoiseKey mixture_component_key(const NoiseKey& normal) {
 // The sampled KL of one decoder row: log q(z|x) - log p(z) from its noise
 // eps, its encoder log variances l and z (all Z values); the
 // responsibilities into resp when it is not null.
+// One component is one Gaussian (log pi_0 = 0, gamma_0 = 1): its terms are
+// summed per latent, 1/2 ((z_j - m_j)^2 e^(-v_j) + v_j - eps_j^2 - l_j), so
+// that m = 0, v = 0 gives N(0, I)'s sampled KL (sampled_kl_term) bit for bit.
 template <class T>
 VAE_HD T mixture_sampled_kl(const MixturePrior<T>& prior, const T* eps, const T* l, const T* z,
                             T* resp) {
+  if (prior.components == 1) {
+    T sum = 0;
+    for (int64_t j = 0; j < prior.latent; ++j) {
+      const T d = z[j] - prior.means[j];
+      sum += T(0.5) * ((d * d * std::exp(-prior.log_variances[j]) + prior.log_variances[j]) -
+                       eps[j] * eps[j] - l[j]);
+    }
+    if (resp != nullptr) resp[0] = T(1);
+    return sum;
+  }
   T log_q = 0;
   for (int64_t j = 0; j < prior.latent; ++j) log_q += T(-0.5) * (eps[j] * eps[j] + l[j]);
   return log_q - prior.log_density(z, resp);
