@@ -9,10 +9,12 @@ from torch import nn
 class TorchVAE(nn.Module):
     """libvae's network in PyTorch: encoder.i and decoder.i are nn.Linear named
     as the checkpoint's tensors (the encoder's last layer gives mu and log
-    sigma^2 side by side), decoder.log_variance a learned Gaussian variance."""
+    sigma^2 side by side), decoder.log_variance a learned Gaussian variance,
+    and for a learned prior (prior_components K >= 1) prior.means (K, Z),
+    prior.log_variances (K, Z) and prior.logits (K,), held, not used here."""
 
     def __init__(self, input_dim: int, latent_dim: int, hidden: Tuple[int, ...], likelihood: str,
-                 activation: str, log_variance_shape: Tuple[int, ...]):
+                 activation: str, log_variance_shape: Tuple[int, ...], prior_components: int = 0):
         super().__init__()
         self.latent_dim = latent_dim
         self.likelihood = likelihood
@@ -25,6 +27,11 @@ class TorchVAE(nn.Module):
                                      + [nn.Linear(back[-1], input_dim)])
         if log_variance_shape:
             self.decoder.log_variance = nn.Parameter(torch.zeros(log_variance_shape))
+        if prior_components > 0:
+            self.prior = nn.Module()
+            self.prior.means = nn.Parameter(torch.zeros(prior_components, latent_dim))
+            self.prior.log_variances = nn.Parameter(torch.zeros(prior_components, latent_dim))
+            self.prior.logits = nn.Parameter(torch.zeros(prior_components))
 
     def encode(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """q(z|x)'s mean and log variance."""
@@ -53,6 +60,7 @@ def to_torch(model) -> TorchVAE:
     state = model.state_dict()
     log_variance = state.get("decoder.log_variance")
     module = TorchVAE(model.input_dim, model.latent_dim, model.hidden, model.likelihood,
-                      model.activation, tuple(log_variance.shape) if log_variance is not None else ())
+                      model.activation, tuple(log_variance.shape) if log_variance is not None else (),
+                      model.prior_components)
     module.load_state_dict({name: torch.from_numpy(t.copy()) for name, t in state.items()}, strict=True)
     return module

@@ -55,3 +55,14 @@ def test_the_components_are_fixed_when_the_model_is_made():
         model.prior_components = 3
     assert snapshot.unchanged()
     assert model.prior_components == 2
+
+
+def test_to_torch_holds_the_prior():
+    torch = pytest.importorskip("torch")
+    model = small_model(prior_components=2)
+    model.train_step(binary_rows(64))
+    module = model.to_torch()
+    state = model.state_dict()
+    for name in ("means", "log_variances", "logits"):
+        assert torch.equal(getattr(module.prior, name).detach(),
+                           torch.from_numpy(state["prior." + name].copy()))
