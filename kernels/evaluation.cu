@@ -88,7 +88,8 @@ cudaError_t launch_eval_values(const Likelihood& lik, const float* learned_log_v
 }
 
 cudaError_t launch_eval_accumulate(EvalMode mode, const EvalChunk& c, const float* values,
-                                   const float* kl_sample, const float* mu_logvar, int64_t latent, float* carry,
+                                   const float* kl_sample, const float* mu_logvar,
+                                   int64_t latent, float* carry,
                                    float* out0, float* out1, float* out2, cudaStream_t stream) {
   const int64_t rows = c.pair_rows();
   if (rows <= 0) return cudaSuccess;

@@ -34,7 +34,8 @@ cudaError_t launch_eval_values(const Likelihood& lik, const float* learned_log_v
 // weight_statistics). kl_sample: a learned prior's per-pair KL, whose mean
 // is the ELBO's KL (null: the analytic KL from mu_logvar).
 cudaError_t launch_eval_accumulate(EvalMode mode, const EvalChunk& c, const float* values,
-                                   const float* kl_sample, const float* mu_logvar, int64_t latent, float* carry,
+                                   const float* kl_sample, const float* mu_logvar,
+                                   int64_t latent, float* carry,
                                    float* out0, float* out1, float* out2, cudaStream_t stream);
 
 }  // namespace vae::cuda

@@ -41,7 +41,9 @@ __global__ void prior_backward_kernel(MixturePrior<float> prior, int64_t rows,
   if (e >= 2 * KZ + prior.components) return;
   const double b = live != nullptr ? live->beta : beta;
   const float scale = static_cast<float>(b) / static_cast<float>(mean_rows);
-  float* out = e < KZ ? d_means + e : e < 2 * KZ ? d_log_variances + (e - KZ) : d_logits + (e - 2 * KZ);
+  float* out = e < KZ       ? d_means + e
+               : e < 2 * KZ ? d_log_variances + (e - KZ)
+                            : d_logits + (e - 2 * KZ);
   *out = prior_parameter_gradient(prior, e, rows, z, resp, weight, scale);
 }
 

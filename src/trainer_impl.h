@@ -429,7 +429,8 @@ class TrainerImpl final : public Trainer {
       const NoiseKey means = key(NoiseStream::kInit, 1);
       const int64_t count = packed.prior_components * packed.latent;
       for (int64_t e = 0; e < count; ++e) {
-        p[packed.prior_means + static_cast<size_t>(e)] = standard_normal(means, static_cast<uint64_t>(e));
+        p[packed.prior_means + static_cast<size_t>(e)] =
+            standard_normal(means, static_cast<uint64_t>(e));
       }
     }
     write_state(StateBuffer::kParameters, p);

@@ -305,10 +305,10 @@ TEST(CudaPrimitives, LatentBackwardMatchesCpu) {
     const Pair dz = p.input(testing::normal(rz, 21));
     const Pair weight = p.input(testing::uniform(static_cast<size_t>(n * samples), 22, 0.1f, 1.0f));
     const Pair d = p.take(static_cast<size_t>(n * 2 * latent));
-    p.cpu.latent_backward(objective, n, n, samples, latent, 0.8, mu_logvar.cpu, eps.cpu, z.cpu, nullptr,
-                          dz.cpu, weight.cpu, d.cpu);
-    p.gpu.latent_backward(objective, n, n, samples, latent, 0.8, mu_logvar.gpu, eps.gpu, z.gpu, nullptr,
-                          dz.gpu, weight.gpu, d.gpu);
+    p.cpu.latent_backward(objective, n, n, samples, latent, 0.8, mu_logvar.cpu, eps.cpu, z.cpu,
+                          nullptr, dz.cpu, weight.cpu, d.cpu);
+    p.gpu.latent_backward(objective, n, n, samples, latent, 0.8, mu_logvar.gpu, eps.gpu, z.gpu,
+                          nullptr, dz.gpu, weight.gpu, d.gpu);
     EXPECT_TRUE(p.same(d, kElementTol)) << objective;
   }
 }

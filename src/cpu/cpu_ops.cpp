@@ -235,7 +235,8 @@ void CpuOps<T>::prior_forward(const MixturePrior<T>& prior, const T* mu_logvar, 
     for (int64_t r = begin; r < end; ++r) {
       const T* zr = z + r * Z;
       T* rr = resp != nullptr ? resp + r * K : nullptr;
-      kl_sample[r] = mixture_sampled_kl(prior, eps + r * Z, mu_logvar + (r % n) * 2 * Z + Z, zr, rr);
+      const T* l = mu_logvar + (r % n) * 2 * Z + Z;
+      kl_sample[r] = mixture_sampled_kl(prior, eps + r * Z, l, zr, rr);
       if (prior_grad == nullptr) continue;
       for (int64_t j = 0; j < Z; ++j) prior_grad[r * Z + j] = prior.neg_log_density_grad(zr, rr, j);
     }
@@ -250,7 +251,9 @@ void CpuOps<T>::prior_backward(const MixturePrior<T>& prior, int64_t rows, const
   const T scale = T(beta) / T(mean_rows);
   pool_.run(2 * KZ + prior.components, [&](int64_t begin, int64_t end) {
     for (int64_t e = begin; e < end; ++e) {
-      T* out = e < KZ ? d_means + e : e < 2 * KZ ? d_log_variances + (e - KZ) : d_logits + (e - 2 * KZ);
+      T* out = e < KZ       ? d_means + e
+               : e < 2 * KZ ? d_log_variances + (e - KZ)
+                            : d_logits + (e - 2 * KZ);
       *out = prior_parameter_gradient(prior, e, rows, z, resp, weight, scale);
     }
   }, min_rows(rows));
@@ -261,7 +264,8 @@ void CpuOps<T>::prior_sample(const MixturePrior<T>& prior, const NoiseKey& compo
                              int64_t rows, T* z) const {
   const int64_t Z = prior.latent;
   for (int64_t r = 0; r < rows; ++r) {
-    mixture_draw(prior, standard_uniform(components, static_cast<uint64_t>(r)), z + r * Z, z + r * Z);
+    const float u = standard_uniform(components, static_cast<uint64_t>(r));
+    mixture_draw(prior, u, z + r * Z, z + r * Z);
   }
 }
 
