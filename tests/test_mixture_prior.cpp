@@ -16,6 +16,7 @@
 
 #include "mixture_prior.h"
 #include "test_support.h"
+#include "thread_ranks.h"
 
 namespace vae {
 namespace {
@@ -315,6 +316,42 @@ TEST(MixturePrior, EstimatorsAgreeWithQuadrature) {
     const double exact = exact_log_px(r);
     EXPECT_NEAR(importance[static_cast<size_t>(r)], exact, 0.02) << "row " << r;
     EXPECT_NEAR(from_prior[static_cast<size_t>(r)], exact, 0.05) << "row " << r;
+  }
+}
+
+// Two ranks at half the batch (vae_set_allreduce) against one process at
+// the whole batch: the prior's gradient is a mean over the batch's rows like
+// every other, so one step moves its parameters alike, to the order of the
+// sums, and the ranks stay bit-identical.
+TEST(MixturePrior, TwoRanksAtHalfTheBatchMatchOneProcess) {
+  constexpr int64_t kHalf = 3;
+  Config c = testing::small_config(12, 3, {7, 5}, 2 * kHalf);
+  c.samples = 2;
+  c.prior_components = 3;
+  testing::ThreadRanks ranks(2);
+  std::vector<std::unique_ptr<testing::CpuTrainerF>> t;
+  for (int r = 0; r < 2; ++r) {
+    Config rc = c;
+    rc.world_size = 2;
+    rc.rank = r;
+    t.push_back(testing::make_trainer<testing::CpuTrainerF>(rc));
+    t.back()->set_allreduce(&testing::ThreadRanks::hook, ranks.member(r));
+  }
+  auto whole = testing::make_trainer<testing::CpuTrainerF>(c);
+  const auto start = whole->read_state(StateBuffer::kParameters);
+  const auto x = testing::binary(2 * kHalf * 12, 300);
+  float loss[2] = {0, 0}, whole_loss = 0;
+  ranks.run([&](int r) { t[r]->train_step(x.data() + r * kHalf * 12, kHalf, &loss[r]); });
+  whole->train_step(x.data(), 2 * kHalf, &whole_loss);
+  EXPECT_EQ(loss[0], loss[1]);
+  EXPECT_NEAR(loss[0], whole_loss, 1e-5 * std::fabs(whole_loss));
+  const auto p0 = t[0]->read_state(StateBuffer::kParameters);
+  EXPECT_EQ(p0, t[1]->read_state(StateBuffer::kParameters));
+  const auto pw = whole->read_state(StateBuffer::kParameters);
+  const ParameterLayout packed(c);
+  for (size_t e = packed.prior_means; e < packed.packed_total; ++e) {
+    EXPECT_NE(pw[e], start[e]) << e;  // Adam moved every prior parameter
+    EXPECT_NEAR(p0[e], pw[e], 1e-6) << e;
   }
 }
 
