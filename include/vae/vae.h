@@ -165,13 +165,15 @@ typedef enum vae_option {
    *   prior starts as N(0, I)), m_kj ~ N(0, 1) drawn from the seed for K >= 2.
    *   The KL then has no closed form: every objective, vae_evaluate's kl
    *   and vae_refine_posterior use the sampled KL of each sample z_s,
-   *   log q(z_s|x) - log p(z_s), averaged over the K samples (IWAE puts it
-   *   in each weight as before). vae_sample and the prior estimator draw z
-   *   from the mixture (a component by a uniform draw, then m + sigma eps);
-   *   the importance estimator's weights take log p(z) of the mixture.
-   *   A step keeps, per decoder row, the K responsibilities: the workspace
-   *   grows by max_batch * samples * (K + Z) floats. vae_latent_usage's kl
-   *   stays the KL to N(0, 1) (see there). */
+   *   log q(z_s|x) - log p(z_s), averaged over the VAE_OPT_SAMPLES samples
+   *   (IWAE puts it in each weight as before). vae_sample and the prior
+   *   estimator draw z from the mixture (a component by a uniform draw,
+   *   then m + sigma eps); the importance estimator's weights take log p(z)
+   *   of the mixture. A step keeps, per decoder row, the K
+   *   responsibilities: the workspace grows by max_batch * samples * (K + Z)
+   *   floats, and vae_create refuses max_batch * samples * K of 2^31 or
+   *   more (VAE_ERROR_INVALID_ARGUMENT). vae_latent_usage's kl stays the KL
+   *   to N(0, 1) (see there). */
   VAE_OPT_PRIOR_COMPONENTS = 34 /* int, [0, 1024], default 0                             */
 } vae_option;
 
