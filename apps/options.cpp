@@ -159,6 +159,10 @@ const std::vector<ValueFlag>& value_flags() {
                          const std::string& v) { o.kl_warmup = parse_integer(f, v, 0, 1000000); }},
       {"--samples", [](Options& o, const std::string& f,
                        const std::string& v) { o.samples = parse_integer(f, v, 1, 4096); }},
+      {"--prior-components",
+       [](Options& o, const std::string& f, const std::string& v) {
+         o.prior_components = parse_integer(f, v, 0, 1024);
+       }},
       {"--objective",
        [](Options& o, const std::string& f, const std::string& v) {
          o.objective =
@@ -207,7 +211,8 @@ const std::vector<ValueFlag>& value_flags() {
 // Flags that fix the model a checkpoint already holds.
 constexpr const char* kModelFlags[] = {"--hidden",     "--latent",   "--activation",
                                        "--likelihood", "--variance", "--log-variance",
-                                       "--samples",    "--seed",     "--min-log-variance"};
+                                       "--samples",    "--seed",     "--min-log-variance",
+                                       "--prior-components"};
 
 // Holds the values given to the library's own ranges (vae.h) by setting
 // them on a scratch configuration, so that a value the library would refuse
@@ -240,6 +245,8 @@ void check_library_ranges(const Options& options) {
   refuse_unless(vae_config_set_int(c, VAE_OPT_SEED, options.seed), "--seed");
   refuse_unless(vae_config_set_int(c, VAE_OPT_LATENT_DIM, options.latent), "--latent");
   refuse_unless(vae_config_set_int(c, VAE_OPT_SAMPLES, options.samples), "--samples");
+  refuse_unless(vae_config_set_int(c, VAE_OPT_PRIOR_COMPONENTS, options.prior_components),
+                "--prior-components");
   refuse_unless(vae_config_set_int(c, VAE_OPT_THREADS, options.threads), "--threads");
   refuse_unless(vae_config_set_int(c, VAE_OPT_MAX_BATCH, options.batch), "--batch");
   refuse_unless(vae_config_set_hidden_layers(c, options.hidden.empty() ? nullptr
@@ -347,6 +354,8 @@ Model (fixed by the checkpoint when resuming):
   --min-log-variance M        the lower bound of --variance decoder's log variance
                               (default -9)
   --samples K                 samples per data point, 1..4096 (default 1)
+  --prior-components K        0: the prior N(0, I); K in 1..1024: a learned mixture of K
+                              Gaussians, its KL the sampled one (default 0)
   --seed S                    (default 1)
 
 Training (--batch, --lr, --lr-schedule, --lr-warmup, --lr-decay, --final-lr,

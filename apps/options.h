@@ -46,6 +46,7 @@ struct Options {
   double beta = 1.0;
   std::int64_t kl_warmup = 0;
   std::int64_t samples = 1;
+  std::int64_t prior_components = 0;  // 0: N(0, I); K: a learned mixture (VAE_OPT_PRIOR_COMPONENTS)
   int objective = VAE_OBJECTIVE_ELBO;
   Schedule schedule = Schedule::joint;
   // The learning rate's schedule and gradient clipping (vae.h, VAE_OPT_LR_SCHEDULE).

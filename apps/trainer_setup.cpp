@@ -31,6 +31,7 @@ TrainerHandle create_trainer(const Options& options, std::int64_t input_dim,
   set_int(VAE_OPT_BACKEND, options.backend, "VAE_OPT_BACKEND");
   set_int(VAE_OPT_SEED, options.seed, "VAE_OPT_SEED");
   set_int(VAE_OPT_SAMPLES, options.samples, "VAE_OPT_SAMPLES");
+  set_int(VAE_OPT_PRIOR_COMPONENTS, options.prior_components, "VAE_OPT_PRIOR_COMPONENTS");
   set_int(VAE_OPT_OBJECTIVE, options.objective, "VAE_OPT_OBJECTIVE");
   set_int(VAE_OPT_THREADS, options.threads, "VAE_OPT_THREADS");
   set_float(VAE_OPT_LEARNING_RATE, options.learning_rate, "VAE_OPT_LEARNING_RATE");

@@ -10,9 +10,9 @@
 namespace vae_fuzz {
 namespace {
 
-// Options 1..33 and a few that do not exist: the getters' statuses count too.
+// Options 1..35 and a few that do not exist: the getters' statuses count too.
 constexpr int kFirstOption = -1;
-constexpr int kLastOption = VAE_OPT_NEXT_LEARNING_RATE + 1;
+constexpr int kLastOption = VAE_OPT_MIN_LOG_VARIANCE + 1;
 
 std::string getter_answers(vae_trainer* t, int option) {
   int64_t i = 0;

@@ -50,13 +50,14 @@ __global__ void eval_values_kernel(Likelihood lik, const float* __restrict__ lea
 // One thread per chunk row, its samples in order, as the CPU backend does.
 __global__ void eval_accumulate_kernel(EvalMode mode, EvalChunk c,
                                        const float* __restrict__ values,
+                                       const float* __restrict__ kl_sample,
                                        const float* __restrict__ mu_logvar, int latent,
                                        float* carry, float* __restrict__ out0,
                                        float* __restrict__ out1, float* __restrict__ out2) {
   const int64_t i = global_index64();
   if (i >= c.pair_rows()) return;
   const float* row = mu_logvar + (c.first_pair_row + i - c.first_row) * 2 * latent;
-  accumulate_eval_row(mode, c, i, values, row, static_cast<int64_t>(latent), carry,
+  accumulate_eval_row(mode, c, i, values, kl_sample, row, static_cast<int64_t>(latent), carry,
                       carry + kEvalCarry, out0, out1, out2);
 }
 
@@ -87,13 +88,14 @@ cudaError_t launch_eval_values(const Likelihood& lik, const float* learned_log_v
 }
 
 cudaError_t launch_eval_accumulate(EvalMode mode, const EvalChunk& c, const float* values,
-                                   const float* mu_logvar, int64_t latent, float* carry,
+                                   const float* kl_sample, const float* mu_logvar,
+                                   int64_t latent, float* carry,
                                    float* out0, float* out1, float* out2, cudaStream_t stream) {
   const int64_t rows = c.pair_rows();
   if (rows <= 0) return cudaSuccess;
   cudaError_t launched =
       launch("eval_accumulate", eval_accumulate_kernel, blocks_for(rows), kThreads, stream, mode, c,
-             values, mu_logvar, static_cast<int>(latent), carry, out0, out1, out2);
+             values, kl_sample, mu_logvar, static_cast<int>(latent), carry, out0, out1, out2);
   if (launched != cudaSuccess || !c.continues_last()) return launched;
   return launch("carry_over", carry_over_kernel, 1, 32, stream, carry);
 }

@@ -31,9 +31,11 @@ cudaError_t launch_eval_values(const Likelihood& lik, const float* learned_log_v
 // likelihood estimators out0 = log p^, out1 = its standard error, out2 = the
 // ESS, from two running log-sum-exps (of log w and of 2 log w) in the same
 // pass: ESS = sum^2 / sum2, SE = sqrt((K / ESS - 1) / (K - 1)) (model_math.h,
-// weight_statistics).
+// weight_statistics). kl_sample: a learned prior's per-pair KL, whose mean
+// is the ELBO's KL (null: the analytic KL from mu_logvar).
 cudaError_t launch_eval_accumulate(EvalMode mode, const EvalChunk& c, const float* values,
-                                   const float* mu_logvar, int64_t latent, float* carry,
+                                   const float* kl_sample, const float* mu_logvar,
+                                   int64_t latent, float* carry,
                                    float* out0, float* out1, float* out2, cudaStream_t stream);
 
 }  // namespace vae::cuda

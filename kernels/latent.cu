@@ -3,7 +3,8 @@
 //   analytic KL(q || p) = 1/2 sum_j mu_j^2 + e^(l_j) - l_j - 1;
 //   sampled KL = log q(z|x) - log p(z) = sum_j 1/2 (z_j^2 - eps_j^2 - l_j);
 //   backward, given g = dloss/dz: dmu = g + beta mu,
-//                                dl = 1/2 g eps sigma + 1/2 beta (e^l - 1).
+//                                dl = 1/2 g eps sigma + 1/2 beta (e^l - 1),
+//   or with the sampled KL (IWAE, a learned prior) its derivatives instead.
 // The element math is the shared code of kernels/element_math.h,
 // kernels/philox.h and src/model_math.h.
 #include "latent.cuh"
@@ -56,6 +57,7 @@ __global__ void latent_backward_kernel(int objective, int64_t n, int64_t mean_ro
                                        const float* __restrict__ mu_logvar,
                                        const float* __restrict__ eps,
                                        const float* __restrict__ z,
+                                       const float* __restrict__ prior_grad,
                                        const float* __restrict__ dz,
                                        const float* __restrict__ weight,
                                        float* __restrict__ d_mu_logvar) {
@@ -64,8 +66,8 @@ __global__ void latent_backward_kernel(int objective, int64_t n, int64_t mean_ro
   const int64_t i = static_cast<int>(t) / static_cast<int>(latent);
   const int64_t j = static_cast<int>(t) % static_cast<int>(latent);
   const double b = live != nullptr ? live->beta : beta;
-  latent_gradient(objective, n, mean_rows, samples, latent, i, j, b, mu_logvar, eps, z, dz,
-                  weight, &d_mu_logvar[i * 2 * latent + j],
+  latent_gradient(objective, n, mean_rows, samples, latent, i, j, b, mu_logvar, eps, z,
+                  prior_grad, dz, weight, &d_mu_logvar[i * 2 * latent + j],
                   &d_mu_logvar[i * 2 * latent + latent + j]);
 }
 
@@ -90,14 +92,14 @@ cudaError_t launch_latent_forward(const float* mu_logvar, int64_t n, int64_t sam
 cudaError_t launch_latent_backward(int objective, int64_t n, int64_t mean_rows, int64_t samples,
                                    int64_t latent, double beta, const StepSettings* live,
                                    const float* mu_logvar,
-                                   const float* eps, const float* z, const float* dz,
-                                   const float* weight, float* d_mu_logvar,
+                                   const float* eps, const float* z, const float* prior_grad,
+                                   const float* dz, const float* weight, float* d_mu_logvar,
                                    cudaStream_t stream) {
   const int64_t count = n * latent;
   if (count <= 0) return cudaSuccess;
   return launch("latent_backward", latent_backward_kernel, blocks_for(count), kThreads, stream,
-                objective, n, mean_rows, samples, latent, beta, live, mu_logvar, eps, z, dz,
-                weight, d_mu_logvar);
+                objective, n, mean_rows, samples, latent, beta, live, mu_logvar, eps, z,
+                prior_grad, dz, weight, d_mu_logvar);
 }
 
 cudaError_t launch_standard_normal(const NoiseKey& key, int64_t count, float* out,

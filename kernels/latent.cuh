@@ -24,12 +24,12 @@ cudaError_t launch_latent_forward(const float* mu_logvar, int64_t n, int64_t sam
 
 // d[mu | logvar] [n, 2Z] from dz [n * samples, Z] (vae::latent_gradient), the
 // loss a mean over mean_rows rows; the KL weight is live->beta when live is
-// not null, else beta.
+// not null, else beta. prior_grad: a learned prior's -d log p / dz, or null.
 cudaError_t launch_latent_backward(int objective, int64_t n, int64_t mean_rows, int64_t samples,
                                    int64_t latent, double beta, const StepSettings* live,
                                    const float* mu_logvar,
-                                   const float* eps, const float* z, const float* dz,
-                                   const float* weight, float* d_mu_logvar,
+                                   const float* eps, const float* z, const float* prior_grad,
+                                   const float* dz, const float* weight, float* d_mu_logvar,
                                    cudaStream_t stream);
 
 // out[e] = element e of the standard normal array named by key.

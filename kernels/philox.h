@@ -74,6 +74,7 @@ enum class NoiseStream : uint32_t {
   kEvalBytes = 6,   // byte-transform noise in evaluation
   kInit = 7,        // the initial parameters
   kRefine = 8,      // epsilon of vae_refine_posterior's steps and ELBO estimates
+  kPriorComponent = 9,  // the component of a learned mixture prior's draws (index: the row)
 };
 
 // Identifies one array of draws: counter is advanced by the trainer once per

@@ -34,6 +34,8 @@ constexpr double kMaxDim = 1 << 24;
 // The schedule's step counts stay below 2^56, so they and the step counter
 // (at most VAE_MAX_COUNTER) are exact in double.
 constexpr double kMaxScheduleSteps = 72057594037927936.0;  // 2^56
+// The most components of a learned prior (VAE_OPT_PRIOR_COMPONENTS).
+constexpr double kMaxPriorComponents = 1024;
 
 const OptionSpec kOptions[] = {
     {VAE_OPT_INPUT_DIM, "VAE_OPT_INPUT_DIM", Kind::kInt, 1, kMaxDim, false, false, false, &Config::input_dim, nullptr, nullptr},
@@ -62,6 +64,7 @@ const OptionSpec kOptions[] = {
     {VAE_OPT_DECAY_STEPS, "VAE_OPT_DECAY_STEPS", Kind::kInt, 0, kMaxScheduleSteps, false, true, true, &Config::decay_steps, nullptr, nullptr},
     {VAE_OPT_FINAL_LEARNING_RATE, "VAE_OPT_FINAL_LEARNING_RATE", Kind::kFloat, 0, 1e6, false, false, true, nullptr, &Config::final_learning_rate, nullptr},
     {VAE_OPT_CLIP_NORM, "VAE_OPT_CLIP_NORM", Kind::kFloat, 0, 1e30, false, false, true, nullptr, &Config::clip_norm, nullptr},
+    {VAE_OPT_PRIOR_COMPONENTS, "VAE_OPT_PRIOR_COMPONENTS", Kind::kInt, 0, kMaxPriorComponents, false, false, false, &Config::prior_components, nullptr, nullptr},
     {VAE_OPT_MIN_LOG_VARIANCE, "VAE_OPT_MIN_LOG_VARIANCE", Kind::kFloat, -30, 30, false, false, false, nullptr, &Config::min_log_variance, nullptr},
 };
 
@@ -285,6 +288,15 @@ void Config::validate() const {
     MessageStream m;
     m << "VAE_OPT_MAX_BATCH: max_batch * samples * widest layer = " << elements
       << " exceeds 2^31 - 1 elements; lower the batch or the samples";
+    invalid_argument(m.str());
+  }
+  // A step keeps each decoder row's responsibilities (max_batch * samples * K).
+  const double responsibilities = static_cast<double>(max_batch) * static_cast<double>(samples) *
+                                  static_cast<double>(prior_components);
+  if (responsibilities > 2147483647.0) {
+    MessageStream m;
+    m << "VAE_OPT_PRIOR_COMPONENTS: max_batch * samples * components = " << responsibilities
+      << " exceeds 2^31 - 1 elements; lower the batch, the samples or the components";
     invalid_argument(m.str());
   }
 }

@@ -42,6 +42,7 @@ struct Config {
   int64_t decay_steps = 0;
   double final_learning_rate = 0.0;
   double clip_norm = 0.0;  // 0: no gradient clipping
+  int64_t prior_components = 0;  // 0: N(0, I); K >= 1: a learned mixture of K Gaussians
   // Data parallelism: this trainer is rank `rank` of `world_size` ranks
   // (vae_set_allreduce). Not saved: a checkpoint resumes on any number.
   int64_t rank = 0;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "mixture_prior.h"
 #include "model_math.h"
 #include "parameter_layout.h"
 
@@ -17,6 +18,7 @@ struct EvalModel {
   const T* params = nullptr;
   Likelihood likelihood;
   const T* learned_log_variance = nullptr;  // null unless the variance is learned
+  MixturePrior<T> prior;                    // components 0: the standard normal
   int64_t dim = 0;
   int64_t latent = 0;
 };

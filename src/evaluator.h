@@ -84,6 +84,7 @@ class Evaluator {
     m.params = net_.buffers().params;
     m.likelihood = net_.likelihood();
     m.learned_log_variance = net_.learned_log_variance();
+    m.prior = net_.prior();
     m.dim = dim_;
     m.latent = latent_;
     return m;

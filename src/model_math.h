@@ -119,7 +119,9 @@ struct StepGraph {
 
 // Combines the K samples of data point i (rows k*n + i) into its loss and the
 // per-sample weights that scale each sample's gradient (DESIGN.md section 1):
-//   ELBO: loss_i = (1/K) sum_k nll_k + beta KL_i,  weight_k = 1/K;
+//   ELBO: loss_i = (1/K) sum_k nll_k + beta KL_i,  weight_k = 1/K, where KL_i
+//         is kl[i] (analytic), or with kl null (a learned prior) the mean
+//         sampled KL (1/K) sum_k kl_k;
 //   IWAE: log w_k = -nll_k - beta kl_k (kl_k = log q(z_k|x) - log p(z_k)),
 //         loss_i = -(logsumexp_k log w_k - log K), weight_k = softmax_k(log w_k).
 // The maximum is subtracted before exponentiating, so no term overflows.
@@ -127,12 +129,13 @@ template <class T>
 VAE_HD T combine_samples(int objective, int64_t n, int64_t samples, int64_t i, double beta,
                          const T* nll, const T* kl, const T* kl_sample, T* weight) {
   if (objective == VAE_OBJECTIVE_ELBO) {
-    T sum = 0;
+    T sum = 0, kl_sum = 0;
     for (int64_t k = 0; k < samples; ++k) {
       sum += nll[k * n + i];
+      if (kl == nullptr) kl_sum += kl_sample[k * n + i];
       weight[k * n + i] = T(1) / T(samples);
     }
-    return sum / T(samples) + T(beta) * kl[i];
+    return sum / T(samples) + T(beta) * (kl != nullptr ? kl[i] : kl_sum / T(samples));
   }
   T top = -INFINITY;
   for (int64_t k = 0; k < samples; ++k) {
@@ -223,13 +226,16 @@ VAE_HD T eval_value(EvalMode mode, T nll, T kl_sample) {
 // row ends in this chunk, writes its results at index i (kPrior,
 // kImportance: out0 = log p^ = log (1/K) sum_k w_k, out1 = its standard
 // error and out2 = the ESS, weight_statistics; kElbo: out0 = elbo, out1 =
-// reconstruction, out2 = KL from mu_logvar, the row's [mu | logvar]), else
+// reconstruction, out2 = KL from mu_logvar, the row's [mu | logvar], or
+// with kl_sample (a learned prior) the mean of the pairs' kl_sample[p],
+// summed in sum2, which kElbo leaves free), else
 // leaves its accumulator in carry_out. Only row 0 reads carry_in and only
 // the last row writes carry_out, so the rows may run at once when the two
 // do not overlap.
 template <class T>
 VAE_HD void accumulate_eval_row(EvalMode mode, const EvalChunk& c, int64_t i, const T* values,
-                                const T* mu_logvar, int64_t latent, const T* carry_in,
+                                const T* kl_sample, const T* mu_logvar, int64_t latent,
+                                const T* carry_in,
                                 T* carry_out, T* out0, T* out1, T* out2) {
   const int64_t row = c.first_pair_row + i;
   const int64_t begin = (row * c.k > c.first_pair ? row * c.k : c.first_pair) - c.first_pair;
@@ -240,7 +246,10 @@ VAE_HD void accumulate_eval_row(EvalMode mode, const EvalChunk& c, int64_t i, co
   T sum = continued ? carry_in[1] : T(0);
   T sum2 = continued ? carry_in[2] : T(0);
   if (mode == EvalMode::kElbo) {
-    for (int64_t p = begin; p < end; ++p) sum += values[p];
+    for (int64_t p = begin; p < end; ++p) {
+      sum += values[p];
+      if (kl_sample != nullptr) sum2 += kl_sample[p];
+    }
   } else {
     for (int64_t p = begin; p < end; ++p) log_sum_exp_push(values[p], &top, &sum, &sum2);
   }
@@ -251,7 +260,7 @@ VAE_HD void accumulate_eval_row(EvalMode mode, const EvalChunk& c, int64_t i, co
     return;
   }
   if (mode == EvalMode::kElbo) {
-    const T kl = analytic_kl(mu_logvar, latent);
+    const T kl = kl_sample != nullptr ? sum2 / T(c.k) : analytic_kl(mu_logvar, latent);
     const T reconstruction = sum / T(c.k);
     out0[i] = reconstruction - kl;
     out1[i] = reconstruction;
@@ -270,24 +279,29 @@ VAE_HD void accumulate_eval_row(EvalMode mode, const EvalChunk& c, int64_t i, co
 //         dl  = sum_k 1/2 t_k eps_k sigma + 1/2 beta (e^l - 1) / B
 //   IWAE: the sampled KL adds beta weight_k z_k / B to t_k and -1/2 beta / B to dl
 //         (the weights sum to one).
+// With a learned prior (prior_grad not null: -d log p / dz per sample, from
+// mixture_prior.h) both objectives take the sampled KL's form, with
+// prior_grad in place of z (which is -d log N(z; 0, I) / dz).
 template <class T>
 VAE_HD void latent_gradient(int objective, int64_t n, int64_t mean_rows, int64_t samples,
                             int64_t latent, int64_t i, int64_t j, double beta,
-                            const T* mu_logvar, const T* eps, const T* z, const T* dz,
-                            const T* weight, T* d_mu, T* d_logvar) {
+                            const T* mu_logvar, const T* eps, const T* z, const T* prior_grad,
+                            const T* dz, const T* weight, T* d_mu, T* d_logvar) {
   const T mu = mu_logvar[i * 2 * latent + j];
   const T l = mu_logvar[i * 2 * latent + latent + j];
   const T sigma = std::exp(T(0.5) * l);
   const T b = T(beta) / T(mean_rows);
+  const bool sampled = objective == VAE_OBJECTIVE_IWAE || prior_grad != nullptr;
+  const T* pz = prior_grad != nullptr ? prior_grad : z;
   T gm = 0, gl = 0;
   for (int64_t k = 0; k < samples; ++k) {
     const int64_t e = (k * n + i) * latent + j;
     T t = dz[e];
-    if (objective == VAE_OBJECTIVE_IWAE) t += b * weight[k * n + i] * z[e];
+    if (sampled) t += b * weight[k * n + i] * pz[e];
     gm += t;
     gl += T(0.5) * t * eps[e] * sigma;
   }
-  if (objective == VAE_OBJECTIVE_ELBO) {
+  if (!sampled) {
     gm += b * mu;
     gl += T(0.5) * b * (std::exp(l) - T(1));
   } else {

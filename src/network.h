@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config.h"
+#include "mixture_prior.h"
 #include "model_math.h"
 #include "parameter_layout.h"
 #include "shared_step.h"
@@ -38,6 +39,8 @@ class Network {
     T* z;                      // [R, Z]
     T* kl;                     // [B] analytic KL
     T* kl_sample;              // [R] log q(z|x) - log p(z) per sample
+    T* prior_resp;             // [R, K] a learned prior's responsibilities (K = 0: none)
+    T* prior_grad;             // [R, Z] its -d log p(z) / dz (K = 0: none)
     std::vector<T*> dec_out;   // per decoder layer [R, out]; the last is the output
     T* nll;                    // [R] -log p(x|z)
     T* weight;                 // [R] per-sample gradient weight
@@ -81,7 +84,9 @@ class Network {
                    padded(B * static_cast<double>(dim));
     for (const LinearLayer& l : layout.encoder) total += padded(B * static_cast<double>(l.out));
     for (const LinearLayer& l : layout.decoder) total += padded(R * static_cast<double>(l.out));
-    total += 2 * padded(R * Z) + padded(B) + padded(R) + padded(R) + padded(R) + padded(B) +
+    const double K = static_cast<double>(layout.prior_components);
+    const double prior = K > 0 ? padded(R * K) + padded(R * Z) : 0.0;
+    total += 2 * padded(R * Z) + padded(B) + padded(R) + prior + padded(R) + padded(R) + padded(B) +
              2 * padded(R * static_cast<double>(layout.widest)) + padded(2 * B * Z) + padded(1);
     return static_cast<N>(total);
   }
@@ -93,6 +98,17 @@ class Network {
   int64_t max_batch() const { return max_batch_; }
   // Decoder rows the workspace holds: max_batch * samples.
   int64_t max_rows() const { return max_rows_; }
+
+  // The learned prior's parameters in the workspace (components 0: none).
+  MixturePrior<T> prior() const {
+    MixturePrior<T> p;
+    p.components = layout_.prior_components;
+    p.latent = latent_;
+    p.means = b_.params + layout_.prior_means;
+    p.log_variances = b_.params + layout_.prior_log_variances;
+    p.logits = b_.params + layout_.prior_logits;
+    return p;
+  }
 
   // [mu | logvar] of the n rows of b.x, in enc_out.back().
   void encode(int64_t n) {
@@ -122,8 +138,7 @@ class Network {
   void forward(int64_t n, int64_t samples, const NoiseSource& noise, bool gradient,
                int objective = VAE_OBJECTIVE_ELBO) {
     encode(n);
-    ops_.latent_forward(b_.enc_out.back(), n, samples, latent_, noise, b_.eps, b_.z, b_.kl,
-                        b_.kl_sample);
+    latent_forward(n, samples, noise, gradient);
     decode(n * samples);
     const T scale =
         objective == VAE_OBJECTIVE_ELBO ? T(1) / T(samples) / T(mean_rows(n, noise)) : T(1);
@@ -134,8 +149,8 @@ class Network {
   // The mean loss of the objective over n rows, in b.loss, with the sample
   // weights the backward pass needs.
   void loss(int64_t n, int64_t samples, int objective, double beta) {
-    ops_.combine_samples(objective, n, samples, beta, b_.nll, b_.kl, b_.kl_sample, b_.weight,
-                         b_.row_loss);
+    ops_.combine_samples(objective, n, samples, beta, b_.nll, analytic_kl(), b_.kl_sample,
+                         b_.weight, b_.row_loss);
     ops_.mean(b_.row_loss, n, b_.loss);
   }
 
@@ -170,13 +185,12 @@ class Network {
   // through the decoder as a step of VAE_UPDATE_ENCODER takes it (the
   // decoder's parameters get none, and b.grads is not written).
   void posterior_loss(int64_t n, int64_t samples, const NoiseSource& noise, bool gradient) {
-    ops_.latent_forward(b_.enc_out.back(), n, samples, latent_, noise, b_.eps, b_.z, b_.kl,
-                        b_.kl_sample);
+    latent_forward(n, samples, noise, gradient);
     decode(n * samples);
     ops_.likelihood_forward(lik_, learned_log_variance(), b_.dec_out.back(), b_.x, n * samples,
                             n, dim_, b_.nll, gradient ? b_.grad_a : nullptr, T(1) / T(samples));
-    ops_.combine_samples(VAE_OBJECTIVE_ELBO, n, samples, 1.0, b_.nll, b_.kl, b_.kl_sample,
-                         b_.weight, b_.row_loss);
+    ops_.combine_samples(VAE_OBJECTIVE_ELBO, n, samples, 1.0, b_.nll, analytic_kl(),
+                         b_.kl_sample, b_.weight, b_.row_loss);
     if (gradient) backward_to_latent(n, 1, samples, VAE_OBJECTIVE_ELBO, 1.0, false, true);
   }
 
@@ -197,6 +211,21 @@ class Network {
   }
 
  private:
+  // The analytic KL per row for combine_samples, or null with a learned
+  // prior, whose KL is the sampled one.
+  const T* analytic_kl() const { return layout_.prior_components > 0 ? nullptr : b_.kl; }
+
+  // z = mu + sigma eps for the K samples of n rows of enc_out.back(), and
+  // their KL terms; with a learned prior, kl_sample under it and (for a
+  // gradient) the responsibilities and -d log p / dz.
+  void latent_forward(int64_t n, int64_t samples, const NoiseSource& noise, bool gradient) {
+    ops_.latent_forward(b_.enc_out.back(), n, samples, latent_, noise, b_.eps, b_.z, b_.kl,
+                        b_.kl_sample);
+    if (layout_.prior_components == 0) return;
+    ops_.prior_forward(prior(), b_.enc_out.back(), b_.eps, b_.z, n, n * samples, b_.kl_sample,
+                       gradient ? b_.prior_resp : nullptr, gradient ? b_.prior_grad : nullptr);
+  }
+
   // The likelihood's and the decoder's backward pass, after forward(...,
   // gradient = true), with the decoder's parameter gradients when
   // decoder_grads; with latent_grads, on through the reparameterization and
@@ -220,9 +249,16 @@ class Network {
                            decoder_grads ? b_.grads : nullptr, need_dx ? dx : nullptr, rows);
       std::swap(dy, dx);
     }
+    const bool learned_prior = layout_.prior_components > 0;
+    if (decoder_grads && learned_prior) {
+      ops_.prior_backward(prior(), rows, b_.z, b_.prior_resp, b_.weight, mean_rows, beta,
+                          b_.grads + layout_.prior_means, b_.grads + layout_.prior_log_variances,
+                          b_.grads + layout_.prior_logits);
+    }
     if (!latent_grads) return;
     ops_.latent_backward(objective, n, mean_rows, samples, latent_, beta, b_.enc_out.back(),
-                         b_.eps, b_.z, dy, b_.weight, b_.d_mu_logvar);
+                         b_.eps, b_.z, learned_prior ? b_.prior_grad : nullptr, dy, b_.weight,
+                         b_.d_mu_logvar);
   }
 
   // The workspace: every buffer aligned (WorkspaceCursor), laid out once
@@ -252,6 +288,9 @@ class Network {
     b_.z = take(R * Z);
     b_.kl = take(B);
     b_.kl_sample = take(R);
+    const auto K = static_cast<size_t>(layout_.prior_components);
+    b_.prior_resp = K > 0 ? take(R * K) : nullptr;
+    b_.prior_grad = K > 0 ? take(R * Z) : nullptr;
     for (const LinearLayer& l : layout_.decoder) b_.dec_out.push_back(take(R * static_cast<size_t>(l.out)));
     b_.nll = take(R);
     b_.weight = take(R);

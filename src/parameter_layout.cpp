@@ -49,7 +49,15 @@ ParameterLayout::ParameterLayout(const Config& c, size_t alignment) {
                           Activation::kIdentity, alignment, &offset));
   log_variance_count = c.learned_log_variance_count();
   log_variance = round_up(offset, alignment);
-  total = round_up(log_variance + static_cast<size_t>(log_variance_count), alignment);
+  offset = log_variance + static_cast<size_t>(log_variance_count);
+  prior_components = c.prior_components;
+  latent = c.latent_dim;
+  const auto prior_block = static_cast<size_t>(prior_components * latent);
+  prior_means = round_up(offset, alignment);
+  prior_log_variances = round_up(prior_means + prior_block, alignment);
+  prior_logits = round_up(prior_log_variances + prior_block, alignment);
+  offset = prior_logits + static_cast<size_t>(prior_components);
+  total = round_up(offset, alignment);
   for (const NamedTensor& t : tensors()) packed_total += t.count;
 
   widest = std::max(c.output_width(), 2 * c.latent_dim);
@@ -67,6 +75,13 @@ std::vector<NamedTensor> ParameterLayout::tensors() const {
   if (log_variance_count > 0) {
     t.push_back({"decoder.log_variance", {log_variance_count}, log_variance,
                  static_cast<size_t>(log_variance_count)});
+  }
+  if (prior_components > 0) {
+    const auto block = static_cast<size_t>(prior_components * latent);
+    t.push_back({"prior.means", {prior_components, latent}, prior_means, block});
+    t.push_back({"prior.log_variances", {prior_components, latent}, prior_log_variances, block});
+    t.push_back({"prior.logits", {prior_components}, prior_logits,
+                 static_cast<size_t>(prior_components)});
   }
   size_t packed = 0;
   for (NamedTensor& tensor : t) {

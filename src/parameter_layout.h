@@ -48,6 +48,11 @@ struct ParameterLayout {
   std::vector<LinearLayer> decoder;
   size_t log_variance = 0;          // offset of the learned decoder log variance
   int64_t log_variance_count = 0;   // 0 (fixed), 1 (shared) or input_dim (per dimension)
+  // The learned prior (VAE_OPT_PRIOR_COMPONENTS = K > 0), after the decoder's
+  // tensors: means [K, Z], log variances [K, Z], logits [K].
+  int64_t prior_components = 0;
+  int64_t latent = 0;
+  size_t prior_means = 0, prior_log_variances = 0, prior_logits = 0;
   size_t encoder_end = 0;           // encoder parameters are [0, encoder_end)
   size_t total = 0;                 // decoder parameters are [encoder_end, total)
   size_t packed_total = 0;          // the parameter count: total without the padding

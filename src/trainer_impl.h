@@ -186,6 +186,12 @@ class TrainerImpl final : public Trainer {
     ops_->begin_call();
     if (prior != nullptr) {
       ops_->standard_normal(*prior, rows * config_.latent_dim, b.z);
+      if (net_.prior().learned()) {
+        // Row first + r of the call picks its component with uniform element first + r.
+        NoiseKey components = mixture_component_key(*prior);
+        components.offset = static_cast<uint64_t>(first);
+        ops_->prior_sample(net_.prior(), components, rows, b.z);
+      }
     } else {
       CallerRows latent = caller_rows("z", z, first, rows, config_.latent_dim);
       latent.bernoulli = false;
@@ -400,7 +406,10 @@ class TrainerImpl final : public Trainer {
   // with a = sqrt(5) gives the same bound for W), drawn from Philox with the
   // seed in the packed layout's order, so every backend's layout starts from
   // the same numbers; the learned log variance starts at
-  // VAE_OPT_LOG_VARIANCE (a decoder-predicted one: its outputs' biases).
+  // VAE_OPT_LOG_VARIANCE (a decoder-predicted one: its outputs' biases). A
+  // learned prior starts with log variances and logits 0 and its means at 0
+  // (one component: N(0, I)) or, for K >= 2, drawn from N(0, 1) (the
+  // initialization's normal array of counter 1).
   // Adam's moments start at zero.
   void initialize_parameters() {
     const ParameterLayout packed(config_);
@@ -427,6 +436,14 @@ class TrainerImpl final : public Trainer {
       const LinearLayer& out = packed.decoder.back();
       for (int64_t d = 0; d < config_.input_dim; ++d) {
         p[out.bias + static_cast<size_t>(config_.input_dim + d)] = o;
+      }
+    }
+    if (packed.prior_components >= 2) {
+      const NoiseKey means = key(NoiseStream::kInit, 1);
+      const int64_t count = packed.prior_components * packed.latent;
+      for (int64_t e = 0; e < count; ++e) {
+        p[packed.prior_means + static_cast<size_t>(e)] =
+            standard_normal(means, static_cast<uint64_t>(e));
       }
     }
     write_state(StateBuffer::kParameters, p);

@@ -8,7 +8,8 @@
 # uninterrupted run's, to the last digit; so does a model of --variance
 # decoder and --min-log-variance, fixed by its checkpoint. Also: the directory a run killed
 # between its first metrics.csv row and its first epoch's checkpoint leaves
-# is resumed; a metrics.csv that lost rows is refused; values out of the
+# is resumed; a run with a learned prior (--prior-components) resumes
+# exactly; a metrics.csv that lost rows is refused; values out of the
 # library's ranges are usage errors (exit 2).
 # usage: check_vae_train_resume.sh VAE_TRAIN
 set -euo pipefail
@@ -140,11 +141,28 @@ expect_status 1 "a resume with an epoch twice" --out "$broken" --resume --epochs
 grep -q "where epoch 3 was expected" "$work/err" || fail "$(cat "$work/err")"
 echo "ok: a damaged history is refused"
 
+# A learned prior (--prior-components) is the checkpoint's: a run resumed
+# after its first epoch gives the uninterrupted run's second epoch, and a
+# resume may not name the flag.
+"$vae_train" --out "$work/prior-whole" --epochs 2 "${model[@]}" "${common[@]}" \
+  --prior-components 3 > /dev/null || fail "the run with a mixture prior failed"
+"$vae_train" --out "$work/prior-parts" --epochs 1 "${model[@]}" "${common[@]}" \
+  --prior-components 3 > /dev/null || fail "the first epoch with a mixture prior failed"
+grep -aq '"VAE_OPT_PRIOR_COMPONENTS":"3"' "$work/prior-parts/checkpoint.safetensors" \
+  || fail "the checkpoint does not hold --prior-components 3"
+"$vae_train" --out "$work/prior-parts" --resume --epochs 2 "${common[@]}" > /dev/null \
+  || fail "the resume with a mixture prior failed"
+[[ $(elbo "$work/prior-parts" 2) == "$(elbo "$work/prior-whole" 2)" ]] \
+  || fail "mixture prior: epoch 2's test ELBO resumed $(elbo "$work/prior-parts" 2), uninterrupted $(elbo "$work/prior-whole" 2)"
+expect_status 2 "a resume with --prior-components" --out "$work/prior-parts" --resume --epochs 3 \
+  "${common[@]}" --prior-components 3
+echo "ok: a run with a mixture prior resumes exactly"
+
 # Values outside the library's ranges are usage errors.
 for bad in "--lr 2e6" "--beta 2e6" "--log-variance 31" "--min-log-variance -31" \
            "--variance decoder --min-log-variance nan" "--seed 9210000000000000000" \
            "--final-lr 2e6" "--clip-norm 1e31" "--lr-warmup 72057594037927936" \
-           "--lr-decay 0" "--lr-schedule step"; do
+           "--lr-decay 0" "--lr-schedule step" "--prior-components 1025"; do
   read -r -a bad_flags <<< "$bad"
   expect_status 2 "$bad" --out "$work/bad" --epochs 1 "${common[@]}" "${bad_flags[@]}" \
     --likelihood gaussian

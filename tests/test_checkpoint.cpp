@@ -273,6 +273,69 @@ TEST_F(Checkpoint, ScheduleAndClippingAreKeptAndMayBeAbsent) {
   expect_message("VAE_OPT_DECAY_STEPS");
 }
 
+// A learned prior's option and tensors are saved, loaded and resumed
+// exactly; files without the option (0.1, and 0.2 before it) load with the
+// standard normal; a file whose option promises a prior its tensors lack,
+// or an option out of range, is refused.
+TEST_F(Checkpoint, MixturePriorIsKeptResumesExactlyAndMayBeAbsent) {
+  ASSERT_EQ(vae_config_set_int(config_, VAE_OPT_PRIOR_COMPONENTS, 3), VAE_OK);
+  vae_trainer* a = nullptr;
+  ASSERT_EQ(vae_create(config_, &a), VAE_OK);
+  const std::vector<float> x = vae::testing::binary(kBatch * kDim, 5);
+  for (int step = 0; step < 3; ++step) ASSERT_EQ(vae_train_step(a, x.data(), kBatch, nullptr), VAE_OK);
+  const std::string prior_path = (dir_ / "prior.safetensors").string();
+  ASSERT_EQ(vae_save(a, prior_path.c_str()), VAE_OK);
+  const vae::SafetensorsFile file = vae::read_safetensors(prior_path);
+  EXPECT_EQ(file.metadata.at("VAE_OPT_PRIOR_COMPONENTS"), "3");
+  for (const char* name : {"prior.means", "prior.log_variances", "prior.logits",
+                           "optimizer.exp_avg.prior.means", "optimizer.exp_avg_sq.prior.logits"}) {
+    EXPECT_EQ(file.tensors.count(name), 1u) << name;
+  }
+  vae_trainer* b = nullptr;
+  ASSERT_EQ(vae_load(prior_path.c_str(), VAE_BACKEND_CPU, &b), VAE_OK) << vae_last_error();
+  int64_t k = 0, count = 0;
+  EXPECT_EQ(vae_get_int(b, VAE_OPT_PRIOR_COMPONENTS, &k), VAE_OK);
+  EXPECT_EQ(k, 3);
+  ASSERT_EQ(vae_parameter_count(a, &count), VAE_OK);
+  // Both go on alike, bit for bit: parameters, moments and counters came back.
+  for (int step = 0; step < 2; ++step) {
+    float la = 0, lb = 0;
+    ASSERT_EQ(vae_train_step(a, x.data(), kBatch, &la), VAE_OK);
+    ASSERT_EQ(vae_train_step(b, x.data(), kBatch, &lb), VAE_OK);
+    EXPECT_EQ(la, lb) << step;
+  }
+  std::vector<float> pa(static_cast<size_t>(count)), pb(pa.size());
+  ASSERT_EQ(vae_get_parameters(a, pa.data(), count), VAE_OK);
+  ASSERT_EQ(vae_get_parameters(b, pb.data(), count), VAE_OK);
+  EXPECT_EQ(pa, pb);
+  std::vector<float> sa(static_cast<size_t>(4 * kDim)), sb(sa.size());
+  ASSERT_EQ(vae_sample(a, 4, sa.data()), VAE_OK);
+  ASSERT_EQ(vae_sample(b, 4, sb.data()), VAE_OK);
+  EXPECT_EQ(sa, sb);
+  vae_destroy(a);
+  vae_destroy(b);
+
+  // The fixture's file (no prior) without the option: the standard normal.
+  const std::string older = edited("older.safetensors", [](vae::SafetensorsFile& f) {
+    ASSERT_EQ(f.metadata.erase("VAE_OPT_PRIOR_COMPONENTS"), 1u);
+  });
+  vae_trainer* t = nullptr;
+  ASSERT_EQ(vae_load(older.c_str(), VAE_BACKEND_CPU, &t), VAE_OK) << vae_last_error();
+  EXPECT_EQ(vae_get_int(t, VAE_OPT_PRIOR_COMPONENTS, &k), VAE_OK);
+  EXPECT_EQ(k, 0);
+  vae_destroy(t);
+  const std::string missing = edited("missing_prior.safetensors", [](vae::SafetensorsFile& f) {
+    f.metadata["VAE_OPT_PRIOR_COMPONENTS"] = "2";
+  });
+  EXPECT_EQ(load(missing), VAE_ERROR_FORMAT);
+  expect_message("the model it describes needs 33");
+  const std::string bad = edited("bad_prior.safetensors", [](vae::SafetensorsFile& f) {
+    f.metadata["VAE_OPT_PRIOR_COMPONENTS"] = "1025";
+  });
+  EXPECT_EQ(load(bad), VAE_ERROR_FORMAT);
+  expect_message("VAE_OPT_PRIOR_COMPONENTS");
+}
+
 TEST_F(Checkpoint, MetadataNumbersAreReadStrictly) {
   for (const char* bad : {"", " 8", "8 ", "+8", "8.5", "1e300", "0x8", "eight"}) {
     SCOPED_TRACE(bad);

@@ -310,9 +310,9 @@ TEST(CudaPrimitives, LatentBackwardMatchesCpu) {
     const Pair weight = p.input(testing::uniform(static_cast<size_t>(n * samples), 22, 0.1f, 1.0f));
     const Pair d = p.take(static_cast<size_t>(n * 2 * latent));
     p.cpu.latent_backward(objective, n, n, samples, latent, 0.8, mu_logvar.cpu, eps.cpu, z.cpu,
-                          dz.cpu, weight.cpu, d.cpu);
+                          nullptr, dz.cpu, weight.cpu, d.cpu);
     p.gpu.latent_backward(objective, n, n, samples, latent, 0.8, mu_logvar.gpu, eps.gpu, z.gpu,
-                          dz.gpu, weight.gpu, d.gpu);
+                          nullptr, dz.gpu, weight.gpu, d.gpu);
     EXPECT_TRUE(p.same(d, kElementTol)) << objective;
   }
 }

@@ -2,9 +2,9 @@
 // backend: epochs replayed from captured graphs (the permutation drawn on the
 // device), steps skipped and reported later, the caller's stream and the
 // ordering against the legacy default stream. And CudaSanitizerSweep: one
-// pass that reaches every kernel (odd sizes, K > 1, both likelihoods, an
-// epoch), the filter bench/gpu_check.sh runs under compute-sanitizer. Every
-// test skips itself where there is no CUDA device.
+// pass that reaches every kernel (odd sizes, K > 1, both likelihoods, a
+// learned prior, an epoch), the filter bench/gpu_check.sh runs under
+// compute-sanitizer. Every test skips itself where there is no CUDA device.
 #include <gtest/gtest.h>
 #include <cuda_runtime_api.h>
 
@@ -305,6 +305,7 @@ struct SweepCase {
   int likelihood, variance, objective, activation;
   int64_t samples;
   int transform;  // VAE_BYTES_*, or -1 for a float dataset
+  int64_t prior_components = 0;  // VAE_OPT_PRIOR_COMPONENTS: the prior's kernels
 };
 
 void PrintTo(const SweepCase& k, std::ostream* os) { *os << k.name; }
@@ -321,6 +322,7 @@ TEST_P(CudaSanitizerSweep, ReachesEveryKernel) {
   c.objective = k.objective;
   c.activation = k.activation;
   c.samples = k.samples;
+  c.prior_components = k.prior_components;
   auto t = Trainer::create(c);
   const int64_t n = 7, rows = 19;
   const bool gaussian = k.likelihood == VAE_LIKELIHOOD_GAUSSIAN;
@@ -380,7 +382,10 @@ INSTANTIATE_TEST_SUITE_P(
                   VAE_VARIANCE_LEARNED_PER_DIM, VAE_OBJECTIVE_IWAE, VAE_ACTIVATION_RELU, 2,
                   VAE_BYTES_DEQUANTIZE},
         SweepCase{"GaussianSharedNoHiddenK1", 11, 2, {}, VAE_LIKELIHOOD_GAUSSIAN,
-                  VAE_VARIANCE_LEARNED_SHARED, VAE_OBJECTIVE_ELBO, VAE_ACTIVATION_RELU, 1, -1}),
+                  VAE_VARIANCE_LEARNED_SHARED, VAE_OBJECTIVE_ELBO, VAE_ACTIVATION_RELU, 1, -1},
+        SweepCase{"BernoulliReluElboK2Mixture3", 13, 3, {7}, VAE_LIKELIHOOD_BERNOULLI,
+                  VAE_VARIANCE_FIXED, VAE_OBJECTIVE_ELBO, VAE_ACTIVATION_RELU, 2,
+                  VAE_BYTES_BINARIZE, 3}),
     [](const ::testing::TestParamInfo<SweepCase>& param_info) {
       return std::string(param_info.param.name);
     });

@@ -35,7 +35,7 @@
  *     is used by one thread at a time.
  *
  * The model: an MLP encoder q(z|x) = N(mu(x), diag exp(logvar(x))), the prior
- * p(z) = N(0, I), an MLP decoder p(x|z) that is Bernoulli (logits) or Gaussian;
+ * p(z) = N(0, I) or a learned mixture (VAE_OPT_PRIOR_COMPONENTS), an MLP decoder p(x|z) that is Bernoulli (logits) or Gaussian;
  * the loss per data point is -log p(x|z) + beta * KL(q || p), in nats.
  */
 #ifndef VAE_VAE_H
@@ -152,6 +152,29 @@ typedef enum vae_option {
   VAE_OPT_GRAD_NORM = 32,    /* |g| of the last step, before clipping (0 before the first;
                                 infinite or NaN when that step was skipped for it)       */
   VAE_OPT_NEXT_LEARNING_RATE = 33, /* the rate the next step takes (the schedule above)  */
+  /* The prior (0.2; a checkpoint without it loads with 0, the standard
+   * normal). K = VAE_OPT_PRIOR_COMPONENTS:
+   *   K = 0: p(z) = N(0, I), and the ELBO objective's KL is analytic (as before);
+   *   K >= 1: a learned mixture of K diagonal Gaussians,
+   *     p(z) = sum_k pi_k N(z; m_k, diag exp(v_k)), pi = softmax(a),
+   *   whose means m [K x Z], log variances v [K x Z] and logits a [K] are
+   *   parameters after the decoder's (checkpoint tensors "prior.means",
+   *   "prior.log_variances", "prior.logits"), trained with the decoder's
+   *   Adam group (VAE_UPDATE_DECODER moves them, VAE_UPDATE_ENCODER does not).
+   *   They start at v = 0, a = 0 and m = 0 for K = 1 (so a one-component
+   *   prior starts as N(0, I)), m_kj ~ N(0, 1) drawn from the seed for K >= 2.
+   *   The KL then has no closed form: every objective, vae_evaluate's kl
+   *   and vae_refine_posterior use the sampled KL of each sample z_s,
+   *   log q(z_s|x) - log p(z_s), averaged over the VAE_OPT_SAMPLES samples
+   *   (IWAE puts it in each weight as before). vae_sample and the prior
+   *   estimator draw z from the mixture (a component by a uniform draw,
+   *   then m + sigma eps); the importance estimator's weights take log p(z)
+   *   of the mixture. A step keeps, per decoder row, the K
+   *   responsibilities: the workspace grows by max_batch * samples * (K + Z)
+   *   floats, and vae_create refuses max_batch * samples * K of 2^31 or
+   *   more (VAE_ERROR_INVALID_ARGUMENT). vae_latent_usage's kl stays the KL
+   *   to N(0, 1) (see there). */
+  VAE_OPT_PRIOR_COMPONENTS = 34, /* int, [0, 1024], default 0                            */
   /* The bound of a decoder-predicted variance (VAE_VARIANCE_DECODER, 0.2;
    * a checkpoint without it loads with the default): the log variance of
    * dimension d is v_d = m + softplus(o_d - m) > m, o_d the decoder's
@@ -270,7 +293,10 @@ VAE_API vae_status vae_train_step(vae_trainer* t, const float* x, int64_t n, flo
 
 /* Per row, with the trainer's K samples: elbo = reconstruction - kl, where
  * reconstruction = E_q log p(x|z) (nats, a Monte Carlo mean over K samples)
- * and kl = KL(q(z|x) || p(z)) in closed form. Any output may be NULL; n >= 1. */
+ * and kl = KL(q(z|x) || p(z)) in closed form (with a learned prior,
+ * VAE_OPT_PRIOR_COMPONENTS >= 1: the mean over the K samples of
+ * log q(z|x) - log p(z), the same samples as reconstruction's). Any output
+ * may be NULL; n >= 1. */
 VAE_API vae_status vae_evaluate(vae_trainer* t, const float* x, int64_t n, float* elbo,
                                 float* reconstruction, float* kl);
 /* Per row, an estimate of log p(x) from k >= 1 samples: VAE_ESTIMATOR_PRIOR
@@ -362,7 +388,8 @@ VAE_API vae_status vae_encode(vae_trainer* t, const float* x, int64_t n, float* 
                               float* logvar);
 /* mean: n x input_dim. Bernoulli: probabilities sigmoid(logits); Gaussian: means. */
 VAE_API vae_status vae_decode(vae_trainer* t, const float* z, int64_t n, float* mean);
-/* Decodes n draws z ~ p(z). */
+/* Decodes n draws z ~ p(z) (a learned prior's: draw i picks its component
+ * with a uniform draw of its own, then z = m + sigma eps). */
 VAE_API vae_status vae_sample(vae_trainer* t, int64_t n, float* mean);
 
 /* ---- the inference gap ---------------------------------------------------- */
@@ -378,7 +405,8 @@ VAE_API vae_status vae_sample(vae_trainer* t, int64_t n, float* mean);
  * the model, its optimizer state or its counters changes (VAE_OPT_* but the
  * count of noise draws).
  * Per row it returns the refined mu and logvar, and the ELBO before and after
- * (elbo_samples-sample estimates, nats; KL in closed form; both under the
+ * (elbo_samples-sample estimates, nats; KL in closed form, or the sampled
+ * KL under a learned prior (VAE_OPT_PRIOR_COMPONENTS); both under the
  * same noise, so their difference has no noise of the two draws' own).
  * With log p(x) (vae_log_likelihood_stats) they split the gap of the bound:
  *   log p(x) - ELBO(encoder) = [log p(x) - ELBO(refined)]        (approximation gap)
@@ -717,6 +745,10 @@ VAE_API vae_status vae_log_likelihood_stats_dataset(vae_trainer* t, vae_dataset*
  *                 posterior (x uniform over the dataset's N rows), from the
  *                 split kl_total = I_q(x; z) + KL(q(z) || p(z)) (Hoffman and
  *                 Johnson 2016); marginal_kl = kl_total - mutual_information.
+ * With a learned prior (VAE_OPT_PRIOR_COMPONENTS) kl, kl_total and
+ * marginal_kl stay against N(0, I): the split kl_total = I_q(x; z) +
+ * KL(q(z) || N(0, I)) holds for it as for any reference, and the mutual
+ * information does not depend on the prior.
  * The estimator: M = min(mi_rows, N) rows, evenly spaced (row floor(m N / M)
  * for m = 0..M-1), each with mi_samples draws z ~ q(z | x_i), and
  *   I^ = mean over the M * mi_samples draws of log q(z | x_i) - log q(z),

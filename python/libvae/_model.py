@@ -88,6 +88,9 @@ class VAE:
     device = Option(O.DEVICE, int)
     seed = Option(O.SEED, int)
     samples = Option(O.SAMPLES, int)
+    # 0: the standard normal prior; K >= 1: a learned mixture of K Gaussians
+    # (vae.h, VAE_OPT_PRIOR_COMPONENTS), whose KL is the sampled one.
+    prior_components = Option(O.PRIOR_COMPONENTS, int)
     objective = Option(O.OBJECTIVE, str, _libvae.OBJECTIVES, settable=True)
     update = Option(O.UPDATE, str, _libvae.UPDATES, settable=True)
     learning_rate = Option(O.LEARNING_RATE, float, settable=True)
@@ -126,7 +129,7 @@ class VAE:
                  eval_rows: int = 0, world_size: int = 1, rank: int = 0,
                  lr_schedule: str = "constant", warmup_steps: int = 0, decay_steps: int = 0,
                  final_learning_rate: float = 0.0, clip_norm: float = 0.0,
-                 min_log_variance: float = -9.0):
+                 min_log_variance: float = -9.0, prior_components: int = 0):
         arguments = dict(locals())  # each option's argument, by its property's name
         widths = _widths(hidden)
         config = _libvae.Config()

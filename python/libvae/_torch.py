@@ -12,11 +12,13 @@ class TorchVAE(nn.Module):
     sigma^2 side by side), decoder.log_variance a learned Gaussian variance.
     With variance "decoder" the decoder's last layer is 2 input_dim wide: the
     means, then outputs o whose log variance is m + softplus(o - m), m =
-    min_log_variance (decode_variance gives both)."""
+    min_log_variance (decode_variance gives both). A learned prior
+    (prior_components K >= 1) is held as prior.means (K, Z),
+    prior.log_variances (K, Z) and prior.logits (K,), not used here."""
 
     def __init__(self, input_dim: int, latent_dim: int, hidden: Tuple[int, ...], likelihood: str,
                  activation: str, log_variance_shape: Tuple[int, ...], variance: str = "fixed",
-                 min_log_variance: float = -9.0):
+                 min_log_variance: float = -9.0, prior_components: int = 0):
         super().__init__()
         self.latent_dim = latent_dim
         self.likelihood = likelihood
@@ -33,6 +35,11 @@ class TorchVAE(nn.Module):
                                      + [nn.Linear(back[-1], out)])
         if log_variance_shape:
             self.decoder.log_variance = nn.Parameter(torch.zeros(log_variance_shape))
+        if prior_components > 0:
+            self.prior = nn.Module()
+            self.prior.means = nn.Parameter(torch.zeros(prior_components, latent_dim))
+            self.prior.log_variances = nn.Parameter(torch.zeros(prior_components, latent_dim))
+            self.prior.logits = nn.Parameter(torch.zeros(prior_components))
 
     def encode(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """q(z|x)'s mean and log variance."""
@@ -81,6 +88,6 @@ def to_torch(model) -> TorchVAE:
     log_variance = state.get("decoder.log_variance")
     module = TorchVAE(model.input_dim, model.latent_dim, model.hidden, model.likelihood,
                       model.activation, tuple(log_variance.shape) if log_variance is not None else (),
-                      model.variance, model.min_log_variance)
+                      model.variance, model.min_log_variance, model.prior_components)
     module.load_state_dict({name: torch.from_numpy(t.copy()) for name, t in state.items()}, strict=True)
     return module

@@ -122,7 +122,8 @@ NB_MODULE(_libvae, m) {
       .value("CLIP_NORM", VAE_OPT_CLIP_NORM)
       .value("GRAD_NORM", VAE_OPT_GRAD_NORM)
       .value("NEXT_LEARNING_RATE", VAE_OPT_NEXT_LEARNING_RATE)
-      .value("MIN_LOG_VARIANCE", VAE_OPT_MIN_LOG_VARIANCE);
+      .value("MIN_LOG_VARIANCE", VAE_OPT_MIN_LOG_VARIANCE)
+      .value("PRIOR_COMPONENTS", VAE_OPT_PRIOR_COMPONENTS);
 
   // The C API's enumerators by the names the Python API takes.
   m.attr("LIKELIHOODS") = names(

@@ -99,6 +99,7 @@ void CpuOps<T>::sample_values(const EvalModel<T>& m, const EvalChunk& c, EvalMod
     T* eps = b.eps + scratch * latent;
     T* z = b.z + scratch * latent;
     NormalSequence noise(key);
+    const NoiseKey components = mixture_component_key(key);
     for (int64_t i = 0; i < count; ++i) {
       const int64_t g = c.first_pair + first + i;
       const T* row = mu_logvar + (g / c.k - c.first_row) * head;
@@ -106,6 +107,10 @@ void CpuOps<T>::sample_values(const EvalModel<T>& m, const EvalChunk& c, EvalMod
       for (int64_t j = 0; j < latent; ++j) {
         const T e = T(noise.at(static_cast<uint64_t>(g * latent + j)));
         sum += eval_latent(mode, e, latent, j, row, &eps[i * latent + j], &z[i * latent + j]);
+      }
+      if (m.prior.learned()) {
+        const float u = standard_uniform(components, static_cast<uint64_t>(g));
+        sum = mixture_eval_pair(mode, m.prior, u, row, eps + i * latent, z + i * latent);
       }
       b.kl_sample[first + i] = sum;
     }
@@ -134,8 +139,9 @@ void CpuOps<T>::accumulate_rows(const EvalModel<T>& m, const EvalChunk& c, EvalM
   const int64_t head = 2 * m.latent;
   for (int64_t i = 0; i < c.pair_rows(); ++i) {
     const T* mu_logvar = b.enc_out.back() + (c.first_pair_row + i - c.first_row) * head;
-    accumulate_eval_row(mode, c, i, b.values, mu_logvar, m.latent, b.carry, b.carry + kEvalCarry,
-                        b.results[0], b.results[1], b.results[2]);
+    accumulate_eval_row(mode, c, i, b.values, m.prior.learned() ? b.kl_sample : nullptr,
+                        mu_logvar, m.latent, b.carry, b.carry + kEvalCarry, b.results[0],
+                        b.results[1], b.results[2]);
   }
   // The cut row's accumulator goes into the next chunk.
   std::copy_n(b.carry + kEvalCarry, kEvalCarry, b.carry);

@@ -229,15 +229,58 @@ void CpuOps<T>::likelihood_backward(const Likelihood& lik, const T* learned_log_
 }
 
 template <class T>
+void CpuOps<T>::prior_forward(const MixturePrior<T>& prior, const T* mu_logvar, const T* eps,
+                              const T* z, int64_t n, int64_t rows, T* kl_sample, T* resp,
+                              T* prior_grad) const {
+  const int64_t Z = prior.latent, K = prior.components;
+  pool_.run(rows, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const T* zr = z + r * Z;
+      T* rr = resp != nullptr ? resp + r * K : nullptr;
+      const T* l = mu_logvar + (r % n) * 2 * Z + Z;
+      kl_sample[r] = mixture_sampled_kl(prior, eps + r * Z, l, zr, rr);
+      if (prior_grad == nullptr) continue;
+      for (int64_t j = 0; j < Z; ++j) prior_grad[r * Z + j] = prior.neg_log_density_grad(zr, rr, j);
+    }
+  }, min_rows(2 * K * Z));
+}
+
+template <class T>
+void CpuOps<T>::prior_backward(const MixturePrior<T>& prior, int64_t rows, const T* z,
+                               const T* resp, const T* weight, int64_t mean_rows, double beta,
+                               T* d_means, T* d_log_variances, T* d_logits) const {
+  const int64_t KZ = prior.components * prior.latent;
+  const T scale = T(beta) / T(mean_rows);
+  pool_.run(2 * KZ + prior.components, [&](int64_t begin, int64_t end) {
+    for (int64_t e = begin; e < end; ++e) {
+      T* out = e < KZ       ? d_means + e
+               : e < 2 * KZ ? d_log_variances + (e - KZ)
+                            : d_logits + (e - 2 * KZ);
+      *out = prior_parameter_gradient(prior, e, rows, z, resp, weight, scale);
+    }
+  }, min_rows(rows));
+}
+
+template <class T>
+void CpuOps<T>::prior_sample(const MixturePrior<T>& prior, const NoiseKey& components,
+                             int64_t rows, T* z) const {
+  const int64_t Z = prior.latent;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float u = standard_uniform(components, static_cast<uint64_t>(r));
+    mixture_draw(prior, u, z + r * Z, z + r * Z);
+  }
+}
+
+template <class T>
 void CpuOps<T>::latent_backward(int objective, int64_t n, int64_t mean_rows, int64_t samples,
                                 int64_t latent, double beta, const T* mu_logvar, const T* eps,
-                                const T* z, const T* dz, const T* weight,
+                                const T* z, const T* prior_grad, const T* dz, const T* weight,
                                 T* d_mu_logvar) const {
   pool_.run(n, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       for (int64_t j = 0; j < latent; ++j) {
         latent_gradient(objective, n, mean_rows, samples, latent, i, j, beta, mu_logvar, eps, z,
-                        dz, weight, &d_mu_logvar[i * 2 * latent + j],
+                        prior_grad, dz, weight, &d_mu_logvar[i * 2 * latent + j],
                         &d_mu_logvar[i * 2 * latent + latent + j]);
       }
     }

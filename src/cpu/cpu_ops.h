@@ -15,6 +15,7 @@
 #include "dataset.h"
 #include "eval_buffers.h"
 #include "evaluation.h"
+#include "mixture_prior.h"
 #include "model_math.h"
 #include "cpu/thread_pool.h"
 #include "error.h"
@@ -67,6 +68,23 @@ class CpuOps {
   // count draws of N(0, 1).
   void standard_normal(const NoiseKey& key, int64_t count, T* out) const;
 
+  // A learned prior (src/mixture_prior.h), per decoder row r < rows (data
+  // row r mod n): kl_sample[r] = log q(z_r|x) - log p(z_r); with resp and
+  // prior_grad not null, the responsibilities [rows, K] and -d log p / dz
+  // [rows, Z].
+  void prior_forward(const MixturePrior<T>& prior, const T* mu_logvar, const T* eps, const T* z,
+                     int64_t n, int64_t rows, T* kl_sample, T* resp, T* prior_grad) const;
+  // The loss's gradient by the prior's parameters (prior_parameter_gradient,
+  // scale beta / mean_rows), into the three tensors' places of the gradient.
+  void prior_backward(const MixturePrior<T>& prior, int64_t rows, const T* z, const T* resp,
+                      const T* weight, int64_t mean_rows, double beta, T* d_means,
+                      T* d_log_variances, T* d_logits) const;
+  // rows draws of the mixture in place: z holds each row's standard normal
+  // eps, row r picks its component with element r of the uniform array
+  // `components` (mixture_draw).
+  void prior_sample(const MixturePrior<T>& prior, const NoiseKey& components, int64_t rows,
+                    T* z) const;
+
   // nll[r] = -log p(x_{r mod n} | out_r) for each of `rows` decoder rows;
   // when grad is not null, also grad[r] = grad_scale d nll_r / d out_r in
   // the same pass.
@@ -84,9 +102,11 @@ class CpuOps {
                            const T* x, const T* weight, int64_t rows, int64_t n,
                            int64_t mean_rows, int64_t dim, bool scale_rows, T* dout,
                            T* d_log_variance) const;
+  // prior_grad: a learned prior's -d log p / dz, or null (latent_gradient).
   void latent_backward(int objective, int64_t n, int64_t mean_rows, int64_t samples,
                        int64_t latent, double beta, const T* mu_logvar, const T* eps,
-                       const T* z, const T* dz, const T* weight, T* d_mu_logvar) const;
+                       const T* z, const T* prior_grad, const T* dz, const T* weight,
+                       T* d_mu_logvar) const;
   // *out = (1/n) sum_i v[i], summed in index order.
   void mean(const T* v, int64_t n, T* out) const;
   // The training step's state and its rules (kernels/step_state.h).

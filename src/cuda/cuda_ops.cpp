@@ -11,6 +11,7 @@
 #include "evaluation.cuh"
 #include "latent.cuh"
 #include "likelihood.cuh"
+#include "prior.cuh"
 #include "objective.cuh"
 #include "reductions.cuh"
 #include "shared_step.cuh"
@@ -317,11 +318,12 @@ void CudaOps::likelihood_backward(const Likelihood& lik, const float* learned_lo
 
 void CudaOps::latent_backward(int objective, int64_t n, int64_t mean_rows, int64_t samples,
                               int64_t latent, double beta, const float* mu_logvar,
-                              const float* eps, const float* z, const float* dz,
-                              const float* weight, float* d_mu_logvar) const {
+                              const float* eps, const float* z, const float* prior_grad,
+                              const float* dz, const float* weight, float* d_mu_logvar) const {
   check_cuda(cuda::launch_latent_backward(objective, n, mean_rows, samples, latent, beta,
                                           live_for_beta(beta),
-                                          mu_logvar, eps, z, dz, weight, d_mu_logvar, stream()),
+                                          mu_logvar, eps, z, prior_grad, dz, weight, d_mu_logvar,
+                                          stream()),
              "latent_backward kernel");
 }
 
@@ -487,6 +489,11 @@ void CudaOps::sample_values(const EvalModel<float>& m, const EvalChunk& c, EvalM
   check_cuda(cuda::launch_eval_latent(mode, c, key, b.enc_out.back(), m.latent, b.eps, b.z,
                                       b.kl_sample, stream()),
              "eval_latent kernel");
+  if (m.prior.learned()) {
+    check_cuda(cuda::launch_eval_prior(mode, c, key, m.prior, b.enc_out.back(), b.eps, b.z,
+                                       b.kl_sample, stream()),
+               "eval_prior kernel");
+  }
   const std::vector<LinearLayer>& layers = m.layout->decoder;
   const float* in = b.z;
   for (size_t l = 0; l < layers.size(); ++l) {
@@ -500,7 +507,9 @@ void CudaOps::sample_values(const EvalModel<float>& m, const EvalChunk& c, EvalM
 
 void CudaOps::accumulate_rows(const EvalModel<float>& m, const EvalChunk& c, EvalMode mode,
                               const EvalBuffers<float>& b) const {
-  check_cuda(cuda::launch_eval_accumulate(mode, c, b.values, b.enc_out.back(), m.latent, b.carry,
+  check_cuda(cuda::launch_eval_accumulate(mode, c, b.values,
+                                          m.prior.learned() ? b.kl_sample : nullptr,
+                                          b.enc_out.back(), m.latent, b.carry,
                                           b.results[0], b.results[1], b.results[2], stream()),
              "eval_accumulate kernel");
 }

@@ -132,6 +132,15 @@ class CudaOps {
                       const NoiseSource& noise, float* eps, float* z, float* kl,
                       float* kl_sample) const;
   void standard_normal(const NoiseKey& key, int64_t count, float* out) const;
+  // A learned prior's primitives, as CpuOps's (kernels/prior.cu).
+  void prior_forward(const MixturePrior<float>& prior, const float* mu_logvar, const float* eps,
+                     const float* z, int64_t n, int64_t rows, float* kl_sample, float* resp,
+                     float* prior_grad) const;
+  void prior_backward(const MixturePrior<float>& prior, int64_t rows, const float* z,
+                      const float* resp, const float* weight, int64_t mean_rows, double beta,
+                      float* d_means, float* d_log_variances, float* d_logits) const;
+  void prior_sample(const MixturePrior<float>& prior, const NoiseKey& components, int64_t rows,
+                    float* z) const;
 
   void likelihood_forward(const Likelihood& lik, const float* learned_log_variance,
                           const float* out, const float* x, int64_t rows, int64_t n, int64_t dim,
@@ -145,8 +154,8 @@ class CudaOps {
                            float* dout, float* d_log_variance) const;
   void latent_backward(int objective, int64_t n, int64_t mean_rows, int64_t samples,
                        int64_t latent, double beta, const float* mu_logvar, const float* eps,
-                       const float* z, const float* dz, const float* weight,
-                       float* d_mu_logvar) const;
+                       const float* z, const float* prior_grad, const float* dz,
+                       const float* weight, float* d_mu_logvar) const;
   // *out = (1/n) sum_i v[i], in a fixed order.
   void mean(const float* v, int64_t n, float* out) const;
 
