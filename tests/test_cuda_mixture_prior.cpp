@@ -69,6 +69,47 @@ TEST_P(CudaMixturePrior, LossAndGradientMatchCpu) {
   EXPECT_GT(prior_sum, 1e-3);
 }
 
+// Every model and training control of issue 21 at once: a learned prior, a
+// decoder that predicts its variance, a cosine schedule after a warm-up and
+// clipping. The loss and gradient, and the steps that follow (captured and
+// replayed), follow the CPU's.
+TEST_P(CudaMixturePrior, WithDecoderVarianceScheduleAndClippingMatchCpu) {
+  Config c = prior_config(GetParam(), 3);
+  c.likelihood = VAE_LIKELIHOOD_GAUSSIAN;
+  c.variance = VAE_VARIANCE_DECODER;
+  c.lr_schedule = VAE_SCHEDULE_COSINE;
+  c.warmup_steps = 2;
+  c.decay_steps = 4;
+  c.clip_norm = 0.5;
+  auto cpu = make_cpu_trainer_impl(c);
+  auto gpu = make_cuda_trainer_impl(c);
+  const auto p = parameters(c, 81);
+  cpu->set_parameters(p.data(), static_cast<int64_t>(p.size()));
+  gpu->set_parameters(p.data(), static_cast<int64_t>(p.size()));
+  const int64_t n = 5;
+  const auto x = testing::uniform(static_cast<size_t>(n * c.input_dim), 82);
+  const auto eps = testing::normal(static_cast<size_t>(n * c.samples * c.latent_dim), 83);
+  std::vector<double> ga, gb;
+  const double la = cpu->loss_and_gradient(x.data(), n, eps.data(), &ga);
+  const double lb = gpu->loss_and_gradient(x.data(), n, eps.data(), &gb);
+  EXPECT_NEAR(lb, la, 1e-5 * std::fabs(la));
+  const std::vector<float> fa(ga.begin(), ga.end()), fb(gb.begin(), gb.end());
+  EXPECT_TRUE(close(fb, fa, 1e-5));
+  for (int s = 0; s < 8; ++s) {
+    float cpu_loss = 0, gpu_loss = 0;
+    cpu->train_step(x.data(), n, &cpu_loss);
+    gpu->train_step(x.data(), n, &gpu_loss);
+    EXPECT_NEAR(gpu_loss, cpu_loss, 1e-4 * std::fabs(cpu_loss)) << "step " << s;
+  }
+  EXPECT_NEAR(gpu->get_float(VAE_OPT_GRAD_NORM), cpu->get_float(VAE_OPT_GRAD_NORM),
+              1e-4 * cpu->get_float(VAE_OPT_GRAD_NORM));
+  EXPECT_GT(cpu->get_float(VAE_OPT_GRAD_NORM), 0.5);  // the steps were clipped
+  std::vector<float> pa(p.size()), pb(p.size());
+  cpu->get_parameters(pa.data(), static_cast<int64_t>(pa.size()));
+  gpu->get_parameters(pb.data(), static_cast<int64_t>(pb.size()));
+  EXPECT_TRUE(close(pb, pa, kStepTol));
+}
+
 // Steps of every update mode, a change of the live KL weight and an epoch
 // replayed from captured graphs: the device's parameters follow the CPU's.
 TEST_P(CudaMixturePrior, StepsAndEpochsMatchCpu) {

@@ -262,7 +262,10 @@ INSTANTIATE_TEST_SUITE_P(
         PriorCase{"BernoulliElboK3C3BetaHalf", VAE_LIKELIHOOD_BERNOULLI, VAE_VARIANCE_FIXED, VAE_OBJECTIVE_ELBO, 3, 3, 0.5},
         PriorCase{"BernoulliIwaeK4C2", VAE_LIKELIHOOD_BERNOULLI, VAE_VARIANCE_FIXED, VAE_OBJECTIVE_IWAE, 4, 2, 1.0},
         PriorCase{"GaussianSharedElboK2C1", VAE_LIKELIHOOD_GAUSSIAN, VAE_VARIANCE_LEARNED_SHARED, VAE_OBJECTIVE_ELBO, 2, 1, 1.0},
-        PriorCase{"GaussianPerDimIwaeK2C4", VAE_LIKELIHOOD_GAUSSIAN, VAE_VARIANCE_LEARNED_PER_DIM, VAE_OBJECTIVE_IWAE, 2, 4, 2.0}),
+        PriorCase{"GaussianPerDimIwaeK2C4", VAE_LIKELIHOOD_GAUSSIAN, VAE_VARIANCE_LEARNED_PER_DIM, VAE_OBJECTIVE_IWAE, 2, 4, 2.0},
+        // With the decoder's own variance (VAE_VARIANCE_DECODER).
+        PriorCase{"GaussianDecoderElboK2C3", VAE_LIKELIHOOD_GAUSSIAN, VAE_VARIANCE_DECODER, VAE_OBJECTIVE_ELBO, 2, 3, 1.0},
+        PriorCase{"GaussianDecoderIwaeK3C2", VAE_LIKELIHOOD_GAUSSIAN, VAE_VARIANCE_DECODER, VAE_OBJECTIVE_IWAE, 3, 2, 1.0}),
     [](const ::testing::TestParamInfo<PriorCase>& param_info) { return param_info.param.name; });
 
 // A one-dimensional latent under a two-component prior: log p(x) =
