@@ -3,7 +3,8 @@
 // device), steps skipped and reported later, the caller's stream and the
 // ordering against the legacy default stream. And CudaSanitizerSweep: one
 // pass that reaches every kernel (odd sizes, K > 1, both likelihoods, a
-// learned prior, an epoch), the filter bench/gpu_check.sh runs under
+// decoder-predicted variance, a learned prior, a scheduled rate and clipped
+// steps, an epoch), the filter bench/gpu_check.sh runs under
 // compute-sanitizer. Every test skips itself where there is no CUDA device.
 #include <gtest/gtest.h>
 #include <cuda_runtime_api.h>
@@ -323,6 +324,10 @@ TEST_P(CudaSanitizerSweep, ReachesEveryKernel) {
   c.activation = k.activation;
   c.samples = k.samples;
   c.prior_components = k.prior_components;
+  c.lr_schedule = VAE_SCHEDULE_COSINE;  // a scheduled rate and clipped steps, every case
+  c.warmup_steps = 2;
+  c.decay_steps = 6;
+  c.clip_norm = 0.5;
   auto t = Trainer::create(c);
   const int64_t n = 7, rows = 19;
   const bool gaussian = k.likelihood == VAE_LIKELIHOOD_GAUSSIAN;
@@ -383,9 +388,9 @@ INSTANTIATE_TEST_SUITE_P(
                   VAE_BYTES_DEQUANTIZE},
         SweepCase{"GaussianSharedNoHiddenK1", 11, 2, {}, VAE_LIKELIHOOD_GAUSSIAN,
                   VAE_VARIANCE_LEARNED_SHARED, VAE_OBJECTIVE_ELBO, VAE_ACTIVATION_RELU, 1, -1},
-        SweepCase{"BernoulliReluElboK2Mixture3", 13, 3, {7}, VAE_LIKELIHOOD_BERNOULLI,
-                  VAE_VARIANCE_FIXED, VAE_OBJECTIVE_ELBO, VAE_ACTIVATION_RELU, 2,
-                  VAE_BYTES_BINARIZE, 3}),
+        SweepCase{"GaussianDecoderReluElboK2Mixture3", 13, 3, {7}, VAE_LIKELIHOOD_GAUSSIAN,
+                  VAE_VARIANCE_DECODER, VAE_OBJECTIVE_ELBO, VAE_ACTIVATION_RELU, 2,
+                  VAE_BYTES_DEQUANTIZE, 3}),
     [](const ::testing::TestParamInfo<SweepCase>& param_info) {
       return std::string(param_info.param.name);
     });
