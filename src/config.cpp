@@ -66,6 +66,7 @@ const OptionSpec kOptions[] = {
     {VAE_OPT_CLIP_NORM, "VAE_OPT_CLIP_NORM", Kind::kFloat, 0, 1e30, false, false, true, nullptr, &Config::clip_norm, nullptr},
     {VAE_OPT_PRIOR_COMPONENTS, "VAE_OPT_PRIOR_COMPONENTS", Kind::kInt, 0, kMaxPriorComponents, false, false, false, &Config::prior_components, nullptr, nullptr},
     {VAE_OPT_MIN_LOG_VARIANCE, "VAE_OPT_MIN_LOG_VARIANCE", Kind::kFloat, -30, 30, false, false, false, nullptr, &Config::min_log_variance, nullptr},
+    {VAE_OPT_CONDITION_DIM, "VAE_OPT_CONDITION_DIM", Kind::kInt, 0, 1 << 20, false, false, false, &Config::condition_dim, nullptr, nullptr},
 };
 
 // The most ranks: the counts the ranks sum in a shared step's tail stay
@@ -102,7 +103,7 @@ const OptionSpec& find_option(int option) {
   if (read_only(option)) invalid_argument(Config::read_only_message());
   MessageStream m;
   m << "option: unknown option " << option << " (the VAE_OPT_* values are 1.."
-    << VAE_OPT_MIN_LOG_VARIANCE << ")";
+    << VAE_OPT_CONDITION_DIM << ")";
   invalid_argument(m.str());
 }
 
@@ -280,10 +281,8 @@ void Config::validate() const {
   }
   // The decoder works on max_batch * samples rows at once; keep every buffer
   // index within int32 range for the BLAS and CUDA calls.
-  int64_t widest = std::max(output_width(), 2 * latent_dim);
-  for (int64_t w : hidden) widest = std::max(widest, w);
   const double elements = static_cast<double>(max_batch) * static_cast<double>(samples) *
-                          static_cast<double>(widest);
+                          static_cast<double>(widest());
   if (elements > 2147483647.0) {
     MessageStream m;
     m << "VAE_OPT_MAX_BATCH: max_batch * samples * widest layer = " << elements
@@ -311,6 +310,13 @@ std::map<std::string, std::string> Config::to_metadata() const {
   for (size_t i = 0; i < hidden.size(); ++i) h += (i ? "," : "") + number_text(hidden[i]);
   m["hidden_layers"] = h;
   return m;
+}
+
+int64_t Config::widest() const {
+  int64_t w = std::max({output_width(), 2 * latent_dim, input_dim + condition_dim,
+                        latent_dim + condition_dim});
+  for (int64_t h : hidden) w = std::max(w, h);
+  return w;
 }
 
 Config Config::from_metadata(const std::map<std::string, std::string>& metadata) {

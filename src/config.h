@@ -43,6 +43,7 @@ struct Config {
   double final_learning_rate = 0.0;
   double clip_norm = 0.0;  // 0: no gradient clipping
   int64_t prior_components = 0;  // 0: N(0, I); K >= 1: a learned mixture of K Gaussians
+  int64_t condition_dim = 0;     // C: each row's condition joins both networks' inputs
   // Data parallelism: this trainer is rank `rank` of `world_size` ranks
   // (vae_set_allreduce). Not saved: a checkpoint resumes on any number.
   int64_t rank = 0;
@@ -57,6 +58,11 @@ struct Config {
   int64_t output_width() const {
     return variance == VAE_VARIANCE_DECODER ? 2 * input_dim : input_dim;
   }
+  bool conditional() const { return condition_dim > 0; }
+  // The widest activation a layer reads or writes: the layers' widths, the
+  // input and the latent head, and the first layers' inputs [x | c] and
+  // [z | c]. Every buffer of max_batch * samples rows is at most this wide.
+  int64_t widest() const;
   // Number of learned decoder log-variance parameters: 0, 1 or input_dim.
   int64_t learned_log_variance_count() const;
   // Whether the option is one a trainer reports and no one sets

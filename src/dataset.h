@@ -23,6 +23,12 @@ struct Dataset {
   const float* floats = nullptr;  // [rows, dim] when !bytes
   const uint8_t* u8 = nullptr;    // [rows, dim] when bytes
   int64_t* order = nullptr;       // [rows] this epoch's permutation
+  // The rows' conditions (vae_dataset_set_conditions, _labels), backend
+  // memory: condition_dim 0 when none are set; else floats [rows,
+  // condition_dim], or labels [rows] whose one-hot rows are the conditions.
+  int64_t condition_dim = 0;
+  const float* conditions = nullptr;
+  const uint8_t* labels = nullptr;
 };
 
 }  // namespace vae

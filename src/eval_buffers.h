@@ -21,6 +21,7 @@ struct EvalModel {
   MixturePrior<T> prior;                    // components 0: the standard normal
   int64_t dim = 0;
   int64_t latent = 0;
+  int64_t condition_dim = 0;                // C: the first layers read [x | c] and [z | c]
 };
 
 // R = a plan's row capacity, P = its pairs per chunk, S = the pairs the
@@ -29,9 +30,12 @@ struct EvalModel {
 template <class T>
 struct EvalBuffers {
   T* x = nullptr;                // [R, D] the staged rows
+  T* condition = nullptr;        // [R, C] their conditions (C = 0: none)
+  T* encoder_input = nullptr;    // [R, D + C] [x | c] (C = 0: none)
   std::vector<T*> enc_out;       // per encoder layer [R, out]; the last is [mu | logvar]
   T* eps = nullptr;              // [S, Z]
   T* z = nullptr;                // [S, Z]
+  T* decoder_input = nullptr;    // [S, Z + C] [z | c] (C = 0: none)
   std::vector<T*> dec_out;       // per decoder layer [S, out]; the last is the output
   T* kl_sample = nullptr;        // [P] log q(z|x) - log p(z)
   T* values = nullptr;           // [P] each pair's value (EvalMode)

@@ -72,7 +72,13 @@ class Evaluator {
   // accumulators; the done rows' results in buffers().results.
   void run(const EvalChunk& c, EvalMode mode, const NoiseKey& key) {
     const EvalModel<T> m = model();
-    ops_.encode_tiles(m, b_.x, c.rows, b_.enc_out);
+    const T* input = b_.x;
+    if (m.condition_dim > 0) {
+      ops_.join_condition(b_.x, dim_, b_.condition, m.condition_dim, ConditionRows{}, c.rows,
+                          b_.encoder_input);
+      input = b_.encoder_input;
+    }
+    ops_.encode_tiles(m, input, c.rows, b_.enc_out);
     ops_.sample_values(m, c, mode, key, b_);
     ops_.accumulate_rows(m, c, mode, b_);
   }
@@ -87,20 +93,24 @@ class Evaluator {
     m.prior = net_.prior();
     m.dim = dim_;
     m.latent = latent_;
+    m.condition_dim = net_.layout().condition_dim;
     return m;
   }
 
-  // Elements per decoded pair (eps, z, the decoder's outputs), per pair of a
-  // chunk (kl_sample, values) and per staged row (x, the encoder's outputs,
-  // three results).
+  // Elements per decoded pair (eps, z, [z | c], the decoder's outputs), per
+  // pair of a chunk (kl_sample, values) and per staged row (x, c, [x | c],
+  // the encoder's outputs, three results).
+  int64_t condition_dim() const { return net_.layout().condition_dim; }
   int64_t decoder_elements() const {
     int64_t e = 2 * latent_;
+    if (condition_dim() > 0) e += latent_ + condition_dim();
     for (const LinearLayer& l : net_.layout().decoder) e += l.out;
     return e;
   }
   static constexpr int64_t kPairElements = 2;
   int64_t row_elements() const {
     int64_t e = dim_ + 3;
+    if (condition_dim() > 0) e += dim_ + 2 * condition_dim();
     for (const LinearLayer& l : net_.layout().encoder) e += l.out;
     return e;
   }
@@ -131,10 +141,14 @@ class Evaluator {
     const ParameterLayout& net = net_.layout();
     const int64_t rows = size.row_capacity;
     const int64_t decoded = size.decoder_rows;
+    const int64_t C = condition_dim();
     b->x = take(rows * dim_);
+    b->condition = C > 0 ? take(rows * C) : nullptr;
+    b->encoder_input = C > 0 ? take(rows * (dim_ + C)) : nullptr;
     for (size_t l = 0; l < net.encoder.size(); ++l) b->enc_out[l] = take(rows * net.encoder[l].out);
     b->eps = take(decoded * latent_);
     b->z = take(decoded * latent_);
+    b->decoder_input = C > 0 ? take(decoded * (latent_ + C)) : nullptr;
     for (size_t l = 0; l < net.decoder.size(); ++l) b->dec_out[l] = take(decoded * net.decoder[l].out);
     b->kl_sample = take(size.chunk_pairs);
     b->values = take(size.chunk_pairs);

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "condition.h"
 #include "config.h"
 #include "mixture_prior.h"
 #include "model_math.h"
@@ -34,9 +35,12 @@ class Network {
     T* adam_m;
     T* adam_v;
     T* x;                      // [B, D] the model's input
+    T* condition;              // [R, C] the rows' conditions (C = 0: none)
+    T* encoder_input;          // [B, D + C] [x | c] (C = 0: none; the encoder reads x)
     std::vector<T*> enc_out;   // per encoder layer [B, out]; the last is [mu | logvar]
     T* eps;                    // [R, Z]
     T* z;                      // [R, Z]
+    T* decoder_input;          // [R, Z + C] [z | c] (C = 0: none; the decoder reads z)
     T* kl;                     // [B] analytic KL
     T* kl_sample;              // [R] log q(z|x) - log p(z) per sample
     T* prior_resp;             // [R, K] a learned prior's responsibilities (K = 0: none)
@@ -56,6 +60,7 @@ class Network {
         ops_(ops),
         dim_(config.input_dim),
         latent_(config.latent_dim),
+        condition_dim_(config.condition_dim),
         max_batch_(config.max_batch),
         max_rows_(config.max_batch * config.samples) {
     lik_.gaussian = config.gaussian();
@@ -82,6 +87,11 @@ class Network {
     const double P = static_cast<double>(layout.total);
     double total = padded(P) + padded(P + kShareTailFloats + kHookGuardFloats) + 2 * padded(P) +
                    padded(B * static_cast<double>(dim));
+    const double C = static_cast<double>(layout.condition_dim);
+    if (C > 0) {
+      total += padded(R * C) + padded(B * (static_cast<double>(dim) + C)) +
+               padded(R * (static_cast<double>(latent) + C));
+    }
     for (const LinearLayer& l : layout.encoder) total += padded(B * static_cast<double>(l.out));
     for (const LinearLayer& l : layout.decoder) total += padded(R * static_cast<double>(l.out));
     const double K = static_cast<double>(layout.prior_components);
@@ -110,18 +120,34 @@ class Network {
     return p;
   }
 
-  // [mu | logvar] of the n rows of b.x, in enc_out.back().
+  // [mu | logvar] of the n rows of b.x (and their conditions, rows of
+  // b.condition), in enc_out.back().
   void encode(int64_t n) {
     const T* in = b_.x;
+    if (condition_dim_ > 0) {
+      ops_.join_condition(b_.x, dim_, b_.condition, condition_dim_, ConditionRows{}, n,
+                          b_.encoder_input);
+      in = b_.encoder_input;
+    }
     for (size_t l = 0; l < layout_.encoder.size(); ++l) {
       ops_.linear_forward(layout_.encoder[l], b_.params, in, b_.enc_out[l], n);
       in = b_.enc_out[l];
     }
   }
 
-  // The decoder's output for `rows` latent rows of b.z, in dec_out.back().
-  void decode(int64_t rows) {
+  // The decoder's output for the n * samples latent rows of b.z (row
+  // s n + i: sample s of data row i, whose condition is row i of
+  // b.condition), in dec_out.back().
+  void decode(int64_t n, int64_t samples) {
+    const int64_t rows = n * samples;
     const T* in = b_.z;
+    if (condition_dim_ > 0) {
+      ConditionRows by_data_row;
+      by_data_row.modulo = n;
+      ops_.join_condition(b_.z, latent_, b_.condition, condition_dim_, by_data_row, rows,
+                          b_.decoder_input);
+      in = b_.decoder_input;
+    }
     for (size_t l = 0; l < layout_.decoder.size(); ++l) {
       ops_.linear_forward(layout_.decoder[l], b_.params, in, b_.dec_out[l], rows);
       in = b_.dec_out[l];
@@ -139,7 +165,7 @@ class Network {
                int objective = VAE_OBJECTIVE_ELBO) {
     encode(n);
     latent_forward(n, samples, noise, gradient);
-    decode(n * samples);
+    decode(n, samples);
     const T scale =
         objective == VAE_OBJECTIVE_ELBO ? T(1) / T(samples) / T(mean_rows(n, noise)) : T(1);
     ops_.likelihood_forward(lik_, learned_log_variance(), b_.dec_out.back(), b_.x, n * samples,
@@ -168,7 +194,7 @@ class Network {
     T* dx = b_.grad_a;
     for (size_t l = layout_.encoder.size(); l-- > 0;) {
       const bool first = l == 0;
-      const T* in = first ? b_.x : b_.enc_out[l - 1];
+      const T* in = first ? encoder_input() : b_.enc_out[l - 1];
       const Activation in_act = first ? Activation::kIdentity : layout_.encoder[l - 1].activation;
       ops_.linear_backward(layout_.encoder[l], b_.params, in, in_act, dy, b_.grads,
                            first ? nullptr : dx, n);
@@ -186,7 +212,7 @@ class Network {
   // decoder's parameters get none, and b.grads is not written).
   void posterior_loss(int64_t n, int64_t samples, const NoiseSource& noise, bool gradient) {
     latent_forward(n, samples, noise, gradient);
-    decode(n * samples);
+    decode(n, samples);
     ops_.likelihood_forward(lik_, learned_log_variance(), b_.dec_out.back(), b_.x, n * samples,
                             n, dim_, b_.nll, gradient ? b_.grad_a : nullptr, T(1) / T(samples));
     ops_.combine_samples(VAE_OBJECTIVE_ELBO, n, samples, 1.0, b_.nll, analytic_kl(),
@@ -211,6 +237,10 @@ class Network {
   }
 
  private:
+  // What the first layers read: [x | c] and [z | c], or x and z.
+  const T* encoder_input() const { return condition_dim_ > 0 ? b_.encoder_input : b_.x; }
+  const T* decoder_input() const { return condition_dim_ > 0 ? b_.decoder_input : b_.z; }
+
   // The analytic KL per row for combine_samples, or null with a learned
   // prior, whose KL is the sampled one.
   const T* analytic_kl() const { return layout_.prior_components > 0 ? nullptr : b_.kl; }
@@ -242,11 +272,16 @@ class Network {
                                  : nullptr);
     for (size_t l = layout_.decoder.size(); l-- > 0;) {
       const bool first = l == 0;
-      const T* in = first ? b_.z : b_.dec_out[l - 1];
+      const T* in = first ? decoder_input() : b_.dec_out[l - 1];
       const Activation in_act = first ? Activation::kIdentity : layout_.decoder[l - 1].activation;
       const bool need_dx = latent_grads || !first;
       ops_.linear_backward(layout_.decoder[l], b_.params, in, in_act, dy,
                            decoder_grads ? b_.grads : nullptr, need_dx ? dx : nullptr, rows);
+      std::swap(dy, dx);
+    }
+    if (latent_grads && condition_dim_ > 0) {
+      // d/d[z | c] to d/dz: the condition is data, and takes no gradient.
+      ops_.copy_columns(dy, latent_ + condition_dim_, rows, latent_, dx);
       std::swap(dy, dx);
     }
     const bool learned_prior = layout_.prior_components > 0;
@@ -283,6 +318,10 @@ class Network {
     b_.adam_m = take(P);
     b_.adam_v = take(P);
     b_.x = take(B * static_cast<size_t>(dim_));
+    const auto C = static_cast<size_t>(condition_dim_);
+    b_.condition = C > 0 ? take(R * C) : nullptr;
+    b_.encoder_input = C > 0 ? take(B * (static_cast<size_t>(dim_) + C)) : nullptr;
+    b_.decoder_input = C > 0 ? take(R * (Z + C)) : nullptr;
     for (const LinearLayer& l : layout_.encoder) b_.enc_out.push_back(take(B * static_cast<size_t>(l.out)));
     b_.eps = take(R * Z);
     b_.z = take(R * Z);
@@ -305,7 +344,7 @@ class Network {
   ParameterLayout layout_;
   Ops& ops_;
   Likelihood lik_;
-  int64_t dim_, latent_, max_batch_, max_rows_;
+  int64_t dim_, latent_, condition_dim_, max_batch_, max_rows_;
   Buffers b_{};
 };
 

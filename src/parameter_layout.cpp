@@ -27,7 +27,7 @@ LinearLayer place(const std::string& name, int64_t in, int64_t out, Activation a
 ParameterLayout::ParameterLayout(const Config& c, size_t alignment) {
   const Activation act = c.hidden_activation();
   size_t offset = 0;
-  int64_t in = c.input_dim;
+  int64_t in = c.input_dim + c.condition_dim;
   for (size_t i = 0; i < c.hidden.size(); ++i) {
     encoder.push_back(
         place("encoder." + std::to_string(i), in, c.hidden[i], act, alignment, &offset));
@@ -38,7 +38,7 @@ ParameterLayout::ParameterLayout(const Config& c, size_t alignment) {
   encoder_end = round_up(offset, alignment);
   offset = encoder_end;
 
-  in = c.latent_dim;
+  in = c.latent_dim + c.condition_dim;
   for (size_t i = 0; i < c.hidden.size(); ++i) {
     const int64_t width = c.hidden[c.hidden.size() - 1 - i];
     decoder.push_back(
@@ -60,8 +60,8 @@ ParameterLayout::ParameterLayout(const Config& c, size_t alignment) {
   total = round_up(offset, alignment);
   for (const NamedTensor& t : tensors()) packed_total += t.count;
 
-  widest = std::max(c.output_width(), 2 * c.latent_dim);
-  for (int64_t w : c.hidden) widest = std::max(widest, w);
+  condition_dim = c.condition_dim;
+  widest = c.widest();
 }
 
 std::vector<NamedTensor> ParameterLayout::tensors() const {

@@ -56,7 +56,8 @@ struct ParameterLayout {
   size_t encoder_end = 0;           // encoder parameters are [0, encoder_end)
   size_t total = 0;                 // decoder parameters are [encoder_end, total)
   size_t packed_total = 0;          // the parameter count: total without the padding
-  int64_t widest = 0;               // the widest activation, input and latent included
+  int64_t condition_dim = 0;        // C: encoder.0 takes [x | c], decoder.0 [z | c]
+  int64_t widest = 0;               // Config::widest()
 
   // Every tensor with its PyTorch name and shape, in buffer order.
   std::vector<NamedTensor> tensors() const;

@@ -15,7 +15,8 @@ uint32_t options_word(const Config& c) {
   uint64_t h = 0;
   for (const int64_t v : {c.input_dim, c.latent_dim, c.seed, c.samples,
                           int64_t{c.likelihood}, int64_t{c.variance}, int64_t{c.activation},
-                          int64_t{c.objective}, int64_t{c.update}}) {
+                          int64_t{c.objective}, int64_t{c.update}, c.prior_components,
+                          c.condition_dim}) {
     h = mix_hash(h, static_cast<uint64_t>(v));
   }
   for (const double v : {c.log_variance, c.learning_rate, c.adam_beta1, c.adam_beta2,

@@ -161,17 +161,19 @@ void Trainer::check_draw_room() const {
   check_counter_room("count of noise draws", draws_, 1);
 }
 
-void Trainer::train_step(const float* x, int64_t n, float* loss) {
+void Trainer::train_step(const float* x, int64_t n, float* loss, const float* condition) {
   check_not_in_evaluation("vae_train_step");
   check_not_in_epoch("vae_train_step");
   StepPlan plan;
   std::exception_ptr refusal;
   if (shares_steps("vae_train_step")) {
-    refusal = plan_shared_step(x, n, &plan);
+    refusal = plan_shared_step(x, condition, n, &plan);
   } else {
     check_pointer(x, "x");
+    check_condition(condition, "vae_train_step");
     check_rows(n, config_.max_batch, "n");
     plan.x = x;
+    plan.condition = condition;
     plan.rows = n;
   }
   check_step_room(1);
@@ -192,10 +194,12 @@ void Trainer::train_step(const float* x, int64_t n, float* loss) {
   *loss = read_loss();
 }
 
-void Trainer::train_step_with_noise(const float* x, int64_t n, const float* eps, float* loss) {
+void Trainer::train_step_with_noise(const float* x, int64_t n, const float* eps, float* loss,
+                                    const float* condition) {
   check_not_in_evaluation("train_step_with_noise");
   check_not_in_epoch("train_step_with_noise");
   check_pointer(x, "x");
+  check_condition(condition, "train_step_with_noise");
   check_pointer(eps, "eps");
   check_rows(n, config_.max_batch, "n");
   check_step_room(1);
@@ -204,6 +208,7 @@ void Trainer::train_step_with_noise(const float* x, int64_t n, const float* eps,
   }
   StepPlan plan;
   plan.x = x;
+  plan.condition = condition;
   plan.rows = n;
   plan.eps = eps;
   enqueue_step(plan);
@@ -214,10 +219,12 @@ void Trainer::train_step_with_noise(const float* x, int64_t n, const float* eps,
 }
 
 double Trainer::loss_and_gradient(const float* x, int64_t n, const float* eps,
-                                  std::vector<double>* gradient) {
+                                  std::vector<double>* gradient, const float* condition) {
   check_rows(n, config_.max_batch, "n");
+  check_condition(condition, "loss_and_gradient");
   Input in;
   in.x = x;
+  in.condition = condition;
   stage_input(in, n);
   upload_noise(eps, n * config_.samples * config_.latent_dim);
   const float loss = forward_backward(n);
@@ -251,8 +258,10 @@ void Trainer::check_estimator(int estimator) const {
   }
 }
 
-void Trainer::encode(const float* x, int64_t n, float* mu, float* logvar) {
+void Trainer::encode(const float* x, int64_t n, float* mu, float* logvar,
+                     const float* condition) {
   check_pointer(x, "x");
+  check_condition(condition, "vae_encode");
   check_rows(n, kMaxRows, "n");
   check_outputs({mu, logvar});
   const int64_t d = config_.input_dim;
@@ -263,14 +272,16 @@ void Trainer::encode(const float* x, int64_t n, float* mu, float* logvar) {
     const int64_t rows = std::min(config_.max_batch, n - first);
     Input in;
     in.x = x + first * d;
+    if (condition != nullptr) in.condition = condition + first * config_.condition_dim;
     in.first = first;
     stage_input(in, rows);
     encode_rows(rows, mu ? mu + first * z : nullptr, logvar ? logvar + first * z : nullptr);
   }
 }
 
-void Trainer::decode(const float* z, int64_t n, float* mean) {
+void Trainer::decode(const float* z, int64_t n, float* mean, const float* condition) {
   check_pointer(z, "z");
+  check_condition(condition, "vae_decode");
   check_rows(n, kMaxRows, "n");
   check_pointer(mean, "mean");
   const int64_t chunk = config_.max_batch * config_.samples;
@@ -279,12 +290,13 @@ void Trainer::decode(const float* z, int64_t n, float* mean) {
     stop_if_interrupted("vae_decode", first, n, true);
     const int64_t rows = std::min(chunk, n - first);
     decode_rows(z + first * config_.latent_dim, first, rows, nullptr,
-                mean + first * config_.input_dim);
+                condition_rows(condition, first), mean + first * config_.input_dim);
   }
 }
 
-void Trainer::sample(int64_t n, float* mean) {
+void Trainer::sample(int64_t n, float* mean, const float* condition) {
   check_not_in_evaluation("vae_sample");
+  check_condition(condition, "vae_sample");
   check_rows(n, kMaxRows, "n");
   check_pointer(mean, "mean");
   check_draw_room();
@@ -294,7 +306,8 @@ void Trainer::sample(int64_t n, float* mean) {
     stop_if_interrupted("vae_sample", first, n, true);
     const int64_t rows = std::min(chunk, n - first);
     const NoiseKey prior = key(NoiseStream::kPrior, draws_, first * config_.latent_dim);
-    decode_rows(nullptr, first, rows, &prior, mean + first * config_.input_dim);
+    decode_rows(nullptr, first, rows, &prior, condition_rows(condition, first),
+                mean + first * config_.input_dim);
   }
   ++draws_;
 }
@@ -353,6 +366,13 @@ std::unique_ptr<Dataset> Trainer::create_dataset(const uint8_t* y, int64_t n, in
 void Trainer::check_dataset(const Dataset& ds) const {
   if (ds.owner != this) {
     invalid_argument("ds: the dataset belongs to another trainer; create it with this one");
+  }
+  if (config_.conditional() && ds.condition_dim == 0) {
+    MessageStream m;
+    m << "ds: the model is conditional (VAE_OPT_CONDITION_DIM = " << config_.condition_dim
+      << ") and the dataset holds no conditions; give them with vae_dataset_set_labels or "
+         "vae_dataset_set_conditions";
+    invalid_argument(m.str());
   }
 }
 

@@ -58,16 +58,23 @@ class Trainer {
   // The caller's CUDA stream (NULL: the trainer's own); UNSUPPORTED on the CPU.
   virtual void set_cuda_stream(void* stream) = 0;
 
-  // The C API's calls; each checks its arguments and changes nothing on failure.
-  void train_step(const float* x, int64_t n, float* loss);
-  void evaluate(const float* x, int64_t n, float* elbo, float* reconstruction, float* kl);
-  void log_likelihood(const float* x, int64_t n, int32_t k, int estimator, float* log_px);
-  void encode(const float* x, int64_t n, float* mu, float* logvar);
-  void decode(const float* z, int64_t n, float* mean);
-  void sample(int64_t n, float* mean);
+  // The C API's calls; each checks its arguments and changes nothing on
+  // failure. `condition`: the rows' conditions (n x VAE_OPT_CONDITION_DIM),
+  // which a conditional model needs and any other refuses (the _rows calls
+  // of vae.h).
+  void train_step(const float* x, int64_t n, float* loss, const float* condition = nullptr);
+  void evaluate(const float* x, int64_t n, float* elbo, float* reconstruction, float* kl,
+                const float* condition = nullptr);
+  void log_likelihood(const float* x, int64_t n, int32_t k, int estimator, float* log_px,
+                      const float* condition = nullptr);
+  void encode(const float* x, int64_t n, float* mu, float* logvar,
+              const float* condition = nullptr);
+  void decode(const float* z, int64_t n, float* mean, const float* condition = nullptr);
+  void sample(int64_t n, float* mean, const float* condition = nullptr);
   // vae_refine_posterior; any output may be null (the C API checks that not all are).
   void refine_posterior(const float* x, int64_t n, const RefineSettings& s, float* mu,
-                        float* logvar, float* elbo_encoder, float* elbo_refined);
+                        float* logvar, float* elbo_encoder, float* elbo_refined,
+                        const float* condition = nullptr);
   void get_parameters(float* out, int64_t count) const;
   void set_parameters(const float* in, int64_t count);
   void save(const std::string& path) const;
@@ -78,6 +85,10 @@ class Trainer {
 
   std::unique_ptr<Dataset> create_dataset(const float* x, int64_t n);
   std::unique_ptr<Dataset> create_dataset(const uint8_t* y, int64_t n, int transform);
+  // vae_dataset_set_conditions (floats, n x C) and vae_dataset_set_labels
+  // (bytes below C, one-hot as used); ds keeps what it had on failure.
+  void set_dataset_conditions(Dataset& ds, const float* condition, int64_t n);
+  void set_dataset_labels(Dataset& ds, const uint8_t* labels, int64_t n);
   void train_epoch(Dataset& ds, int64_t batch, float* mean_loss);
   void set_progress(vae_progress_fn fn, void* user_data) {
     progress_ = fn;
@@ -103,7 +114,7 @@ class Trainer {
   void log_likelihood_dataset(const Dataset& ds, int32_t k, int estimator, double* mean);
   // vae_log_likelihood_stats and its dataset form (trainer_likelihood_stats.cpp).
   void log_likelihood_stats(const float* x, int64_t n, const vae_likelihood_options* options,
-                            const vae_likelihood_rows* out);
+                            const vae_likelihood_rows* out, const float* condition = nullptr);
   void log_likelihood_stats_dataset(const Dataset& ds, const vae_likelihood_options* options,
                                     vae_likelihood_summary* out);
   // vae_latent_usage (trainer_latent_usage.cpp).
@@ -112,10 +123,11 @@ class Trainer {
 
   // One step whose reparameterization noise eps ([n * samples, latent], rows
   // k*n + i) is given: for tests that compare backends and check gradients.
-  void train_step_with_noise(const float* x, int64_t n, const float* eps, float* loss);
+  void train_step_with_noise(const float* x, int64_t n, const float* eps, float* loss,
+                             const float* condition = nullptr);
   // Loss and gradient over every parameter (no update) under the given noise.
   double loss_and_gradient(const float* x, int64_t n, const float* eps,
-                           std::vector<double>* gradient);
+                           std::vector<double>* gradient, const float* condition = nullptr);
 
   // A whole state buffer as host floats, and back.
   virtual std::vector<float> read_state(StateBuffer which) const = 0;
@@ -138,6 +150,7 @@ class Trainer {
   // `bytes`.
   struct Input {
     const float* x = nullptr;
+    const float* condition = nullptr;  // with x, for a conditional model: the rows' conditions
     const Dataset* dataset = nullptr;
     int64_t first = 0;
     NoiseKey bytes{};
@@ -150,6 +163,7 @@ class Trainer {
   // One training step to queue.
   struct StepPlan {
     const float* x = nullptr;        // the caller's rows, or (x null)
+    const float* condition = nullptr;  // with x, for a conditional model: the rows' conditions
     const Dataset* epoch = nullptr;  // the next rows of the dataset's epoch order
     int64_t rows = 0;                // this process's rows (0: an empty part of a shared batch)
     const float* eps = nullptr;      // injected noise (tests), else drawn with the step counter
@@ -200,13 +214,19 @@ class Trainer {
                            const std::function<void()>& between_steps, float* mu, float* logvar,
                            double* elbo_encoder, double* elbo_refined) = 0;
   // Decodes `rows` latent rows: the caller's z (rows first.. of its array;
-  // a value that is not finite is refused), or draws from p(z) with prior.
+  // a value that is not finite is refused), or draws from p(z) with prior;
+  // for a conditional model, under the caller's conditions (the same rows
+  // of its array).
   virtual void decode_rows(const float* z, int64_t first, int64_t rows, const NoiseKey* prior,
-                           float* mean) = 0;
+                           const float* condition, float* mean) = 0;
   virtual void copy_gradient(std::vector<double>* gradient) const = 0;
   virtual void upload_noise(const float* eps, int64_t count) = 0;
   virtual std::unique_ptr<Dataset> make_dataset(const void* data, int64_t n, bool bytes,
                                                 int transform) = 0;
+  // Gives ds the conditions of its rows, host memory checked by the caller:
+  // floats [rows, C] or labels [rows] below C; throws, ds unchanged, when
+  // memory cannot be had.
+  virtual void set_conditions(Dataset& ds, const float* floats, const uint8_t* labels) = 0;
   // Copies between host floats and a caller's (host or device) array.
   virtual void copy_to_caller(float* dst, const float* host, size_t count) const = 0;
   virtual void copy_from_caller(float* host, const float* src, size_t count) const = 0;
@@ -234,6 +254,12 @@ class Trainer {
   void check_estimator(int estimator) const;
   void check_samples(int32_t k) const;
   void check_dataset(const Dataset& ds) const;
+  // Throws Error(INVALID_ARGUMENT) unless a conditional model's `call` has
+  // the rows' conditions and any other's has none.
+  void check_condition(const float* condition, const char* call) const;
+  // Throws ... unless n rows of conditions fit ds (and the model takes them).
+  void check_dataset_conditions(const Dataset& ds, const void* values, int64_t n,
+                                const char* name) const;
   // Whether a progress callback runs after part `done` (1-based) of `parts`
   // of a call: at most 65 times a call.
   static bool progress_due(int64_t done, int64_t parts);
@@ -248,6 +274,7 @@ class Trainer {
   // done and their sum of out[0] instead of the chunks'.
   struct EvalCall {
     const float* x = nullptr;
+    const float* condition = nullptr;  // with x, for a conditional model
     const Dataset* dataset = nullptr;
     int64_t n = 0;
     int64_t k = 0;
@@ -271,7 +298,7 @@ class Trainer {
     float log_px, std_error, ess;
     int32_t k;
   };
-  void likelihood_rounds(const float* x, const Dataset* ds, int64_t n,
+  void likelihood_rounds(const float* x, const float* condition, const Dataset* ds, int64_t n,
                          const vae_likelihood_options& o, const char* name,
                          const std::function<void(int64_t row, const RowStats& s)>& sink,
                          const std::function<int64_t(double* sum)>& progress_rows);
@@ -299,7 +326,12 @@ class Trainer {
   // A vae_train_step that ranks share: every rank passes the same n. A rank
   // whose x or n is refused still takes part, with no rows; the refusal is
   // returned, to be thrown once the step is counted.
-  std::exception_ptr plan_shared_step(const float* x, int64_t n, StepPlan* plan) const;
+  std::exception_ptr plan_shared_step(const float* x, const float* condition, int64_t n,
+                                      StepPlan* plan) const;
+  // The caller's conditions from row `first` on (null stays null).
+  const float* condition_rows(const float* condition, int64_t first) const {
+    return condition != nullptr ? condition + first * config_.condition_dim : nullptr;
+  }
   // Step `step` of an epoch over ds in shared batches of `batch` rows, the
   // batch of this step having `rows` rows.
   void plan_epoch_step(const Dataset& ds, int64_t batch, int64_t step, int64_t rows,

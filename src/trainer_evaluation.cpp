@@ -21,15 +21,17 @@ void Trainer::check_not_in_evaluation(const char* call) const {
 }
 
 void Trainer::evaluate(const float* x, int64_t n, float* elbo, float* reconstruction,
-                       float* kl) {
+                       float* kl, const float* condition) {
   check_not_in_evaluation("vae_evaluate");
   check_pointer(x, "x");
+  check_condition(condition, "vae_evaluate");
   check_rows(n, kMaxRows, "n");
   check_outputs({elbo, reconstruction, kl});
   check_pairs(n, config_.samples);
   check_draw_room();
   EvalCall call;
   call.x = x;
+  call.condition = condition;
   call.n = n;
   call.k = config_.samples;
   call.mode = EvalMode::kElbo;
@@ -41,9 +43,10 @@ void Trainer::evaluate(const float* x, int64_t n, float* elbo, float* reconstruc
 }
 
 void Trainer::log_likelihood(const float* x, int64_t n, int32_t k, int estimator,
-                             float* log_px) {
+                             float* log_px, const float* condition) {
   check_not_in_evaluation("vae_log_likelihood");
   check_pointer(x, "x");
+  check_condition(condition, "vae_log_likelihood");
   check_rows(n, kMaxRows, "n");
   check_samples(k);
   check_estimator(estimator);
@@ -52,6 +55,7 @@ void Trainer::log_likelihood(const float* x, int64_t n, int32_t k, int estimator
   check_draw_room();
   EvalCall call;
   call.x = x;
+  call.condition = condition;
   call.n = n;
   call.k = k;
   call.mode = estimator == VAE_ESTIMATOR_PRIOR ? EvalMode::kPrior : EvalMode::kImportance;
@@ -120,6 +124,7 @@ void Trainer::run_chunks(const EvalCall& call) {
         in.bytes = key(NoiseStream::kEvalBytes, draws_, c.first_row * d);
       } else {
         in.x = call.x + c.first_row * d;
+        in.condition = condition_rows(call.condition, c.first_row);
       }
       evaluate_chunk(in, c, call.mode, noise, out, to_host ? c.first_pair_row : 0);
       if (!to_host) continue;

@@ -77,7 +77,7 @@ class TrainerImpl final : public Trainer {
 
   void stage_input(const Input& in, int64_t n) override {
     ops_->begin_call();
-    stage_rows(in, n, net_.buffers().x);
+    stage_rows(in, n, net_.buffers().x, net_.buffers().condition);
   }
 
   std::exception_ptr enqueue_step(const StepPlan& plan) override {
@@ -87,6 +87,7 @@ class TrainerImpl final : public Trainer {
     if (plan.x != nullptr) {
       Input in;
       in.x = plan.x;
+      in.condition = plan.condition;
       in.step = true;
       stage_input(in, n);
     } else {
@@ -104,8 +105,7 @@ class TrainerImpl final : public Trainer {
     if (epoch != nullptr) graph.dataset = epoch;
     ops_->run_captured(graph, [&] {
       if (epoch != nullptr) {
-        ops_->gather_rows(*epoch, 0, n, key(NoiseStream::kBytes, 0), ops_->step_state(),
-                          net_.buffers().x);
+        gather_step_rows(*epoch, 0, n, key(NoiseStream::kBytes, 0));
       }
       step_on_staged_rows(n, false, epoch != nullptr);
     });
@@ -146,7 +146,7 @@ class TrainerImpl final : public Trainer {
                       float* const out[3], int64_t out_base) override {
     ops_->begin_call();
     EvalBuffers<T>& b = evaluator_.buffers();
-    stage_rows(in, c.rows, b.x);
+    stage_rows(in, c.rows, b.x, b.condition);
     evaluator_.run(c, mode, key);
     const auto done = static_cast<size_t>(c.done_end() - c.first_pair_row);
     for (int m = 0; m < 3; ++m) {
@@ -181,9 +181,12 @@ class TrainerImpl final : public Trainer {
   }
 
   void decode_rows(const float* z, int64_t first, int64_t rows, const NoiseKey* prior,
-                   float* mean) override {
+                   const float* condition, float* mean) override {
     auto& b = net_.buffers();
     ops_->begin_call();
+    if (condition != nullptr) {
+      upload_caller_rows(b.condition, caller_conditions(condition, first, rows), false);
+    }
     if (prior != nullptr) {
       ops_->standard_normal(*prior, rows * config_.latent_dim, b.z);
       if (net_.prior().learned()) {
@@ -197,7 +200,7 @@ class TrainerImpl final : public Trainer {
       latent.bernoulli = false;
       upload_caller_rows(b.z, latent, false);
     }
-    net_.decode(rows);
+    net_.decode(rows, 1);
     // The means into grad_a (rows * widest >= rows * input_dim floats, free
     // outside a step): the output rows are 2 input_dim wide when the
     // decoder predicts the variance.
@@ -231,6 +234,11 @@ class TrainerImpl final : public Trainer {
     return ds;
   }
 
+  void set_conditions(Dataset& ds, const float* floats, const uint8_t* labels) override {
+    ops_->begin_call();
+    ops_->set_dataset_conditions(ds, floats, labels, config_.condition_dim);
+  }
+
   void copy_to_caller(float* dst, const float* host, size_t count) const override {
     ops_->copy_host_floats(dst, host, count);
   }
@@ -253,12 +261,39 @@ class TrainerImpl final : public Trainer {
     return r;
   }
 
-  // n input rows into dst, a workspace buffer.
-  void stage_rows(const Input& in, int64_t n, T* dst) {
+  // `rows` rows of the caller's conditions from its row `first` on: any
+  // finite values.
+  CallerRows caller_conditions(const float* condition, int64_t first, int64_t rows) const {
+    CallerRows r = caller_rows("condition", condition, first, rows, config_.condition_dim);
+    r.bernoulli = false;
+    return r;
+  }
+
+  // n input rows into dst, a workspace buffer, and for a conditional model
+  // their conditions into condition. A caller's conditions are checked
+  // first and at once (their verdict read before the rows', which a step
+  // may leave on the device for later).
+  void stage_rows(const Input& in, int64_t n, T* dst, T* condition) {
     if (in.x != nullptr) {
+      if (config_.conditional()) {
+        upload_caller_rows(condition, caller_conditions(in.condition, in.first, n), false);
+      }
       upload_caller_rows(dst, caller_rows("x", in.x, in.first, n, config_.input_dim), in.step);
     } else {
       ops_->gather_rows(*in.dataset, in.first, n, in.bytes, nullptr, dst);
+      if (config_.conditional()) {
+        ops_->gather_conditions(*in.dataset, in.first, n, nullptr, condition);
+      }
+    }
+  }
+
+  // The n rows of a step of an epoch over ds, from its order's position
+  // (in the step state) plus `first`, and their conditions.
+  void gather_step_rows(const Dataset& ds, int64_t first, int64_t n, const NoiseKey& bytes) {
+    auto& b = net_.buffers();
+    ops_->gather_rows(ds, first, n, bytes, ops_->step_state(), b.x);
+    if (config_.conditional()) {
+      ops_->gather_conditions(ds, first, n, ops_->step_state(), b.condition);
     }
   }
 
@@ -338,6 +373,7 @@ class TrainerImpl final : public Trainer {
     if (plan.x != nullptr && !refused) {
       Input in;
       in.x = plan.x;
+      in.condition = plan.condition;
       in.step = true;
       try {
         stage_input(in, plan.rows);
@@ -353,9 +389,8 @@ class TrainerImpl final : public Trainer {
     ops_->begin_step();
     if (n > 0) {
       if (epoch) {
-        ops_->gather_rows(*plan.epoch, plan.share.first, n,
-                          key(NoiseStream::kBytes, 0, plan.share.first * config_.input_dim), s,
-                          b.x);
+        gather_step_rows(*plan.epoch, plan.share.first, n,
+                         key(NoiseStream::kBytes, 0, plan.share.first * config_.input_dim));
       }
       NoiseSource noise;
       noise.key = key(NoiseStream::kLatent, 0);

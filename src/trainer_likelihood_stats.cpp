@@ -48,7 +48,8 @@ void Trainer::check_likelihood_options(const vae_likelihood_options* o, const ch
 // Rounds of K = k, 2k, 4k, ..., the last k_max (one round of k for fixed K).
 // A round runs the chunks that hold a row still going; a row stops at the
 // round whose standard error meets the target, or at the last round.
-void Trainer::likelihood_rounds(const float* x, const Dataset* ds, int64_t n,
+void Trainer::likelihood_rounds(const float* x, const float* condition, const Dataset* ds,
+                                int64_t n,
                                 const vae_likelihood_options& o, const char* name,
                                 const std::function<void(int64_t row, const RowStats& s)>& sink,
                                 const std::function<int64_t(double* sum)>& progress_rows) {
@@ -57,6 +58,7 @@ void Trainer::likelihood_rounds(const float* x, const Dataset* ds, int64_t n,
   float unused = 0;  // the results go to the sink, through host buffers
   EvalCall call;
   call.x = x;
+  call.condition = condition;
   call.dataset = ds;
   call.n = n;
   call.mode = o.estimator == VAE_ESTIMATOR_PRIOR ? EvalMode::kPrior : EvalMode::kImportance;
@@ -86,10 +88,11 @@ void Trainer::likelihood_rounds(const float* x, const Dataset* ds, int64_t n,
 }
 
 void Trainer::log_likelihood_stats(const float* x, int64_t n, const vae_likelihood_options* options,
-                                   const vae_likelihood_rows* out) {
+                                   const vae_likelihood_rows* out, const float* condition) {
   const char* name = "vae_log_likelihood_stats";
   check_not_in_evaluation(name);
   check_pointer(x, "x");
+  check_condition(condition, name);
   check_rows(n, kMaxRows, "n");
   check_likelihood_options(options, name);
   if (out == nullptr) invalid_argument("out: NULL");
@@ -115,7 +118,7 @@ void Trainer::log_likelihood_stats(const float* x, int64_t n, const vae_likeliho
     if (outputs[m] != nullptr) values[m].resize(rows);
   }
   std::vector<int32_t> k_used(out->k_used != nullptr ? rows : 0);
-  likelihood_rounds(x, nullptr, n, o, name, [&](int64_t row, const RowStats& s) {
+  likelihood_rounds(x, condition, nullptr, n, o, name, [&](int64_t row, const RowStats& s) {
     const auto r = static_cast<size_t>(row);
     const float v[3] = {s.log_px, s.std_error, s.ess};
     for (int m = 0; m < 3; ++m) {
@@ -152,7 +155,7 @@ void Trainer::log_likelihood_stats_dataset(const Dataset& ds, const vae_likeliho
   check_draw_room();
   int64_t done = 0;
   double log_px = 0, variance = 0, ess = 0, k = 0;
-  likelihood_rounds(nullptr, &ds, ds.rows, o, name, [&](int64_t, const RowStats& s) {
+  likelihood_rounds(nullptr, nullptr, &ds, ds.rows, o, name, [&](int64_t, const RowStats& s) {
     ++done;
     log_px += s.log_px;
     variance += static_cast<double>(s.std_error) * s.std_error;

@@ -29,9 +29,11 @@ void check_count(int64_t value, int64_t least, const char* name) {
 }  // namespace
 
 void Trainer::refine_posterior(const float* x, int64_t n, const RefineSettings& s, float* mu,
-                               float* logvar, float* elbo_encoder, float* elbo_refined) {
+                               float* logvar, float* elbo_encoder, float* elbo_refined,
+                               const float* condition) {
   check_not_in_evaluation("vae_refine_posterior");
   check_pointer(x, "x");
+  check_condition(condition, "vae_refine_posterior");
   check_rows(n, kMaxRows, "n");
   check_outputs({mu, logvar, elbo_encoder, elbo_refined});
   check_count(s.steps, 0, "steps");
@@ -73,6 +75,7 @@ void Trainer::refine_posterior(const float* x, int64_t n, const RefineSettings& 
     c.rows = std::min(chunk, n - c.first);
     Input in;
     in.x = x + c.first * d;
+    in.condition = condition_rows(condition, c.first);
     in.first = c.first;
     stage_input(in, c.rows);
     encoder_values.assign(static_cast<size_t>(c.rows), 0.0);

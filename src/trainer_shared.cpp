@@ -27,19 +27,22 @@ bool Trainer::shares_steps(const char* call) const {
   return false;
 }
 
-std::exception_ptr Trainer::plan_shared_step(const float* x, int64_t n, StepPlan* plan) const {
+std::exception_ptr Trainer::plan_shared_step(const float* x, const float* condition, int64_t n,
+                                             StepPlan* plan) const {
   plan->shared = true;
   plan->world = config_.world_size;
   plan->vote = step_vote(config_, epochs_,
                          {static_cast<int64_t>(StepKind::kTrainStep), config_.world_size, n});
   try {
     check_pointer(x, "x");
+    check_condition(condition, "vae_train_step");
     check_rows(n, config_.max_batch, "n");
   } catch (const Error&) {
     plan->refused = true;
     return std::current_exception();
   }
   plan->x = x;
+  plan->condition = condition;
   plan->rows = n;
   plan->share.first = config_.rank * n;
   plan->share.rows = n;

@@ -45,7 +45,7 @@ TEST(Dequantization, ReportedBoundIsAtMostTheExactDiscreteLogProbability) {
   for (int64_t first = 0; first < nodes; first += net.max_rows()) {
     const int64_t count = std::min(net.max_rows(), nodes - first);
     for (int64_t i = 0; i < count; ++i) b.z[i] = lo + h * static_cast<double>(first + i);
-    net.decode(count);
+    net.decode(count, 1);
     for (int64_t i = 0; i < count; ++i) {
       mean0[static_cast<size_t>(first + i)] = b.dec_out.back()[2 * i];
       mean1[static_cast<size_t>(first + i)] = b.dec_out.back()[2 * i + 1];

@@ -297,7 +297,7 @@ TEST(MixturePrior, EstimatorsAgreeWithQuadrature) {
     for (int64_t first = 0; first < nodes; first += net.max_rows()) {
       const int64_t count = std::min(net.max_rows(), nodes - first);
       for (int64_t i = 0; i < count; ++i) b.z[i] = lo + h * static_cast<double>(first + i);
-      net.decode(count);
+      net.decode(count, 1);
       t->ops().likelihood_forward(net.likelihood(), nullptr, b.dec_out.back(), b.x, count, 1, kDim,
                                   b.nll, nullptr, 1.0);
       for (int64_t i = 0; i < count; ++i) {

@@ -57,7 +57,7 @@ extern "C" {
 #endif
 
 #define VAE_VERSION_MAJOR 0
-#define VAE_VERSION_MINOR 2
+#define VAE_VERSION_MINOR 3
 #define VAE_VERSION_PATCH 0
 #define VAE_VERSION (VAE_VERSION_MAJOR * 10000 + VAE_VERSION_MINOR * 100 + VAE_VERSION_PATCH)
 
@@ -188,7 +188,22 @@ typedef enum vae_option {
    * (sigma >= 0.011, about 3/256) suits data in [0, 1] such as pixels
    * dequantized from bytes, whose bins are 1/256 wide. Fixes the model:
    * set on config only. */
-  VAE_OPT_MIN_LOG_VARIANCE = 35 /* float, [-30, 30], m, default -9                        */
+  VAE_OPT_MIN_LOG_VARIANCE = 35, /* float, [-30, 30], m, default -9                       */
+  /* A conditional VAE (0.3; a checkpoint without it loads with 0): each row
+   * comes with a condition vector c of C = VAE_OPT_CONDITION_DIM floats (a
+   * one-hot class label, say), which joins the encoder's input and the
+   * decoder's: q(z | x, c) and p(x | z, c). The first encoder layer takes
+   * [x | c] (checkpoint tensor "encoder.0.weight" is [H, D + C], the input's
+   * D columns then the condition's C, as nn.Linear on torch.cat([x, c], 1)),
+   * the first decoder layer [z | c] ("decoder.0.weight" [H, Z + C]); the
+   * prior stays p(z) (or the learned one). C = 0: no condition, the model
+   * of 0.2. A conditional trainer takes its rows with their conditions
+   * through the calls of "rows with conditions" below (vae_train_step_rows,
+   * ...) and datasets that hold them (vae_dataset_set_labels,
+   * vae_dataset_set_conditions); the calls without conditions refuse it
+   * (VAE_ERROR_INVALID_ARGUMENT naming the call to use). Fixes the model:
+   * set on config only. */
+  VAE_OPT_CONDITION_DIM = 36     /* int, [0, 2^20], C, default 0                          */
 } vae_option;
 
 enum { VAE_LIKELIHOOD_BERNOULLI = 0, VAE_LIKELIHOOD_GAUSSIAN = 1 };
@@ -798,6 +813,60 @@ VAE_API vae_status vae_latent_usage_options_init(vae_latent_usage_options* optio
 VAE_API vae_status vae_latent_usage(vae_trainer* t, vae_dataset* ds,
                                     const vae_latent_usage_options* options,
                                     vae_latent_usage_result* out);
+
+/* ---- rows with conditions (0.3) -------------------------------------------- */
+/* The calls of a conditional model (VAE_OPT_CONDITION_DIM = C >= 1). Each
+ * takes its rows as a vae_rows, which later versions may extend at its end
+ * (so no call grows its argument list): set size to sizeof(vae_rows); a size
+ * this library does not know is refused (VAE_ERROR_INVALID_ARGUMENT).
+ * data and condition are host or (CUDA backend) device memory, as x is for
+ * the calls without conditions. Each call does what its namesake without
+ * "_rows" does, row i of every array being row i of the model's input, and
+ * is that call when C = 0 (condition must then be NULL). A condition value
+ * that is not finite is refused as an x value is, naming the row and
+ * column. Each row's condition joins the encoder's input and every decoder
+ * row of that data row (each of its samples). */
+typedef struct vae_rows {
+  size_t size;            /* sizeof(vae_rows)                                              */
+  int64_t n;              /* rows, >= 1 (the limits of the namesake call)                  */
+  const float* data;      /* n x input_dim: x; vae_decode_rows: z, n x latent_dim;
+                             vae_sample_rows: unused (NULL)                                */
+  const float* condition; /* n x C; NULL when C = 0                                        */
+} vae_rows;
+
+VAE_API vae_status vae_train_step_rows(vae_trainer* t, const vae_rows* rows, float* loss);
+VAE_API vae_status vae_evaluate_rows(vae_trainer* t, const vae_rows* rows, float* elbo,
+                                     float* reconstruction, float* kl);
+VAE_API vae_status vae_log_likelihood_rows(vae_trainer* t, const vae_rows* rows, int32_t k,
+                                           int estimator, float* log_px);
+VAE_API vae_status vae_log_likelihood_stats_rows(vae_trainer* t, const vae_rows* rows,
+                                                 const vae_likelihood_options* options,
+                                                 const vae_likelihood_rows* out);
+VAE_API vae_status vae_encode_rows(vae_trainer* t, const vae_rows* rows, float* mu,
+                                   float* logvar);
+/* Row i decodes z_i (rows->data) under condition c_i. */
+VAE_API vae_status vae_decode_rows(vae_trainer* t, const vae_rows* rows, float* mean);
+/* rows->n draws z ~ p(z), draw i decoded under condition c_i (the draws
+ * are those of vae_sample with the same n on a trainer in the same state). */
+VAE_API vae_status vae_sample_rows(vae_trainer* t, const vae_rows* rows, float* mean);
+VAE_API vae_status vae_refine_posterior_rows(vae_trainer* t, const vae_rows* rows,
+                                             const vae_refine_options* options,
+                                             const vae_refine_rows* out);
+
+/* A dataset's conditions, one row each of its n rows, kept by the backend
+ * beside the rows; every dataset call (vae_train_epoch, the evaluations,
+ * vae_latent_usage) gives row i its condition. A conditional trainer
+ * refuses a dataset without them. ds must be t's. Setting them again
+ * replaces them; on failure the dataset keeps what it had. n must be the
+ * dataset's size.
+ *   vae_dataset_set_conditions: n x C floats, host or (CUDA) device memory;
+ *   vae_dataset_set_labels: n class labels, bytes in host memory, each
+ *     below C: label l is the one-hot condition e_l, made on the backend
+ *     as the rows are used (the labels stay bytes). */
+VAE_API vae_status vae_dataset_set_conditions(vae_trainer* t, vae_dataset* ds,
+                                              const float* condition, int64_t n);
+VAE_API vae_status vae_dataset_set_labels(vae_trainer* t, vae_dataset* ds, const uint8_t* labels,
+                                          int64_t n);
 
 #ifdef __cplusplus
 }

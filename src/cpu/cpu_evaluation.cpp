@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "cpu/blas_gemm.h"
+#include "cpu/condition_loops.h"
 #include "cpu/cpu_loops.h"
 #include "cpu/cpu_ops.h"
 
@@ -75,7 +76,7 @@ void CpuOps<T>::encode_tiles(const EvalModel<T>& m, const T* x, int64_t rows,
   run_tiles((rows + kEvalRowTile - 1) / kEvalRowTile, [&](int64_t, int64_t t) {
     const int64_t first = t * kEvalRowTile;
     const int64_t count = std::min(kEvalRowTile, rows - first);
-    const T* in = x + first * m.dim;
+    const T* in = x + first * layers[0].in;
     for (size_t l = 0; l < layers.size(); ++l) {
       T* out = enc_out[l] + first * layers[l].out;
       tile_linear(layers[l], m.params, in, out, count, true);
@@ -115,6 +116,17 @@ void CpuOps<T>::sample_values(const EvalModel<T>& m, const EvalChunk& c, EvalMod
       b.kl_sample[first + i] = sum;
     }
     const T* in = z;
+    if (m.condition_dim > 0) {
+      // Pair g = i K + s of the call takes data row i's condition, row
+      // i - first_row of the chunk's staged rows.
+      ConditionRows by_data_row;
+      by_data_row.offset = c.first_pair + first;
+      by_data_row.divide = c.k;
+      by_data_row.base = c.first_row;
+      T* joined = b.decoder_input + scratch * (latent + m.condition_dim);
+      join_condition_rows(z, latent, b.condition, m.condition_dim, by_data_row, 0, count, joined);
+      in = joined;
+    }
     for (size_t l = 0; l < layers.size(); ++l) {
       T* out = b.dec_out[l] + scratch * layers[l].out;
       tile_linear(layers[l], m.params, in, out, count, l + 1 < layers.size());

@@ -9,6 +9,7 @@
 
 #include "cpu/cpu_loops.h"
 #include "cpu/gemm_blocks.h"
+#include "cpu/host_dataset.h"
 
 namespace vae {
 namespace {
@@ -373,17 +374,6 @@ template <class T>
 void CpuOps<T>::copy_host_floats(float* dst, const float* src, size_t count) const {
   std::memcpy(dst, src, sizeof(float) * count);
 }
-
-namespace {
-
-// A dataset in host memory.
-struct HostDataset final : Dataset {
-  std::vector<float> float_rows;
-  std::vector<uint8_t> byte_rows;
-  std::vector<int64_t> permutation;
-};
-
-}  // namespace
 
 template <class T>
 std::unique_ptr<Dataset> CpuOps<T>::make_dataset(const void* data, int64_t n, int64_t dim,

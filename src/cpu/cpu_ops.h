@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "caller_rows.h"
+#include "condition.h"
 #include "config.h"
 #include "dataset.h"
 #include "eval_buffers.h"
@@ -216,6 +217,20 @@ class CpuOps {
   void shuffle(Dataset& ds, const NoiseKey& key) const;
   void gather_rows(const Dataset& ds, int64_t first, int64_t n, const NoiseKey& bytes,
                    const StepState* epoch, T* x) const;
+
+  // A conditional model's inputs (kernels/condition.h; cpu_conditions.cpp).
+  // out[r] = [left[r] | cond[condition_row(m, r)]] for rows rows.
+  void join_condition(const T* left, int64_t left_width, const T* cond, int64_t cond_width,
+                      const ConditionRows& m, int64_t rows, T* out) const;
+  // dst [rows, cols] = the first cols columns of src [rows, src_width].
+  void copy_columns(const T* src, int64_t src_width, int64_t rows, int64_t cols, T* dst) const;
+  // The conditions [n, ds.condition_dim] of the rows gather_rows takes.
+  void gather_conditions(const Dataset& ds, int64_t first, int64_t n, const StepState* epoch,
+                         T* cond) const;
+  // Keeps host floats [ds.rows, width] or labels [ds.rows] (checked) with ds,
+  // replacing what it held; throws, ds unchanged, when memory cannot be had.
+  void set_dataset_conditions(Dataset& ds, const float* floats, const uint8_t* labels,
+                              int64_t width) const;
 
  private:
   // fn(slot, tile) for tiles [0, tiles), each thread taking the next tile

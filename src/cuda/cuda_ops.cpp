@@ -18,6 +18,7 @@
 #include "step.cuh"
 #include "cuda/cuda_gemm_plans.h"
 #include "cuda/cuda_graphs.h"
+#include "cuda/device_dataset.h"
 
 namespace vae {
 
@@ -63,18 +64,6 @@ constexpr size_t kArenaAlignment = 256;
 size_t round_up(size_t bytes) {
   return (bytes + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
 }
-
-// A dataset copied into device memory once, with what drawing its
-// permutation on the device needs: [order | sort keys (2n) | rows] and the
-// radix sort's scratch.
-struct DeviceDataset final : Dataset {
-  cuda_detail::DeviceMemory values;
-  cuda_detail::DeviceMemory permutation;
-  uint64_t* keys = nullptr;
-  int64_t* rows_in = nullptr;
-  void* sort_scratch = nullptr;
-  size_t sort_scratch_bytes = 0;
-};
 
 cuda_detail::Event make_event() {
   cudaEvent_t e = nullptr;
@@ -496,6 +485,17 @@ void CudaOps::sample_values(const EvalModel<float>& m, const EvalChunk& c, EvalM
   }
   const std::vector<LinearLayer>& layers = m.layout->decoder;
   const float* in = b.z;
+  if (m.condition_dim > 0) {
+    // Pair p of the chunk (pair first_pair + p = i K + s of the call)
+    // takes data row i's condition, row i - first_row of the staged rows.
+    ConditionRows by_data_row;
+    by_data_row.offset = c.first_pair;
+    by_data_row.divide = c.k;
+    by_data_row.base = c.first_row;
+    join_condition(b.z, m.latent, b.condition, m.condition_dim, by_data_row, c.pairs,
+                   b.decoder_input);
+    in = b.decoder_input;
+  }
   for (size_t l = 0; l < layers.size(); ++l) {
     linear_forward(layers[l], m.params, in, b.dec_out[l], c.pairs);
     in = b.dec_out[l];

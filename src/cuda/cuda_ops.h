@@ -31,6 +31,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "condition.h"
 #include "config.h"
 #include "dataset.h"
 #include "eval_buffers.h"
@@ -251,6 +252,21 @@ class CudaOps {
   void shuffle(Dataset& ds, const NoiseKey& key) const;
   void gather_rows(const Dataset& ds, int64_t first, int64_t n, const NoiseKey& bytes,
                    const StepState* epoch, float* x) const;
+
+  // A conditional model's inputs (kernels/condition.h; cuda_conditions.cpp),
+  // as CpuOps's: the joined rows of the first layers, the gradient's first
+  // cols columns, a dataset's conditions gathered as its rows are, and
+  // conditions kept with a dataset (host floats or labels, copied to the
+  // device before this returns; ds unchanged when that fails).
+  void join_condition(const float* left, int64_t left_width, const float* cond,
+                      int64_t cond_width, const ConditionRows& m, int64_t rows,
+                      float* out) const;
+  void copy_columns(const float* src, int64_t src_width, int64_t rows, int64_t cols,
+                    float* dst) const;
+  void gather_conditions(const Dataset& ds, int64_t first, int64_t n, const StepState* epoch,
+                         float* cond) const;
+  void set_dataset_conditions(Dataset& ds, const float* floats, const uint8_t* labels,
+                              int64_t width) const;
 
   // The stream the work is queued on: the caller's, or the trainer's own
   // (always while a step is captured).
