@@ -96,37 +96,38 @@ std::vector<T> from_device(const DeviceArray& d, size_t count) {
   return v;
 }
 
-// The evaluation calls on n rows of x, CUDA against CPU (two trainers of
-// config c holding the same parameters): vae_evaluate's three columns and
-// both estimators within 1e-4, encode, decode (of the CPU's means) and
-// sample within 1e-5.
+// The evaluation calls on n rows of x (and, for a conditional model, their
+// conditions), CUDA against CPU (two trainers of config c holding the same
+// parameters): vae_evaluate's three columns and both estimators within
+// 1e-4, encode, decode (of the CPU's means) and sample within 1e-5.
 inline void expect_evaluation_calls_match(Trainer& cpu, Trainer& gpu, const Config& c,
-                                          const std::vector<float>& x, int64_t n) {
+                                          const std::vector<float>& x, int64_t n,
+                                          const float* condition = nullptr) {
   const size_t rows = static_cast<size_t>(n);
   std::vector<float> a(rows), b(rows), r1(rows), r2(rows), k1(rows), k2(rows);
-  cpu.evaluate(x.data(), n, a.data(), r1.data(), k1.data());
-  gpu.evaluate(x.data(), n, b.data(), r2.data(), k2.data());
+  cpu.evaluate(x.data(), n, a.data(), r1.data(), k1.data(), condition);
+  gpu.evaluate(x.data(), n, b.data(), r2.data(), k2.data(), condition);
   EXPECT_TRUE(close(b, a, 1e-4));
   EXPECT_TRUE(close(r2, r1, 1e-4));
   EXPECT_TRUE(close(k2, k1, 1e-4));
   for (int estimator : {VAE_ESTIMATOR_PRIOR, VAE_ESTIMATOR_IMPORTANCE}) {
-    cpu.log_likelihood(x.data(), n, 25, estimator, a.data());
-    gpu.log_likelihood(x.data(), n, 25, estimator, b.data());
+    cpu.log_likelihood(x.data(), n, 25, estimator, a.data(), condition);
+    gpu.log_likelihood(x.data(), n, 25, estimator, b.data(), condition);
     EXPECT_TRUE(close(b, a, 1e-4)) << estimator;
   }
   const size_t zc = rows * static_cast<size_t>(c.latent_dim);
   std::vector<float> mu1(zc), mu2(zc), lv1(zc), lv2(zc);
-  cpu.encode(x.data(), n, mu1.data(), lv1.data());
-  gpu.encode(x.data(), n, mu2.data(), lv2.data());
+  cpu.encode(x.data(), n, mu1.data(), lv1.data(), condition);
+  gpu.encode(x.data(), n, mu2.data(), lv2.data(), condition);
   EXPECT_TRUE(close(mu2, mu1, 1e-5));
   EXPECT_TRUE(close(lv2, lv1, 1e-5));
   const size_t xc = rows * static_cast<size_t>(c.input_dim);
   std::vector<float> m1(xc), m2(xc);
-  cpu.decode(mu1.data(), n, m1.data());
-  gpu.decode(mu1.data(), n, m2.data());
+  cpu.decode(mu1.data(), n, m1.data(), condition);
+  gpu.decode(mu1.data(), n, m2.data(), condition);
   EXPECT_TRUE(close(m2, m1, 1e-5));
-  cpu.sample(n, m1.data());
-  gpu.sample(n, m2.data());
+  cpu.sample(n, m1.data(), condition);
+  gpu.sample(n, m2.data(), condition);
   EXPECT_TRUE(close(m2, m1, 1e-5));
 }
 

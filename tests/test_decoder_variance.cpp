@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "finite_differences.h"
 #include "safetensors.h"
 #include "test_support.h"
 #include "vae/vae.h"
@@ -35,33 +36,6 @@ Config decoder_variance_config(int64_t dim, int64_t latent, std::vector<int64_t>
   return c;
 }
 
-// The loss and its gradient at the trainer's parameters, and every
-// parameter's central difference against it.
-void expect_gradient_matches_differences(CpuTrainerD& t, const std::vector<float>& x, int64_t n,
-                                         const std::vector<float>& eps) {
-  std::vector<double> gradient, unused;
-  t.loss_and_gradient(x.data(), n, eps.data(), &gradient);
-  double* params = t.network().buffers().params;
-  const ParameterLayout& layout = t.network().layout();
-  ASSERT_EQ(gradient.size(), layout.packed_total);
-  for (const NamedTensor& tensor : layout.tensors()) {
-    for (size_t i = 0; i < tensor.count; ++i) {
-      const size_t e = tensor.offset + i;
-      const double h = 1e-5, saved = params[e];
-      params[e] = saved + h;
-      t.loss_and_gradient(x.data(), n, eps.data(), &unused);
-      const double up = t.network().buffers().loss[0];
-      params[e] = saved - h;
-      t.loss_and_gradient(x.data(), n, eps.data(), &unused);
-      const double down = t.network().buffers().loss[0];
-      params[e] = saved;
-      const double fd = (up - down) / (2 * h);
-      EXPECT_NEAR(gradient[tensor.packed_offset + i], fd, 1e-7 + 1e-6 * std::fabs(fd))
-          << tensor.name << " element " << i;
-    }
-  }
-}
-
 TEST(DecoderVariance, EveryGradientMatchesFiniteDifferences) {
   for (int objective : {VAE_OBJECTIVE_ELBO, VAE_OBJECTIVE_IWAE}) {
     Config c = decoder_variance_config(5, 2, {4});
@@ -71,7 +45,7 @@ TEST(DecoderVariance, EveryGradientMatchesFiniteDifferences) {
     const int64_t n = 3;
     const auto x = testing::uniform(static_cast<size_t>(n * c.input_dim), 41);
     const auto eps = testing::normal(static_cast<size_t>(n * c.samples * c.latent_dim), 42);
-    expect_gradient_matches_differences(*t, x, n, eps);
+    testing::expect_gradient_matches_differences(*t, x, n, eps);
   }
 }
 

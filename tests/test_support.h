@@ -127,6 +127,13 @@ inline void write_file(const std::filesystem::path& path, const std::string& byt
   ASSERT_TRUE(out.good()) << path;
 }
 
+// A trainer's parameters in the packed layout.
+inline std::vector<float> parameters_of(const Trainer& t) {
+  std::vector<float> p(static_cast<size_t>(t.parameter_count()));
+  t.get_parameters(p.data(), static_cast<int64_t>(p.size()));
+  return p;
+}
+
 // Values in [lo, hi) from a fixed seed.
 inline std::vector<float> uniform(size_t count, uint32_t seed, float lo = 0.0f, float hi = 1.0f) {
   std::mt19937 rng(seed);

@@ -33,12 +33,6 @@ inline double expected_rate(int schedule, double lr, int64_t warmup, int64_t dec
   return final_rate + 0.5 * (lr - final_rate) * (1.0 + std::cos(M_PI * progress));
 }
 
-inline std::vector<float> parameters_of(const Trainer& t) {
-  std::vector<float> p(static_cast<size_t>(t.parameter_count()));
-  t.get_parameters(p.data(), static_cast<int64_t>(p.size()));
-  return p;
-}
-
 // A model whose step the schedule and clipping change visibly.
 inline Config controls_config() {
   Config c = small_config();
