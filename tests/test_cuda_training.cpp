@@ -307,6 +307,7 @@ struct SweepCase {
   int64_t samples;
   int transform;  // VAE_BYTES_*, or -1 for a float dataset
   int64_t prior_components = 0;  // VAE_OPT_PRIOR_COMPONENTS: the prior's kernels
+  int64_t condition_dim = 0;     // VAE_OPT_CONDITION_DIM: the conditions' kernels
 };
 
 void PrintTo(const SweepCase& k, std::ostream* os) { *os << k.name; }
@@ -324,6 +325,7 @@ TEST_P(CudaSanitizerSweep, ReachesEveryKernel) {
   c.activation = k.activation;
   c.samples = k.samples;
   c.prior_components = k.prior_components;
+  c.condition_dim = k.condition_dim;
   c.lr_schedule = VAE_SCHEDULE_COSINE;  // a scheduled rate and clipped steps, every case
   c.warmup_steps = 2;
   c.decay_steps = 6;
@@ -334,30 +336,41 @@ TEST_P(CudaSanitizerSweep, ReachesEveryKernel) {
   const auto x = gaussian ? testing::uniform(static_cast<size_t>(rows * k.dim), 96)
                           : testing::binary(static_cast<size_t>(rows * k.dim), 96);
   const auto dx = to_device(x);
+  // A conditional model's conditions, on the host and on the device (null
+  // for the others).
+  const auto conditions = testing::uniform(static_cast<size_t>(rows * k.condition_dim), 98);
+  const auto device_conditions = to_device(conditions);
+  const float* hc = k.condition_dim > 0 ? conditions.data() : nullptr;
+  const float* dc = k.condition_dim > 0 ? device_conditions->as<float>() : nullptr;
   float loss = 0;
-  t->train_step(x.data(), n, &loss);                // host rows through the pinned staging
-  t->train_step(dx->as<float>(), n - 2, nullptr);   // device rows, no wait
-  t->train_step(dx->as<float>(), 3, &loss);
+  t->train_step(x.data(), n, &loss, hc);                // host rows through the pinned staging
+  t->train_step(dx->as<float>(), n - 2, nullptr, dc);   // device rows, no wait
+  t->train_step(dx->as<float>(), 3, &loss, dc);
   EXPECT_TRUE(std::isfinite(loss));
 
   std::vector<float> out(static_cast<size_t>(rows * k.dim));
-  t->evaluate(x.data(), rows, out.data(), out.data() + rows, out.data() + 2 * rows);
-  t->log_likelihood(x.data(), rows, 5, VAE_ESTIMATOR_PRIOR, out.data());
-  t->log_likelihood(dx->as<float>(), rows, 5, VAE_ESTIMATOR_IMPORTANCE, out.data());
+  t->evaluate(x.data(), rows, out.data(), out.data() + rows, out.data() + 2 * rows, hc);
+  t->log_likelihood(x.data(), rows, 5, VAE_ESTIMATOR_PRIOR, out.data(), hc);
+  t->log_likelihood(dx->as<float>(), rows, 5, VAE_ESTIMATOR_IMPORTANCE, out.data(), dc);
   // Chunks of one tile, each row's 700 samples cut by them: the carried
   // accumulators (src/evaluation.h).
   t->set_int(VAE_OPT_EVAL_ROWS, 1);
-  t->log_likelihood(x.data(), 3, 700, VAE_ESTIMATOR_IMPORTANCE, out.data());
+  t->log_likelihood(x.data(), 3, 700, VAE_ESTIMATOR_IMPORTANCE, out.data(), hc);
   t->set_int(VAE_OPT_EVAL_ROWS, 0);
   std::vector<float> mu(static_cast<size_t>(rows * k.latent)), lv(mu.size());
-  t->encode(x.data(), rows, mu.data(), lv.data());
-  t->decode(mu.data(), rows, out.data());
-  t->sample(rows, out.data());
+  t->encode(x.data(), rows, mu.data(), lv.data(), hc);
+  t->decode(mu.data(), rows, out.data(), hc);
+  t->sample(rows, out.data(), hc);
 
   std::unique_ptr<Dataset> ds;
   const auto y = random_bytes(static_cast<size_t>(rows * k.dim), 97);
   ds = k.transform >= 0 ? t->create_dataset(y.data(), rows, k.transform)
                         : t->create_dataset(x.data(), rows);
+  if (k.condition_dim > 0) {
+    std::vector<uint8_t> labels(static_cast<size_t>(rows));
+    for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<uint8_t>(i % k.condition_dim);
+    t->set_dataset_labels(*ds, labels.data(), rows);
+  }
   float mean = 0;
   t->train_epoch(*ds, 5, &mean);  // full and partial graphs
   t->train_epoch(*ds, 5, &mean);  // replays
@@ -373,7 +386,7 @@ TEST_P(CudaSanitizerSweep, ReachesEveryKernel) {
   std::remove(path.c_str());
   EXPECT_EQ(loaded->read_state(StateBuffer::kParameters), t->read_state(StateBuffer::kParameters));
   t->set_int(VAE_OPT_TF32, 1);
-  t->train_step(x.data(), n, &loss);
+  t->train_step(x.data(), n, &loss, hc);
   EXPECT_TRUE(std::isfinite(loss));
 }
 
@@ -383,9 +396,9 @@ INSTANTIATE_TEST_SUITE_P(
         SweepCase{"BernoulliTanhElboK3", 13, 3, {7, 5}, VAE_LIKELIHOOD_BERNOULLI,
                   VAE_VARIANCE_FIXED, VAE_OBJECTIVE_ELBO, VAE_ACTIVATION_TANH, 3,
                   VAE_BYTES_BINARIZE},
-        SweepCase{"GaussianPerDimReluIwaeK2", 17, 4, {9}, VAE_LIKELIHOOD_GAUSSIAN,
+        SweepCase{"GaussianPerDimReluIwaeK2Conditional3", 17, 4, {9}, VAE_LIKELIHOOD_GAUSSIAN,
                   VAE_VARIANCE_LEARNED_PER_DIM, VAE_OBJECTIVE_IWAE, VAE_ACTIVATION_RELU, 2,
-                  VAE_BYTES_DEQUANTIZE},
+                  VAE_BYTES_DEQUANTIZE, 0, 3},
         SweepCase{"GaussianSharedNoHiddenK1", 11, 2, {}, VAE_LIKELIHOOD_GAUSSIAN,
                   VAE_VARIANCE_LEARNED_SHARED, VAE_OBJECTIVE_ELBO, VAE_ACTIVATION_RELU, 1, -1},
         SweepCase{"GaussianDecoderReluElboK2Mixture3", 13, 3, {7}, VAE_LIKELIHOOD_GAUSSIAN,
