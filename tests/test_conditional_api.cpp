@@ -208,9 +208,25 @@ TEST_F(ConditionalApi, DatasetConditionsAreCheckedAndKeptOnFailure) {
   std::vector<float> c = testing::one_hot(labels, kClasses);
   c[7] = INFINITY;
   expect_refused(vae_dataset_set_conditions(t_, ds, c.data(), n), "row 1");
-  // The labels set before the refusal still serve.
+  // The labels set before the refusal still serve, in every dataset call.
   ASSERT_EQ(vae_train_epoch(t_, ds, kBatch, &loss), VAE_OK) << vae_last_error();
   EXPECT_TRUE(std::isfinite(loss));
+  double elbo = 0, log_px = 0;
+  ASSERT_EQ(vae_evaluate_dataset(t_, ds, &elbo, nullptr, nullptr), VAE_OK) << vae_last_error();
+  ASSERT_EQ(vae_log_likelihood_dataset(t_, ds, 4, VAE_ESTIMATOR_PRIOR, &log_px), VAE_OK);
+  vae_likelihood_options o;
+  ASSERT_EQ(vae_likelihood_options_init(&o), VAE_OK);
+  o.k = 4;
+  vae_likelihood_summary summary{};
+  summary.size = sizeof(summary);
+  ASSERT_EQ(vae_log_likelihood_stats_dataset(t_, ds, &o, &summary), VAE_OK) << vae_last_error();
+  vae_latent_usage_options uo;
+  ASSERT_EQ(vae_latent_usage_options_init(&uo), VAE_OK);
+  vae_latent_usage_result usage{};
+  usage.size = sizeof(usage);
+  ASSERT_EQ(vae_latent_usage(t_, ds, &uo, &usage), VAE_OK) << vae_last_error();
+  EXPECT_TRUE(std::isfinite(elbo) && std::isfinite(log_px) && std::isfinite(summary.mean_log_px) &&
+              std::isfinite(usage.kl_total));
   // Another trainer's dataset is refused.
   vae_trainer* other = nullptr;
   ASSERT_EQ(vae_create(config_, &other), VAE_OK);
