@@ -133,6 +133,20 @@ TEST(CudaConditionalCalls, EpochsOverLabelsAndConditionsMatchCpu) {
   }
   EXPECT_TRUE(close(gpu->read_state(StateBuffer::kParameters),
                     cpu->read_state(StateBuffer::kParameters), 1e-4));
+  // New labels after the epoch's steps were captured: the next epochs take
+  // them (a captured step read the old ones' memory, since freed).
+  const std::vector<uint8_t> relabelled = testing::labels_of(n, kClasses, 73);
+  ASSERT_NE(relabelled, labels);
+  cpu->set_dataset_labels(*cpu_ds, relabelled.data(), n);
+  gpu->set_dataset_labels(*gpu_ds, relabelled.data(), n);
+  for (int epoch = 2; epoch < 4; ++epoch) {
+    float a = 0, b = 0;
+    cpu->train_epoch(*cpu_ds, 4, &a);
+    gpu->train_epoch(*gpu_ds, 4, &b);
+    EXPECT_NEAR(b, a, 1e-4 * std::fabs(a)) << "epoch " << epoch;
+  }
+  EXPECT_TRUE(close(gpu->read_state(StateBuffer::kParameters),
+                    cpu->read_state(StateBuffer::kParameters), 1e-4));
   // The same conditions as floats in device memory.
   const auto device_condition = testing::to_device(condition);
   gpu->set_dataset_conditions(*gpu_ds, device_condition->as<float>(), n);

@@ -54,6 +54,10 @@ void StepGraphs::run(const StepGraph& graph, cudaStream_t capture_stream,
     key.dim = ds.dim;
     key.bytes = ds.bytes;
     key.transform = static_cast<int>(ds.transform);
+    key.labels = ds.labels != nullptr;
+    key.conditions =
+        key.labels ? static_cast<const void*>(ds.labels) : static_cast<const void*>(ds.conditions);
+    key.condition_dim = ds.condition_dim;
   }
   for (auto it = entries_.begin(); it != entries_.end(); ++it) {
     if (it->key == key) {

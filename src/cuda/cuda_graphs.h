@@ -46,19 +46,24 @@ class StepGraphs {
 
  private:
   // What the captured launches depend on: the rows and, for an epoch's step,
-  // the dataset's device memory and layout (a dataset made later at the same
-  // address with other memory or another transform is another key).
+  // the dataset's device memory and layout, its conditions' included (a
+  // dataset made later at the same address with other memory or another
+  // transform, or given new conditions, is another key).
   struct Key {
     int64_t rows = 0;
     const void* dataset = nullptr;
     const void* values = nullptr;
     const void* order = nullptr;
+    const void* conditions = nullptr;
     int64_t dim = 0;
+    int64_t condition_dim = 0;
     bool bytes = false;
+    bool labels = false;
     int transform = 0;
     bool operator==(const Key& o) const {
       return rows == o.rows && dataset == o.dataset && values == o.values && order == o.order &&
-             dim == o.dim && bytes == o.bytes && transform == o.transform;
+             conditions == o.conditions && dim == o.dim && condition_dim == o.condition_dim &&
+             bytes == o.bytes && labels == o.labels && transform == o.transform;
     }
   };
   struct Entry {
