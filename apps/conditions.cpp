@@ -4,8 +4,8 @@
 
 namespace vae_app {
 
-std::vector<float> label_conditions(const DataMatrix& data, std::int64_t first,
-                                    std::int64_t count, std::int64_t classes) {
+std::vector<float> label_conditions(const DataMatrix& data, std::int64_t first, std::int64_t count,
+                                    std::int64_t classes) {
   if (classes == 0) return {};
   if (first < 0 || count < 0 || first + count > static_cast<std::int64_t>(data.labels.size())) {
     throw std::out_of_range("label_conditions: rows without labels");

@@ -14,8 +14,8 @@ namespace vae_app {
 
 // The conditions of rows [first, first + count) of data, from its labels.
 // Throws std::out_of_range when those rows have no labels.
-std::vector<float> label_conditions(const DataMatrix& data, std::int64_t first,
-                                    std::int64_t count, std::int64_t classes);
+std::vector<float> label_conditions(const DataMatrix& data, std::int64_t first, std::int64_t count,
+                                    std::int64_t classes);
 
 // per_class rows of class 0, then per_class of class 1, ..., up to class
 // shown_classes - 1.

@@ -219,9 +219,9 @@ const std::vector<ValueFlag>& value_flags() {
 }
 
 // Flags that fix the model a checkpoint already holds.
-constexpr const char* kModelFlags[] = {"--hidden",     "--latent",   "--activation",
-                                       "--likelihood", "--variance", "--log-variance",
-                                       "--samples",    "--seed",     "--min-log-variance",
+constexpr const char* kModelFlags[] = {"--hidden",           "--latent",     "--activation",
+                                       "--likelihood",       "--variance",   "--log-variance",
+                                       "--samples",          "--seed",       "--min-log-variance",
                                        "--prior-components", "--conditional"};
 
 // Holds the values given to the library's own ranges (vae.h) by setting

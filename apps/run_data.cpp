@@ -63,8 +63,7 @@ void read_fashion_mnist(const Options& options, bool labelled, DataSets* sets) {
   const fs::path directory = kFashionMnistDirectory;
   if (!file_exists(directory / kFashionMnistTrainFile) ||
       !file_exists(directory / kFashionMnistTestFile)) {
-    throw MissingDatasetError(std::string("fashion-mnist not found in ") +
-                              kFashionMnistDirectory +
+    throw MissingDatasetError(std::string("fashion-mnist not found in ") + kFashionMnistDirectory +
                               "; install it with: sudo apt-get install dataset-fashion-mnist");
   }
   sets->name = kFashionMnist;
@@ -142,11 +141,10 @@ std::int64_t class_count(const DataMatrix& train) {
 void check_labels(const DataMatrix& data, std::int64_t classes) {
   for (std::size_t row = 0; row < data.labels.size(); ++row) {
     if (data.labels[row] >= classes) {
-      throw std::runtime_error(data.labels_source + ": row " + std::to_string(row) +
-                               " has label " + std::to_string(data.labels[row]) +
-                               ", but the model's conditions are one-hot over " +
-                               std::to_string(classes) + " classes (0 to " +
-                               std::to_string(classes - 1) + ")");
+      throw std::runtime_error(
+          data.labels_source + ": row " + std::to_string(row) + " has label " +
+          std::to_string(data.labels[row]) + ", but the model's conditions are one-hot over " +
+          std::to_string(classes) + " classes (0 to " + std::to_string(classes - 1) + ")");
     }
   }
 }

@@ -5,8 +5,8 @@
 
 namespace vae_app {
 
-TrainerHandle create_trainer(const Options& options, std::int64_t input_dim,
-                             std::int64_t run_steps, std::int64_t classes) {
+TrainerHandle create_trainer(const Options& options, std::int64_t input_dim, std::int64_t run_steps,
+                             std::int64_t classes) {
   vae_config* created = nullptr;
   check(vae_config_create(&created), "vae_config_create");
   const ConfigHandle config(created);

@@ -29,8 +29,7 @@ DataMatrix labelled_rows() {
 
 TEST(AppConditions, LabelsBecomeOneHotRows) {
   const DataMatrix data = labelled_rows();
-  EXPECT_EQ(vae_app::label_conditions(data, 1, 3, 3),
-            (Floats{1, 0, 0, 0, 1, 0, 0, 0, 1}));
+  EXPECT_EQ(vae_app::label_conditions(data, 1, 3, 3), (Floats{1, 0, 0, 0, 1, 0, 0, 0, 1}));
   EXPECT_EQ(vae_app::label_conditions(data, 0, 1, 4), (Floats{0, 0, 1, 0}));
   EXPECT_THROW(vae_app::label_conditions(data, 2, 3, 3), std::out_of_range);
   EXPECT_THROW(vae_app::label_conditions(data, 0, 1, 2), std::out_of_range);  // label 2 of 2
