@@ -44,6 +44,13 @@ DataMatrix split_off_last_rows(DataMatrix& data, std::int64_t count) {
     data.floats.resize(static_cast<std::size_t>(keep));
     data.floats.shrink_to_fit();
   }
+  if (!data.labels.empty()) {
+    const auto kept_labels = static_cast<std::ptrdiff_t>(data.rows - count);
+    tail.labels.assign(data.labels.begin() + kept_labels, data.labels.end());
+    data.labels.resize(static_cast<std::size_t>(kept_labels));
+    data.labels.shrink_to_fit();
+    tail.labels_source = data.labels_source;
+  }
   data.rows -= count;
   return tail;
 }

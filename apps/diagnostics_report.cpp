@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "conditions.h"
 #include "progress.h"
 #include "stop_signals.h"
 #include "task_bar.h"
@@ -58,7 +59,8 @@ bool latent_usage(vae_trainer* trainer, vae_dataset* test_set, Diagnostics* d) {
 }
 
 // The gap on the first rows of test, transformed once (the same x for
-// log p(x) and both ELBOs).
+// log p(x) and both ELBOs), each under its label's condition for a
+// conditional model.
 bool inference_gap(const Options& options, vae_trainer* trainer, const DataMatrix& test,
                    int transform, InferenceGap* gap) {
   gap->rows = std::min(options.gap_rows, test.rows);
@@ -66,6 +68,10 @@ bool inference_gap(const Options& options, vae_trainer* trainer, const DataMatri
   gap->steps = options.gap_steps;
   const std::vector<float> x =
       transformed_rows(test, gap->rows, transform, static_cast<std::uint64_t>(options.seed));
+  const std::int64_t classes =
+      get_int_option(trainer, VAE_OPT_CONDITION_DIM, "VAE_OPT_CONDITION_DIM");
+  const std::vector<float> conditions = label_conditions(test, 0, gap->rows, classes);
+  const vae_rows rows{sizeof(vae_rows), gap->rows, x.data(), condition_row(conditions, 0, classes)};
   const auto n = static_cast<std::size_t>(gap->rows);
   std::vector<float> log_px(n), before(n), after(n);
   vae_likelihood_options estimate;
@@ -73,8 +79,8 @@ bool inference_gap(const Options& options, vae_trainer* trainer, const DataMatri
   estimate.k = static_cast<std::int32_t>(gap->k);
   const vae_likelihood_rows estimates{sizeof(vae_likelihood_rows), log_px.data(), nullptr, nullptr,
                                       nullptr};
-  if (!run_stoppable(trainer, "vae_log_likelihood_stats", [&] {
-        return vae_log_likelihood_stats(trainer, x.data(), gap->rows, &estimate, &estimates);
+  if (!run_stoppable(trainer, "vae_log_likelihood_stats_rows", [&] {
+        return vae_log_likelihood_stats_rows(trainer, &rows, &estimate, &estimates);
       })) {
     return false;
   }
@@ -83,8 +89,8 @@ bool inference_gap(const Options& options, vae_trainer* trainer, const DataMatri
   refine.steps = static_cast<std::int32_t>(gap->steps);
   const vae_refine_rows refined{sizeof(vae_refine_rows), nullptr, nullptr, before.data(),
                                 after.data()};
-  if (!run_stoppable(trainer, "vae_refine_posterior", [&] {
-        return vae_refine_posterior(trainer, x.data(), gap->rows, &refine, &refined);
+  if (!run_stoppable(trainer, "vae_refine_posterior_rows", [&] {
+        return vae_refine_posterior_rows(trainer, &rows, &refine, &refined);
       })) {
     return false;
   }

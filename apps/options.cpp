@@ -102,6 +102,16 @@ const std::vector<ValueFlag>& value_flags() {
          if (v.empty()) throw UsageError(f + ": empty path");
          o.test_path = v;
        }},
+      {"--labels",
+       [](Options& o, const std::string& f, const std::string& v) {
+         if (v.empty()) throw UsageError(f + ": empty path");
+         o.labels_path = v;
+       }},
+      {"--test-labels",
+       [](Options& o, const std::string& f, const std::string& v) {
+         if (v.empty()) throw UsageError(f + ": empty path");
+         o.test_labels_path = v;
+       }},
       {"--epochs", [](Options& o, const std::string& f,
                       const std::string& v) { o.epochs = parse_integer(f, v, 0, 1000000); }},
       {"--backend",
@@ -209,10 +219,10 @@ const std::vector<ValueFlag>& value_flags() {
 }
 
 // Flags that fix the model a checkpoint already holds.
-constexpr const char* kModelFlags[] = {"--hidden",     "--latent",   "--activation",
-                                       "--likelihood", "--variance", "--log-variance",
-                                       "--samples",    "--seed",     "--min-log-variance",
-                                       "--prior-components"};
+constexpr const char* kModelFlags[] = {"--hidden",           "--latent",     "--activation",
+                                       "--likelihood",       "--variance",   "--log-variance",
+                                       "--samples",          "--seed",       "--min-log-variance",
+                                       "--prior-components", "--conditional"};
 
 // Holds the values given to the library's own ranges (vae.h) by setting
 // them on a scratch configuration, so that a value the library would refuse
@@ -255,6 +265,24 @@ void check_library_ranges(const Options& options) {
                 "--hidden");
 }
 
+// The label files go with the data files they label, and with a
+// conditional model: --conditional, or a --resume whose checkpoint may be
+// one (run_data.h checks that they are there when the model needs them).
+void check_labels_flags(const Options& options) {
+  if (options.was_given("--labels") && options.data == kFashionMnist) {
+    throw UsageError("--labels: fashion-mnist comes with its own labels; --labels goes with "
+                     "--data PATH");
+  }
+  if (options.was_given("--test-labels") && options.test_path.empty()) {
+    throw UsageError("--test-labels goes with --test, the rows it labels");
+  }
+  for (const char* flag : {"--labels", "--test-labels"}) {
+    if (options.was_given(flag) && !options.conditional && !options.resume) {
+      throw UsageError(std::string(flag) + " applies only to --conditional");
+    }
+  }
+}
+
 void check_combinations(const Options& options) {
   check_library_ranges(options);
   if (options.likelihood != VAE_LIKELIHOOD_GAUSSIAN && !options.resume) {
@@ -264,6 +292,7 @@ void check_combinations(const Options& options) {
       }
     }
   }
+  check_labels_flags(options);
   if (options.resume) {
     if (options.out_dir.empty()) throw UsageError("--resume needs --out DIR, the run to continue");
     for (const char* flag : kModelFlags) {
@@ -295,9 +324,9 @@ Options parse_options(int argc, const char* const* argv) {
     if (flag.rfind("--", 0) != 0) throw UsageError("unexpected argument '" + argument + "'");
     if (options.was_given(flag)) throw UsageError(flag + " given twice");
     options.given.insert(flag);
-    if (flag == "--resume") {
-      if (equals != std::string::npos) throw UsageError("--resume takes no value");
-      options.resume = true;
+    if (flag == "--resume" || flag == "--conditional") {
+      if (equals != std::string::npos) throw UsageError(flag + " takes no value");
+      (flag == "--resume" ? options.resume : options.conditional) = true;
       continue;
     }
     const auto& flags = value_flags();
@@ -327,9 +356,12 @@ Trains a variational autoencoder with libvae, writing into the output directory:
   best.safetensors        with --patience: the checkpoint of the epoch of the best test ELBO
   metrics.csv             epoch,train_loss,test_elbo,test_reconstruction,test_kl,seconds
   loss.png                the train loss and the test ELBO per epoch, with their scales
-  samples.png             an 8x8 grid of decoded draws z ~ p(z)
+  samples.png             an 8x8 grid of decoded draws z ~ p(z); --conditional: a row of 8
+                          for each class, row k decoded under class k's condition
   reconstructions.png     test inputs, each beside its reconstruction decode(mu(x))
+                          (--conditional: both under the input's own label)
   manifold.png            for a 2-D latent: decodes over a 20x20 grid of normal quantiles
+                          (--conditional: under class 0's condition; each class has its own)
 
 Data:
   --data fashion-mnist|PATH   fashion-mnist (default) reads the IDX files in
@@ -341,6 +373,10 @@ Data:
   --transform scale|binarize|dequantize
                               how byte data becomes [0, 1] values (default: binarize for
                               bernoulli, dequantize for gaussian)
+  --labels PATH               with --conditional and --data PATH: the rows' class labels, an
+                              IDX or .npy file of one uint8 a row (fashion-mnist's are the
+                              train-labels and t10k-labels files beside its images)
+  --test-labels PATH          with --conditional and --test PATH: the test rows' labels
 
 Model (fixed by the checkpoint when resuming):
   --hidden W1,W2,...          encoder hidden widths, input side first; the decoder mirrors
@@ -356,6 +392,10 @@ Model (fixed by the checkpoint when resuming):
   --samples K                 samples per data point, 1..4096 (default 1)
   --prior-components K        0: the prior N(0, I); K in 1..1024: a learned mixture of K
                               Gaussians, its KL the sampled one (default 0)
+  --conditional               a conditional VAE, q(z|x,c) and p(x|z,c): each row's class
+                              label, one-hot over C = the largest training label + 1
+                              classes (10 for fashion-mnist), is its condition c; --resume
+                              of such a run needs the labels again (--labels, --test-labels)
   --seed S                    (default 1)
 
 Training (--batch, --lr, --lr-schedule, --lr-warmup, --lr-decay, --final-lr,

@@ -26,6 +26,9 @@ inline constexpr char kFashionMnist[] = "fashion-mnist";
 struct Options {
   std::string data = kFashionMnist;
   std::string test_path;     // empty: fashion-mnist's own test set, or the last 10% of --data
+  // A conditional model's class labels (run_data.h): of --data PATH and of --test PATH.
+  std::string labels_path;
+  std::string test_labels_path;
   std::int64_t epochs = 10;  // total, counting those a resumed run already did
   int backend = VAE_BACKEND_AUTO;
   std::string out_dir;  // empty: runs/<YYYYmmdd-HHMMSS>
@@ -47,6 +50,8 @@ struct Options {
   std::int64_t kl_warmup = 0;
   std::int64_t samples = 1;
   std::int64_t prior_components = 0;  // 0: N(0, I); K: a learned mixture (VAE_OPT_PRIOR_COMPONENTS)
+  // Each row's class label as a one-hot condition (VAE_OPT_CONDITION_DIM).
+  bool conditional = false;
   int objective = VAE_OBJECTIVE_ELBO;
   Schedule schedule = Schedule::joint;
   // The learning rate's schedule and gradient clipping (vae.h, VAE_OPT_LR_SCHEDULE).

@@ -24,16 +24,20 @@ std::string model_description(const vae_trainer* trainer, const std::vector<std:
 
 // The pictures of data points map `gray` (the data's range) to black..white.
 
-// An 8x8 grid of decoded draws z ~ p(z) (vae_sample).
+// An 8x8 grid of decoded draws z ~ p(z) (vae_sample_rows); for a
+// conditional model a row of 8 for each class (of the first 32): row k
+// decodes its draws under class k's one-hot condition.
 void write_samples_png(vae_trainer* trainer, const GrayRange& gray, const std::string& model,
                        const std::string& path);
 
-// Up to 32 test rows, each beside its reconstruction decode(mu(x)).
+// Up to 32 test rows, each beside its reconstruction decode(mu(x)); for a
+// conditional model under the row's own label's condition (test's labels).
 void write_reconstructions_png(vae_trainer* trainer, const DataMatrix& test, const GrayRange& gray,
                                const std::string& model, const std::string& path);
 
 // For a 2-D latent: decodes of a 20x20 grid of z whose coordinates are the
 // standard normal quantiles of 0.05 ... 0.95; z1 grows rightwards, z2 upwards.
+// A conditional model's manifold is each class's own: it draws class 0's.
 void write_manifold_png(vae_trainer* trainer, const GrayRange& gray, const std::string& model,
                         const std::string& path);
 

@@ -87,6 +87,12 @@ void print_setup(const Options& options, const SetupFacts& facts, vae_trainer* t
           : "elbo",
       static_cast<long long>(get_int_option(trainer, VAE_OPT_SAMPLES, "VAE_OPT_SAMPLES")),
       options.resume ? " (the model from the checkpoint)" : "");
+  const std::int64_t classes =
+      get_int_option(trainer, VAE_OPT_CONDITION_DIM, "VAE_OPT_CONDITION_DIM");
+  if (classes > 0) {
+    std::printf("conditions: each row's class label, one-hot over %lld classes (%s)\n",
+                static_cast<long long>(classes), train.labels_source.c_str());
+  }
   std::printf("training: batch %lld, beta %g", static_cast<long long>(facts.batch), options.beta);
   if (options.kl_warmup > 0) {
     std::printf(" after a %lld-epoch warm-up", static_cast<long long>(options.kl_warmup));

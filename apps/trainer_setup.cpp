@@ -5,8 +5,8 @@
 
 namespace vae_app {
 
-TrainerHandle create_trainer(const Options& options, std::int64_t input_dim,
-                             std::int64_t run_steps) {
+TrainerHandle create_trainer(const Options& options, std::int64_t input_dim, std::int64_t run_steps,
+                             std::int64_t classes) {
   vae_config* created = nullptr;
   check(vae_config_create(&created), "vae_config_create");
   const ConfigHandle config(created);
@@ -32,6 +32,7 @@ TrainerHandle create_trainer(const Options& options, std::int64_t input_dim,
   set_int(VAE_OPT_SEED, options.seed, "VAE_OPT_SEED");
   set_int(VAE_OPT_SAMPLES, options.samples, "VAE_OPT_SAMPLES");
   set_int(VAE_OPT_PRIOR_COMPONENTS, options.prior_components, "VAE_OPT_PRIOR_COMPONENTS");
+  set_int(VAE_OPT_CONDITION_DIM, classes, "VAE_OPT_CONDITION_DIM");
   set_int(VAE_OPT_OBJECTIVE, options.objective, "VAE_OPT_OBJECTIVE");
   set_int(VAE_OPT_THREADS, options.threads, "VAE_OPT_THREADS");
   set_float(VAE_OPT_LEARNING_RATE, options.learning_rate, "VAE_OPT_LEARNING_RATE");
@@ -84,7 +85,12 @@ DatasetHandle make_dataset(vae_trainer* trainer, const DataMatrix& data, int tra
     check(vae_dataset_create(trainer, data.floats.data(), rows, &dataset),
           "vae_dataset_create(" + data.source + ")");
   }
-  return DatasetHandle(dataset);
+  DatasetHandle handle(dataset);
+  if (!data.labels.empty()) {
+    check(vae_dataset_set_labels(trainer, handle.get(), data.labels.data(), rows),
+          "vae_dataset_set_labels(" + data.labels_source + ")");
+  }
+  return handle;
 }
 
 }  // namespace vae_app

@@ -18,7 +18,6 @@
 #include <string>
 #include <vector>
 
-#include "data_loader.h"
 #include "data_matrix.h"
 #include "image_grid.h"
 #include "diagnostics_report.h"
@@ -30,6 +29,7 @@
 #include "pictures.h"
 #include "progress.h"
 #include "run_choices.h"
+#include "run_data.h"
 #include "setup_report.h"
 #include "rank_group.h"
 #include "stop_signals.h"
@@ -42,27 +42,10 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr char kFashionMnistDirectory[] = "/usr/share/datasets/fashion-mnist";
-constexpr char kFashionMnistTrainFile[] = "train-images-idx3-ubyte.gz";
-constexpr char kFashionMnistTestFile[] = "t10k-images-idx3-ubyte.gz";
 constexpr char kCheckpointFile[] = "checkpoint.safetensors";
 constexpr char kMetricsFile[] = "metrics.csv";
-// Without --test, a data file gives its last rows / kHoldOutDivisor rows to testing.
-constexpr std::int64_t kHoldOutDivisor = 10;
 // The pictures of float data span the range of this many leading test rows.
 constexpr std::int64_t kGrayRangeRows = 1000;
-
-// fashion-mnist is not installed; what() is the whole message to print.
-class MissingDatasetError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-struct DataSets {
-  std::string name;
-  DataMatrix train;
-  DataMatrix test;
-};
 
 struct RunFiles {
   fs::path directory;
@@ -98,51 +81,6 @@ struct EpochBar {
     bar->progress->show_evaluation(bar->epoch, rows_done, rows_total, seconds_since(bar->start));
   }
 };
-
-DataSets load_data(const Options& options) {
-  DataSets sets;
-  if (options.data == kFashionMnist) {
-    const fs::path directory = kFashionMnistDirectory;
-    std::error_code error;
-    if (!fs::exists(directory / kFashionMnistTrainFile, error) ||
-        !fs::exists(directory / kFashionMnistTestFile, error)) {
-      throw MissingDatasetError(std::string("fashion-mnist not found in ") +
-                                kFashionMnistDirectory +
-                                "; install it with: sudo apt-get install dataset-fashion-mnist");
-    }
-    sets.name = kFashionMnist;
-    sets.train = read_data_file((directory / kFashionMnistTrainFile).string());
-    if (options.test_path.empty()) {
-      sets.test = read_data_file((directory / kFashionMnistTestFile).string());
-    }
-  } else {
-    sets.name = options.data;
-    sets.train = read_data_file(options.data);
-  }
-  if (!options.test_path.empty()) {
-    sets.test = read_data_file(options.test_path);
-  } else if (options.data != kFashionMnist) {
-    if (sets.train.rows < 2) {
-      throw std::runtime_error(options.data +
-                               ": one row is too few to hold out a test set; give --test");
-    }
-    sets.test = split_off_last_rows(sets.train,
-                                    std::max<std::int64_t>(1, sets.train.rows / kHoldOutDivisor));
-    std::printf("test set: the last %lld rows of %s (no --test given)\n",
-                static_cast<long long>(sets.test.rows), options.data.c_str());
-  }
-  if (sets.test.dim != sets.train.dim) {
-    throw std::runtime_error(sets.test.source + ": rows of " + std::to_string(sets.test.dim) +
-                             " values, but the training rows have " +
-                             std::to_string(sets.train.dim));
-  }
-  if (sets.test.type != sets.train.type) {
-    throw std::runtime_error(sets.test.source + ": holds " + element_type_name(sets.test.type) +
-                             " values, but the training data holds " +
-                             element_type_name(sets.train.type));
-  }
-  return sets;
-}
 
 std::string default_run_directory() {
   const std::time_t now = std::time(nullptr);
@@ -221,16 +159,28 @@ int train(const Options& given, RankGroup& group) {
     }
     read_metrics_csv(files.metrics.string());  // refuse a damaged file early
   }
-  const DataSets data = load_data(options);
+  // A resumed model is conditional when its checkpoint is, and reads the
+  // labels then.
+  TrainerHandle trainer =
+      options.resume ? resume_trainer(options, files.checkpoint) : TrainerHandle();
+  const bool conditional =
+      trainer ? get_int_option(trainer.get(), VAE_OPT_CONDITION_DIM, "VAE_OPT_CONDITION_DIM") > 0
+              : options.conditional;
+  const DataSets data = load_data(options, conditional);
   if (data.train.type == ElementType::float32 && options.transform) {
     throw UsageError("--transform applies to byte data only; " + data.train.source +
                      " holds float32 values");
   }
 
   const std::int64_t epoch_steps = (data.train.rows + options.batch - 1) / options.batch;
-  const TrainerHandle trainer =
-      options.resume ? resume_trainer(options, files.checkpoint)
-                     : create_trainer(options, data.train.dim, options.epochs * epoch_steps);
+  if (!trainer) {
+    trainer = create_trainer(options, data.train.dim, options.epochs * epoch_steps,
+                             class_count(data.train));
+  }
+  const std::int64_t classes =
+      get_int_option(trainer.get(), VAE_OPT_CONDITION_DIM, "VAE_OPT_CONDITION_DIM");
+  check_labels(data.train, classes);
+  check_labels(data.test, classes);
   group.attach(trainer.get());
   const std::int64_t input_dim =
       get_int_option(trainer.get(), VAE_OPT_INPUT_DIM, "VAE_OPT_INPUT_DIM");
@@ -419,6 +369,9 @@ int train(const Options& given, RankGroup& group) {
   write_reconstructions_png(trainer.get(), data.test, gray, model, picture("reconstructions.png"));
   if (get_int_option(trainer.get(), VAE_OPT_LATENT_DIM, "VAE_OPT_LATENT_DIM") == 2) {
     write_manifold_png(trainer.get(), gray, model, picture("manifold.png"));
+    if (classes > 0) {
+      std::printf("  (the manifold is each class's own: drawn under class 0's condition)\n");
+    }
   }
   return 0;
 }

@@ -15,3 +15,19 @@ idx_file() {
         printf "%c", (rand() < ((j + 8 * (i % 8)) % 64 < 32 ? 0.9 : 0.1) ? 255 : 1)
   }'
 }
+
+# idx_labels ROWS CLASSES writes to standard output an IDX file of ROWS
+# one-byte class labels, row i's label i % CLASSES.
+idx_labels() {
+  local rows=$1 classes=$2
+  # The magic of unsigned bytes in 1 dimension, then rows as a big-endian 32-bit integer.
+  printf '%b' "$(printf '\\x%02x' 0 0 8 1 $((rows >> 24 & 255)) $((rows >> 16 & 255)) \
+    $((rows >> 8 & 255)) $((rows & 255)))"
+  # printf's escapes, since not every awk writes a NUL byte for label 0.
+  local i byte escapes=
+  for ((i = 0; i < rows; ++i)); do
+    printf -v byte '\\x%02x' $((i % classes))
+    escapes+=$byte
+  done
+  printf '%b' "$escapes"
+}

@@ -7,7 +7,9 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tu
 
 import numpy as np
 
-from . import _libvae, _safetensors
+from . import _conditions, _libvae, _safetensors
+from ._arrays import as_array as _array, is_bytes as _is_bytes
+from ._diagnostics import Diagnostics
 from ._early_stopping import EarlyStopping
 from ._errors import Interrupted, InvalidArgumentError
 from ._libvae import Option as O
@@ -23,18 +25,6 @@ class Evaluation(NamedTuple):
     elbo: Any
     reconstruction: Any
     kl: Any
-
-
-def _array(x: Any, name: str) -> Any:
-    """x as the extension takes it: NumPy arrays and DLPack producers (torch,
-    CuPy, JAX) as they are, since nanobind converts a dtype or an order once
-    where it must; anything else through NumPy."""
-    if isinstance(x, np.ndarray) or hasattr(x, "__dlpack__"):
-        return x
-    try:
-        return np.asarray(x)
-    except (TypeError, ValueError) as e:
-        raise InvalidArgumentError(f"{name}: expected an array of numbers, got {type(x).__name__}") from e
 
 
 def _widths(hidden: Any) -> Tuple[int, ...]:
@@ -59,17 +49,20 @@ def _adaptive(target_std_error: Optional[float], k_max: Optional[int]) -> Tuple[
     return True, 0 if k_max is None else integer(k_max, "k_max", INT32), target
 
 
-def _is_bytes(x: Any) -> bool:
-    return str(getattr(x, "dtype", "")).replace("torch.", "") == "uint8"
-
-
-class VAE:
+class VAE(Diagnostics):
     """A variational autoencoder (MLP encoder and decoder) with its Adam
     optimizer, trained by libvae on the CPU or a CUDA GPU.
 
     Arrays in: anything NumPy reads, or any DLPack producer (on the GPU too,
     for the CUDA backend), of shape (n, input_dim) (z: (n, latent_dim));
     C-contiguous float32 passes without a copy. Arrays out: NumPy, on the host.
+
+    A conditional VAE (condition_dim C >= 1) takes each row's condition c
+    beside it, q(z | x, c) and p(x | z, c): every call with rows takes
+    condition=, an (n, C) float array or n class labels in [0, C) (a 1-D
+    integer array, on the host; label l is the one-hot row e_l), and needs
+    it; a model without conditions refuses one.
+
     Every call releases the GIL; a model is used by one thread at a time (the
     others wait), and distinct models train at once on distinct threads.
     """
@@ -91,6 +84,9 @@ class VAE:
     # 0: the standard normal prior; K >= 1: a learned mixture of K Gaussians
     # (vae.h, VAE_OPT_PRIOR_COMPONENTS), whose KL is the sampled one.
     prior_components = Option(O.PRIOR_COMPONENTS, int)
+    # C >= 1: a conditional VAE, each row with C condition values (vae.h,
+    # VAE_OPT_CONDITION_DIM); encoder.0 takes [x | c], decoder.0 [z | c].
+    condition_dim = Option(O.CONDITION_DIM, int)
     objective = Option(O.OBJECTIVE, str, _libvae.OBJECTIVES, settable=True)
     update = Option(O.UPDATE, str, _libvae.UPDATES, settable=True)
     learning_rate = Option(O.LEARNING_RATE, float, settable=True)
@@ -129,7 +125,8 @@ class VAE:
                  eval_rows: int = 0, world_size: int = 1, rank: int = 0,
                  lr_schedule: str = "constant", warmup_steps: int = 0, decay_steps: int = 0,
                  final_learning_rate: float = 0.0, clip_norm: float = 0.0,
-                 min_log_variance: float = -9.0, prior_components: int = 0):
+                 min_log_variance: float = -9.0, prior_components: int = 0,
+                 condition_dim: int = 0):
         arguments = dict(locals())  # each option's argument, by its property's name
         widths = _widths(hidden)
         config = _libvae.Config()
@@ -182,19 +179,24 @@ class VAE:
 
     # ---- steps and evaluation -------------------------------------------------
 
-    def train_step(self, x: Any, return_loss: bool = True) -> Optional[float]:
+    def _condition(self, condition: Any) -> Any:
+        """condition= as the extension takes it (_conditions.for_rows)."""
+        return _conditions.for_rows(condition, self._trainer.condition_dim)
+
+    def train_step(self, x: Any, condition: Any = None, *,
+                   return_loss: bool = True) -> Optional[float]:
         """One Adam step on the rows of x (at most max_batch); the mean loss per
         row in nats. return_loss=False queues the step (on a GPU) without
         waiting for its loss, and returns None."""
-        return self._trainer.train_step(_array(x, "x"), return_loss)
+        return self._trainer.train_step(_array(x, "x"), return_loss, self._condition(condition))
 
-    def evaluate(self, x: Any) -> Evaluation:
+    def evaluate(self, x: Any, condition: Any = None) -> Evaluation:
         """Per row: the ELBO, E_q log p(x|z) and KL(q(z|x) || p(z)), in nats."""
-        return Evaluation(*self._trainer.evaluate(_array(x, "x")))
+        return Evaluation(*self._trainer.evaluate(_array(x, "x"), self._condition(condition)))
 
     def log_likelihood(self, x: Any, k: int = 1000, estimator: str = "importance",
                        stats: bool = False, target_std_error: Optional[float] = None,
-                       k_max: Optional[int] = None) -> Any:
+                       k_max: Optional[int] = None, condition: Any = None) -> Any:
         """Per row, an estimate of log p(x) (nats) from k samples of z, drawn
         from q(z|x) ("importance") or from the prior ("prior").
 
@@ -209,44 +211,57 @@ class VAE:
         x = _array(x, "x")
         code = named(_libvae.ESTIMATORS, estimator, "estimator")
         k = integer(k, "k", INT32)
+        condition = self._condition(condition)
         if not stats and target_std_error is None and k_max is None:
-            return self._trainer.log_likelihood(x, k, code)
+            return self._trainer.log_likelihood(x, k, code, condition)
         adaptive, k_max, target = _adaptive(target_std_error, k_max)
         log_px, std_error, ess, k_used = self._trainer.log_likelihood_stats(
-            x, k, code, adaptive, k_max, target)
+            x, k, code, adaptive, k_max, target, condition)
         return {"log_px": log_px, "std_error": std_error, "ess": ess, "k_used": k_used}
 
-    def encode(self, x: Any) -> Tuple[np.ndarray, np.ndarray]:
+    def encode(self, x: Any, condition: Any = None) -> Tuple[np.ndarray, np.ndarray]:
         """q(z|x)'s mean and log variance, (n, latent_dim) each."""
-        return self._trainer.encode(_array(x, "x"))
+        return self._trainer.encode(_array(x, "x"), self._condition(condition))
 
-    def decode(self, z: Any) -> np.ndarray:
-        """The decoder's means (Bernoulli: probabilities) for the rows of z."""
-        return self._trainer.decode(_array(z, "z"))
+    def decode(self, z: Any, condition: Any = None) -> np.ndarray:
+        """The decoder's means (Bernoulli: probabilities) for the rows of z,
+        row i under condition i."""
+        return self._trainer.decode(_array(z, "z"), self._condition(condition))
 
-    def sample(self, n: int) -> np.ndarray:
-        """The decoder's means for n draws z ~ N(0, I)."""
-        return self._trainer.sample(integer(n, "n", INT64))
+    def sample(self, n: int, condition: Any = None) -> np.ndarray:
+        """The decoder's means for n draws z ~ p(z). A conditional model
+        decodes draw i under condition i: n class labels (np.full(n, k) for
+        n samples of class k) or (n, condition_dim) floats."""
+        return self._trainer.sample(integer(n, "n", INT64), self._condition(condition))
 
     # ---- datasets and epochs ---------------------------------------------------
 
-    def dataset(self, data: Any, transform: Optional[str] = None, name: str = "data") -> _libvae.Dataset:
+    def dataset(self, data: Any, transform: Optional[str] = None, name: str = "data",
+                condition: Any = None) -> _libvae.Dataset:
         """data held by the backend (on the GPU for CUDA) for train_epoch and
         the dataset evaluations. uint8 data stays bytes and is transformed at
         each use: "binarize" (x ~ Bernoulli(y/255); the default for a Bernoulli
         model), "dequantize" (x = (y+u)/256; the default otherwise) or "scale"
-        (x = y/255). Float data is used as it is, with transform None."""
+        (x = y/255). Float data is used as it is, with transform None.
+        A conditional model's dataset holds its rows' conditions too: class
+        labels stay bytes, made one-hot as the rows are used."""
         data = _array(data, name)
+        dim = self._trainer.condition_dim
+        conditional = _conditions.given(condition, dim)  # checked before the rows are copied
         if _is_bytes(data):
             if transform is None:
                 transform = "binarize" if self.likelihood == "bernoulli" else "dequantize"
             code = named(_libvae.BYTE_TRANSFORMS, transform, "transform")
-            return self._trainer.dataset_u8(data, code, name)
-        if transform is not None:
+            dataset = self._trainer.dataset_u8(data, code, name)
+        elif transform is not None:
             raise InvalidArgumentError(
                 f"transform: {transform!r} applies to uint8 data; {name} has dtype "
                 f"{getattr(data, 'dtype', type(data).__name__)} and is used as it is")
-        return self._trainer.dataset(_array(data, name), name)
+        else:
+            dataset = self._trainer.dataset(data, name)
+        if conditional:
+            _conditions.set_on_dataset(self._trainer, dataset, condition, dim)
+        return dataset
 
     def train_epoch(self, dataset: _libvae.Dataset, batch_size: int = 128, progress: Any = None) -> float:
         """One pass over dataset in a shuffled order, batch_size rows a step;
@@ -294,79 +309,17 @@ class VAE:
             dataset, k, code, adaptive, k_max, target, progress)
         return {"log_px": log_px, "std_error": std_error, "ess": ess, "k_used": k_used}
 
-    def latent_usage(self, data: Any, threshold: float = 0.01, mi_rows: int = 1000,
-                     mi_samples: int = 1, transform: Optional[str] = None,
-                     progress: Any = None) -> Dict[str, Any]:
-        """How the model uses its latents over data (an array, as for
-        dataset(), or a Dataset), from the encoder's outputs
-        (vae_latent_usage): "kl" (the mean KL of each latent, an array),
-        "activity" (Cov_x(E_q[z_u]) of each), "active" (activity > threshold,
-        Burda et al. 2016), "active_units" (their count), "kl_total" (the
-        ELBO's mean KL), "mutual_information" (I_q(x; z) of the aggregate
-        posterior: the mean over min(mi_rows, n) evenly spaced rows and
-        mi_samples draws z ~ q(z|x_i) of log q(z|x_i) - log q(z), q(z) the
-        exact mixture over all n rows: unbiased for mi_rows >= n), its
-        "mutual_information_std_error", and "marginal_kl" = KL(q(z) || p(z))
-        = kl_total - mutual_information (Hoffman and Johnson 2016).
-        progress(rows_encoded, rows_total, mean_kl) is called up to 65 times."""
-        if not isinstance(data, _libvae.Dataset):
-            data = self.dataset(data, transform)
-        threshold = real(threshold, "threshold")
-        kl, activity, active_units, kl_total, mi, mi_se, marginal = self._trainer.latent_usage(
-            data, threshold, integer(mi_rows, "mi_rows", INT64),
-            integer(mi_samples, "mi_samples", INT32), progress)
-        return {"kl": kl, "activity": activity, "active": activity > threshold,
-                "active_units": active_units, "kl_total": kl_total, "mutual_information": mi,
-                "mutual_information_std_error": mi_se, "marginal_kl": marginal}
-
-    def inference_gap(self, x: Any, steps: int = 100, k: int = 1000, samples: int = 1,
-                      elbo_samples: int = 100, learning_rate: float = 0.01) -> Dict[str, Any]:
-        """How far the bound is from log p(x) on the rows of x, and whose
-        fault it is (Cremer, Li and Duvenaud 2018): each row's q is refined
-        by `steps` Adam steps on its own ELBO, the decoder fixed (the
-        lecture's non-amortized E-step, vae_refine_posterior), and
-          log p(x) - ELBO(encoder) = approximation_gap + amortization_gap,
-          approximation_gap = log p(x) - ELBO(refined),
-          amortization_gap  = ELBO(refined) - ELBO(encoder)
-        (a lower bound: more steps may refine further). log p(x) is
-        log_likelihood(x, k)'s importance-sampled estimate; each ELBO an
-        elbo_samples-sample estimate, both under the same noise.
-
-        Returns a dict of means over the rows: "log_px", "elbo_refined",
-        "elbo_encoder", "approximation_gap", "amortization_gap", each with
-        its standard error ("<name>_std_error": the spread of the rows'
-        values over sqrt(n), which holds the Monte Carlo noise too; NaN for
-        one row), and "rows": the per-row arrays (with "log_px_std_error",
-        and the refined "mu" and "logvar")."""
-        x = _array(x, "x")
-        estimate = self.log_likelihood(x, k, stats=True)
-        mu, logvar, elbo_encoder, elbo_refined = self._trainer.refine_posterior(
-            x, integer(steps, "steps", INT32), integer(samples, "samples", INT32),
-            integer(elbo_samples, "elbo_samples", INT32), float(learning_rate))
-        log_px = estimate["log_px"].astype(np.float64)
-        rows = {"log_px": log_px, "log_px_std_error": estimate["std_error"],
-                "elbo_refined": elbo_refined.astype(np.float64),
-                "elbo_encoder": elbo_encoder.astype(np.float64),
-                "approximation_gap": log_px - elbo_refined,
-                "amortization_gap": elbo_refined.astype(np.float64) - elbo_encoder,
-                "mu": mu, "logvar": logvar}
-        result: Dict[str, Any] = {"rows": rows}
-        for name in ("log_px", "elbo_refined", "elbo_encoder", "approximation_gap",
-                     "amortization_gap"):
-            values = rows[name]
-            result[name] = float(np.mean(values))
-            result[name + "_std_error"] = (float(np.std(values, ddof=1) / np.sqrt(len(values)))
-                                           if len(values) > 1 else float("nan"))
-        return result
-
     def fit(self, data: Any, epochs: int = 10, batch_size: int = 128, transform: Optional[str] = None,
             validation: Any = None, progress: bool = True, patience: Optional[int] = None,
             best_path: Optional[PathLike] = None,
-            history: Optional[Sequence[Dict[str, Any]]] = None) -> List[Dict[str, Any]]:
+            history: Optional[Sequence[Dict[str, Any]]] = None, condition: Any = None,
+            validation_condition: Any = None) -> List[Dict[str, Any]]:
         """Trains for `epochs` epochs over data (see dataset() for transform);
         returns one dict of metrics per epoch: epoch, loss, seconds and, with
         validation data, validation_elbo, validation_reconstruction and
-        validation_kl (means, nats).
+        validation_kl (means, nats). A conditional model takes the rows'
+        condition= (class labels or (n, condition_dim) floats) and the
+        validation rows' validation_condition=.
 
         Early stopping, on validation data: patience=N stops once N epochs
         in a row have not improved the validation ELBO (strictly greater than
@@ -399,8 +352,13 @@ class VAE:
         ELBO: give every rank the same validation data (their models and
         evaluations agree bit for bit), and best_path to one rank."""
         stopping = EarlyStopping(patience, best_path, validation, history, self.epochs)
-        train = self.dataset(data, transform)
-        held_out = None if validation is None else self.dataset(validation, transform, "validation")
+        train = self.dataset(data, transform, condition=condition)
+        if validation is None:
+            if validation_condition is not None:
+                raise InvalidArgumentError("validation_condition: given without validation data")
+            held_out = None
+        else:
+            held_out = self.dataset(validation, transform, "validation", validation_condition)
         show = progress and self.rank == 0  # one bar for ranks that share the epochs
         results: List[Dict[str, Any]] = stopping.history
         try:

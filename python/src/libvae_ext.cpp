@@ -3,7 +3,7 @@
 // status exceptions and the constants. The Python layer (python/libvae/)
 // builds the user's API on these classes.
 //
-// Arrays in are float32 (uint8 for byte datasets) in C order, on the host or,
+// Arrays in are float32 (uint8 for byte datasets and labels) in C order, on the host or,
 // for the CUDA backend, on the GPU: NumPy arrays and DLPack producers pass
 // without a copy where dtype and order match, and nanobind converts others
 // once. Arrays out are NumPy arrays on the host.
@@ -123,7 +123,8 @@ NB_MODULE(_libvae, m) {
       .value("GRAD_NORM", VAE_OPT_GRAD_NORM)
       .value("NEXT_LEARNING_RATE", VAE_OPT_NEXT_LEARNING_RATE)
       .value("MIN_LOG_VARIANCE", VAE_OPT_MIN_LOG_VARIANCE)
-      .value("PRIOR_COMPONENTS", VAE_OPT_PRIOR_COMPONENTS);
+      .value("PRIOR_COMPONENTS", VAE_OPT_PRIOR_COMPONENTS)
+      .value("CONDITION_DIM", VAE_OPT_CONDITION_DIM);
 
   // The C API's enumerators by the names the Python API takes.
   m.attr("LIKELIHOODS") = names(
@@ -167,16 +168,21 @@ NB_MODULE(_libvae, m) {
       .def(nb::init<const Config&>(), "config"_a)
       .def_static("load", &Trainer::load, "path"_a, "backend"_a)
       .def_static("load_config", &Trainer::load_config, "path"_a, "choices"_a)
+      .def_prop_ro("condition_dim", &Trainer::condition_dim)
       .def("get_int", &Trainer::get_int, "option"_a)
       .def("get_float", &Trainer::get_float, "option"_a)
       .def("set_int", &Trainer::set_int, "option"_a, "value"_a)
       .def("set_float", &Trainer::set_float, "option"_a, "value"_a)
-      .def("train_step", &Trainer::train_step, "x"_a, "return_loss"_a = true)
-      .def("evaluate", &Trainer::evaluate, "x"_a)
-      .def("log_likelihood", &Trainer::log_likelihood, "x"_a, "k"_a, "estimator"_a)
-      .def("encode", &Trainer::encode, "x"_a)
-      .def("decode", &Trainer::decode, "z"_a)
-      .def("sample", &Trainer::sample, "n"_a)
+      // condition: each row's, (n, condition_dim) floats, for a conditional
+      // model (and for it alone).
+      .def("train_step", &Trainer::train_step, "x"_a, "return_loss"_a = true,
+           "condition"_a = nb::none())
+      .def("evaluate", &Trainer::evaluate, "x"_a, "condition"_a = nb::none())
+      .def("log_likelihood", &Trainer::log_likelihood, "x"_a, "k"_a, "estimator"_a,
+           "condition"_a = nb::none())
+      .def("encode", &Trainer::encode, "x"_a, "condition"_a = nb::none())
+      .def("decode", &Trainer::decode, "z"_a, "condition"_a = nb::none())
+      .def("sample", &Trainer::sample, "n"_a, "condition"_a = nb::none())
       .def("hidden_layers", &Trainer::hidden_layers)
       .def("parameter_count", &Trainer::parameter_count)
       .def("get_parameters", &Trainer::get_parameters)
@@ -185,6 +191,9 @@ NB_MODULE(_libvae, m) {
       .def("set_cuda_stream", &Trainer::set_cuda_stream, "stream"_a)
       .def("dataset", &Trainer::dataset, "x"_a, "name"_a = "data")
       .def("dataset_u8", &Trainer::dataset_u8, "y"_a, "transform"_a, "name"_a = "data")
+      .def("set_dataset_conditions", &Trainer::set_dataset_conditions, "dataset"_a,
+           "condition"_a)
+      .def("set_dataset_labels", &Trainer::set_dataset_labels, "dataset"_a, "labels"_a)
       .def("train_epoch", &Trainer::train_epoch, "dataset"_a, "batch"_a, "progress"_a = nb::none())
       .def("interrupt", &Trainer::interrupt)
       .def("set_allreduce", &Trainer::set_allreduce, "hook"_a.none())
@@ -193,12 +202,12 @@ NB_MODULE(_libvae, m) {
       .def("log_likelihood_dataset", &Trainer::log_likelihood_dataset, "dataset"_a, "k"_a,
            "estimator"_a, "progress"_a = nb::none())
       .def("log_likelihood_stats", &Trainer::log_likelihood_stats, "x"_a, "k"_a, "estimator"_a,
-           "adaptive"_a, "k_max"_a, "target_std_error"_a)
+           "adaptive"_a, "k_max"_a, "target_std_error"_a, "condition"_a = nb::none())
       .def("log_likelihood_stats_dataset", &Trainer::log_likelihood_stats_dataset, "dataset"_a,
            "k"_a, "estimator"_a, "adaptive"_a, "k_max"_a, "target_std_error"_a,
            "progress"_a = nb::none())
       .def("refine_posterior", &Trainer::refine_posterior, "x"_a, "steps"_a, "samples"_a,
-           "elbo_samples"_a, "learning_rate"_a)
+           "elbo_samples"_a, "learning_rate"_a, "condition"_a = nb::none())
       .def("latent_usage", &Trainer::latent_usage, "dataset"_a, "threshold"_a, "mi_rows"_a,
            "mi_samples"_a, "progress"_a = nb::none());
 }

@@ -1,14 +1,14 @@
-// The classes the bindings expose (libvae_ext.cpp): Config (a vae_config),
-// Dataset (a vae_dataset that keeps its trainer alive) and Trainer (a
-// vae_trainer: every call of vae.h on it, the GIL released where the
-// library works). Arrays in are float32 (uint8 for byte datasets) in C
-// order, on the host or, for the CUDA backend, on the GPU; arrays out are
-// NumPy arrays on the host.
+// The Trainer the bindings expose (libvae_ext.cpp), beside Config
+// (config.h) and Dataset (dataset.h): a vae_trainer, every call of vae.h on
+// it, the GIL released where the library works. The calls that take rows
+// take their conditions too (conditions.h): each is the _rows call of
+// vae.h, which for a model without conditions is its namesake. Arrays in
+// are float32 (uint8 for byte datasets and labels) in C order, on the host
+// or, for the CUDA backend, on the GPU; arrays out are NumPy arrays on the
+// host.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
-#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,6 +20,9 @@
 #include <nanobind/ndarray.h>
 
 #include "arrays.h"
+#include "conditions.h"
+#include "config.h"
+#include "dataset.h"
 #include "paths.h"
 #include "progress_relay.h"
 #include "sigint_relay.h"
@@ -28,50 +31,6 @@
 namespace libvae_ext {
 
 namespace nb = nanobind;
-
-// A vae_config, used while a trainer is made. Its calls keep the GIL: they
-// do no work, and the GIL is what lets one thread at a time use the object.
-class Config {
- public:
-  Config() {
-    vae_config* c = nullptr;
-    outcome_of(vae_config_create(&c)).check();
-    config_.reset(c);
-  }
-  void set_int(vae_option option, int64_t value) {
-    outcome_of(vae_config_set_int(config_.get(), option, value)).check();
-  }
-  void set_float(vae_option option, double value) {
-    outcome_of(vae_config_set_float(config_.get(), option, value)).check();
-  }
-  void set_hidden_layers(const std::vector<int32_t>& widths) {
-    const auto count = static_cast<int32_t>(
-        std::min<size_t>(widths.size(), std::numeric_limits<int32_t>::max()));
-    outcome_of(vae_config_set_hidden_layers(config_.get(), widths.data(), count)).check();
-  }
-  const vae_config* get() const { return config_.get(); }
-
- private:
-  std::unique_ptr<vae_config, decltype(&vae_config_destroy)> config_{nullptr, &vae_config_destroy};
-};
-
-// A vae_dataset. It keeps its trainer alive, since the C API destroys a
-// dataset before its trainer. Destroying one frees only its own memory (the
-// CUDA backend captures its graphs thread-locally), so it needs no hold on the
-// trainer, which another thread may be using.
-class Dataset {
- public:
-  using Ptr = std::unique_ptr<vae_dataset, decltype(&vae_dataset_destroy)>;
-  Dataset(std::shared_ptr<TrainerHandle> trainer, Ptr dataset, int64_t rows)
-      : trainer_(std::move(trainer)), dataset_(std::move(dataset)), rows_(rows) {}
-  vae_dataset* get() const { return dataset_.get(); }
-  int64_t rows() const { return rows_; }
-
- private:
-  std::shared_ptr<TrainerHandle> trainer_;  // declared first: destroyed after dataset_
-  Ptr dataset_;
-  int64_t rows_;
-};
 
 class Trainer {
  public:
@@ -92,6 +51,10 @@ class Trainer {
     return Trainer(TrainerPtr(t, &vae_destroy));
   }
 
+  // VAE_OPT_CONDITION_DIM, read when the trainer was made (it fixes the
+  // model), so that the calls with rows ask for none.
+  int64_t condition_dim() const { return conditions_.dim(); }
+
   int64_t get_int(vae_option option) const {
     int64_t value = 0;
     run([&](vae_trainer* t) { return outcome_of(vae_get_int(t, option, &value)); });
@@ -109,30 +72,33 @@ class Trainer {
     run([&](vae_trainer* t) { return outcome_of(vae_set_float(t, option, value)); });
   }
 
-  std::optional<float> train_step(const Floats& x, bool return_loss) {
-    const int64_t n = rows(x, "x", input_dim_);
+  std::optional<float> train_step(const Floats& x, bool return_loss,
+                                  const OptionalFloats& condition) {
+    const vae_rows r = rows_with(x, "x", input_dim_, condition);
     float loss = 0;
     run_steps([&](vae_trainer* t) {
-      return outcome_of(vae_train_step(t, x.data(), n, return_loss ? &loss : nullptr));
+      return outcome_of(vae_train_step_rows(t, &r, return_loss ? &loss : nullptr));
     }).check();
     return return_loss ? std::optional<float>(loss) : std::nullopt;
   }
 
-  std::tuple<NumpyFloats, NumpyFloats, NumpyFloats> evaluate(const Floats& x) {
-    const int64_t n = rows(x, "x", input_dim_);
-    NumpyFloats elbo = new_array({size_t(n)}), reconstruction = new_array({size_t(n)}),
-                kl = new_array({size_t(n)});
+  std::tuple<NumpyFloats, NumpyFloats, NumpyFloats> evaluate(const Floats& x,
+                                                             const OptionalFloats& condition) {
+    const vae_rows r = rows_with(x, "x", input_dim_, condition);
+    const auto n = size_t(r.n);
+    NumpyFloats elbo = new_array({n}), reconstruction = new_array({n}), kl = new_array({n});
     run_long([&](vae_trainer* t) {
-      return outcome_of(vae_evaluate(t, x.data(), n, elbo.data(), reconstruction.data(), kl.data()));
+      return outcome_of(vae_evaluate_rows(t, &r, elbo.data(), reconstruction.data(), kl.data()));
     });
     return {elbo, reconstruction, kl};
   }
 
-  NumpyFloats log_likelihood(const Floats& x, int32_t k, int estimator) {
-    const int64_t n = rows(x, "x", input_dim_);
-    NumpyFloats log_px = new_array({size_t(n)});
+  NumpyFloats log_likelihood(const Floats& x, int32_t k, int estimator,
+                             const OptionalFloats& condition) {
+    const vae_rows r = rows_with(x, "x", input_dim_, condition);
+    NumpyFloats log_px = new_array({size_t(r.n)});
     run_long([&](vae_trainer* t) {
-      return outcome_of(vae_log_likelihood(t, x.data(), n, k, estimator, log_px.data()));
+      return outcome_of(vae_log_likelihood_rows(t, &r, k, estimator, log_px.data()));
     });
     return log_px;
   }
@@ -141,15 +107,15 @@ class Trainer {
   // and the K used.
   std::tuple<NumpyFloats, NumpyFloats, NumpyFloats, nb::ndarray<nb::numpy, int32_t>>
   log_likelihood_stats(const Floats& x, int32_t k, int estimator, bool adaptive, int32_t k_max,
-                       double target) {
-    const int64_t n = rows(x, "x", input_dim_);
+                       double target, const OptionalFloats& condition) {
+    const vae_rows r = rows_with(x, "x", input_dim_, condition);
+    const auto n = size_t(r.n);
     const vae_likelihood_options o = likelihood_options(k, estimator, adaptive, k_max, target);
-    NumpyFloats log_px = new_array({size_t(n)}), se = new_array({size_t(n)}),
-                ess = new_array({size_t(n)});
-    auto k_used = new_array<int32_t>({size_t(n)});
+    NumpyFloats log_px = new_array({n}), se = new_array({n}), ess = new_array({n});
+    auto k_used = new_array<int32_t>({n});
     const vae_likelihood_rows out{sizeof out, log_px.data(), se.data(), ess.data(), k_used.data()};
     run_long([&](vae_trainer* t) {
-      return outcome_of(vae_log_likelihood_stats(t, x.data(), n, &o, &out));
+      return outcome_of(vae_log_likelihood_stats_rows(t, &r, &o, &out));
     });
     return {log_px, se, ess, k_used};
   }
@@ -158,40 +124,43 @@ class Trainer {
   // with the encoder's parameters and with the refined ones.
   std::tuple<NumpyFloats, NumpyFloats, NumpyFloats, NumpyFloats> refine_posterior(
       const Floats& x, int32_t steps, int32_t samples, int32_t elbo_samples,
-      double learning_rate) {
-    const int64_t n = rows(x, "x", input_dim_);
+      double learning_rate, const OptionalFloats& condition) {
+    const vae_rows r = rows_with(x, "x", input_dim_, condition);
+    const auto n = size_t(r.n);
     const vae_refine_options o{sizeof o, steps, samples, elbo_samples, learning_rate};
-    NumpyFloats mu = new_array({size_t(n), size_t(latent_dim_)});
-    NumpyFloats logvar = new_array({size_t(n), size_t(latent_dim_)});
-    NumpyFloats before = new_array({size_t(n)}), after = new_array({size_t(n)});
+    NumpyFloats mu = new_array({n, size_t(latent_dim_)});
+    NumpyFloats logvar = new_array({n, size_t(latent_dim_)});
+    NumpyFloats before = new_array({n}), after = new_array({n});
     const vae_refine_rows out{sizeof out, mu.data(), logvar.data(), before.data(), after.data()};
     run_long([&](vae_trainer* t) {
-      return outcome_of(vae_refine_posterior(t, x.data(), n, &o, &out));
+      return outcome_of(vae_refine_posterior_rows(t, &r, &o, &out));
     });
     return {mu, logvar, before, after};
   }
 
-  std::tuple<NumpyFloats, NumpyFloats> encode(const Floats& x) {
-    const int64_t n = rows(x, "x", input_dim_);
-    NumpyFloats mu = new_array({size_t(n), size_t(latent_dim_)});
-    NumpyFloats logvar = new_array({size_t(n), size_t(latent_dim_)});
+  std::tuple<NumpyFloats, NumpyFloats> encode(const Floats& x, const OptionalFloats& condition) {
+    const vae_rows r = rows_with(x, "x", input_dim_, condition);
+    NumpyFloats mu = new_array({size_t(r.n), size_t(latent_dim_)});
+    NumpyFloats logvar = new_array({size_t(r.n), size_t(latent_dim_)});
     run_long([&](vae_trainer* t) {
-      return outcome_of(vae_encode(t, x.data(), n, mu.data(), logvar.data()));
+      return outcome_of(vae_encode_rows(t, &r, mu.data(), logvar.data()));
     });
     return {mu, logvar};
   }
 
-  NumpyFloats decode(const Floats& z) {
-    const int64_t n = rows(z, "z", latent_dim_);
-    NumpyFloats mean = new_array({size_t(n), size_t(input_dim_)});
-    run_long([&](vae_trainer* t) { return outcome_of(vae_decode(t, z.data(), n, mean.data())); });
+  NumpyFloats decode(const Floats& z, const OptionalFloats& condition) {
+    const vae_rows r = rows_with(z, "z", latent_dim_, condition);
+    NumpyFloats mean = new_array({size_t(r.n), size_t(input_dim_)});
+    run_long([&](vae_trainer* t) { return outcome_of(vae_decode_rows(t, &r, mean.data())); });
     return mean;
   }
 
-  NumpyFloats sample(int64_t n) {
+  // n draws z ~ p(z), draw i decoded under condition row i.
+  NumpyFloats sample(int64_t n, const OptionalFloats& condition) {
     if (n < 1) invalid_argument("n: the number of samples must be >= 1, got " + std::to_string(n));
+    const vae_rows r = conditions_.rows(nullptr, n, condition, "the samples");
     NumpyFloats mean = new_array({size_t(n), size_t(input_dim_)});
-    run_long([&](vae_trainer* t) { return outcome_of(vae_sample(t, n, mean.data())); });
+    run_long([&](vae_trainer* t) { return outcome_of(vae_sample_rows(t, &r, mean.data())); });
     return mean;
   }
 
@@ -253,6 +222,22 @@ class Trainer {
       return outcome_of(vae_dataset_create_u8(t, y.data(), n, transform, &ds));
     });
     return Dataset(handle_, Dataset::Ptr(ds, &vae_dataset_destroy), n);
+  }
+
+  // The dataset's conditions (vae_dataset_set_conditions): (rows, C) floats.
+  void set_dataset_conditions(const Dataset& ds, const Floats& condition) {
+    conditions_.check_dataset_conditions(condition, ds.rows());
+    run([&](vae_trainer* t) {
+      return outcome_of(vae_dataset_set_conditions(t, ds.get(), condition.data(), ds.rows()));
+    });
+  }
+
+  // The dataset's class labels, one-hot conditions (vae_dataset_set_labels).
+  void set_dataset_labels(const Dataset& ds, const Bytes& labels) {
+    conditions_.check_dataset_labels(labels, ds.rows());
+    run([&](vae_trainer* t) {
+      return outcome_of(vae_dataset_set_labels(t, ds.get(), labels.data(), ds.rows()));
+    });
   }
 
   float train_epoch(const Dataset& ds, int64_t batch, nb::object progress) {
@@ -356,10 +341,10 @@ class Trainer {
   explicit Trainer(TrainerPtr trainer)
       : handle_(std::make_shared<TrainerHandle>(std::move(trainer))),
         input_dim_(get_int(VAE_OPT_INPUT_DIM)),
-        latent_dim_(get_int(VAE_OPT_LATENT_DIM)) {
-    backend_.cuda = get_int(VAE_OPT_BACKEND) == VAE_BACKEND_CUDA;
-    backend_.device = static_cast<int32_t>(get_int(VAE_OPT_DEVICE));
-  }
+        latent_dim_(get_int(VAE_OPT_LATENT_DIM)),
+        backend_{get_int(VAE_OPT_BACKEND) == VAE_BACKEND_CUDA,
+                 static_cast<int32_t>(get_int(VAE_OPT_DEVICE))},
+        conditions_(get_int(VAE_OPT_CONDITION_DIM), backend_) {}
 
   static vae_likelihood_options likelihood_options(int32_t k, int estimator, bool adaptive,
                                                    int32_t k_max, double target) {
@@ -378,6 +363,12 @@ class Trainer {
   int64_t rows(const Array& a, const std::string& name, int64_t width) const {
     backend_.check(a, name);
     return rows_of(a, name, width);
+  }
+
+  // The rows of an (n, width) array x with their conditions (conditions.h).
+  vae_rows rows_with(const Floats& x, const std::string& name, int64_t width,
+                     const OptionalFloats& condition) const {
+    return conditions_.rows(x.data(), rows(x, name, width), condition, name);
   }
 
   static TrainerPtr create(const Config& config) {
@@ -444,6 +435,7 @@ class Trainer {
   int64_t input_dim_;
   int64_t latent_dim_;
   Backend backend_;  // the memory its arrays may be in
+  Conditions conditions_;
 };
 
 }  // namespace libvae_ext
