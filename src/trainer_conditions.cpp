@@ -31,7 +31,7 @@ void Trainer::check_condition(const float* condition, const char* call) const {
   if (condition == nullptr) {
     MessageStream m;
     m << call << ": the model is conditional (VAE_OPT_CONDITION_DIM = " << config_.condition_dim
-      << "): give the rows' conditions with " << call << "_rows (vae_rows.condition)";
+      << "): every row needs its condition, vae_rows.condition of " << call << "_rows";
     invalid_argument(m.str());
   }
   check_pointer(condition, "condition");
@@ -43,7 +43,8 @@ void Trainer::check_dataset_conditions(const Dataset& ds, const void* values, in
     invalid_argument("ds: the dataset belongs to another trainer; create it with this one");
   }
   if (!config_.conditional()) {
-    invalid_argument("ds: the model takes no conditions (VAE_OPT_CONDITION_DIM is 0)");
+    invalid_argument(std::string(name) +
+                     ": the model takes no conditions (VAE_OPT_CONDITION_DIM is 0)");
   }
   if (values == nullptr) invalid_argument(std::string(name) + ": NULL");
   if (n != ds.rows) invalid_argument(n_message(ds.rows, n));
