@@ -183,11 +183,13 @@ class VAE(Diagnostics):
         """condition= as the extension takes it (_conditions.for_rows)."""
         return _conditions.for_rows(condition, self._trainer.condition_dim)
 
-    def train_step(self, x: Any, condition: Any = None, *,
-                   return_loss: bool = True) -> Optional[float]:
+    def train_step(self, x: Any, return_loss: bool = True,
+                   condition: Any = None) -> Optional[float]:
         """One Adam step on the rows of x (at most max_batch); the mean loss per
         row in nats. return_loss=False queues the step (on a GPU) without
-        waiting for its loss, and returns None."""
+        waiting for its loss, and returns None. condition: the rows'
+        conditions of a conditional model (after return_loss, where it was
+        before conditions came, so pass it by name)."""
         return self._trainer.train_step(_array(x, "x"), return_loss, self._condition(condition))
 
     def evaluate(self, x: Any, condition: Any = None) -> Evaluation:

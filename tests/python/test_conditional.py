@@ -67,7 +67,8 @@ def test_labels_and_their_one_hot_rows_are_the_same_conditions():
     with_floats = by_floats.fit(x, epochs=2, batch_size=32, progress=False, condition=one_hot(y))
     assert [h["loss"] for h in with_labels] == [h["loss"] for h in with_floats]
     assert np.array_equal(by_labels.parameters(), by_floats.parameters())
-    assert by_labels.train_step(x[:40], y[:40]) == by_floats.train_step(x[:40], one_hot(y[:40]))
+    assert by_labels.train_step(x[:40], condition=y[:40]) == by_floats.train_step(
+        x[:40], condition=one_hot(y[:40]))
     for name, a, b in (("evaluate", by_labels.evaluate(x, y), by_floats.evaluate(x, one_hot(y))),
                        ("encode", by_labels.encode(x, y), by_floats.encode(x, one_hot(y))),
                        ("log_likelihood", by_labels.log_likelihood(x[:8], k=20, condition=y[:8]),
@@ -120,7 +121,7 @@ def test_rows_of_zero_condition_are_the_model_without_conditions():
     np.testing.assert_allclose(model.decode(z, zero), plain.decode(z), rtol=1e-5, atol=1e-6)
     for got, want in zip(model.evaluate(x, zero), plain.evaluate(x)):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
-    assert model.train_step(x, zero) == pytest.approx(plain.train_step(x), rel=1e-5)
+    assert model.train_step(x, condition=zero) == pytest.approx(plain.train_step(x), rel=1e-5)
     # The step moved the shared parameters alike, and not the condition's columns.
     after = model.state_dict()
     np.testing.assert_array_equal(after["encoder.0.weight"][:, 784:],
@@ -155,7 +156,7 @@ def test_a_checkpoint_keeps_the_conditions(tmp_path):
     model = conditional()
     x, y = binary_rows(64, seed=9), labels(64, seed=9)
     for _ in range(3):
-        model.train_step(x, y)
+        model.train_step(x, condition=y)
     model.save(tmp_path / "c.safetensors")
     loaded = libvae.load(tmp_path / "c.safetensors", backend="cpu")
     assert loaded.condition_dim == C
@@ -163,7 +164,7 @@ def test_a_checkpoint_keeps_the_conditions(tmp_path):
         np.testing.assert_array_equal(loaded.state_dict()[name], tensor)
     for got, want in zip(loaded.encode(x, y), model.encode(x, y)):
         np.testing.assert_array_equal(got, want)
-    assert loaded.train_step(x, y) == model.train_step(x, y)
+    assert loaded.train_step(x, condition=y) == model.train_step(x, condition=y)
     with pytest.raises(libvae.InvalidArgumentError, match="conditional"):
         loaded.evaluate(x)
 
@@ -172,7 +173,7 @@ x8, y8 = binary_rows(8, seed=10), labels(8, seed=10)
 z8 = np.zeros((8, LATENT), np.float32)
 
 CONDITION_CALLS = {
-    "train_step": lambda m, c: m.train_step(x8, c),
+    "train_step": lambda m, c: m.train_step(x8, condition=c),
     "evaluate": lambda m, c: m.evaluate(x8, c),
     "log_likelihood": lambda m, c: m.log_likelihood(x8, k=5, condition=c),
     "log_likelihood stats": lambda m, c: m.log_likelihood(x8, k=5, stats=True, condition=c),
@@ -272,7 +273,7 @@ def test_the_condition_dim_is_fixed_when_the_model_is_made():
 def test_to_torch_takes_the_conditions():
     torch = pytest.importorskip("torch")
     model = conditional()
-    model.train_step(x8, y8)
+    model.train_step(x8, condition=y8)
     module = model.to_torch()
     c = torch.from_numpy(one_hot(y8))
     mu, logvar = module.encode(torch.from_numpy(x8), c)
