@@ -37,7 +37,8 @@
 #                                    test_nccl_adapter, -j16; the "cuda tests" row
 #                                    reads its log. mpirun's 2-rank test is left out
 #                                    (a CPU test: the bundle carries MPI's library,
-#                                    not mpirun; CI runs it)
+#                                    not mpirun; CI runs it), and so is the README's
+#                                    vae-train run (a CPU run of minutes; CI runs it)
 #   sanitizers         90      40    memcheck, racecheck, initcheck, synccheck at once,
 #                                    each over *CudaSanitizerSweep.* (every kernel once,
 #                                    small sizes: each ~10-40x slower than plain)

@@ -186,9 +186,10 @@ stage_build() {
   finish PASS "-j $JOBS, $warnings warning lines"
 }
 
-# The whole suite once (but mpirun's 2-rank CPU test; the dry run: the GPU
-# tests alone); the "cuda tests" row then reads, from the same log, what
-# happened to the tests of GPU_LABELS: on a GPU none may skip.
+# The whole suite once (but mpirun's 2-rank CPU test and the README's
+# vae-train run, CPU work that CI does; the dry run: the GPU tests alone);
+# the "cuda tests" row then reads, from the same log, what happened to the
+# tests of GPU_LABELS: on a GPU none may skip.
 stage_ctest() {
   begin ctest 70 || { no_time; record "cuda tests" TIMEOUT 0 "no time left"; return; }
   if [[ $build_ok -ne 1 ]]; then
@@ -200,7 +201,7 @@ stage_ctest() {
   # The tests' files go to a folder of this run's own (gtest's TEST_TMPDIR),
   # not to a /tmp that other runs on the machine may share.
   rm -rf "$BUILD/test-tmp" && mkdir -p "$BUILD/test-tmp"
-  local select=(-E '^mpi_training_2_ranks$')
+  local select=(-E '^(mpi_training_2_ranks|readme_vae_train_output)$')
   if [[ "$DRY_RUN" == 1 ]]; then select=(-L "$GPU_LABELS"); fi
   TEST_TMPDIR="$BUILD/test-tmp/" timeout "$limit" ctest --test-dir "$BUILD" -j "$JOBS" --timeout 60 \
     --output-on-failure "${select[@]}" >"$log" 2>&1 || rc=$?

@@ -2,7 +2,9 @@
 # The Python package's tests, as the README's test command runs them after
 # ctest: `pip install .` (libvae.so and the extension from one CMake build,
 # the CUDA backend included where nvcc is found) into a fresh virtual
-# environment, then pytest over tests/python.
+# environment, then pytest over tests/python, then the README's Python
+# example, whose printed line bench/check_readme_examples.py compares with the
+# README's (about a minute; it skips, exit 77, without Fashion-MNIST).
 #
 #   bash tests/python/run.sh [pytest arguments]
 #
@@ -23,4 +25,9 @@ start=$SECONDS
 "$VENV/bin/python" -m pip install --disable-pip-version-check ${PIP_ARGS:-} "$ROOT" pytest safetensors
 echo "pip install: $(( SECONDS - start )) s"
 cd "$ROOT"
-exec "$VENV/bin/python" -m pytest tests/python "$@"
+"$VENV/bin/python" -m pytest tests/python "$@"
+# A skip (77: the script says why) is not a failure.
+status=0
+"$VENV/bin/python" bench/check_readme_examples.py --python "$VENV/bin/python" python-example ||
+  status=$?
+if [[ $status -ne 77 ]]; then exit "$status"; fi
