@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint_edit.h"
 #include "safetensors.h"
 #include "test_support.h"
 #include "vae/vae.h"
@@ -31,7 +32,7 @@ using vae::testing::write_file;
 
 constexpr int64_t kDim = 8;
 constexpr int64_t kBatch = 4;
-constexpr const char* kChecksumKey = "libvae.data_crc32";
+using vae::testing::kChecksumKey;
 
 // The CRC-32 of zlib and PNG (reflected polynomial 0xEDB88320), bit by bit:
 // a reference independent of the library's.
@@ -88,13 +89,8 @@ class Checkpoint : public ::testing::Test {
   std::string edited(const std::string& name, Edit edit) {
     vae::SafetensorsFile file = vae::read_safetensors(path_);
     edit(file);
-    if (file.metadata.count(kChecksumKey) != 0) {
-      char text[9];
-      std::snprintf(text, sizeof text, "%08x", vae::data_section_crc32(file));
-      file.metadata[kChecksumKey] = text;
-    }
     const std::string path = (dir_ / name).string();
-    vae::write_safetensors(path, file);
+    vae::testing::write_edited_checkpoint(path, file);
     return path;
   }
 

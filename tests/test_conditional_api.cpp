@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint_edit.h"
 #include "conditional_support.h"
+#include "safetensors.h"
 #include "vae/vae.h"
 
 namespace vae {
@@ -264,6 +266,38 @@ TEST_F(ConditionalApi, CheckpointsKeepTheOptionAndResumeExactly) {
                            8 * (kLatent + kClasses) + 8 + kDim * 8 + kDim;
   EXPECT_EQ(count, expected);
   vae_destroy(loaded);
+}
+
+// A checkpoint of 0.2, before conditions, lacks the option: it loads as
+// the unconditional model it is. A file whose option does not fit its
+// tensors is a format error, naming the tensor.
+TEST_F(ConditionalApi, OlderCheckpointsLoadWithoutConditions) {
+  const testing::TestDirectory dir("conditional_older");
+  vae_trainer* plain = nullptr;
+  ASSERT_EQ(vae_config_set_int(config_, VAE_OPT_CONDITION_DIM, 0), VAE_OK);
+  ASSERT_EQ(vae_create(config_, &plain), VAE_OK);
+  const std::string path = (dir.path() / "plain.safetensors").string();
+  ASSERT_EQ(vae_save(plain, path.c_str()), VAE_OK);
+  vae_destroy(plain);
+  SafetensorsFile file = read_safetensors(path);
+  ASSERT_EQ(file.metadata.erase("VAE_OPT_CONDITION_DIM"), 1u);
+  const std::string older = (dir.path() / "older.safetensors").string();
+  testing::write_edited_checkpoint(older, file);
+  vae_trainer* loaded = nullptr;
+  ASSERT_EQ(vae_load(older.c_str(), VAE_BACKEND_CPU, &loaded), VAE_OK) << vae_last_error();
+  int64_t dim = -1;
+  ASSERT_EQ(vae_get_int(loaded, VAE_OPT_CONDITION_DIM, &dim), VAE_OK);
+  EXPECT_EQ(dim, 0);
+  float loss = 0;
+  EXPECT_EQ(vae_train_step(loaded, x_.data(), kBatch, &loss), VAE_OK) << vae_last_error();
+  vae_destroy(loaded);
+  file.metadata["VAE_OPT_CONDITION_DIM"] = "2";
+  testing::write_edited_checkpoint(older, file);
+  loaded = nullptr;
+  EXPECT_EQ(vae_load(older.c_str(), VAE_BACKEND_CPU, &loaded), VAE_ERROR_FORMAT);
+  const std::string said = vae_last_error();
+  EXPECT_NE(said.find("encoder.0.weight"), std::string::npos) << said;
+  EXPECT_EQ(loaded, nullptr);
 }
 
 }  // namespace
