@@ -96,6 +96,33 @@ std::vector<T> from_device(const DeviceArray& d, size_t count) {
   return v;
 }
 
+// The parameters and both Adam moments of two trainers, CUDA against CPU,
+// within 1e-4 relative.
+inline void expect_states_match(const Trainer& cpu, const Trainer& gpu) {
+  for (StateBuffer b : {StateBuffer::kParameters, StateBuffer::kAdamFirstMoment,
+                        StateBuffer::kAdamSecondMoment}) {
+    EXPECT_TRUE(close(gpu.read_state(b), cpu.read_state(b), 1e-4)) << static_cast<int>(b);
+  }
+}
+
+// The loss and gradient of n rows of x (and their conditions) under noise
+// eps, without an update, CUDA against CPU: within 1e-4 of the gradient's
+// largest element.
+inline void expect_gradients_match(Trainer& cpu, Trainer& gpu, const std::vector<float>& x,
+                                   int64_t n, const std::vector<float>& eps,
+                                   const float* condition = nullptr) {
+  std::vector<double> g_cpu, g_gpu;
+  const double l_cpu = cpu.loss_and_gradient(x.data(), n, eps.data(), &g_cpu, condition);
+  const double l_gpu = gpu.loss_and_gradient(x.data(), n, eps.data(), &g_gpu, condition);
+  EXPECT_NEAR(l_gpu, l_cpu, 1e-4 * std::max(1.0, std::fabs(l_cpu)));
+  ASSERT_EQ(g_gpu.size(), g_cpu.size());
+  double scale = 0;
+  for (double v : g_cpu) scale = std::max(scale, std::fabs(v));
+  for (size_t e = 0; e < g_cpu.size(); ++e) {
+    EXPECT_NEAR(g_gpu[e], g_cpu[e], 1e-4 * std::max(1.0, scale)) << "gradient " << e;
+  }
+}
+
 // The evaluation calls on n rows of x (and, for a conditional model, their
 // conditions), CUDA against CPU (two trainers of config c holding the same
 // parameters): vae_evaluate's three columns and both estimators within

@@ -56,21 +56,9 @@ TEST_P(CudaConditional, StepsAndGradientMatchCpu) {
     gpu->train_step(x.data(), n, &loss_gpu, condition.data());
     EXPECT_NEAR(loss_gpu, loss_cpu, 1e-4 * std::max(1.0f, std::fabs(loss_cpu))) << "step " << step;
   }
-  for (StateBuffer b : {StateBuffer::kParameters, StateBuffer::kAdamFirstMoment,
-                        StateBuffer::kAdamSecondMoment}) {
-    EXPECT_TRUE(close(gpu->read_state(b), cpu->read_state(b), 1e-4)) << static_cast<int>(b);
-  }
+  testing::expect_states_match(*cpu, *gpu);
   const auto eps = testing::normal(static_cast<size_t>(n * c.samples * c.latent_dim), 50);
-  std::vector<double> g_cpu, g_gpu;
-  const double l_cpu = cpu->loss_and_gradient(x.data(), n, eps.data(), &g_cpu, condition.data());
-  const double l_gpu = gpu->loss_and_gradient(x.data(), n, eps.data(), &g_gpu, condition.data());
-  EXPECT_NEAR(l_gpu, l_cpu, 1e-4 * std::max(1.0, std::fabs(l_cpu)));
-  ASSERT_EQ(g_gpu.size(), g_cpu.size());
-  double scale = 0;
-  for (double v : g_cpu) scale = std::max(scale, std::fabs(v));
-  for (size_t e = 0; e < g_cpu.size(); ++e) {
-    EXPECT_NEAR(g_gpu[e], g_cpu[e], 1e-4 * std::max(1.0, scale)) << "gradient " << e;
-  }
+  testing::expect_gradients_match(*cpu, *gpu, x, n, eps, condition.data());
 }
 
 INSTANTIATE_TEST_SUITE_P(Objectives, CudaConditional,
@@ -125,28 +113,25 @@ TEST(CudaConditionalCalls, EpochsOverLabelsAndConditionsMatchCpu) {
   auto gpu_ds = gpu->create_dataset(x.data(), n);
   cpu->set_dataset_labels(*cpu_ds, labels.data(), n);
   gpu->set_dataset_labels(*gpu_ds, labels.data(), n);
-  for (int epoch = 0; epoch < 2; ++epoch) {
-    float a = 0, b = 0;
-    cpu->train_epoch(*cpu_ds, 4, &a);
-    gpu->train_epoch(*gpu_ds, 4, &b);
-    EXPECT_NEAR(b, a, 1e-4 * std::fabs(a)) << "epoch " << epoch;
-  }
-  EXPECT_TRUE(close(gpu->read_state(StateBuffer::kParameters),
-                    cpu->read_state(StateBuffer::kParameters), 1e-4));
+  // Two epochs on each backend: the second's steps replay captured graphs.
+  const auto epochs_match = [&] {
+    for (int epoch = 0; epoch < 2; ++epoch) {
+      float a = 0, b = 0;
+      cpu->train_epoch(*cpu_ds, 4, &a);
+      gpu->train_epoch(*gpu_ds, 4, &b);
+      EXPECT_NEAR(b, a, 1e-4 * std::fabs(a)) << "epoch " << epoch;
+    }
+    EXPECT_TRUE(close(gpu->read_state(StateBuffer::kParameters),
+                      cpu->read_state(StateBuffer::kParameters), 1e-4));
+  };
+  epochs_match();
   // New labels after the epoch's steps were captured: the next epochs take
   // them (a captured step read the old ones' memory, since freed).
   const std::vector<uint8_t> relabelled = testing::labels_of(n, kClasses, 73);
   ASSERT_NE(relabelled, labels);
   cpu->set_dataset_labels(*cpu_ds, relabelled.data(), n);
   gpu->set_dataset_labels(*gpu_ds, relabelled.data(), n);
-  for (int epoch = 2; epoch < 4; ++epoch) {
-    float a = 0, b = 0;
-    cpu->train_epoch(*cpu_ds, 4, &a);
-    gpu->train_epoch(*gpu_ds, 4, &b);
-    EXPECT_NEAR(b, a, 1e-4 * std::fabs(a)) << "epoch " << epoch;
-  }
-  EXPECT_TRUE(close(gpu->read_state(StateBuffer::kParameters),
-                    cpu->read_state(StateBuffer::kParameters), 1e-4));
+  epochs_match();
   // The same conditions as floats in device memory.
   const auto device_condition = testing::to_device(condition);
   gpu->set_dataset_conditions(*gpu_ds, device_condition->as<float>(), n);

@@ -52,21 +52,9 @@ TEST_P(CudaDecoderVariance, StepsAndGradientMatchCpu) {
     gpu->train_step_with_noise(x.data(), n, eps.data(), &loss_gpu);
     EXPECT_NEAR(loss_gpu, loss_cpu, 1e-4 * std::max(1.0f, std::fabs(loss_cpu))) << "step " << step;
   }
-  for (StateBuffer b : {StateBuffer::kParameters, StateBuffer::kAdamFirstMoment,
-                        StateBuffer::kAdamSecondMoment}) {
-    EXPECT_TRUE(close(gpu->read_state(b), cpu->read_state(b), 1e-4)) << static_cast<int>(b);
-  }
+  testing::expect_states_match(*cpu, *gpu);
   const auto eps = testing::normal(static_cast<size_t>(n * c.samples * c.latent_dim), 90);
-  std::vector<double> g_cpu, g_gpu;
-  const double l_cpu = cpu->loss_and_gradient(x.data(), n, eps.data(), &g_cpu);
-  const double l_gpu = gpu->loss_and_gradient(x.data(), n, eps.data(), &g_gpu);
-  EXPECT_NEAR(l_gpu, l_cpu, 1e-4 * std::max(1.0, std::fabs(l_cpu)));
-  ASSERT_EQ(g_gpu.size(), g_cpu.size());
-  double scale = 0;
-  for (double v : g_cpu) scale = std::max(scale, std::fabs(v));
-  for (size_t e = 0; e < g_cpu.size(); ++e) {
-    EXPECT_NEAR(g_gpu[e], g_cpu[e], 1e-4 * std::max(1.0, scale)) << "gradient " << e;
-  }
+  testing::expect_gradients_match(*cpu, *gpu, x, n, eps);
 }
 
 INSTANTIATE_TEST_SUITE_P(Objectives, CudaDecoderVariance,
