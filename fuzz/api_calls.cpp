@@ -57,6 +57,16 @@ ApiSession::Outcome ApiSession::call(Op op) {
     case Op::kLogLikelihoodStatsDataset: return log_likelihood_stats_dataset();
     case Op::kLatentUsage: return latent_usage();
     case Op::kRefinePosterior: return refine_posterior();
+    case Op::kTrainStepRows: return train_step_rows();
+    case Op::kEvaluateRows: return evaluate_rows();
+    case Op::kLogLikelihoodRows: return log_likelihood_rows();
+    case Op::kLogLikelihoodStatsRows: return log_likelihood_stats_rows();
+    case Op::kEncodeRows: return encode_rows();
+    case Op::kDecodeRows: return decode_rows();
+    case Op::kSampleRows: return sample_rows();
+    case Op::kRefinePosteriorRows: return refine_posterior_rows();
+    case Op::kDatasetSetConditions: return set_dataset_conditions(false);
+    case Op::kDatasetSetLabels: return set_dataset_conditions(true);
     case Op::kCount: break;
   }
   finding("unknown op");
@@ -330,6 +340,7 @@ ApiSession::Outcome ApiSession::train_epoch() {
   Outcome o;
   o.effect = Effect::kEpoch;
   Dataset* d = pick_dataset();
+  o.dataset = d;
   const int64_t batch = program_.rows(max_batch_ + 1);
   const unsigned nulls = program_.null_mask();
   float mean_loss = std::numeric_limits<float>::quiet_NaN();
@@ -375,6 +386,7 @@ ApiSession::Outcome ApiSession::evaluate_dataset() {
   Outcome o;
   o.effect = Effect::kDraw;
   Dataset* d = pick_dataset();
+  o.dataset = d;
   const unsigned nulls = program_.null_mask();
   double elbo = 0, reconstruction = 0, kl = 0;
   progress_ = ProgressLog{0, d ? d->rows : 0, true};
@@ -387,6 +399,7 @@ ApiSession::Outcome ApiSession::log_likelihood_dataset() {
   Outcome o;
   o.effect = Effect::kDraw;
   Dataset* d = pick_dataset();
+  o.dataset = d;
   const int32_t k = pick_k();
   const int estimator = static_cast<int>(program_.choice(4)) - 1;
   const unsigned nulls = program_.null_mask();

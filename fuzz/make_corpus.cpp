@@ -258,6 +258,57 @@ void write_programs(const fs::path& dir) {
   controls.op(Op::kTrainStep).rows(2).floats(4, 0).no_nulls();
   vae_fuzz::write_bytes(dir / "schedule_and_clipping", controls.bytes());
 
+  // A conditional model (two classes): steps, every evaluation call and a
+  // dataset's labels, then its float conditions, each with epochs; calls
+  // without conditions, a label of no class and rows without conditions
+  // refused; a round trip through a checkpoint, and a step after it.
+  TrainerChoices conditional = bernoulli;
+  conditional.condition_dim = 2;
+  ProgramWriter classes = program(conditional);
+  for (std::uint8_t seed = 1; seed <= 3; ++seed) {
+    classes.op(Op::kTrainStepRows).rows_argument(3, true, seed).no_nulls();
+  }
+  classes.op(Op::kEvaluateRows).rows_argument(7, true, 4).no_nulls();
+  classes.op(Op::kLogLikelihoodRows).rows_argument(2, true, 5).byte(1).byte(2).no_nulls();
+  classes.op(Op::kEncodeRows).rows_argument(5, true, 6).no_nulls();
+  classes.op(Op::kDecodeRows).rows_argument(3, true, 7).no_nulls();
+  classes.op(Op::kSampleRows).rows_argument(4, false, 8).byte(1).no_nulls();  // no data
+  // k 2, importance sampling, not adaptive, target 0; the outputs' size, ess.
+  classes.op(Op::kLogLikelihoodStatsRows).rows_argument(2, true, 9);
+  classes.byte(1).byte(1).byte(2).byte(0).byte(0).double_value(0.0).no_nulls().byte(1).byte(1);
+  // 2 steps of 1 sample, ELBOs of 2; the outputs' size, the ELBO before.
+  classes.op(Op::kRefinePosteriorRows).rows_argument(2, true, 10);
+  classes.byte(1).byte(2).byte(0).byte(1).byte(1).no_nulls().byte(1).byte(1);
+  classes.op(Op::kDatasetCreate).rows(7).floats(1, 0).no_nulls();
+  // Dataset 0, its size, this trainer; labels below C from a seed.
+  classes.op(Op::kDatasetSetLabels).byte(0).byte(0).byte(1).byte_data(2).byte(0).byte(0).no_nulls();
+  classes.op(Op::kTrainEpoch).byte(0).rows(2).no_nulls();
+  classes.op(Op::kEvaluateDataset).byte(0).no_nulls();
+  classes.op(Op::kDatasetSetConditions).byte(0).byte(0).byte(1).floats(3, 1).no_nulls();
+  classes.op(Op::kTrainEpoch).byte(0).rows(3).no_nulls();
+  // The usage's size, no threshold, 4 rows of 2 samples for the information.
+  classes.op(Op::kLatentUsage).byte(0).byte(1).byte(1).byte(1).byte(3).byte(1).byte(1).no_nulls();
+  classes.byte(1);
+  classes.op(Op::kTrainStep).rows(2).floats(4, 0).no_nulls();
+  classes.op(Op::kDatasetSetLabels).byte(0).byte(0).byte(1).byte_data(5).byte(2).byte(3).no_nulls();
+  classes.op(Op::kTrainStepRows).rows_argument(2, true, 6, false).no_nulls();
+  classes.op(Op::kSave).byte(0);
+  classes.op(Op::kLoad).byte(2).byte(0).no_nulls();  // CPU backend, keep it
+  classes.op(Op::kTrainStepRows).rows_argument(3, true, 7).no_nulls();
+  vae_fuzz::write_bytes(dir / "conditional_model", classes.bytes());
+
+  // The _rows calls of a model without conditions, which are their
+  // namesakes: conditions refused, for rows and for a dataset.
+  ProgramWriter plain = program(bernoulli);
+  plain.op(Op::kTrainStepRows).rows_argument(3, true, 1, false).no_nulls();
+  plain.op(Op::kEncodeRows).rows_argument(4, true, 2, false).no_nulls();
+  plain.op(Op::kDecodeRows).rows_argument(4, true, 3, false).no_nulls();
+  plain.op(Op::kSampleRows).rows_argument(2, false, 4, false).byte(1).no_nulls();
+  plain.op(Op::kEvaluateRows).rows_argument(2, true, 5).no_nulls();
+  plain.op(Op::kDatasetCreate).rows(4).floats(6, 0).no_nulls();
+  plain.op(Op::kDatasetSetLabels).byte(0).byte(0).byte(1).byte_data(7).byte(0).byte(0).no_nulls();
+  vae_fuzz::write_bytes(dir / "rows_without_conditions", plain.bytes());
+
   ProgramWriter refused = program(bernoulli);
   refused.op(Op::kTrainStep).rows(2).poisoned_floats(3, 1, 0).no_nulls();  // NaN input
   refused.op(Op::kSetFloat).option(VAE_OPT_LEARNING_RATE).double_value(std::nan(""));
