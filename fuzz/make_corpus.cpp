@@ -49,7 +49,18 @@ struct Model {
   int64_t dim, latent, batch, samples;
   std::vector<int32_t> hidden;
   int likelihood, variance, activation, objective;
+  int64_t condition_dim = 0;
 };
+
+// One-hot conditions of C classes for `rows` rows, row i of class i mod C
+// (none for C = 0).
+std::vector<float> one_hot_rows(int64_t rows, int64_t classes) {
+  std::vector<float> c(static_cast<std::size_t>(rows * classes));
+  for (int64_t i = 0; classes > 0 && i < rows; ++i) {
+    c[static_cast<std::size_t>(i * classes + i % classes)] = 1.0f;
+  }
+  return c;
+}
 
 void save_model(const Model& m, const fs::path& path) {
   vae_config* c = nullptr;
@@ -58,20 +69,25 @@ void save_model(const Model& m, const fs::path& path) {
       {VAE_OPT_INPUT_DIM, m.dim}, {VAE_OPT_LATENT_DIM, m.latent}, {VAE_OPT_MAX_BATCH, m.batch},
       {VAE_OPT_SAMPLES, m.samples}, {VAE_OPT_LIKELIHOOD, m.likelihood},
       {VAE_OPT_VARIANCE, m.variance}, {VAE_OPT_ACTIVATION, m.activation},
-      {VAE_OPT_OBJECTIVE, m.objective}, {VAE_OPT_BACKEND, VAE_BACKEND_CPU}};
+      {VAE_OPT_OBJECTIVE, m.objective}, {VAE_OPT_BACKEND, VAE_BACKEND_CPU},
+      {VAE_OPT_CONDITION_DIM, m.condition_dim}};
   for (const auto& [option, value] : settings) ok(vae_config_set_int(c, option, value), "set");
   ok(vae_config_set_hidden_layers(c, m.hidden.data(), static_cast<int32_t>(m.hidden.size())), "hidden");
   vae_trainer* t = nullptr;
   ok(vae_create(c, &t), "vae_create");
   vae_config_destroy(c);
   const std::vector<float> x = binary_rows(m.batch, m.dim, 7);
+  const std::vector<float> condition = one_hot_rows(m.batch, m.condition_dim);
+  // Without conditions the _rows calls are their namesakes.
+  const vae_rows rows{sizeof(vae_rows), m.batch, x.data(),
+                      m.condition_dim > 0 ? condition.data() : nullptr};
   // Steps of both halves and of each alone, so the counters differ.
   for (const int update : {VAE_UPDATE_ALL, VAE_UPDATE_ENCODER, VAE_UPDATE_DECODER, VAE_UPDATE_ALL}) {
     ok(vae_set_int(t, VAE_OPT_UPDATE, update), "update");
-    ok(vae_train_step(t, x.data(), m.batch, nullptr), "vae_train_step");
+    ok(vae_train_step_rows(t, &rows, nullptr), "vae_train_step_rows");
   }
   std::vector<float> elbo(static_cast<std::size_t>(m.batch));
-  ok(vae_evaluate(t, x.data(), m.batch, elbo.data(), nullptr, nullptr), "vae_evaluate");
+  ok(vae_evaluate_rows(t, &rows, elbo.data(), nullptr, nullptr), "vae_evaluate_rows");
   ok(vae_save(t, path.c_str()), "vae_save");
   vae_destroy(t);
 }
@@ -97,6 +113,8 @@ void write_checkpoints(const fs::path& dir) {
        VAE_VARIANCE_LEARNED_SHARED, VAE_ACTIVATION_RELU, VAE_OBJECTIVE_IWAE},
       {"gaussian_fixed", 3, 1, 2, 1, {2}, VAE_LIKELIHOOD_GAUSSIAN, VAE_VARIANCE_FIXED,
        VAE_ACTIVATION_TANH, VAE_OBJECTIVE_ELBO},
+      {"bernoulli_conditional", 5, 2, 3, 2, {4}, VAE_LIKELIHOOD_BERNOULLI, VAE_VARIANCE_FIXED,
+       VAE_ACTIVATION_RELU, VAE_OBJECTIVE_ELBO, 3},
   };
   for (const Model& m : models) save_model(m, dir / (std::string(m.name) + ".safetensors"));
 
