@@ -49,6 +49,7 @@ ApiSession::Outcome ApiSession::log_likelihood_stats_dataset() {
   Outcome o;
   o.effect = Effect::kDraw;
   Dataset* d = pick_dataset();
+  o.dataset = d;
   const vae_likelihood_options options = likelihood_options();
   const unsigned nulls = program_.null_mask();
   vae_likelihood_summary out{};
@@ -63,6 +64,7 @@ ApiSession::Outcome ApiSession::latent_usage() {
   Outcome o;
   o.effect = Effect::kDraw;
   Dataset* d = pick_dataset();
+  o.dataset = d;
   vae_latent_usage_options options{};
   require(vae_latent_usage_options_init(&options) == VAE_OK,
           "vae_latent_usage_options_init failed");
@@ -82,23 +84,28 @@ ApiSession::Outcome ApiSession::latent_usage() {
   return o;
 }
 
+vae_refine_options ApiSession::refine_options() {
+  vae_refine_options o{};
+  require(vae_refine_options_init(&o) == VAE_OK, "vae_refine_options_init failed");
+  if (program_.one_in(8)) o.size = program_.choice(64);
+  // Few and cheap steps and samples, or invalid ones (samples past the
+  // workspace included).
+  const int32_t steps[] = {0, 1, 2, 3, -1};
+  const int32_t samples[] = {1, 2, 3, 0, -1, 1 << 20};
+  o.steps = steps[program_.choice(std::size(steps))];
+  o.samples = samples[program_.choice(std::size(samples))];
+  o.elbo_samples = samples[program_.choice(std::size(samples) - 1)];
+  if (program_.one_in(2)) o.learning_rate = program_.double_value();
+  return o;
+}
+
 ApiSession::Outcome ApiSession::refine_posterior() {
   Outcome o;
   o.effect = Effect::kDraw;
   const int64_t limit = 3 * max_batch_ + 1;
   const int64_t n = program_.rows(limit);
   const std::vector<float> x = floats(limit, dim_);
-  vae_refine_options options{};
-  require(vae_refine_options_init(&options) == VAE_OK, "vae_refine_options_init failed");
-  if (program_.one_in(8)) options.size = program_.choice(64);
-  // Few and cheap steps and samples, or invalid ones (samples past the
-  // workspace included).
-  const int32_t steps[] = {0, 1, 2, 3, -1};
-  const int32_t samples[] = {1, 2, 3, 0, -1, 1 << 20};
-  options.steps = steps[program_.choice(std::size(steps))];
-  options.samples = samples[program_.choice(std::size(samples))];
-  options.elbo_samples = samples[program_.choice(std::size(samples) - 1)];
-  if (program_.one_in(2)) options.learning_rate = program_.double_value();
+  const vae_refine_options options = refine_options();
   const unsigned nulls = program_.null_mask();
   std::vector<float> mu(static_cast<size_t>(limit * latent_)), logvar(mu.size()), before(limit),
       after(limit);

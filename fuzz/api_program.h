@@ -51,6 +51,18 @@ enum class Op : std::uint8_t {
   kLogLikelihoodStatsDataset,  // dataset, likelihood options, null mask, out size
   kLatentUsage,                // dataset, usage options, null mask, out size
   kRefinePosterior,            // rows, data, refine options, null mask, out size
+  // The calls of a conditional model (api_conditions.cpp): a vae_rows
+  // (ApiSession::rows_argument), then the namesake's arguments.
+  kTrainStepRows,              // vae_rows, null mask
+  kEvaluateRows,               // vae_rows, null mask
+  kLogLikelihoodRows,          // vae_rows, k, estimator, null mask
+  kLogLikelihoodStatsRows,     // vae_rows, likelihood options, null mask, out size
+  kEncodeRows,                 // vae_rows, null mask
+  kDecodeRows,                 // vae_rows (data: the latents), null mask
+  kSampleRows,                 // vae_rows (no data), data given, null mask
+  kRefinePosteriorRows,        // vae_rows, refine options, null mask, out size
+  kDatasetSetConditions,       // dataset, n, other trainer, floats, null mask
+  kDatasetSetLabels,           // dataset, n, other trainer, labels, null mask
   kCount
 };
 
@@ -72,7 +84,10 @@ inline const double kSpecialDoubles[] = {
     0.999, 1.0 - DBL_EPSILON / 2, 1.0, 2.0, 1.5, 3.0, 30.0, 30.000001, -30.0, -31.0, 1e6,
     1e6 + 1, 1e30, 9.2e18, 9.3e18, -9.3e18, 1e300, DBL_MAX, 256.0, 257.0, 4096.0};
 
-constexpr std::size_t kOptionChoices = 41;  // -2..36, then INT_MIN and INT_MAX
+// The options a program names: -2..kLastOptionDrawn (every option and a few
+// that do not exist), then INT_MIN and INT_MAX.
+constexpr int kLastOptionDrawn = VAE_OPT_CONDITION_DIM + 1;
+constexpr std::size_t kOptionChoices = kLastOptionDrawn + 3 + 2;
 
 // Batches of 32 rows and more are where the CPU backend's thread pool splits
 // the products between threads.
@@ -92,6 +107,7 @@ struct TrainerChoices {
   int objective = VAE_OBJECTIVE_ELBO;
   int update = VAE_UPDATE_ALL;
   std::uint8_t seed = 1;
+  std::int64_t condition_dim = 0;     // 0..3, 0 half the time
 };
 
 class ByteReader {
@@ -118,6 +134,8 @@ class ByteReader {
     c.objective = static_cast<int>(choice(2));
     c.update = static_cast<int>(choice(3));
     c.seed = byte();
+    const auto condition = static_cast<std::int64_t>(choice(6));
+    c.condition_dim = condition < 3 ? 0 : condition - 2;
     return c;
   }
 
@@ -211,7 +229,8 @@ class ProgramWriter {
     byte(static_cast<std::uint8_t>(c.samples - 1)).byte(static_cast<std::uint8_t>(c.likelihood));
     byte(static_cast<std::uint8_t>(c.variance)).byte(static_cast<std::uint8_t>(c.activation));
     byte(static_cast<std::uint8_t>(c.objective)).byte(static_cast<std::uint8_t>(c.update));
-    return byte(c.seed);
+    byte(c.seed);
+    return byte(static_cast<std::uint8_t>(c.condition_dim == 0 ? 0 : c.condition_dim + 2));
   }
   ProgramWriter& rows(std::int64_t n) { return byte(static_cast<std::uint8_t>(n + 2)); }
   ProgramWriter& option(int o) { return byte(static_cast<std::uint8_t>(o + 2)); }
@@ -246,6 +265,14 @@ class ProgramWriter {
     return byte(seed).byte(3).byte(position).byte(static_cast<std::uint8_t>(special));
   }
   ProgramWriter& byte_data(std::uint8_t seed) { return byte(seed); }
+  // ApiSession::rows_argument: sizeof(vae_rows), n rows, binary data from a
+  // seed (none for vae_sample_rows), then one-hot conditions of labels from
+  // the same seed, or none.
+  ProgramWriter& rows_argument(std::int64_t n, bool data, std::uint8_t seed, bool one_hot = true) {
+    byte(1).rows(n);
+    if (data) floats(seed, 0);
+    return one_hot ? byte(0).byte_data(seed) : byte(2);
+  }
   const std::vector<std::uint8_t>& bytes() const { return bytes_; }
 
  private:

@@ -10,11 +10,23 @@ constexpr const char* kSteps = "libvae.steps";
 constexpr const char* kEpochs = "libvae.epochs";
 constexpr const char* kDraws = "libvae.draws";
 
+// The options that size the model (VAE_OPT_CONDITION_DIM up to 2^20 columns)
+// or pick its machine: the program's first bytes choose them.
 bool structural(int option) {
   return option == VAE_OPT_INPUT_DIM || option == VAE_OPT_LATENT_DIM ||
          option == VAE_OPT_MAX_BATCH || option == VAE_OPT_SAMPLES || option == VAE_OPT_THREADS ||
-         option == VAE_OPT_BACKEND;
+         option == VAE_OPT_BACKEND || option == VAE_OPT_CONDITION_DIM;
 }
+
+// The calls a conditional model refuses: they take no conditions (vae.h,
+// VAE_OPT_CONDITION_DIM).
+bool without_conditions(Op op) {
+  return op == Op::kTrainStep || op == Op::kEvaluate || op == Op::kLogLikelihood ||
+         op == Op::kEncode || op == Op::kDecode || op == Op::kSample ||
+         op == Op::kLogLikelihoodStats || op == Op::kRefinePosterior;
+}
+
+bool is_step(Op op) { return op == Op::kTrainStep || op == Op::kTrainStepRows; }
 
 void expect_ok(vae_status s, const char* what) {
   require(s == VAE_OK, std::string(what) + " failed: " + vae_last_error());
@@ -42,7 +54,10 @@ const char* op_name(Op op) {
       "vae_dataset_destroy", "vae_dataset_size", "vae_train_epoch", "vae_evaluate_dataset",
       "vae_log_likelihood_dataset", "vae_set_progress", "vae_dataset_create (other trainer)",
       "vae_status_string", "vae_interrupt", "vae_set_allreduce", "vae_log_likelihood_stats",
-      "vae_log_likelihood_stats_dataset", "vae_latent_usage", "vae_refine_posterior"};
+      "vae_log_likelihood_stats_dataset", "vae_latent_usage", "vae_refine_posterior",
+      "vae_train_step_rows", "vae_evaluate_rows", "vae_log_likelihood_rows",
+      "vae_log_likelihood_stats_rows", "vae_encode_rows", "vae_decode_rows", "vae_sample_rows",
+      "vae_refine_posterior_rows", "vae_dataset_set_conditions", "vae_dataset_set_labels"};
   static_assert(std::size(names) == static_cast<std::size_t>(Op::kCount));
   return names[static_cast<std::size_t>(op)];
 }
@@ -72,6 +87,7 @@ void ApiSession::build_trainer() {
   dim_ = c.input_dim;
   latent_ = c.latent_dim;
   max_batch_ = c.max_batch;
+  condition_dim_ = c.condition_dim;
   expect_ok(vae_config_create(&config_), "vae_config_create");
   const std::pair<int, int64_t> settings[] = {
       {VAE_OPT_INPUT_DIM, c.input_dim}, {VAE_OPT_LATENT_DIM, c.latent_dim},
@@ -79,7 +95,8 @@ void ApiSession::build_trainer() {
       {VAE_OPT_BACKEND, VAE_BACKEND_CPU}, {VAE_OPT_SAMPLES, c.samples},
       {VAE_OPT_LIKELIHOOD, c.likelihood}, {VAE_OPT_VARIANCE, c.variance},
       {VAE_OPT_ACTIVATION, c.activation}, {VAE_OPT_OBJECTIVE, c.objective},
-      {VAE_OPT_UPDATE, c.update}, {VAE_OPT_SEED, c.seed}};
+      {VAE_OPT_UPDATE, c.update}, {VAE_OPT_SEED, c.seed},
+      {VAE_OPT_CONDITION_DIM, c.condition_dim}};
   for (const auto& [option, value] : settings) {
     expect_ok(vae_config_set_int(config_, option, value), "vae_config_set_int");
   }
@@ -193,10 +210,10 @@ void ApiSession::check(Op op, const Outcome& outcome, const std::string& message
               call + " was interrupted after " + std::to_string(outcome.steps) +
                   " steps but counted " + std::to_string(taken + skipped));
       only(step_part, "was interrupted");
-    } else if (outcome.status == VAE_ERROR_NUMERICAL && op == Op::kTrainStep) {
+    } else if (outcome.status == VAE_ERROR_NUMERICAL && is_step(op)) {
       require(taken + skipped == 1, call + " reported skipped steps but queued no step");
       only(step_part, "reported skipped steps");
-    } else if (hook_set_ && (op == Op::kTrainStep || op == Op::kTrainEpoch)) {
+    } else if (hook_set_ && (is_step(op) || op == Op::kTrainEpoch)) {
       // A shared step: one the hook failed changes nothing (an epoch stops
       // there, after the steps it took, and is not counted); steps that a
       // rank refused or the ranks disagreed on are skipped and counted, and
@@ -217,6 +234,10 @@ void ApiSession::check(Op op, const Outcome& outcome, const std::string& message
     }
     return;
   }
+  require(condition_dim_ == 0 || !without_conditions(op),
+          call + " accepted rows without conditions on a conditional model");
+  require(condition_dim_ == 0 || outcome.dataset == nullptr || outcome.dataset->conditioned,
+          call + " accepted a dataset without conditions on a conditional model");
   switch (outcome.effect) {
     case Effect::kNothing:
       only(nothing, "should change nothing");

@@ -3,7 +3,9 @@
 // API's contract (vae.h): a call that fails returns a documented status with
 // a message and changes nothing; a call that succeeds changes only what it
 // is for (a step: the parameters, moments and step counters; an evaluation:
-// the draw counter; a setter: its option; a getter or a save: nothing).
+// the draw counter; a setter: its option; a getter or a save: nothing). A
+// conditional trainer (VAE_OPT_CONDITION_DIM) takes its rows only through
+// the _rows calls, and its datasets only once they hold conditions.
 #pragma once
 
 #include <cstdint>
@@ -37,16 +39,24 @@ class ApiSession {
   // What a successful call may change.
   // kLoaded: the trainer was replaced by the one its checkpoint loads.
   enum class Effect { kNothing, kOption, kDraw, kStep, kParameters, kEpoch, kLoaded };
+  struct Dataset {
+    vae_dataset* handle;
+    vae_trainer* owner;
+    int64_t rows;
+    bool conditioned = false;  // its conditions or labels were set
+  };
   struct Outcome {
     vae_status status = VAE_OK;
     Effect effect = Effect::kNothing;
     int option = 0;        // kOption: which
     int64_t steps = 0;     // kEpoch: the steps it takes
+    const Dataset* dataset = nullptr;  // a dataset call's dataset
   };
-  struct Dataset {
-    vae_dataset* handle;
-    vae_trainer* owner;
-    int64_t rows;
+  // The rows of a _rows call (vae_rows), and the buffers they point into.
+  struct RowsArgument {
+    std::vector<float> data, condition;
+    vae_rows rows{};
+    int64_t width = 0;  // data's columns: 0 for vae_sample_rows, which takes none
   };
   // What the progress callback may report next: an epoch's steps report
   // more rows each time and a finite mean loss; an evaluation's chunks
@@ -121,6 +131,21 @@ class ApiSession {
   Outcome latent_usage();
   Outcome refine_posterior();
   vae_likelihood_options likelihood_options();
+  vae_refine_options refine_options();
+  // A conditional model's calls (api_conditions.cpp).
+  Outcome train_step_rows();
+  Outcome evaluate_rows();
+  Outcome log_likelihood_rows();
+  Outcome log_likelihood_stats_rows();
+  Outcome encode_rows();
+  Outcome decode_rows();
+  Outcome sample_rows();
+  Outcome refine_posterior_rows();
+  Outcome set_dataset_conditions(bool labels);
+  RowsArgument rows_argument(int64_t limit, int64_t width);
+  const vae_rows* rows_with_nulls(RowsArgument& a, unsigned nulls) const;
+  std::string rows_refusal(const vae_rows* rows, int64_t width, int64_t max_n,
+                           bool values_checked) const;
 
   std::vector<float> floats(int64_t rows, int64_t width) {
     return program_.floats(static_cast<std::size_t>(rows * width));
@@ -143,7 +168,7 @@ class ApiSession {
   int64_t interrupt_at_ = 0;  // ProgressLog::interrupt_at of the epochs to come
   HookLog hook_;
   bool hook_set_ = false;     // on t_
-  int64_t dim_ = 0, latent_ = 0, max_batch_ = 0, parameters_ = 0;
+  int64_t dim_ = 0, latent_ = 0, max_batch_ = 0, parameters_ = 0, condition_dim_ = 0;
 };
 
 }  // namespace vae_fuzz

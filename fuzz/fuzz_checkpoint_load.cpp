@@ -7,7 +7,7 @@
 // vae_set_parameters makes (finite parameters, finite first moments,
 // finite non-negative second moments), saves and loads back (vae_load) to
 // the same bytes, and takes a step and an evaluation without undefined
-// behaviour.
+// behaviour (with a condition, where the model takes one).
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -72,17 +72,24 @@ void check_state_values(vae_trainer* t, const std::string& saved) {
   }
 }
 
-// One row of 0.5s is valid data for every likelihood.
+// One row of 0.5s is valid data for every likelihood; a conditional model
+// (VAE_OPT_CONDITION_DIM = C) takes it with the condition e_0, through the
+// _rows calls (which are their namesakes for C = 0).
 void step_and_evaluate(vae_trainer* t) {
-  int64_t dim = 0;
-  require(vae_get_int(t, VAE_OPT_INPUT_DIM, &dim) == VAE_OK, "vae_get_int failed on a loaded trainer");
+  int64_t dim = 0, classes = 0;
+  require(vae_get_int(t, VAE_OPT_INPUT_DIM, &dim) == VAE_OK &&
+              vae_get_int(t, VAE_OPT_CONDITION_DIM, &classes) == VAE_OK,
+          "vae_get_int failed on a loaded trainer");
   const std::vector<float> x(static_cast<std::size_t>(dim), 0.5f);
+  std::vector<float> condition(static_cast<std::size_t>(classes));
+  if (classes > 0) condition[0] = 1.0f;
+  const vae_rows row{sizeof(vae_rows), 1, x.data(), classes > 0 ? condition.data() : nullptr};
   float loss = 0;
-  const vae_status step = vae_train_step(t, x.data(), 1, &loss);
+  const vae_status step = vae_train_step_rows(t, &row, &loss);
   require(step == VAE_OK || step == VAE_ERROR_NUMERICAL,
           std::string("a step of a loaded trainer failed: ") + vae_last_error());
   float elbo = 0;
-  require(vae_evaluate(t, x.data(), 1, &elbo, nullptr, nullptr) == VAE_OK,
+  require(vae_evaluate_rows(t, &row, &elbo, nullptr, nullptr) == VAE_OK,
           std::string("vae_evaluate of a loaded trainer failed: ") + vae_last_error());
 }
 

@@ -49,7 +49,18 @@ struct Model {
   int64_t dim, latent, batch, samples;
   std::vector<int32_t> hidden;
   int likelihood, variance, activation, objective;
+  int64_t condition_dim = 0;
 };
+
+// One-hot conditions of C classes for `rows` rows, row i of class i mod C
+// (none for C = 0).
+std::vector<float> one_hot_rows(int64_t rows, int64_t classes) {
+  std::vector<float> c(static_cast<std::size_t>(rows * classes));
+  for (int64_t i = 0; classes > 0 && i < rows; ++i) {
+    c[static_cast<std::size_t>(i * classes + i % classes)] = 1.0f;
+  }
+  return c;
+}
 
 void save_model(const Model& m, const fs::path& path) {
   vae_config* c = nullptr;
@@ -58,20 +69,25 @@ void save_model(const Model& m, const fs::path& path) {
       {VAE_OPT_INPUT_DIM, m.dim}, {VAE_OPT_LATENT_DIM, m.latent}, {VAE_OPT_MAX_BATCH, m.batch},
       {VAE_OPT_SAMPLES, m.samples}, {VAE_OPT_LIKELIHOOD, m.likelihood},
       {VAE_OPT_VARIANCE, m.variance}, {VAE_OPT_ACTIVATION, m.activation},
-      {VAE_OPT_OBJECTIVE, m.objective}, {VAE_OPT_BACKEND, VAE_BACKEND_CPU}};
+      {VAE_OPT_OBJECTIVE, m.objective}, {VAE_OPT_BACKEND, VAE_BACKEND_CPU},
+      {VAE_OPT_CONDITION_DIM, m.condition_dim}};
   for (const auto& [option, value] : settings) ok(vae_config_set_int(c, option, value), "set");
   ok(vae_config_set_hidden_layers(c, m.hidden.data(), static_cast<int32_t>(m.hidden.size())), "hidden");
   vae_trainer* t = nullptr;
   ok(vae_create(c, &t), "vae_create");
   vae_config_destroy(c);
   const std::vector<float> x = binary_rows(m.batch, m.dim, 7);
+  const std::vector<float> condition = one_hot_rows(m.batch, m.condition_dim);
+  // Without conditions the _rows calls are their namesakes.
+  const vae_rows rows{sizeof(vae_rows), m.batch, x.data(),
+                      m.condition_dim > 0 ? condition.data() : nullptr};
   // Steps of both halves and of each alone, so the counters differ.
   for (const int update : {VAE_UPDATE_ALL, VAE_UPDATE_ENCODER, VAE_UPDATE_DECODER, VAE_UPDATE_ALL}) {
     ok(vae_set_int(t, VAE_OPT_UPDATE, update), "update");
-    ok(vae_train_step(t, x.data(), m.batch, nullptr), "vae_train_step");
+    ok(vae_train_step_rows(t, &rows, nullptr), "vae_train_step_rows");
   }
   std::vector<float> elbo(static_cast<std::size_t>(m.batch));
-  ok(vae_evaluate(t, x.data(), m.batch, elbo.data(), nullptr, nullptr), "vae_evaluate");
+  ok(vae_evaluate_rows(t, &rows, elbo.data(), nullptr, nullptr), "vae_evaluate_rows");
   ok(vae_save(t, path.c_str()), "vae_save");
   vae_destroy(t);
 }
@@ -97,6 +113,8 @@ void write_checkpoints(const fs::path& dir) {
        VAE_VARIANCE_LEARNED_SHARED, VAE_ACTIVATION_RELU, VAE_OBJECTIVE_IWAE},
       {"gaussian_fixed", 3, 1, 2, 1, {2}, VAE_LIKELIHOOD_GAUSSIAN, VAE_VARIANCE_FIXED,
        VAE_ACTIVATION_TANH, VAE_OBJECTIVE_ELBO},
+      {"bernoulli_conditional", 5, 2, 3, 2, {4}, VAE_LIKELIHOOD_BERNOULLI, VAE_VARIANCE_FIXED,
+       VAE_ACTIVATION_RELU, VAE_OBJECTIVE_ELBO, 3},
   };
   for (const Model& m : models) save_model(m, dir / (std::string(m.name) + ".safetensors"));
 
@@ -257,6 +275,57 @@ void write_programs(const fs::path& dir) {
   controls.op(Op::kSetInt).option(VAE_OPT_DECAY_STEPS).int_value(0);
   controls.op(Op::kTrainStep).rows(2).floats(4, 0).no_nulls();
   vae_fuzz::write_bytes(dir / "schedule_and_clipping", controls.bytes());
+
+  // A conditional model (two classes): steps, every evaluation call and a
+  // dataset's labels, then its float conditions, each with epochs; calls
+  // without conditions, a label of no class and rows without conditions
+  // refused; a round trip through a checkpoint, and a step after it.
+  TrainerChoices conditional = bernoulli;
+  conditional.condition_dim = 2;
+  ProgramWriter classes = program(conditional);
+  for (std::uint8_t seed = 1; seed <= 3; ++seed) {
+    classes.op(Op::kTrainStepRows).rows_argument(3, true, seed).no_nulls();
+  }
+  classes.op(Op::kEvaluateRows).rows_argument(7, true, 4).no_nulls();
+  classes.op(Op::kLogLikelihoodRows).rows_argument(2, true, 5).byte(1).byte(2).no_nulls();
+  classes.op(Op::kEncodeRows).rows_argument(5, true, 6).no_nulls();
+  classes.op(Op::kDecodeRows).rows_argument(3, true, 7).no_nulls();
+  classes.op(Op::kSampleRows).rows_argument(4, false, 8).byte(1).no_nulls();  // no data
+  // k 2, importance sampling, not adaptive, target 0; the outputs' size, ess.
+  classes.op(Op::kLogLikelihoodStatsRows).rows_argument(2, true, 9);
+  classes.byte(1).byte(1).byte(2).byte(0).byte(0).double_value(0.0).no_nulls().byte(1).byte(1);
+  // 2 steps of 1 sample, ELBOs of 2; the outputs' size, the ELBO before.
+  classes.op(Op::kRefinePosteriorRows).rows_argument(2, true, 10);
+  classes.byte(1).byte(2).byte(0).byte(1).byte(1).no_nulls().byte(1).byte(1);
+  classes.op(Op::kDatasetCreate).rows(7).floats(1, 0).no_nulls();
+  // Dataset 0, its size, this trainer; labels below C from a seed.
+  classes.op(Op::kDatasetSetLabels).byte(0).byte(0).byte(1).byte_data(2).byte(0).byte(0).no_nulls();
+  classes.op(Op::kTrainEpoch).byte(0).rows(2).no_nulls();
+  classes.op(Op::kEvaluateDataset).byte(0).no_nulls();
+  classes.op(Op::kDatasetSetConditions).byte(0).byte(0).byte(1).floats(3, 1).no_nulls();
+  classes.op(Op::kTrainEpoch).byte(0).rows(3).no_nulls();
+  // The usage's size, no threshold, 4 rows of 2 samples for the information.
+  classes.op(Op::kLatentUsage).byte(0).byte(1).byte(1).byte(1).byte(3).byte(1).byte(1).no_nulls();
+  classes.byte(1);
+  classes.op(Op::kTrainStep).rows(2).floats(4, 0).no_nulls();
+  classes.op(Op::kDatasetSetLabels).byte(0).byte(0).byte(1).byte_data(5).byte(2).byte(3).no_nulls();
+  classes.op(Op::kTrainStepRows).rows_argument(2, true, 6, false).no_nulls();
+  classes.op(Op::kSave).byte(0);
+  classes.op(Op::kLoad).byte(2).byte(0).no_nulls();  // CPU backend, keep it
+  classes.op(Op::kTrainStepRows).rows_argument(3, true, 7).no_nulls();
+  vae_fuzz::write_bytes(dir / "conditional_model", classes.bytes());
+
+  // The _rows calls of a model without conditions, which are their
+  // namesakes: conditions refused, for rows and for a dataset.
+  ProgramWriter plain = program(bernoulli);
+  plain.op(Op::kTrainStepRows).rows_argument(3, true, 1, false).no_nulls();
+  plain.op(Op::kEncodeRows).rows_argument(4, true, 2, false).no_nulls();
+  plain.op(Op::kDecodeRows).rows_argument(4, true, 3, false).no_nulls();
+  plain.op(Op::kSampleRows).rows_argument(2, false, 4, false).byte(1).no_nulls();
+  plain.op(Op::kEvaluateRows).rows_argument(2, true, 5).no_nulls();
+  plain.op(Op::kDatasetCreate).rows(4).floats(6, 0).no_nulls();
+  plain.op(Op::kDatasetSetLabels).byte(0).byte(0).byte(1).byte_data(7).byte(0).byte(0).no_nulls();
+  vae_fuzz::write_bytes(dir / "rows_without_conditions", plain.bytes());
 
   ProgramWriter refused = program(bernoulli);
   refused.op(Op::kTrainStep).rows(2).poisoned_floats(3, 1, 0).no_nulls();  // NaN input

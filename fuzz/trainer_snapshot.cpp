@@ -10,9 +10,10 @@
 namespace vae_fuzz {
 namespace {
 
-// Options 1..35 and a few that do not exist: the getters' statuses count too.
+// Options 1..36 (VAE_OPT_CONDITION_DIM the last) and a few that do not
+// exist: the getters' statuses count too.
 constexpr int kFirstOption = -1;
-constexpr int kLastOption = VAE_OPT_MIN_LOG_VARIANCE + 1;
+constexpr int kLastOption = VAE_OPT_CONDITION_DIM + 1;
 
 std::string getter_answers(vae_trainer* t, int option) {
   int64_t i = 0;

@@ -203,7 +203,15 @@ int64_t Config::get_int(int option) const {
   const OptionSpec& s = find_option(option);
   if (s.int_member) return this->*s.int_member;
   if (s.enum_member) return this->*s.enum_member;
-  return static_cast<int64_t>(this->*s.float_member);
+  // A real option reads truncated where int64 holds it; VAE_OPT_CLIP_NORM
+  // goes to 1e30, whose conversion would be undefined.
+  const double value = this->*s.float_member;
+  if (!(std::fabs(value) < 9223372036854775808.0)) {  // 2^63
+    MessageStream m;
+    m << "option: " << s.name << " is " << value << ", beyond int64: read it with vae_get_float";
+    invalid_argument(m.str());
+  }
+  return static_cast<int64_t>(value);
 }
 
 double Config::get_float(int option) const {

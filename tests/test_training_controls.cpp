@@ -167,6 +167,27 @@ TEST_F(TrainingControlsApi, TheNormAndTheNextRateAreReadOnly) {
   expect_message("unknown option");
 }
 
+// vae_get_int of a real option truncates it; a clip norm beyond int64 (the
+// range goes to 1e30) is refused, where its conversion was undefined (found
+// by fuzz_api_calls).
+TEST_F(TrainingControlsApi, ARealOptionBeyondInt64IsNotReadAsAnInteger) {
+  int64_t value = -1;
+  ASSERT_EQ(vae_set_float(t_, VAE_OPT_CLIP_NORM, 2.5), VAE_OK);
+  EXPECT_EQ(vae_get_int(t_, VAE_OPT_CLIP_NORM, &value), VAE_OK);
+  EXPECT_EQ(value, 2);
+  for (const double norm : {9223372036854775808.0, 1e30}) {
+    ASSERT_EQ(vae_set_float(t_, VAE_OPT_CLIP_NORM, norm), VAE_OK);
+    value = -1;
+    EXPECT_EQ(vae_get_int(t_, VAE_OPT_CLIP_NORM, &value), VAE_ERROR_INVALID_ARGUMENT);
+    expect_message("read it with vae_get_float");
+    EXPECT_EQ(value, -1);
+    EXPECT_EQ(read(VAE_OPT_CLIP_NORM), norm);
+  }
+  ASSERT_EQ(vae_set_float(t_, VAE_OPT_CLIP_NORM, 9223372036854774784.0), VAE_OK);  // below 2^63
+  EXPECT_EQ(vae_get_int(t_, VAE_OPT_CLIP_NORM, &value), VAE_OK);
+  EXPECT_EQ(value, INT64_C(9223372036854774784));
+}
+
 // A warm-up's rates as steps are taken, read through the C API; a skipped
 // step does not advance the schedule.
 TEST_F(TrainingControlsApi, TheNextRateFollowsTheStepsTaken) {

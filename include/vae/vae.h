@@ -277,6 +277,9 @@ VAE_API vae_status vae_create(const vae_config* c, vae_trainer** out);
 VAE_API void vae_destroy(vae_trainer* t);
 VAE_API vae_status vae_set_int(vae_trainer* t, int option, int64_t value);
 VAE_API vae_status vae_set_float(vae_trainer* t, int option, double value);
+/* vae_get_int of a real option: its value truncated, or
+ * VAE_ERROR_INVALID_ARGUMENT where int64 cannot hold it (VAE_OPT_CLIP_NORM
+ * beyond 2^63). */
 VAE_API vae_status vae_get_int(const vae_trainer* t, int option, int64_t* value);
 VAE_API vae_status vae_get_float(const vae_trainer* t, int option, double* value);
 /* The trainer's encoder hidden widths, input side first (the decoder mirrors
