@@ -826,8 +826,10 @@ VAE_API vae_status vae_latent_usage(vae_trainer* t, vae_dataset* ds,
  * the calls without conditions. Each call does what its namesake without
  * "_rows" does, row i of every array being row i of the model's input, and
  * is that call when C = 0 (condition must then be NULL). A condition value
- * that is not finite is refused as an x value is, naming the row and
- * column. Each row's condition joins the encoder's input and every decoder
+ * that is not finite is refused (VAE_ERROR_INVALID_ARGUMENT naming its row
+ * and column) before the call changes anything, by every call, a step with
+ * loss == NULL too (which waits for the check of a condition in device
+ * memory; it does not wait for that of x). Each row's condition joins the encoder's input and every decoder
  * row of that data row (each of its samples). */
 typedef struct vae_rows {
   size_t size;            /* sizeof(vae_rows)                                              */
