@@ -20,7 +20,7 @@ For each size and thread count:
    shuffled and binarized anew each epoch): libvae's train_epoch against
    one JAX jit of a lax.scan over the epoch, also in rounds.
 
-  bash bench/race.sh --quick           # a smoke run of about a minute: S, 1 thread
+  bash bench/race.sh --quick           # a smoke run: S, 1 thread, few rounds
   bash bench/race.sh                   # S and M, 1 and 2 threads, epochs of S
   python3 bench/race.py --dry-run      # where libvae is installed: the mapping and the noise
 """
@@ -264,7 +264,7 @@ def header(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
-                        help="about a minute: S on 1 thread, --rounds 5 --epoch-rounds 1 --warmup 3")
+                        help="a smoke run: S on 1 thread, --rounds 5 --epoch-rounds 1 --warmup 3")
     parser.add_argument("--dry-run", action="store_true", help="check the mapping and noise, race nothing")
     parser.add_argument("--sizes", default="S,M", help="of %s" % ",".join(bench_data.SIZES))
     parser.add_argument("--threads", default="1,2")

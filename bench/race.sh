@@ -5,7 +5,7 @@
 # CUDA backend (incrementally, in build/python-*), then race.py with the
 # arguments given.
 #
-#   bash bench/race.sh --quick                     # a smoke run of about a minute
+#   bash bench/race.sh --quick                     # a smoke run (S, 1 thread, few rounds)
 #   bash bench/race.sh --json /tmp/race.json       # the whole race
 #
 # Environment:
