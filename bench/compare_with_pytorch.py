@@ -6,7 +6,7 @@
    and their loss curves must agree within the noise of their different
    reparameterization draws.
 2. Speed: the training step at sizes S and M (L on request;
-   pytorch_reference.SIZES), libvae's vae_train_step (and for S a whole
+   bench_data.SIZES), libvae's vae_train_step (and for S a whole
    vae_train_epoch) against PyTorch eager and torch.compile's default mode
    (the other modes on request). Both sides are timed alike: on a GPU, CUDA
    events on one stream around each step, both reading their batch from
@@ -22,7 +22,6 @@
 """
 import argparse
 import contextlib
-import gzip
 import os
 import sys
 
@@ -33,31 +32,7 @@ import libvae
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pytorch_reference as ref  # noqa: E402
-
-FASHION_DIR = "/usr/share/datasets/fashion-mnist"
-
-
-def fashion_path(data_dir):
-    return os.path.join(data_dir, "train-images-idx3-ubyte.gz")
-
-
-def training_bytes(rows, data_dir, seed=0):
-    """Fashion-MNIST's training images as uint8 [rows, 784], or random
-    images of the same shape where data_dir does not hold them."""
-    if os.path.exists(fashion_path(data_dir)):
-        with gzip.open(fashion_path(data_dir), "rb") as f:
-            data = np.frombuffer(f.read(), dtype=np.uint8, offset=16).reshape(-1, 784)
-        return np.ascontiguousarray(data[:rows])
-    return np.random.default_rng(seed).integers(0, 256, size=(rows, 784), dtype=np.uint8)
-
-
-def binarized_batches(count, batch, data_dir, seed=1):
-    """`count` batches of dynamically binarized images, fixed by the seed."""
-    rng = np.random.default_rng(seed)
-    images = training_bytes(count * batch, data_dir).astype(np.float32) / 255.0
-    x = (rng.random(images.shape, dtype=np.float32) < images).astype(np.float32)
-    return x.reshape(count, batch, 784)
-
+from bench_data import FASHION_DIR, SIZES, binarized_batches, describe, training_bytes  # noqa: E402
 
 def threads():
     """The CPU threads both sides use: PyTorch's intra-op thread count."""
@@ -65,7 +40,7 @@ def threads():
 
 
 def same_answers(device, backend, steps, data_dir):
-    hidden, latent, batch = ref.SIZES["S"]
+    hidden, latent, batch = SIZES["S"]
     ours = libvae.VAE(hidden=hidden, latent_dim=latent, max_batch=batch, backend=backend, seed=1,
                       threads=threads())
     model = ref.VAE(hidden, latent).to(device)
@@ -100,7 +75,7 @@ def same_answers(device, backend, steps, data_dir):
 def time_ours(device, backend, size, repetitions, data_dir, on_stream):
     """libvae's step on a batch in device memory (on a GPU); on_stream: its
     work is queued on PyTorch's current stream and the loss left unread."""
-    hidden, latent, batch = ref.SIZES[size]
+    hidden, latent, batch = SIZES[size]
     trainer = libvae.VAE(hidden=hidden, latent_dim=latent, max_batch=batch, backend=backend,
                          threads=threads())
     if on_stream:
@@ -117,7 +92,7 @@ def time_ours(device, backend, size, repetitions, data_dir, on_stream):
 
 
 def time_theirs(device, size, mode, repetitions, data_dir):
-    hidden, latent, batch = ref.SIZES[size]
+    hidden, latent, batch = SIZES[size]
     model = ref.VAE(hidden, latent).to(device)
     step = ref.make_step(model)
     if mode != "eager":
@@ -142,8 +117,7 @@ def main():
     backend = "cuda" if args.device == "cuda" else "cpu"
     print("device: %s; torch %s; %d CPU threads each" % (
         torch.cuda.get_device_name() if args.device == "cuda" else "cpu", torch.__version__, threads()))
-    print("data: %s" % (fashion_path(args.data_dir) if os.path.exists(fashion_path(args.data_dir))
-                        else "random images (no Fashion-MNIST in %s)" % args.data_dir))
+    print("data: %s" % describe(args.data_dir))
     agree = same_answers(device, backend, args.steps, args.data_dir)
 
     on_stream = device.type == "cuda"

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The VAEs of bench/RESULTS.md in PyTorch: the same architecture, parameter
 names (a libvae checkpoint loads into it), initialization (nn.Linear's
-default), loss and Adam as libvae, for the side-by-side race
-(compare_with_pytorch.py)."""
+default), loss and Adam as libvae, for the side-by-side races (compare_with_pytorch.py,
+and race.py's PyTorch contenders)."""
 import itertools
 import math
 import time
@@ -10,13 +10,7 @@ import time
 import torch
 from torch import nn
 
-SIZES = {
-    # name: (hidden widths, latent, batch)
-    "S": ([400], 20, 128),
-    "M": ([1024, 1024], 64, 1024),
-    "L": ([2048, 2048], 128, 8192),
-}
-INPUT_DIM = 784
+from bench_data import INPUT_DIM
 
 
 class VAE(nn.Module):
@@ -48,13 +42,17 @@ class VAE(nn.Module):
         return (nll + kl).mean()
 
 
-def make_step(model, lr=1e-3):
-    """One Adam step on a batch, as torch.optim.Adam with PyTorch's defaults."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+def make_step(model, lr=1e-3, fused=False, compile_loss=False):
+    """One Adam step on a batch, as torch.optim.Adam with PyTorch's defaults;
+    fused: its fused kernel (CPU too from PyTorch 2.4); compile_loss: the
+    loss (forward and, through AOTAutograd, backward) by torch.compile, the
+    optimizer left eager, as the race of bench/race.py runs it."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, **({"fused": True} if fused else {}))
+    loss_of = torch.compile(model.loss) if compile_loss else model.loss
 
     def step(x, eps):
         optimizer.zero_grad(set_to_none=True)
-        loss = model.loss(x, eps)
+        loss = loss_of(x, eps)
         loss.backward()
         optimizer.step()
         return loss
